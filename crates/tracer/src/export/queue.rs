@@ -1,0 +1,264 @@
+//! The bounded span queue and its export thread.
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select, unbounded};
+use opentelemetry::Context;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+
+use super::Counters;
+use crate::InitError;
+use crate::config::BatchConfig;
+
+enum Control {
+    Resource(Resource),
+    Flush(Instant, Sender<OTelSdkResult>),
+    Shutdown(Instant, Sender<OTelSdkResult>),
+}
+
+/// A [`SpanProcessor`] that queues finished spans for a dedicated export thread.
+pub(crate) struct QueueProcessor {
+    spans: Sender<SpanData>,
+    control: Sender<Control>,
+    counters: Arc<Counters>,
+    flush_timeout: Duration,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for QueueProcessor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueProcessor")
+            .field("queued", &self.spans.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueueProcessor {
+    /// Starts the export thread; `make` builds the exporter inside the thread's runtime.
+    pub(crate) fn start<E, F>(
+        make: F,
+        batch: BatchConfig,
+        counters: Arc<Counters>,
+    ) -> Result<Self, InitError>
+    where
+        E: SpanExporter + 'static,
+        F: FnOnce() -> Result<E, InitError> + Send + 'static,
+    {
+        let (span_tx, span_rx) = bounded(batch.max_queue_size.get());
+        let (control_tx, control_rx) = unbounded();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread_counters = counters.clone();
+        let flush_timeout = batch.export_timeout;
+        let worker = std::thread::Builder::new()
+            .name("tracer-export".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(InitError::Runtime(e.to_string())));
+                        return;
+                    }
+                };
+                let exporter = match runtime.block_on(async { make() }) {
+                    Ok(exporter) => exporter,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                Worker {
+                    exporter,
+                    runtime,
+                    spans: span_rx,
+                    batch,
+                    counters: thread_counters,
+                }
+                .run(control_rx);
+            })
+            .map_err(|e| InitError::Runtime(e.to_string()))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(InitError::Runtime(
+                    "export thread exited during start".into(),
+                ));
+            }
+        }
+        Ok(Self {
+            spans: span_tx,
+            control: control_tx,
+            counters,
+            flush_timeout,
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    /// Hands the resource to the exporter on the export thread.
+    pub(crate) fn forward_resource(&self, resource: &Resource) {
+        let _ = self.control.send(Control::Resource(resource.clone()));
+    }
+
+    pub(crate) fn queued(&self) -> u64 {
+        self.spans.len() as u64
+    }
+
+    fn request(
+        &self,
+        make: impl FnOnce(Instant, Sender<OTelSdkResult>) -> Control,
+        timeout: Duration,
+    ) -> OTelSdkResult {
+        let (ack_tx, ack_rx) = bounded(1);
+        let deadline = Instant::now() + timeout;
+        if self.control.send(make(deadline, ack_tx)).is_err() {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        match ack_rx.recv_timeout(timeout + Duration::from_millis(50)) {
+            Ok(result) => result,
+            Err(_) => Err(OTelSdkError::Timeout(timeout)),
+        }
+    }
+}
+
+impl SpanProcessor for QueueProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    #[inline]
+    fn on_end(&self, span: SpanData) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.spans.try_send(span)
+        {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.request(Control::Flush, self.flush_timeout)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let result = self.request(Control::Shutdown, timeout);
+        if result.is_ok() {
+            if let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take()) {
+                let _ = worker.join();
+            }
+        }
+        result
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.forward_resource(resource);
+    }
+}
+
+struct Worker<E> {
+    exporter: E,
+    runtime: tokio::runtime::Runtime,
+    spans: Receiver<SpanData>,
+    batch: BatchConfig,
+    counters: Arc<Counters>,
+}
+
+impl<E: SpanExporter> Worker<E> {
+    fn run(mut self, control: Receiver<Control>) {
+        let max = self.batch.max_export_batch_size.get();
+        let mut pending: Vec<SpanData> = Vec::with_capacity(max);
+        let mut next_export = Instant::now() + self.batch.schedule_delay;
+        loop {
+            let wait = next_export.saturating_duration_since(Instant::now());
+            select! {
+                recv(self.spans) -> span => {
+                    let Ok(span) = span else { return };
+                    pending.push(span);
+                    if pending.len() >= max {
+                        let deadline = Instant::now() + self.batch.export_timeout;
+                        self.export(&mut pending, deadline);
+                        next_export = Instant::now() + self.batch.schedule_delay;
+                    }
+                }
+                recv(control) -> msg => match msg {
+                    Ok(Control::Resource(resource)) => self.exporter.set_resource(&resource),
+                    Ok(Control::Flush(deadline, ack)) => {
+                        let result = self.drain(&mut pending, deadline);
+                        let _ = ack.send(result);
+                        next_export = Instant::now() + self.batch.schedule_delay;
+                    }
+                    Ok(Control::Shutdown(deadline, ack)) => {
+                        let result = self.drain(&mut pending, deadline);
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        let shut = self.exporter.shutdown_with_timeout(left);
+                        let _ = ack.send(result.and(shut));
+                        return;
+                    }
+                    Err(_) => {
+                        let deadline = Instant::now() + self.batch.export_timeout;
+                        let _ = self.drain(&mut pending, deadline);
+                        return;
+                    }
+                },
+                default(wait) => {
+                    if !pending.is_empty() {
+                        let deadline = Instant::now() + self.batch.export_timeout;
+                        self.export(&mut pending, deadline);
+                    }
+                    next_export = Instant::now() + self.batch.schedule_delay;
+                }
+            }
+        }
+    }
+
+    /// Exports everything queued so far, in batches, before `deadline`.
+    fn drain(&mut self, pending: &mut Vec<SpanData>, deadline: Instant) -> OTelSdkResult {
+        let max = self.batch.max_export_batch_size.get();
+        let mut ok = true;
+        loop {
+            while pending.len() < max {
+                match self.spans.try_recv() {
+                    Ok(span) => pending.push(span),
+                    Err(_) => break,
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+            ok &= self.export(pending, deadline);
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(OTelSdkError::InternalFailure(
+                "some spans could not be exported".into(),
+            ))
+        }
+    }
+
+    /// Exports `pending` (leaving it empty); false when the export failed or ran out of time.
+    fn export(&mut self, pending: &mut Vec<SpanData>, deadline: Instant) -> bool {
+        let batch = std::mem::take(pending);
+        let count = batch.len() as u64;
+        let budget = deadline
+            .saturating_duration_since(Instant::now())
+            .min(self.batch.export_timeout);
+        let result = self
+            .runtime
+            .block_on(async { tokio::time::timeout(budget, self.exporter.export(batch)).await });
+        pending.reserve(self.batch.max_export_batch_size.get());
+        if let Ok(Ok(())) = result {
+            self.counters.exported.fetch_add(count, Ordering::Relaxed);
+            true
+        } else {
+            self.counters.failed.fetch_add(count, Ordering::Relaxed);
+            false
+        }
+    }
+}

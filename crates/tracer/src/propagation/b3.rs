@@ -1,0 +1,205 @@
+//! B3 propagation (Zipkin), single `b3` header and multi `X-B3-*` headers.
+//!
+//! - single: `b3: {trace id}-{span id}[-{sampling}[-{parent span id}]]`, sampling `1`, `0` or `d`;
+//! - multi: `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-ParentSpanId`, `X-B3-Sampled` (`1`/`0`),
+//!   `X-B3-Flags: 1` (debug).
+//!
+//! Trace ids are 16 or 32 lowercase hex digits; a 64-bit id is left-padded with zeros. The debug
+//! flag `d` implies sampled and is carried along in the context so it is written out again on the
+//! next hop. A missing sampling field means "deferred" and is read as not sampled (the parent
+//! decides nothing). Anything malformed is ignored.
+
+use opentelemetry::Context;
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+
+use super::hex;
+
+/// The single-header name.
+pub const B3: &str = "b3";
+/// Multi-header trace id.
+pub const X_B3_TRACE_ID: &str = "x-b3-traceid";
+/// Multi-header span id.
+pub const X_B3_SPAN_ID: &str = "x-b3-spanid";
+/// Multi-header parent span id.
+pub const X_B3_PARENT_SPAN_ID: &str = "x-b3-parentspanid";
+/// Multi-header sampling decision.
+pub const X_B3_SAMPLED: &str = "x-b3-sampled";
+/// Multi-header flags (`1` = debug).
+pub const X_B3_FLAGS: &str = "x-b3-flags";
+
+/// Marker kept in the [`Context`] when the incoming B3 context carried the debug flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct B3Debug;
+
+/// Which B3 headers a [`B3Propagator`] writes; extraction always accepts both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum B3Encoding {
+    /// The single `b3` header.
+    Single,
+    /// The `X-B3-*` headers.
+    Multi,
+}
+
+/// Propagates span context in B3 headers.
+#[derive(Debug)]
+pub struct B3Propagator {
+    encoding: B3Encoding,
+    fields: Vec<String>,
+}
+
+impl B3Propagator {
+    /// A propagator writing the single `b3` header.
+    pub fn single() -> Self {
+        Self::with_encoding(B3Encoding::Single)
+    }
+
+    /// A propagator writing the `X-B3-*` headers.
+    pub fn multi() -> Self {
+        Self::with_encoding(B3Encoding::Multi)
+    }
+
+    /// A propagator writing the given encoding.
+    pub fn with_encoding(encoding: B3Encoding) -> Self {
+        let fields = match encoding {
+            B3Encoding::Single => vec![B3.to_owned()],
+            B3Encoding::Multi => [
+                X_B3_TRACE_ID,
+                X_B3_SPAN_ID,
+                X_B3_PARENT_SPAN_ID,
+                X_B3_SAMPLED,
+                X_B3_FLAGS,
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        };
+        Self { encoding, fields }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sampling {
+    Deferred,
+    Accept,
+    Deny,
+    Debug,
+}
+
+fn parse_trace_id(s: &str) -> Option<TraceId> {
+    let id = match s.len() {
+        16 | 32 => hex::parse_exact(s, s.len())?,
+        _ => return None,
+    };
+    (id != 0).then(|| TraceId::from(id))
+}
+
+fn parse_span_id(s: &str) -> Option<SpanId> {
+    let id = hex::parse_exact(s, 16)? as u64;
+    (id != 0).then(|| SpanId::from(id))
+}
+
+fn parse_single(value: &str) -> Option<(TraceId, SpanId, Sampling)> {
+    let mut parts = value.trim().split('-');
+    let trace = parse_trace_id(parts.next()?)?;
+    let span = parse_span_id(parts.next()?)?;
+    let sampling = match parts.next() {
+        None => Sampling::Deferred,
+        Some("1") => Sampling::Accept,
+        Some("0") => Sampling::Deny,
+        Some("d") => Sampling::Debug,
+        Some(_) => return None,
+    };
+    if let Some(parent) = parts.next() {
+        parse_span_id(parent)?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((trace, span, sampling))
+}
+
+fn parse_multi(extractor: &dyn Extractor) -> Option<(TraceId, SpanId, Sampling)> {
+    let trace = parse_trace_id(extractor.get(X_B3_TRACE_ID)?.trim())?;
+    let span = parse_span_id(extractor.get(X_B3_SPAN_ID)?.trim())?;
+    if let Some(parent) = extractor.get(X_B3_PARENT_SPAN_ID) {
+        parse_span_id(parent.trim())?;
+    }
+    let sampling = if extractor.get(X_B3_FLAGS).map(str::trim) == Some("1") {
+        Sampling::Debug
+    } else {
+        match extractor.get(X_B3_SAMPLED).map(str::trim) {
+            None => Sampling::Deferred,
+            Some("1" | "true") => Sampling::Accept,
+            Some("0" | "false") => Sampling::Deny,
+            Some(_) => return None,
+        }
+    };
+    Some((trace, span, sampling))
+}
+
+impl TextMapPropagator for B3Propagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        let debug = cx.get::<B3Debug>().is_some();
+        let trace = u128::from_be_bytes(sc.trace_id().to_bytes());
+        let span_id = u128::from(u64::from_be_bytes(sc.span_id().to_bytes()));
+        match self.encoding {
+            B3Encoding::Single => {
+                let mut out = String::with_capacity(51);
+                hex::push(&mut out, trace, 32);
+                out.push('-');
+                hex::push(&mut out, span_id, 16);
+                out.push_str(match (debug, sc.is_sampled()) {
+                    (true, _) => "-d",
+                    (false, true) => "-1",
+                    (false, false) => "-0",
+                });
+                injector.set(B3, out);
+            }
+            B3Encoding::Multi => {
+                let mut t = String::with_capacity(32);
+                hex::push(&mut t, trace, 32);
+                injector.set(X_B3_TRACE_ID, t);
+                let mut s = String::with_capacity(16);
+                hex::push(&mut s, span_id, 16);
+                injector.set(X_B3_SPAN_ID, s);
+                if debug {
+                    injector.set(X_B3_FLAGS, "1".to_owned());
+                } else {
+                    let sampled = if sc.is_sampled() { "1" } else { "0" };
+                    injector.set(X_B3_SAMPLED, sampled.to_owned());
+                }
+            }
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let parsed = match extractor.get(B3) {
+            Some(single) => parse_single(single),
+            None => parse_multi(extractor),
+        };
+        let Some((trace, span, sampling)) = parsed else {
+            return cx.clone();
+        };
+        let flags = match sampling {
+            Sampling::Accept | Sampling::Debug => TraceFlags::SAMPLED,
+            Sampling::Deny | Sampling::Deferred => TraceFlags::default(),
+        };
+        let sc = SpanContext::new(trace, span, flags, true, TraceState::default());
+        let cx = cx.with_remote_span_context(sc);
+        if sampling == Sampling::Debug {
+            cx.with_value(B3Debug)
+        } else {
+            cx
+        }
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(&self.fields)
+    }
+}

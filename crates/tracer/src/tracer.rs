@@ -1,0 +1,232 @@
+//! [`Tracer`]: the handle every integration holds.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::{
+    Link, SpanBuilder, SpanContext, SpanKind, TraceContextExt, TraceId, Tracer as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{
+    SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample, Span,
+};
+
+use crate::export::{Counters, ExportStats};
+use crate::propagation::Propagators;
+use crate::switch::Switch;
+
+/// One service's tracer: the SDK tracer plus its switch, propagators and export counters.
+///
+/// Integrations take a `Tracer` (defaulting to [`crate::global`]), so several services can live
+/// in one process, each with its own `service.name`. Cloning is cheap.
+#[derive(Clone)]
+pub struct Tracer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sdk: SdkTracer,
+    provider: SdkTracerProvider,
+    switch: Switch,
+    propagators: Propagators,
+    service_name: String,
+    counters: Arc<Counters>,
+    queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+}
+
+/// The incoming span context of a request served while tracing is off; injected downstream in
+/// place of whatever span is current, so the trace continues across the silent hop.
+#[derive(Clone, Debug)]
+struct Forwarded(SpanContext);
+
+impl Tracer {
+    pub(crate) fn new(
+        provider: SdkTracerProvider,
+        switch: Switch,
+        propagators: Propagators,
+        service_name: String,
+        counters: Arc<Counters>,
+        queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+    ) -> Self {
+        use opentelemetry::trace::TracerProvider as _;
+        let sdk = provider.tracer("tracer");
+        Self {
+            inner: Arc::new(Inner {
+                sdk,
+                provider,
+                switch,
+                propagators,
+                service_name,
+                counters,
+                queue,
+            }),
+        }
+    }
+
+    /// A tracer that records nothing and forwards context with the default propagators: what
+    /// [`crate::global`] returns before [`crate::TracerBuilder::init`].
+    pub fn noop() -> Self {
+        let switch = Switch::new(false);
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Switched {
+                switch: switch.clone(),
+                inner: opentelemetry_sdk::trace::Sampler::AlwaysOff,
+            })
+            .build();
+        Self::new(
+            provider,
+            switch,
+            Propagators::default(),
+            "unknown_service".into(),
+            Arc::default(),
+            None,
+        )
+    }
+
+    /// Whether tracing is on: one relaxed atomic load.
+    #[inline]
+    pub fn is_enabled(&self) -> bool {
+        self.inner.switch.is_on()
+    }
+
+    /// Turns this tracer on or off at run time.
+    pub fn set_enabled(&self, on: bool) {
+        self.inner.switch.set(on);
+    }
+
+    /// This tracer's switch.
+    pub fn switch(&self) -> &Switch {
+        &self.inner.switch
+    }
+
+    /// The configured propagators.
+    pub fn propagators(&self) -> &Propagators {
+        &self.inner.propagators
+    }
+
+    /// The `service.name` of this tracer's resource.
+    pub fn service_name(&self) -> &str {
+        &self.inner.service_name
+    }
+
+    /// The underlying SDK tracer, for building spans with the OpenTelemetry API.
+    pub fn sdk(&self) -> &SdkTracer {
+        &self.inner.sdk
+    }
+
+    /// The underlying SDK provider.
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.inner.provider
+    }
+
+    /// Export counters: exported, dropped (queue full), failed (export error), queued.
+    pub fn stats(&self) -> ExportStats {
+        self.inner
+            .counters
+            .snapshot(self.inner.queue.as_ref().map_or(0, |q| q()))
+    }
+
+    /// Starts a span with `parent` as parent context, or returns `None` while switched off.
+    ///
+    /// Integrations call this at every instrumentation point; the off path costs one atomic load.
+    #[inline]
+    pub fn start_span(&self, builder: SpanBuilder, parent: &Context) -> Option<Span> {
+        if !self.is_enabled() {
+            return None;
+        }
+        Some(self.inner.sdk.build_with_context(builder, parent))
+    }
+
+    /// Starts a span named `name` of `kind` under `parent` (see [`Tracer::start_span`]).
+    #[inline]
+    pub fn span(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        attributes: Vec<KeyValue>,
+        parent: &Context,
+    ) -> Option<Span> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(kind)
+            .with_attributes(attributes);
+        Some(self.inner.sdk.build_with_context(builder, parent))
+    }
+
+    /// Reads the incoming context from `extractor` with the configured propagators.
+    ///
+    /// While switched off, the context also remembers the incoming span so that
+    /// [`Tracer::inject`] forwards it unchanged.
+    pub fn extract(&self, extractor: &dyn Extractor) -> Context {
+        let cx = self.inner.propagators.extract(extractor);
+        if self.is_enabled() {
+            return cx;
+        }
+        let sc = cx.span().span_context().clone();
+        if sc.is_valid() {
+            cx.with_value(Forwarded(sc))
+        } else {
+            cx
+        }
+    }
+
+    /// Writes `cx` into `injector` with the configured propagators.
+    ///
+    /// While switched off, the span context received by this service (if any) is written
+    /// instead of the current span, so the downstream service continues the same trace.
+    pub fn inject(&self, cx: &Context, injector: &mut dyn Injector) {
+        if !self.is_enabled() {
+            if let Some(Forwarded(sc)) = cx.get::<Forwarded>() {
+                let forwarded = cx.with_remote_span_context(sc.clone());
+                self.inner.propagators.inject(&forwarded, injector);
+                return;
+            }
+        }
+        self.inner.propagators.inject(cx, injector);
+    }
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("service_name", &self.inner.service_name)
+            .field("enabled", &self.is_enabled())
+            .field("propagators", &self.inner.propagators)
+            .finish()
+    }
+}
+
+/// The configured sampler behind the switch: while off, every span is dropped.
+#[derive(Clone, Debug)]
+pub(crate) struct Switched {
+    pub(crate) switch: Switch,
+    pub(crate) inner: opentelemetry_sdk::trace::Sampler,
+}
+
+impl ShouldSample for Switched {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        if !self.switch.is_on() {
+            return SamplingResult {
+                decision: SamplingDecision::Drop,
+                attributes: Vec::new(),
+                trace_state: parent_context
+                    .map(|cx| cx.span().span_context().trace_state().clone())
+                    .unwrap_or_default(),
+            };
+        }
+        self.inner
+            .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+    }
+}
