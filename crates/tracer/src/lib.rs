@@ -40,10 +40,18 @@ mod builder;
 pub mod config;
 mod export;
 mod global;
+#[cfg(feature = "tonic")]
+pub mod grpc;
 mod guard;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub mod http;
 #[cfg(feature = "tracing")]
 mod interop;
 pub mod propagation;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(any(feature = "sqlx-mysql", feature = "sqlx-postgres"))]
+pub mod sql;
 pub mod switch;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,0 +1,1 @@
+//! gRPC instrumentation for tonic.

@@ -1,0 +1,1 @@
+//! HTTP instrumentation: a tower server layer and a reqwest client middleware.

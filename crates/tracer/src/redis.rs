@@ -1,0 +1,1 @@
+//! Redis instrumentation for redis-rs.

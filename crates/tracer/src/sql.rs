@@ -1,0 +1,1 @@
+//! SQL instrumentation for sqlx.
