@@ -8,11 +8,12 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor};
 
 use crate::Guard;
 use crate::config::{
-    self, Compression, Config, ConfigError, EnvSource, ExporterKind, Protocol, Sampler, Settings,
+    self, BatchConfig, Compression, Config, ConfigError, EnvSource, ExporterKind, Protocol,
+    Sampler, Settings,
 };
 use crate::export::Counters;
 use crate::export::console::ConsoleExporter;
@@ -43,8 +44,13 @@ pub struct TracerBuilder {
     settings: Settings,
     env: EnvSource,
     processors: Vec<Box<dyn SpanProcessor>>,
+    custom_exporter: Option<StartQueue>,
     shutdown_timeout: Duration,
 }
+
+/// Starts the export queue around an exporter given in code.
+type StartQueue =
+    Box<dyn FnOnce(BatchConfig, Arc<Counters>) -> Result<QueueProcessor, InitError> + Send>;
 
 impl Default for TracerBuilder {
     fn default() -> Self {
@@ -52,6 +58,7 @@ impl Default for TracerBuilder {
             settings: Settings::default(),
             env: config::process_env(),
             processors: Vec::new(),
+            custom_exporter: None,
             shutdown_timeout: Duration::from_secs(5),
         }
     }
@@ -173,6 +180,18 @@ impl TracerBuilder {
         self
     }
 
+    /// Sends spans to `exporter` through tracer's bounded queue and export thread, instead of the
+    /// exporter chosen by [`TracerBuilder::exporter`] / `OTEL_TRACES_EXPORTER`.
+    pub fn span_exporter<E>(mut self, exporter: E) -> Self
+    where
+        E: SpanExporter + 'static,
+    {
+        self.custom_exporter = Some(Box::new(move |batch, counters| {
+            QueueProcessor::start(move || Ok(exporter), batch, counters)
+        }));
+        self
+    }
+
     /// Reads variables from `lookup` instead of the process environment (for tests and for
     /// configuration kept elsewhere).
     pub fn env_source(
@@ -217,6 +236,10 @@ impl TracerBuilder {
 
         let mut queue_len: Option<Arc<dyn Fn() -> u64 + Send + Sync>> = None;
         let queue = match config.exporter {
+            _ if self.custom_exporter.is_some() => match self.custom_exporter {
+                Some(start) => Some(start(config.batch.clone(), counters.clone())?),
+                None => None,
+            },
             ExporterKind::None => None,
             ExporterKind::Console => Some(QueueProcessor::start(
                 || Ok(ConsoleExporter::default()),

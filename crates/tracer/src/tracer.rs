@@ -179,12 +179,12 @@ impl Tracer {
     /// While switched off, the span context received by this service (if any) is written
     /// instead of the current span, so the downstream service continues the same trace.
     pub fn inject(&self, cx: &Context, injector: &mut dyn Injector) {
-        if !self.is_enabled() {
-            if let Some(Forwarded(sc)) = cx.get::<Forwarded>() {
-                let forwarded = cx.with_remote_span_context(sc.clone());
-                self.inner.propagators.inject(&forwarded, injector);
-                return;
-            }
+        if !self.is_enabled()
+            && let Some(Forwarded(sc)) = cx.get::<Forwarded>()
+        {
+            let forwarded = cx.with_remote_span_context(sc.clone());
+            self.inner.propagators.inject(&forwarded, injector);
+            return;
         }
         self.inner.propagators.inject(cx, injector);
     }

@@ -1,12 +1,12 @@
 //! The bounded span queue and its export thread.
 
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -17,6 +17,8 @@ use crate::InitError;
 use crate::config::BatchConfig;
 
 enum Control {
+    /// The queue holds a full batch: export now rather than at the next tick.
+    BatchReady,
     Resource(Resource),
     Flush(Instant, Sender<OTelSdkResult>),
     Shutdown(Instant, Sender<OTelSdkResult>),
@@ -27,6 +29,9 @@ pub(crate) struct QueueProcessor {
     spans: Sender<SpanData>,
     control: Sender<Control>,
     counters: Arc<Counters>,
+    /// Set when a `BatchReady` was sent and not yet handled, so it is sent once per batch.
+    batch_signalled: Arc<AtomicBool>,
+    batch_size: usize,
     flush_timeout: Duration,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -55,6 +60,9 @@ impl QueueProcessor {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_counters = counters.clone();
         let flush_timeout = batch.export_timeout;
+        let batch_size = batch.max_export_batch_size.get();
+        let batch_signalled = Arc::new(AtomicBool::new(false));
+        let thread_signalled = batch_signalled.clone();
         let worker = std::thread::Builder::new()
             .name("tracer-export".into())
             .spawn(move || {
@@ -82,6 +90,7 @@ impl QueueProcessor {
                     spans: span_rx,
                     batch,
                     counters: thread_counters,
+                    batch_signalled: thread_signalled,
                 }
                 .run(control_rx);
             })
@@ -99,6 +108,8 @@ impl QueueProcessor {
             spans: span_tx,
             control: control_tx,
             counters,
+            batch_signalled,
+            batch_size,
             flush_timeout,
             worker: Mutex::new(Some(worker)),
         })
@@ -135,10 +146,19 @@ impl SpanProcessor for QueueProcessor {
 
     #[inline]
     fn on_end(&self, span: SpanData) {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            self.spans.try_send(span)
-        {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        // The export thread sleeps on the control channel, never on the span queue, so a send
+        // wakes nobody; only a full batch rings the bell, once.
+        match self.spans.try_send(span) {
+            Ok(()) => {
+                if self.spans.len() >= self.batch_size
+                    && !self.batch_signalled.swap(true, Ordering::Relaxed)
+                {
+                    let _ = self.control.send(Control::BatchReady);
+                }
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -148,10 +168,10 @@ impl SpanProcessor for QueueProcessor {
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         let result = self.request(Control::Shutdown, timeout);
-        if result.is_ok() {
-            if let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take()) {
-                let _ = worker.join();
-            }
+        if result.is_ok()
+            && let Some(worker) = self.worker.lock().ok().and_then(|mut w| w.take())
+        {
+            let _ = worker.join();
         }
         result
     }
@@ -167,53 +187,59 @@ struct Worker<E> {
     spans: Receiver<SpanData>,
     batch: BatchConfig,
     counters: Arc<Counters>,
+    batch_signalled: Arc<AtomicBool>,
 }
 
 impl<E: SpanExporter> Worker<E> {
     fn run(mut self, control: Receiver<Control>) {
-        let max = self.batch.max_export_batch_size.get();
-        let mut pending: Vec<SpanData> = Vec::with_capacity(max);
+        let mut pending: Vec<SpanData> = Vec::with_capacity(self.batch.max_export_batch_size.get());
         let mut next_export = Instant::now() + self.batch.schedule_delay;
         loop {
             let wait = next_export.saturating_duration_since(Instant::now());
-            select! {
-                recv(self.spans) -> span => {
-                    let Ok(span) = span else { return };
-                    pending.push(span);
-                    if pending.len() >= max {
-                        let deadline = Instant::now() + self.batch.export_timeout;
-                        self.export(&mut pending, deadline);
-                        next_export = Instant::now() + self.batch.schedule_delay;
-                    }
+            match control.recv_timeout(wait) {
+                Ok(Control::BatchReady) => {
+                    self.batch_signalled.store(false, Ordering::Relaxed);
+                    let deadline = Instant::now() + self.batch.export_timeout;
+                    self.export_full_batches(&mut pending, deadline);
                 }
-                recv(control) -> msg => match msg {
-                    Ok(Control::Resource(resource)) => self.exporter.set_resource(&resource),
-                    Ok(Control::Flush(deadline, ack)) => {
-                        let result = self.drain(&mut pending, deadline);
-                        let _ = ack.send(result);
-                        next_export = Instant::now() + self.batch.schedule_delay;
-                    }
-                    Ok(Control::Shutdown(deadline, ack)) => {
-                        let result = self.drain(&mut pending, deadline);
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        let shut = self.exporter.shutdown_with_timeout(left);
-                        let _ = ack.send(result.and(shut));
-                        return;
-                    }
-                    Err(_) => {
-                        let deadline = Instant::now() + self.batch.export_timeout;
-                        let _ = self.drain(&mut pending, deadline);
-                        return;
-                    }
-                },
-                default(wait) => {
-                    if !pending.is_empty() {
-                        let deadline = Instant::now() + self.batch.export_timeout;
-                        self.export(&mut pending, deadline);
-                    }
+                Ok(Control::Resource(resource)) => self.exporter.set_resource(&resource),
+                Ok(Control::Flush(deadline, ack)) => {
+                    let result = self.drain(&mut pending, deadline);
+                    let _ = ack.send(result);
                     next_export = Instant::now() + self.batch.schedule_delay;
                 }
+                Ok(Control::Shutdown(deadline, ack)) => {
+                    let result = self.drain(&mut pending, deadline);
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let shut = self.exporter.shutdown_with_timeout(left);
+                    let _ = ack.send(result.and(shut));
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let deadline = Instant::now() + self.batch.export_timeout;
+                    let _ = self.drain(&mut pending, deadline);
+                    next_export = Instant::now() + self.batch.schedule_delay;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let deadline = Instant::now() + self.batch.export_timeout;
+                    let _ = self.drain(&mut pending, deadline);
+                    return;
+                }
             }
+        }
+    }
+
+    /// Exports while at least one full batch is queued.
+    fn export_full_batches(&mut self, pending: &mut Vec<SpanData>, deadline: Instant) {
+        let max = self.batch.max_export_batch_size.get();
+        while self.spans.len() + pending.len() >= max {
+            while pending.len() < max {
+                match self.spans.try_recv() {
+                    Ok(span) => pending.push(span),
+                    Err(_) => break,
+                }
+            }
+            self.export(pending, deadline);
         }
     }
 

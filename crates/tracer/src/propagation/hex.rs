@@ -34,9 +34,9 @@ const DIGITS: &[u8; 16] = b"0123456789abcdef";
 #[inline]
 pub(crate) fn push(out: &mut String, value: u128, width: usize) {
     let mut buf = [0u8; 32];
-    for i in 0..width {
+    for (i, slot) in buf.iter_mut().take(width).enumerate() {
         let shift = 4 * (width - 1 - i);
-        buf[i] = DIGITS[((value >> shift) & 0xf) as usize];
+        *slot = DIGITS[((value >> shift) & 0xf) as usize];
     }
     // Every byte written above is an ASCII hex digit.
     out.push_str(std::str::from_utf8(&buf[..width]).unwrap_or_default());

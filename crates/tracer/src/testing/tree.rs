@@ -120,7 +120,7 @@ impl TreeFormat {
                 let _ = write!(out, " {key}={value}");
             }
         }
-        if self.events && data.events.len() > 0 {
+        if self.events && !data.events.is_empty() {
             let names: Vec<&str> = data.events.iter().map(|e| e.name.as_ref()).collect();
             let _ = write!(out, " events=[{}]", names.join(","));
         }
