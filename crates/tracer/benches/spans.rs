@@ -9,7 +9,10 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use opentelemetry::trace::{Span as _, SpanKind, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
@@ -81,8 +84,28 @@ fn spans(c: &mut Criterion) {
             drop(black_box(span));
         })
     });
+    // The common unsampled case: a downstream hop of a trace its root chose not to sample.
+    let unsampled_parent = Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736),
+        SpanId::from(0x00f067aa0ba902b7),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    ));
+    let (_g4, child) = tracer_with(Sampler::ParentBasedAlwaysOn, true);
+    group.bench_function("tracer/unsampled-child", |b| {
+        b.iter(|| {
+            let span = child.span(
+                "GET /orders/{id}",
+                SpanKind::Server,
+                attributes(),
+                &unsampled_parent,
+            );
+            drop(black_box(span));
+        })
+    });
     let (_g2, unsampled) = tracer_with(Sampler::AlwaysOff, true);
-    group.bench_function("tracer/unsampled", |b| {
+    group.bench_function("tracer/unsampled-root", |b| {
         b.iter(|| {
             let span = unsampled.span("GET /orders/{id}", SpanKind::Server, attributes(), &root);
             drop(black_box(span));
@@ -111,9 +134,21 @@ fn spans(c: &mut Criterion) {
             span.end();
         })
     });
+    let sdk_parent = sdk_provider(SdkSampler::ParentBased(Box::new(SdkSampler::AlwaysOn)));
+    let sdk_parent_tracer = sdk_parent.tracer("bench");
+    group.bench_function("sdk/unsampled-child", |b| {
+        b.iter(|| {
+            let mut span = sdk_parent_tracer
+                .span_builder("GET /orders/{id}")
+                .with_kind(SpanKind::Server)
+                .with_attributes(attributes())
+                .start_with_context(&sdk_parent_tracer, &unsampled_parent);
+            span.end();
+        })
+    });
     let sdk_off = sdk_provider(SdkSampler::AlwaysOff);
     let sdk_off_tracer = sdk_off.tracer("bench");
-    group.bench_function("sdk/unsampled", |b| {
+    group.bench_function("sdk/unsampled-root", |b| {
         b.iter(|| {
             let mut span = sdk_off_tracer
                 .span_builder("GET /orders/{id}")

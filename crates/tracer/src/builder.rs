@@ -279,6 +279,10 @@ impl TracerBuilder {
             config.service_name.clone(),
             counters,
             queue_len,
+            matches!(
+                config.sampler,
+                Sampler::ParentBasedAlwaysOn | Sampler::ParentBasedAlwaysOff | Sampler::ParentBasedTraceIdRatio(_)
+            ),
         );
         Ok(Guard::new(tracer, self.shutdown_timeout, false))
     }

@@ -34,6 +34,8 @@ struct Inner {
     service_name: String,
     counters: Arc<Counters>,
     queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+    /// The sampler follows the parent's decision, so an unsampled parent means no span.
+    follows_parent: bool,
 }
 
 /// The incoming span context of a request served while tracing is off; injected downstream in
@@ -49,6 +51,7 @@ impl Tracer {
         service_name: String,
         counters: Arc<Counters>,
         queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+        follows_parent: bool,
     ) -> Self {
         use opentelemetry::trace::TracerProvider as _;
         let sdk = provider.tracer("tracer");
@@ -61,6 +64,7 @@ impl Tracer {
                 service_name,
                 counters,
                 queue,
+                follows_parent,
             }),
         }
     }
@@ -82,6 +86,7 @@ impl Tracer {
             "unknown_service".into(),
             Arc::default(),
             None,
+            false,
         )
     }
 
@@ -128,18 +133,37 @@ impl Tracer {
             .snapshot(self.inner.queue.as_ref().map_or(0, |q| q()))
     }
 
-    /// Starts a span with `parent` as parent context, or returns `None` while switched off.
+    /// Whether a span under `parent` would certainly not be recorded: tracing is off, or the
+    /// sampler follows the parent and the parent is not sampled.
+    #[inline]
+    fn skips(&self, parent: &Context) -> bool {
+        if !self.is_enabled() {
+            return true;
+        }
+        if !self.inner.follows_parent || !parent.has_active_span() {
+            return false;
+        }
+        let span = parent.span();
+        let sc = span.span_context();
+        sc.is_valid() && !sc.is_sampled()
+    }
+
+    /// Starts a span with `parent` as parent context.
     ///
-    /// Integrations call this at every instrumentation point; the off path costs one atomic load.
+    /// Returns `None` when no span is to be made: while switched off, or when the sampler follows
+    /// the parent and the parent is not sampled. The caller then carries on with `parent`
+    /// unchanged, which forwards the trace id and its sampling decision downstream. Checking
+    /// costs one atomic load (off) or a look at the parent's flags (unsampled).
     #[inline]
     pub fn start_span(&self, builder: SpanBuilder, parent: &Context) -> Option<Span> {
-        if !self.is_enabled() {
+        if self.skips(parent) {
             return None;
         }
         Some(self.inner.sdk.build_with_context(builder, parent))
     }
 
-    /// Starts a span named `name` of `kind` under `parent` (see [`Tracer::start_span`]).
+    /// Starts a span named `name` of `kind` under `parent` (see [`Tracer::start_span`] for
+    /// when it returns `None`).
     #[inline]
     pub fn span(
         &self,
@@ -148,7 +172,7 @@ impl Tracer {
         attributes: Vec<KeyValue>,
         parent: &Context,
     ) -> Option<Span> {
-        if !self.is_enabled() {
+        if self.skips(parent) {
             return None;
         }
         let builder = SpanBuilder::from_name(name)
