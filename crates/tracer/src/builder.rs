@@ -281,7 +281,9 @@ impl TracerBuilder {
             queue_len,
             matches!(
                 config.sampler,
-                Sampler::ParentBasedAlwaysOn | Sampler::ParentBasedAlwaysOff | Sampler::ParentBasedTraceIdRatio(_)
+                Sampler::ParentBasedAlwaysOn
+                    | Sampler::ParentBasedAlwaysOff
+                    | Sampler::ParentBasedTraceIdRatio(_)
             ),
         );
         Ok(Guard::new(tracer, self.shutdown_timeout, false))

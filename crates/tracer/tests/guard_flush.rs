@@ -6,8 +6,8 @@ mod support;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::{SpanKind, Span as _};
 use opentelemetry::Context;
+use opentelemetry::trace::{Span as _, SpanKind};
 use tracer::{ExporterKind, Protocol, Sampler};
 
 const SPANS: usize = 300;
@@ -29,7 +29,12 @@ fn builder(service: &str, protocol: Protocol, endpoint: String) -> tracer::Trace
 fn make_spans(tracer: &tracer::Tracer, count: usize) {
     for i in 0..count {
         let mut span = tracer
-            .span(format!("span-{i}"), SpanKind::Internal, vec![], &Context::new())
+            .span(
+                format!("span-{i}"),
+                SpanKind::Internal,
+                vec![],
+                &Context::new(),
+            )
             .expect("tracing is on");
         span.end();
     }
@@ -57,17 +62,26 @@ fn assert_all_arrived(receiver: &support::Receiver, service: &str) {
         assert!(names.contains(&format!("span-{i}")), "span-{i} missing");
     }
     assert!(
-        receiver.received.entries().iter().all(|(s, _)| s.contains(service)),
+        receiver
+            .received
+            .entries()
+            .iter()
+            .all(|(s, _)| s.contains(service)),
         "every span carries service.name {service}"
     );
 }
 
 async fn flush_on_drop_inside_runtime(protocol: Protocol, service: &str) {
     let receiver = receiver(protocol);
-    let guard = builder(service, protocol, endpoint(protocol, &receiver)).build().unwrap();
+    let guard = builder(service, protocol, endpoint(protocol, &receiver))
+        .build()
+        .unwrap();
     make_spans(guard.tracer(), SPANS);
     let stats_before = guard.stats();
-    assert_eq!(stats_before.exported, 0, "nothing exported before the guard drops");
+    assert_eq!(
+        stats_before.exported, 0,
+        "nothing exported before the guard drops"
+    );
     drop(guard);
     assert_all_arrived(&receiver, service);
 }
@@ -103,15 +117,22 @@ fn explicit_shutdown_outside_any_runtime_exports_everything_and_reports_counts()
     guard.shutdown().expect("shutdown succeeds");
     assert_all_arrived(&receiver, "plain");
     let stats = tracer.stats();
-    assert_eq!((stats.exported, stats.dropped, stats.failed), (SPANS as u64, 0, 0));
+    assert_eq!(
+        (stats.exported, stats.dropped, stats.failed),
+        (SPANS as u64, 0, 0)
+    );
 }
 
 #[test]
 fn flush_exports_without_shutting_down() {
     let receiver = support::http_receiver();
-    let guard = builder("flush", Protocol::HttpProtobuf, endpoint(Protocol::HttpProtobuf, &receiver))
-        .build()
-        .unwrap();
+    let guard = builder(
+        "flush",
+        Protocol::HttpProtobuf,
+        endpoint(Protocol::HttpProtobuf, &receiver),
+    )
+    .build()
+    .unwrap();
     make_spans(guard.tracer(), 10);
     guard.flush().unwrap();
     assert_eq!(receiver.received.names().len(), 10);
@@ -137,15 +158,32 @@ fn full_queue_drops_and_counts_without_blocking() {
     make_spans(guard.tracer(), 1000);
     let making = started.elapsed();
     let stats = guard.stats();
-    assert!(stats.dropped >= 1000 - 16, "dropped {} of 1000 with a queue of 8", stats.dropped);
-    assert!(making < Duration::from_secs(2), "span creation never waits for the exporter");
+    assert!(
+        stats.dropped >= 1000 - 16,
+        "dropped {} of 1000 with a queue of 8",
+        stats.dropped
+    );
+    assert!(
+        making < Duration::from_secs(2),
+        "span creation never waits for the exporter"
+    );
     let tracer = guard.tracer().clone();
     let shutdown_started = Instant::now();
     let _ = guard.shutdown();
-    assert!(shutdown_started.elapsed() < Duration::from_secs(5), "shutdown is bounded");
+    assert!(
+        shutdown_started.elapsed() < Duration::from_secs(5),
+        "shutdown is bounded"
+    );
     let stats = tracer.stats();
-    assert_eq!(stats.dropped + stats.failed + stats.exported, 1000, "every span is accounted for: {stats:?}");
-    assert!(stats.failed > 0, "exports to a dead endpoint count as failed: {stats:?}");
+    assert_eq!(
+        stats.dropped + stats.failed + stats.exported,
+        1000,
+        "every span is accounted for: {stats:?}"
+    );
+    assert!(
+        stats.failed > 0,
+        "exports to a dead endpoint count as failed: {stats:?}"
+    );
 }
 
 #[test]
@@ -159,14 +197,24 @@ fn shutdown_against_a_blackholed_collector_returns_within_the_timeout() {
             held.push(stream);
         }
     });
-    let guard = builder("blackhole", Protocol::HttpProtobuf, format!("http://{addr}/v1/traces"))
-        .shutdown_timeout(Duration::from_millis(800))
-        .build()
-        .unwrap();
+    let guard = builder(
+        "blackhole",
+        Protocol::HttpProtobuf,
+        format!("http://{addr}/v1/traces"),
+    )
+    .shutdown_timeout(Duration::from_millis(800))
+    .build()
+    .unwrap();
     make_spans(guard.tracer(), 10);
     let started = Instant::now();
     let result = guard.shutdown();
     let took = started.elapsed();
-    assert!(result.is_err(), "a collector that never answers is reported");
-    assert!(took < Duration::from_secs(3), "shutdown took {took:?}, bounded by its timeout");
+    assert!(
+        result.is_err(),
+        "a collector that never answers is reported"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "shutdown took {took:?}, bounded by its timeout"
+    );
 }

@@ -4,13 +4,16 @@
 
 use std::collections::HashMap;
 
+use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use opentelemetry::Context;
 use tracer::propagation::{PropagatorKind, Propagators};
 
 fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn only(kind: PropagatorKind) -> Propagators {
@@ -25,7 +28,11 @@ fn remote(trace: &str, span: &str, sampled: bool) -> Context {
     Context::new().with_remote_span_context(SpanContext::new(
         TraceId::from_hex(trace).unwrap(),
         SpanId::from_hex(span).unwrap(),
-        if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() },
+        if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        },
         true,
         TraceState::default(),
     ))
@@ -41,23 +48,35 @@ fn inject(p: &Propagators, cx: &Context) -> HashMap<String, String> {
 fn w3c_traceparent_and_tracestate_from_the_recommendation() {
     let p = only(PropagatorKind::TraceContext);
     let cx = p.extract(&headers(&[
-        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
         ("tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
     ]));
     let sc = span_context(&cx);
-    assert_eq!(sc.trace_id(), TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap());
+    assert_eq!(
+        sc.trace_id(),
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
+    );
     assert_eq!(sc.span_id(), SpanId::from_hex("00f067aa0ba902b7").unwrap());
     assert!(sc.is_sampled() && sc.is_remote());
     assert_eq!(sc.trace_state().get("congo"), Some("t61rcWkgMzE"));
     let out = inject(&p, &cx);
-    assert_eq!(out["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    assert_eq!(
+        out["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
     assert_eq!(out["tracestate"], "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
 }
 
 #[test]
 fn w3c_unsampled_flag_and_future_version_with_extra_fields() {
     let p = only(PropagatorKind::TraceContext);
-    let cx = p.extract(&headers(&[("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")]));
+    let cx = p.extract(&headers(&[(
+        "traceparent",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+    )]));
     assert!(span_context(&cx).is_valid() && !span_context(&cx).is_sampled());
     // A higher version is read by its first four fields; unknown flag bits are cleared.
     let cx = p.extract(&headers(&[(
@@ -65,31 +84,61 @@ fn w3c_unsampled_flag_and_future_version_with_extra_fields() {
         "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-what-the-future-holds",
     )]));
     assert!(span_context(&cx).is_sampled());
-    assert_eq!(inject(&p, &cx)["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    assert_eq!(
+        inject(&p, &cx)["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
 }
 
 #[test]
 fn w3c_baggage_round_trips() {
     let p = Propagators::default();
     let cx = p.extract(&headers(&[
-        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        ("baggage", "userId=alice,serverNode=DF%2028,isProduction=false"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        (
+            "baggage",
+            "userId=alice,serverNode=DF%2028,isProduction=false",
+        ),
     ]));
-    assert_eq!(cx.baggage().get("userId").map(|v| v.as_str().to_string()), Some("alice".into()));
-    assert_eq!(cx.baggage().get("serverNode").map(|v| v.as_str().to_string()), Some("DF 28".into()));
+    assert_eq!(
+        cx.baggage().get("userId").map(|v| v.as_str().to_string()),
+        Some("alice".into())
+    );
+    assert_eq!(
+        cx.baggage()
+            .get("serverNode")
+            .map(|v| v.as_str().to_string()),
+        Some("DF 28".into())
+    );
     let out = inject(&p, &cx);
-    assert!(out["baggage"].contains("userId=alice"), "{}", out["baggage"]);
+    assert!(
+        out["baggage"].contains("userId=alice"),
+        "{}",
+        out["baggage"]
+    );
 }
 
 #[test]
 fn b3_single_header_with_parent_and_sampled() {
     let p = only(PropagatorKind::B3);
-    let cx = p.extract(&headers(&[("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90")]));
+    let cx = p.extract(&headers(&[(
+        "b3",
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
+    )]));
     let sc = span_context(&cx);
-    assert_eq!(sc.trace_id(), TraceId::from_hex("80f198ee56343ba864fe8b2a57d3eff7").unwrap());
+    assert_eq!(
+        sc.trace_id(),
+        TraceId::from_hex("80f198ee56343ba864fe8b2a57d3eff7").unwrap()
+    );
     assert_eq!(sc.span_id(), SpanId::from_hex("e457b5a2e4d86bd1").unwrap());
     assert!(sc.is_sampled());
-    assert_eq!(inject(&p, &cx)["b3"], "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1");
+    assert_eq!(
+        inject(&p, &cx)["b3"],
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"
+    );
 }
 
 #[test]
@@ -97,7 +146,10 @@ fn b3_single_header_64_bit_trace_id_is_left_padded() {
     let p = only(PropagatorKind::B3);
     let cx = p.extract(&headers(&[("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-0")]));
     let sc = span_context(&cx);
-    assert_eq!(sc.trace_id(), TraceId::from_hex("0000000000000000a3ce929d0e0e4736").unwrap());
+    assert_eq!(
+        sc.trace_id(),
+        TraceId::from_hex("0000000000000000a3ce929d0e0e4736").unwrap()
+    );
     assert!(sc.is_valid() && !sc.is_sampled());
     let both = Propagators::new([PropagatorKind::B3, PropagatorKind::TraceContext]);
     assert_eq!(
@@ -109,13 +161,22 @@ fn b3_single_header_64_bit_trace_id_is_left_padded() {
 #[test]
 fn b3_debug_flag_means_sampled_and_is_passed_on() {
     let single = only(PropagatorKind::B3);
-    let cx = single.extract(&headers(&[("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d")]));
+    let cx = single.extract(&headers(&[(
+        "b3",
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d",
+    )]));
     assert!(span_context(&cx).is_sampled());
-    assert_eq!(inject(&single, &cx)["b3"], "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d");
+    assert_eq!(
+        inject(&single, &cx)["b3"],
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d"
+    );
     let multi = only(PropagatorKind::B3Multi);
     let out = inject(&multi, &cx);
     assert_eq!(out.get("x-b3-flags").map(String::as_str), Some("1"));
-    assert!(!out.contains_key("x-b3-sampled"), "debug implies sampled: {out:?}");
+    assert!(
+        !out.contains_key("x-b3-sampled"),
+        "debug implies sampled: {out:?}"
+    );
 }
 
 #[test]
@@ -137,8 +198,14 @@ fn b3_multi_headers_extract_and_inject() {
         ("x-b3-spanid", "00f067aa0ba902b7"),
         ("x-b3-flags", "1"),
     ]));
-    assert_eq!(span_context(&cx).trace_id(), TraceId::from_hex("a3ce929d0e0e4736").unwrap());
-    assert!(span_context(&cx).is_sampled(), "X-B3-Flags: 1 is debug, which is sampled");
+    assert_eq!(
+        span_context(&cx).trace_id(),
+        TraceId::from_hex("a3ce929d0e0e4736").unwrap()
+    );
+    assert!(
+        span_context(&cx).is_sampled(),
+        "X-B3-Flags: 1 is debug, which is sampled"
+    );
 }
 
 #[test]
@@ -151,26 +218,49 @@ fn jaeger_uber_trace_id_plain_and_url_encoded() {
     ] {
         let cx = p.extract(&headers(&[("uber-trace-id", value)]));
         let sc = span_context(&cx);
-        assert_eq!(sc.trace_id(), TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(), "{value}");
-        assert_eq!(sc.span_id(), SpanId::from_hex("00f067aa0ba902b7").unwrap(), "{value}");
+        assert_eq!(
+            sc.trace_id(),
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            "{value}"
+        );
+        assert_eq!(
+            sc.span_id(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            "{value}"
+        );
         assert!(sc.is_sampled(), "{value}");
     }
     // Ids without zero padding are valid in Jaeger's format.
     let cx = p.extract(&headers(&[("uber-trace-id", "abc:de:0:0")]));
-    assert_eq!(span_context(&cx).trace_id(), TraceId::from_hex("abc").unwrap());
+    assert_eq!(
+        span_context(&cx).trace_id(),
+        TraceId::from_hex("abc").unwrap()
+    );
     assert!(!span_context(&cx).is_sampled());
-    let out = inject(&p, &remote("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true));
-    assert_eq!(out["uber-trace-id"], "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1");
+    let out = inject(
+        &p,
+        &remote("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true),
+    );
+    assert_eq!(
+        out["uber-trace-id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1"
+    );
 }
 
 #[test]
 fn jaeger_uberctx_headers_carry_baggage_both_ways() {
     let p = only(PropagatorKind::Jaeger);
     let cx = p.extract(&headers(&[
-        ("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1"),
+        (
+            "uber-trace-id",
+            "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1",
+        ),
         ("uberctx-customer", "acme%20corp"),
     ]));
-    assert_eq!(cx.baggage().get("customer").map(|v| v.as_str().to_string()), Some("acme corp".into()));
+    assert_eq!(
+        cx.baggage().get("customer").map(|v| v.as_str().to_string()),
+        Some("acme corp".into())
+    );
     let out = inject(&p, &cx);
     assert_eq!(out["uberctx-customer"], "acme%20corp");
 }
@@ -179,21 +269,36 @@ fn jaeger_uberctx_headers_carry_baggage_both_ways() {
 fn composite_extracts_from_any_configured_format_and_injects_all() {
     let p = Propagators::parse("tracecontext,baggage,b3,b3multi,jaeger").unwrap();
     for incoming in [
-        headers(&[("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")]),
+        headers(&[(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )]),
         headers(&[("b3", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1")]),
         headers(&[
             ("x-b3-traceid", "4bf92f3577b34da6a3ce929d0e0e4736"),
             ("x-b3-spanid", "00f067aa0ba902b7"),
             ("x-b3-sampled", "1"),
         ]),
-        headers(&[("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1")]),
+        headers(&[(
+            "uber-trace-id",
+            "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1",
+        )]),
     ] {
         let cx = p.extract(&incoming);
         let out = inject(&p, &cx);
-        assert_eq!(out["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "{incoming:?}");
-        assert_eq!(out["b3"], "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1");
+        assert_eq!(
+            out["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "{incoming:?}"
+        );
+        assert_eq!(
+            out["b3"],
+            "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"
+        );
         assert_eq!(out["x-b3-traceid"], "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(out["uber-trace-id"], "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1");
+        assert_eq!(
+            out["uber-trace-id"],
+            "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1"
+        );
     }
 }
 
@@ -201,17 +306,32 @@ fn composite_extracts_from_any_configured_format_and_injects_all() {
 fn composite_prefers_the_first_configured_format_when_they_disagree() {
     let p = Propagators::parse("b3,tracecontext").unwrap();
     let cx = p.extract(&headers(&[
-        ("traceparent", "00-11111111111111111111111111111111-1111111111111111-01"),
+        (
+            "traceparent",
+            "00-11111111111111111111111111111111-1111111111111111-01",
+        ),
         ("b3", "22222222222222222222222222222222-2222222222222222-1"),
     ]));
-    assert_eq!(span_context(&cx).trace_id(), TraceId::from_hex("22222222222222222222222222222222").unwrap());
+    assert_eq!(
+        span_context(&cx).trace_id(),
+        TraceId::from_hex("22222222222222222222222222222222").unwrap()
+    );
 }
 
 #[test]
 fn none_propagates_nothing_and_unknown_names_are_rejected() {
     let p = Propagators::parse("none").unwrap();
     assert!(p.kinds().is_empty());
-    assert!(inject(&p, &remote("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true)).is_empty());
+    assert!(
+        inject(
+            &p,
+            &remote("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true)
+        )
+        .is_empty()
+    );
     let err = Propagators::parse("tracecontext,xray").unwrap_err();
-    assert_eq!(err.to_string(), "unknown propagator \"xray\", accepted: tracecontext, baggage, b3, b3multi, jaeger, none");
+    assert_eq!(
+        err.to_string(),
+        "unknown propagator \"xray\", accepted: tracecontext, baggage, b3, b3multi, jaeger, none"
+    );
 }

@@ -4,20 +4,28 @@
 
 use std::collections::HashMap;
 
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
 use opentelemetry::Context;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
 use tracer::propagation::PropagatorKind;
-use tracer::testing::{assert_tree, SpanCapture, TreeFormat};
+use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
 
 #[test]
 fn no_spans_while_off_and_spans_again_when_back_on() {
     let capture = SpanCapture::new();
     let tracer = capture.tracer("svc");
     tracer.set_enabled(false);
-    assert!(tracer.span("off", SpanKind::Internal, vec![], &Context::new()).is_none());
+    assert!(
+        tracer
+            .span("off", SpanKind::Internal, vec![], &Context::new())
+            .is_none()
+    );
     // Spans made directly through the OpenTelemetry API are dropped too (the sampler is off).
     drop(tracer.sdk().start("direct"));
-    assert!(capture.is_empty(), "nothing recorded while off: {:?}", capture.spans());
+    assert!(
+        capture.is_empty(),
+        "nothing recorded while off: {:?}",
+        capture.spans()
+    );
     tracer.set_enabled(true);
     drop(tracer.span("on", SpanKind::Internal, vec![], &Context::new()));
     assert_tree(&capture.render(&TreeFormat::new()), "svc internal on");
@@ -33,7 +41,11 @@ fn started_disabled_by_env_then_switched_on() {
         .unwrap()
         .into_tracer();
     assert!(!tracer.is_enabled());
-    assert!(tracer.span("x", SpanKind::Internal, vec![], &Context::new()).is_none());
+    assert!(
+        tracer
+            .span("x", SpanKind::Internal, vec![], &Context::new())
+            .is_none()
+    );
     tracer.switch().set(true);
     drop(tracer.span("y", SpanKind::Internal, vec![], &Context::new()));
     assert_eq!(capture.len(), 1);
@@ -41,7 +53,11 @@ fn started_disabled_by_env_then_switched_on() {
 
 /// Simulates one hop: extract the incoming headers, do the work under that context, inject into
 /// the outgoing headers.
-fn hop(tracer: &tracer::Tracer, incoming: &HashMap<String, String>, name: &str) -> HashMap<String, String> {
+fn hop(
+    tracer: &tracer::Tracer,
+    incoming: &HashMap<String, String>,
+    name: &str,
+) -> HashMap<String, String> {
     let parent = tracer.extract(incoming);
     let _attached = parent.clone().attach();
     let server = tracer.span(format!("{name} handler"), SpanKind::Server, vec![], &parent);
@@ -65,16 +81,24 @@ fn hop(tracer: &tracer::Tracer, incoming: &HashMap<String, String>, name: &str) 
     outgoing
 }
 
-fn run_chain(capture: &SpanCapture, middle_on: bool, formats: &[PropagatorKind]) -> (HashMap<String, String>, HashMap<String, String>) {
+fn run_chain(
+    capture: &SpanCapture,
+    middle_on: bool,
+    formats: &[PropagatorKind],
+) -> (HashMap<String, String>, HashMap<String, String>) {
     let builder = |s: &str| capture.builder(s).propagators(formats.iter().copied());
     let front = builder("front").build().unwrap().into_tracer();
     let middle = builder("middle").build().unwrap().into_tracer();
     let back = builder("back").build().unwrap().into_tracer();
     middle.set_enabled(middle_on);
-    let root = front.span("request", SpanKind::Server, vec![], &Context::new()).unwrap();
+    let root = front
+        .span("request", SpanKind::Server, vec![], &Context::new())
+        .unwrap();
     let root_cx = Context::new().with_span(root);
     let mut to_middle = HashMap::new();
-    let call = front.span("front call", SpanKind::Client, vec![], &root_cx).unwrap();
+    let call = front
+        .span("front call", SpanKind::Client, vec![], &root_cx)
+        .unwrap();
     let call_cx = root_cx.with_span(call);
     front.inject(&call_cx, &mut to_middle);
     let to_back = hop(&middle, &to_middle, "middle");
@@ -94,7 +118,10 @@ fn an_off_hop_forwards_the_trace_unchanged_in_every_format() {
     ] {
         let capture = SpanCapture::new();
         let (to_middle, to_back) = run_chain(&capture, false, &formats);
-        assert_eq!(to_middle, to_back, "{formats:?}: the off hop passes the context on unchanged");
+        assert_eq!(
+            to_middle, to_back,
+            "{formats:?}: the off hop passes the context on unchanged"
+        );
         assert_eq!(capture.trace_ids().len(), 1, "{formats:?}: one trace");
         assert_tree(
             &capture.render(&TreeFormat::new()),
@@ -113,7 +140,10 @@ fn an_off_hop_forwards_the_trace_unchanged_in_every_format() {
 fn an_on_hop_adds_its_spans_to_the_same_trace() {
     let capture = SpanCapture::new();
     let (to_middle, to_back) = run_chain(&capture, true, &[PropagatorKind::TraceContext]);
-    assert_ne!(to_middle, to_back, "the middle hop made its own client span");
+    assert_ne!(
+        to_middle, to_back,
+        "the middle hop made its own client span"
+    );
     assert_eq!(capture.trace_ids().len(), 1);
     assert_tree(
         &capture.render(&TreeFormat::new()),
@@ -135,7 +165,11 @@ fn switching_off_mid_flight_never_records_half_a_hop_as_a_new_trace() {
     let capture = SpanCapture::new();
     let (_, to_back) = run_chain(&capture, false, &[PropagatorKind::TraceContext]);
     // The back service received the front service's client span as its parent.
-    let front_call = capture.spans().into_iter().find(|s| s.name() == "front call").unwrap();
+    let front_call = capture
+        .spans()
+        .into_iter()
+        .find(|s| s.name() == "front call")
+        .unwrap();
     let expected = format!(
         "00-{}-{}-01",
         front_call.data.span_context.trace_id(),

@@ -3,9 +3,9 @@
 //! that call's parent.
 #![cfg(all(feature = "tracing", feature = "testing"))]
 
-use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::Context;
-use tracer::testing::{assert_tree, SpanCapture, TreeFormat};
+use opentelemetry::trace::{SpanKind, TraceContextExt};
+use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[tracing::instrument]
@@ -25,7 +25,9 @@ fn tracing_spans_join_the_request_tree_both_ways() {
     let tracer = capture.tracer("shop");
     let subscriber = tracing_subscriber::registry().with(tracer::tracing_layer(&tracer));
     tracing::subscriber::with_default(subscriber, || {
-        let server = tracer.span("GET /cart", SpanKind::Server, vec![], &Context::new()).unwrap();
+        let server = tracer
+            .span("GET /cart", SpanKind::Server, vec![], &Context::new())
+            .unwrap();
         let cx = Context::new().with_span(server);
         {
             let _request = cx.clone().attach();

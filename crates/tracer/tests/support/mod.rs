@@ -40,7 +40,12 @@ impl Received {
 
     /// Span names received so far.
     pub fn names(&self) -> Vec<String> {
-        self.inner.lock().unwrap().iter().map(|(_, n)| n.clone()).collect()
+        self.inner
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n.clone())
+            .collect()
     }
 
     /// `(service, span name)` pairs received so far.
@@ -89,7 +94,10 @@ where
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -118,7 +126,11 @@ pub fn grpc_receiver() -> Receiver {
             .await
             .unwrap();
     });
-    Receiver { addr, received, _stop: stop }
+    Receiver {
+        addr,
+        received,
+        _stop: stop,
+    }
 }
 
 /// OTLP/HTTP receiver (protobuf and JSON bodies on `/v1/traces`).
@@ -141,7 +153,9 @@ pub fn http_receiver() -> Receiver {
                     };
                     state.record(&request);
                     let mut out = Vec::new();
-                    ExportTraceServiceResponse::default().encode(&mut out).unwrap();
+                    ExportTraceServiceResponse::default()
+                        .encode(&mut out)
+                        .unwrap();
                     ([("content-type", "application/x-protobuf")], out)
                 }
             }),
@@ -153,5 +167,9 @@ pub fn http_receiver() -> Receiver {
             .await
             .unwrap();
     });
-    Receiver { addr, received, _stop: stop }
+    Receiver {
+        addr,
+        received,
+        _stop: stop,
+    }
 }
