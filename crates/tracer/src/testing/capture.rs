@@ -162,7 +162,7 @@ impl SpanCapture {
         }
     }
 
-    /// Renders every captured trace (see [`TreeFormat::render`]).
+    /// Renders every captured trace (see [`super::TreeFormat::render`]).
     pub fn render(&self, format: &super::TreeFormat) -> String {
         format.render(&self.lock())
     }
