@@ -1,0 +1,1 @@
+//! The tracer collector: OTLP ingest, a bounded in-memory store and a Jaeger-compatible query API (in progress).
