@@ -1,0 +1,152 @@
+//! Semantic-convention names (semconv 1.42, stable HTTP conventions) and the small helpers both
+//! sides use to fill them.
+
+use ::http::{Method, Version};
+
+/// `http.request.method`: the method, or `_OTHER` for a method outside the well-known set.
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// `http.request.method_original`: the method as received, when it was mapped to `_OTHER`.
+pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+/// `http.response.status_code`.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// `http.route`: the route template, e.g. `/users/{id}`.
+pub const HTTP_ROUTE: &str = "http.route";
+/// `http.request.resend_count`: set on client spans of resent requests (1 for the first resend).
+pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
+/// `url.path`.
+pub const URL_PATH: &str = "url.path";
+/// `url.query`, with sensitive values redacted.
+pub const URL_QUERY: &str = "url.query";
+/// `url.scheme`.
+pub const URL_SCHEME: &str = "url.scheme";
+/// `url.full` (client spans), without credentials and with sensitive query values redacted.
+pub const URL_FULL: &str = "url.full";
+/// `server.address`.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// `server.port`.
+pub const SERVER_PORT: &str = "server.port";
+/// `client.address`.
+pub const CLIENT_ADDRESS: &str = "client.address";
+/// `network.protocol.version`: `1.0`, `1.1`, `2` or `3`.
+pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
+/// `user_agent.original`.
+pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
+/// `error.type`: the status code as text for HTTP errors, otherwise a short error class
+/// (`timeout`, `connect`, `cancelled`, `panic`, ...).
+pub const ERROR_TYPE: &str = "error.type";
+/// `exception.message` (attribute of an `exception` event).
+pub const EXCEPTION_MESSAGE: &str = "exception.message";
+/// `exception.type` (attribute of an `exception` event).
+pub const EXCEPTION_TYPE: &str = "exception.type";
+/// The name of the event that records a panic.
+pub const EXCEPTION_EVENT: &str = "exception";
+
+/// The `error.type` of a request whose peer went away before the exchange was complete.
+pub const CANCELLED: &str = "cancelled";
+/// The `error.type` for values semconv has no name for.
+pub const OTHER: &str = "_OTHER";
+
+/// The semconv name of `method`: the well-known methods as they are, anything else `None`
+/// (record `_OTHER` and the original in `http.request.method_original`).
+pub fn known_method(method: &Method) -> Option<&'static str> {
+    Some(match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return None,
+    })
+}
+
+/// `network.protocol.version` for an HTTP version.
+pub fn protocol_version(version: Version) -> Option<&'static str> {
+    Some(match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// Splits an authority (`host`, `host:port`, `[v6]:port`, optionally with `user@`) into the host
+/// (IPv6 without brackets) and the port, if one is given.
+pub fn split_authority(authority: &str) -> (&str, Option<u16>) {
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    if let Some(rest) = authority.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (authority, None),
+    }
+}
+
+/// The well-known port of a scheme.
+pub fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    }
+}
+
+/// A status code as a static string, for `error.type`, without allocating for common codes.
+pub(crate) fn status_text(code: u16) -> std::borrow::Cow<'static, str> {
+    let text = match code {
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        409 => "409",
+        429 => "429",
+        500 => "500",
+        501 => "501",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return code.to_string().into(),
+    };
+    text.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        assert_eq!(split_authority("example.com"), ("example.com", None));
+        assert_eq!(
+            split_authority("example.com:8080"),
+            ("example.com", Some(8080))
+        );
+        assert_eq!(
+            split_authority("user:pw@example.com:81"),
+            ("example.com", Some(81))
+        );
+        assert_eq!(split_authority("[::1]:3000"), ("::1", Some(3000)));
+        assert_eq!(split_authority("[::1]"), ("::1", None));
+        assert_eq!(split_authority("::1"), ("::1", None));
+    }
+
+    #[test]
+    fn methods_and_versions_map_to_semconv() {
+        assert_eq!(known_method(&Method::GET), Some("GET"));
+        assert_eq!(known_method(&Method::from_bytes(b"PURGE").unwrap()), None);
+        assert_eq!(protocol_version(Version::HTTP_11), Some("1.1"));
+        assert_eq!(protocol_version(Version::HTTP_2), Some("2"));
+        assert_eq!(status_text(503), "503");
+        assert_eq!(status_text(599), "599");
+    }
+}

@@ -1,0 +1,240 @@
+//! [`TraceService`]: extracts the caller's context, starts the server span and hands the request
+//! to the inner service.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use ::http::request::Parts;
+use ::http::{HeaderMap, Request, Response, header};
+use http_body::Body;
+use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use tower::Service;
+
+use super::body::ResponseBody;
+use super::future::{ResponseFuture, Traced};
+use super::layer::{Shared, TraceLayer};
+use crate::Tracer;
+use crate::http::HeaderExtractor;
+use crate::http::attributes::{
+    CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_ROUTE,
+    NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
+    USER_AGENT_ORIGINAL, default_port, known_method, protocol_version, split_authority,
+};
+use crate::http::redact::redact_query;
+
+/// A service traced by [`TraceLayer`]: one server span per request.
+#[derive(Clone)]
+pub struct TraceService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> TraceService<S> {
+    /// Wraps `inner`, recording with `tracer` and the default hooks.
+    pub fn new(inner: S, tracer: Tracer) -> Self {
+        use tower::Layer as _;
+        TraceLayer::with_tracer(tracer).layer(inner)
+    }
+
+    pub(crate) fn from_shared(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// A [`TraceLayer`] with the global tracer, to customise and apply to services.
+    pub fn layer() -> TraceLayer {
+        TraceLayer::new()
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for TraceService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceService")
+            .field("inner", &self.inner)
+            .field("layer", &self.shared)
+            .finish()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TraceService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: fmt::Display,
+    ResBody: Body,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let shared = &self.shared;
+        let (parts, body) = request.into_parts();
+        let parent = shared.tracer.extract(&HeaderExtractor(&parts.headers));
+        let (cx, traced) = if shared.tracer.is_enabled() && shared.filter.trace(&parts) {
+            start_span(shared, &parts, parent)
+        } else {
+            (parent, None)
+        };
+        let request = Request::from_parts(parts, body);
+        // The handler's synchronous part runs inside `call` for some services (axum builds the
+        // handler future here): make the span current for it too.
+        let future = {
+            let _current = cx.clone().attach();
+            self.inner.call(request)
+        };
+        ResponseFuture::new(future, cx, traced, shared.catch_panic)
+    }
+}
+
+/// Starts the server span under `parent`; returns the context to run the handler in and, when
+/// the span records, what the future needs to finish it.
+fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Option<Traced>) {
+    let route = route(parts);
+    let builder =
+        SpanBuilder::from_name(shared.namer.span_name(parts, route)).with_kind(SpanKind::Server);
+    // The attributes are added once the span is known to record: the configured samplers never
+    // look at them, and an unsampled request then costs no attribute work at all.
+    let Some(mut span) = shared.tracer.start_span(builder, &parent) else {
+        return (parent, None);
+    };
+    if !span.is_recording() {
+        // Unsampled: keep the (non-recording) span for its context, skip everything else.
+        return (parent.with_span(span), None);
+    }
+    let method = known_method(&parts.method);
+    let scheme = scheme(parts);
+    let mut attributes = Vec::with_capacity(14);
+    attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.unwrap_or(OTHER)));
+    if method.is_none() {
+        attributes.push(KeyValue::new(
+            HTTP_REQUEST_METHOD_ORIGINAL,
+            parts.method.as_str().to_owned(),
+        ));
+    }
+    attributes.push(KeyValue::new(URL_PATH, parts.uri.path().to_owned()));
+    attributes.push(KeyValue::new(URL_SCHEME, scheme));
+    if let Some(route) = route {
+        attributes.push(KeyValue::new(HTTP_ROUTE, route.to_owned()));
+    }
+    let (host, port) = server_address(parts, scheme);
+    if let Some(host) = host {
+        attributes.push(KeyValue::new(SERVER_ADDRESS, host.to_owned()));
+    }
+    if let Some(port) = port {
+        attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+    }
+    if let Some(query) = parts.uri.query() {
+        attributes.push(KeyValue::new(URL_QUERY, redact_query(query).into_owned()));
+    }
+    if let Some(version) = protocol_version(parts.version) {
+        attributes.push(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
+    }
+    if let Some(agent) = header_str(&parts.headers, header::USER_AGENT) {
+        attributes.push(KeyValue::new(USER_AGENT_ORIGINAL, agent.to_owned()));
+    }
+    if let Some(client) = client_address(parts) {
+        attributes.push(KeyValue::new(CLIENT_ADDRESS, client));
+    }
+    if let Some(extra) = &shared.extra {
+        extra.attributes(parts, &mut attributes);
+    }
+    span.set_attributes(attributes);
+    let traced = Traced {
+        head: parts.method == ::http::Method::HEAD,
+        response_header: shared.response_header,
+    };
+    (parent.with_span(span), Some(traced))
+}
+
+/// The route template the router matched, if any.
+#[cfg(feature = "axum")]
+fn route(parts: &Parts) -> Option<&str> {
+    parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+}
+
+/// The route template the router matched, if any (none without the `axum` feature).
+#[cfg(not(feature = "axum"))]
+fn route(_parts: &Parts) -> Option<&str> {
+    None
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn scheme(parts: &Parts) -> &'static str {
+    match parts.uri.scheme_str() {
+        Some("https") => return "https",
+        Some("http") => return "http",
+        _ => {}
+    }
+    match header_str(
+        &parts.headers,
+        header::HeaderName::from_static("x-forwarded-proto"),
+    ) {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+}
+
+/// `server.address`/`server.port` from the `Host` header (HTTP/1.1) or the URI authority
+/// (HTTP/2 `:authority`); the port defaults to the scheme's.
+fn server_address<'a>(parts: &'a Parts, scheme: &str) -> (Option<&'a str>, Option<u16>) {
+    let authority = header_str(&parts.headers, header::HOST)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    match authority {
+        Some(authority) => {
+            let (host, port) = split_authority(authority);
+            (Some(host), port.or_else(|| default_port(scheme)))
+        }
+        None => (None, None),
+    }
+}
+
+/// `client.address`: the first `X-Forwarded-For` entry, else the peer address the server
+/// recorded (axum's `ConnectInfo<SocketAddr>`, or a plain `SocketAddr` request extension).
+fn client_address(parts: &Parts) -> Option<String> {
+    if let Some(forwarded) = header_str(
+        &parts.headers,
+        header::HeaderName::from_static("x-forwarded-for"),
+    ) {
+        let first = forwarded.split(',').next().unwrap_or("").trim();
+        if !first.is_empty() {
+            return Some(first.to_owned());
+        }
+    }
+    #[cfg(feature = "axum")]
+    if let Some(info) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(info.0.ip().to_string());
+    }
+    parts
+        .extensions
+        .get::<std::net::SocketAddr>()
+        .map(|addr| addr.ip().to_string())
+}

@@ -1,0 +1,116 @@
+//! Layer hooks: a filter that skips `/health`, a span-name override, extra attributes from the
+//! request, and the optional `traceresponse` / `traceparent` response header.
+#![cfg(all(feature = "axum", feature = "reqwest", feature = "testing"))]
+
+mod http_support;
+
+use axum::Router;
+use axum::routing::get;
+use http::request::Parts;
+use http_support::{attr, plain_client, serve, span_named, wait_spans};
+use opentelemetry::KeyValue;
+use tracer::http::server::{ResponseHeader, TraceLayer};
+use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
+
+fn app(layer: TraceLayer) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/users/{id}", get(|| async { "user" }))
+        .layer(layer)
+}
+
+#[tokio::test]
+async fn the_filter_skips_health_checks() {
+    let capture = SpanCapture::new();
+    let layer = TraceLayer::with_tracer(capture.tracer("svc"))
+        .filter(|request: &Parts| request.uri.path() != "/health");
+    let base = serve(app(layer)).await;
+    let client = plain_client();
+    for _ in 0..3 {
+        assert_eq!(
+            client
+                .get(format!("{base}/health"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    client.get(format!("{base}/users/1")).send().await.unwrap();
+    wait_spans(&capture, 1).await;
+    assert_tree(
+        &capture.render(&TreeFormat::new()),
+        "svc server GET /users/{id}",
+    );
+}
+
+#[tokio::test]
+async fn span_name_and_attribute_hooks_apply() {
+    let capture = SpanCapture::new();
+    let layer = TraceLayer::with_tracer(capture.tracer("svc"))
+        .span_name(|request: &Parts, route: Option<&str>| {
+            format!("handle {} {}", request.method, route.unwrap_or("?"))
+        })
+        .attributes(|request: &Parts, out: &mut Vec<KeyValue>| {
+            if let Some(tenant) = request
+                .headers
+                .get("x-tenant")
+                .and_then(|v| v.to_str().ok())
+            {
+                out.push(KeyValue::new("app.tenant", tenant.to_owned()));
+            }
+        });
+    let base = serve(app(layer)).await;
+    plain_client()
+        .get(format!("{base}/users/5"))
+        .header("x-tenant", "acme")
+        .send()
+        .await
+        .unwrap();
+    wait_spans(&capture, 1).await;
+    assert_tree(
+        &capture.render(&TreeFormat::new().attributes(["app.tenant", "http.route"])),
+        "svc server handle GET /users/{id} app.tenant=acme http.route=/users/{id}",
+    );
+}
+
+#[tokio::test]
+async fn the_response_header_names_the_server_span() {
+    for (kind, header) in [
+        (ResponseHeader::TraceResponse, "traceresponse"),
+        (ResponseHeader::TraceParent, "traceparent"),
+    ] {
+        let capture = SpanCapture::new();
+        let layer = TraceLayer::with_tracer(capture.tracer("svc")).response_header(kind);
+        let base = serve(app(layer)).await;
+        let response = plain_client()
+            .get(format!("{base}/users/5"))
+            .send()
+            .await
+            .unwrap();
+        let value = response.headers()[header].to_str().unwrap().to_owned();
+        wait_spans(&capture, 1).await;
+        let span = span_named(&capture, "GET /users/{id}");
+        let sc = &span.data.span_context;
+        assert_eq!(
+            value,
+            format!("00-{}-{}-01", sc.trace_id(), sc.span_id()),
+            "{header}"
+        );
+        assert_eq!(
+            attr(&span, "http.response.status_code").as_deref(),
+            Some("200")
+        );
+    }
+    // Off by default.
+    let capture = SpanCapture::new();
+    let base = serve(app(TraceLayer::with_tracer(capture.tracer("svc")))).await;
+    let response = plain_client()
+        .get(format!("{base}/users/5"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("traceresponse").is_none());
+    assert!(response.headers().get("traceparent").is_none());
+}
