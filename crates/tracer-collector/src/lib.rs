@@ -1,1 +1,230 @@
-//! The tracer collector: OTLP ingest, a bounded in-memory store and a Jaeger-compatible query API (in progress).
+//! The tracer collector: OTLP ingest, a bounded in-memory store and a Jaeger-compatible query API.
+//!
+//! ```text
+//! OTLP/gRPC :4317 ─┐
+//!                  ├─> ingest (decode, validate) ─> store (bounded, indexed) ─> query :16686
+//! OTLP/HTTP :4318 ─┘                                                          (Jaeger v1, api_v3)
+//! ```
+//!
+//! Modules depend one way: [`ingest`] and [`query`] use [`store`]; [`view`] renders the query
+//! model. A [`Collector`] ties them together and serves pre-bound listeners until a shutdown
+//! future completes, so tests bind `127.0.0.1:0` and read the ports back.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use tokio::net::TcpListener;
+//! use tracer_collector::{Collector, Listeners};
+//!
+//! let collector = Collector::builder().max_spans(100_000).build();
+//! let listeners = Listeners {
+//!     otlp_grpc: Some(TcpListener::bind("127.0.0.1:0").await?),
+//!     otlp_http: Some(TcpListener::bind("127.0.0.1:0").await?),
+//!     query: Some(TcpListener::bind("127.0.0.1:0").await?),
+//! };
+//! collector.run(listeners, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+pub mod config;
+pub mod ingest;
+pub mod query;
+pub mod store;
+pub mod ui;
+pub mod view;
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::ingest::Ingestor;
+use crate::query::QueryState;
+use crate::store::Store;
+
+/// How long servers may take to finish in-flight requests after shutdown is requested.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Builds a [`Collector`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct CollectorBuilder {
+    config: Config,
+}
+
+fn non_zero(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
+}
+
+impl CollectorBuilder {
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Maximum spans kept (at least 1).
+    pub fn max_spans(mut self, n: usize) -> Self {
+        self.config.max_spans = non_zero(n);
+        self
+    }
+
+    /// Maximum bytes kept by the store's accounting (at least 1).
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.config.max_bytes = non_zero(n);
+        self
+    }
+
+    /// Largest accepted request body after decompression (at least 1).
+    pub fn body_limit(mut self, n: usize) -> Self {
+        self.config.body_limit = non_zero(n);
+        self
+    }
+
+    /// Request bytes decoded at once before exports are refused (at least 1).
+    pub fn ingest_budget(mut self, n: usize) -> Self {
+        self.config.ingest_budget = non_zero(n);
+        self
+    }
+
+    /// Builds the collector and its empty store.
+    pub fn build(self) -> Collector {
+        let store = Arc::new(Store::new(self.config.store_limits()));
+        Collector {
+            ingestor: Ingestor::new(store.clone(), &self.config),
+            store,
+            config: self.config,
+        }
+    }
+}
+
+/// Pre-bound listeners; a `None` endpoint is not served.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// OTLP/gRPC (4317).
+    pub otlp_grpc: Option<TcpListener>,
+    /// OTLP/HTTP (4318).
+    pub otlp_http: Option<TcpListener>,
+    /// Jaeger query API (16686).
+    pub query: Option<TcpListener>,
+}
+
+/// The collector: a store plus the servers that fill and query it.
+#[derive(Debug)]
+pub struct Collector {
+    config: Config,
+    store: Arc<Store>,
+    ingestor: Ingestor,
+}
+
+impl Collector {
+    /// Starts building a collector with default settings.
+    pub fn builder() -> CollectorBuilder {
+        CollectorBuilder::default()
+    }
+
+    /// The store, for direct inspection (tests, benches, embedding).
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The ingestor feeding this collector's store; clones share the ingest budget.
+    pub fn ingestor(&self) -> Ingestor {
+        self.ingestor.clone()
+    }
+
+    /// The query router (Jaeger API and web UI on one origin), for mounting elsewhere.
+    pub fn query_router(&self) -> Router {
+        self.api_router().merge(ui::router())
+    }
+
+    /// The Jaeger query API alone, without the web UI.
+    pub fn api_router(&self) -> Router {
+        query::router(QueryState {
+            store: self.store.clone(),
+            default_lookback_ns: self
+                .config
+                .search_lookback_secs
+                .saturating_mul(1_000_000_000),
+        })
+    }
+
+    /// Serves the given listeners until `shutdown` completes, then lets in-flight requests
+    /// finish (up to [`SHUTDOWN_GRACE`]) and returns. Returns early with the error if a server
+    /// fails.
+    pub async fn run(
+        self,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        let ingestor = self.ingestor();
+        let mut servers: Vec<(&'static str, TcpListener, Router)> = Vec::new();
+        if let Some(l) = listeners.otlp_grpc {
+            servers.push(("otlp-grpc", l, ingest::grpc::router(ingestor.clone())));
+        }
+        if let Some(l) = listeners.otlp_http {
+            servers.push(("otlp-http", l, ingest::http::router(ingestor)));
+        }
+        if let Some(l) = listeners.query {
+            servers.push(("query", l, self.query_router()));
+        }
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+        let mut tasks = JoinSet::new();
+        for (name, listener, router) in servers {
+            let addr = listener.local_addr()?;
+            // Without TCP_NODELAY, delayed ACKs stall multi-segment gRPC messages by ~40 ms.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set tcp_nodelay");
+                }
+            });
+            tracing::info!(server = name, %addr, "listening");
+            let mut stop = stop_rx.clone();
+            tasks.spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.changed().await;
+                    })
+                    .await
+            });
+        }
+        drop(stop_rx);
+        let early = tokio::select! {
+            () = shutdown => None,
+            Some(res) = tasks.join_next() => Some(res),
+        };
+        tracing::info!("shutting down");
+        drop(stop_tx);
+        if let Some(res) = early {
+            tasks.abort_all();
+            return match res {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+        }
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while let Some(res) = tasks.join_next().await {
+                if let Ok(Err(e)) = res {
+                    tracing::warn!(error = %e, "server ended with an error");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("grace period over, closing remaining connections");
+            tasks.abort_all();
+        }
+        Ok(())
+    }
+}

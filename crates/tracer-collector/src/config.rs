@@ -1,0 +1,103 @@
+//! Collector settings.
+//!
+//! Every setting has a named default function; a config read from a file rejects unknown fields.
+//! The binary maps its flags (and their environment variables) onto this struct.
+//!
+//! ```
+//! use tracer_collector::config::Config;
+//! let config: Config = serde_json::from_str(r#"{"max_spans": 1000}"#).unwrap();
+//! assert_eq!(config.max_spans.get(), 1000);
+//! assert_eq!(config.body_limit, Config::default().body_limit);
+//! assert!(serde_json::from_str::<Config>(r#"{"max_span": 1}"#).is_err());
+//! ```
+
+use std::num::NonZeroUsize;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::StoreLimits;
+
+/// Default OTLP/gRPC port.
+pub const DEFAULT_OTLP_GRPC_PORT: u16 = 4317;
+/// Default OTLP/HTTP port.
+pub const DEFAULT_OTLP_HTTP_PORT: u16 = 4318;
+/// Default query API and UI port.
+pub const DEFAULT_QUERY_PORT: u16 = 16686;
+
+/// Collector settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Maximum spans kept in the store.
+    #[serde(default = "default_max_spans")]
+    pub max_spans: NonZeroUsize,
+    /// Maximum bytes kept in the store (its own accounting).
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: NonZeroUsize,
+    /// Largest accepted request body, after decompression.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: NonZeroUsize,
+    /// Request bytes being decoded at once; past it, exports are refused with a retry hint.
+    #[serde(default = "default_ingest_budget")]
+    pub ingest_budget: NonZeroUsize,
+    /// Payloads at least this large are decoded on the blocking thread pool.
+    #[serde(default = "default_blocking_threshold")]
+    pub blocking_threshold: usize,
+    /// How far back a trace search looks when the request gives no start, in seconds
+    /// (Jaeger's `--query.max-lookback`-like default of two days).
+    #[serde(default = "default_search_lookback_secs")]
+    pub search_lookback_secs: u64,
+}
+
+/// 1,000,000 spans.
+pub fn default_max_spans() -> NonZeroUsize {
+    NonZeroUsize::new(1_000_000).expect("non-zero")
+}
+
+/// 512 MiB.
+pub fn default_max_bytes() -> NonZeroUsize {
+    NonZeroUsize::new(512 << 20).expect("non-zero")
+}
+
+/// 64 MiB.
+pub fn default_body_limit() -> NonZeroUsize {
+    NonZeroUsize::new(64 << 20).expect("non-zero")
+}
+
+/// 256 MiB.
+pub fn default_ingest_budget() -> NonZeroUsize {
+    NonZeroUsize::new(256 << 20).expect("non-zero")
+}
+
+/// 64 KiB.
+pub fn default_blocking_threshold() -> usize {
+    64 << 10
+}
+
+/// Two days.
+pub fn default_search_lookback_secs() -> u64 {
+    2 * 24 * 3600
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_spans: default_max_spans(),
+            max_bytes: default_max_bytes(),
+            body_limit: default_body_limit(),
+            ingest_budget: default_ingest_budget(),
+            blocking_threshold: default_blocking_threshold(),
+            search_lookback_secs: default_search_lookback_secs(),
+        }
+    }
+}
+
+impl Config {
+    /// The store limits part of the config.
+    pub fn store_limits(&self) -> StoreLimits {
+        StoreLimits {
+            max_spans: self.max_spans,
+            max_bytes: self.max_bytes,
+        }
+    }
+}

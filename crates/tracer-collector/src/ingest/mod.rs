@@ -1,0 +1,227 @@
+//! OTLP ingest: gRPC (`TraceService/Export`) and HTTP (`POST /v1/traces`, protobuf or JSON).
+//!
+//! Both transports hand the raw payload to an [`Ingestor`], which
+//! 1. reserves the payload's size from an ingest budget (request bytes being decoded at once) and
+//!    refuses the export with a retry hint when the budget is spent,
+//! 2. decompresses (gzip, bounded so a small bomb cannot expand past the body limit) and decodes;
+//!    payloads above a threshold are decoded on tokio's blocking pool so a large batch never
+//!    stalls the async workers,
+//! 3. validates and packs the spans and inserts them; protobuf is read straight from the wire
+//!    ([`Store::prepare_protobuf`]), JSON through the prost types ([`Store::prepare`]).
+//!
+//! The ingest path logs but never creates spans of its own, so the collector cannot feed its own
+//! telemetry back into itself.
+
+pub mod grpc;
+pub mod http;
+
+use std::io::Read;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// Payload encodings accepted by [`Ingestor::export`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Protobuf-encoded `ExportTraceServiceRequest`.
+    Protobuf,
+    /// OTLP/JSON-encoded `ExportTraceServiceRequest`.
+    Json,
+}
+
+/// What happened to an accepted export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportOutcome {
+    /// Spans stored.
+    pub accepted: usize,
+    /// Spans rejected (invalid ids).
+    pub rejected: u64,
+    /// Why spans were rejected; empty when none were.
+    pub message: String,
+}
+
+/// Why an export failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The payload could not be decoded.
+    #[error("invalid {encoding} payload: {detail}")]
+    Decode {
+        /// "protobuf", "JSON" or "gzip".
+        encoding: &'static str,
+        /// The decoder's message.
+        detail: String,
+    },
+    /// The payload is larger than the body limit (after decompression).
+    #[error("payload exceeds the body limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The ingest budget is spent; retry later.
+    #[error("ingest budget exhausted, retry later")]
+    Busy,
+    /// A decoding task failed unexpectedly.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Decodes payloads and feeds the store; shared by the gRPC and HTTP endpoints.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    store: Arc<Store>,
+    budget: Arc<Semaphore>,
+    budget_kib: u32,
+    blocking_threshold: usize,
+    body_limit: usize,
+}
+
+impl Ingestor {
+    /// Creates an ingestor writing into `store`.
+    pub fn new(store: Arc<Store>, config: &Config) -> Self {
+        let budget_kib = u32::try_from(config.ingest_budget.get().div_ceil(1024).max(1))
+            .unwrap_or(u32::MAX >> 4)
+            .min(Semaphore::MAX_PERMITS as u32);
+        Ingestor {
+            store,
+            budget: Arc::new(Semaphore::new(budget_kib as usize)),
+            budget_kib,
+            blocking_threshold: config.blocking_threshold,
+            body_limit: config.body_limit.get(),
+        }
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Largest accepted payload after decompression.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// Reserves `bytes` of the ingest budget until the permit drops, or fails with
+    /// [`IngestError::Busy`]. A reservation larger than the whole budget is clamped to it.
+    pub fn reserve(&self, bytes: usize) -> Result<BudgetPermit, IngestError> {
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1))
+            .unwrap_or(u32::MAX)
+            .min(self.budget_kib);
+        self.budget
+            .clone()
+            .try_acquire_many_owned(kib)
+            .map(|p| BudgetPermit { _permit: p })
+            .map_err(|_| IngestError::Busy)
+    }
+
+    /// Decodes and stores one export payload, gzip-compressed when `gzip` is set.
+    pub async fn export(
+        &self,
+        payload: Bytes,
+        encoding: Encoding,
+        gzip: bool,
+    ) -> Result<ExportOutcome, IngestError> {
+        let _permit = self.reserve(payload.len())?;
+        let large = payload.len() >= self.blocking_threshold;
+        let store = self.store.clone();
+        let limit = self.body_limit;
+        let work = move || -> Result<ExportOutcome, IngestError> {
+            let payload = if gzip {
+                gunzip(&payload, limit)?
+            } else {
+                payload
+            };
+            if payload.len() > limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            match encoding {
+                Encoding::Protobuf => store_protobuf(&store, &payload),
+                Encoding::Json => {
+                    let request = decode(&payload, encoding)?;
+                    drop(payload);
+                    Ok(store_request(&store, &request))
+                }
+            }
+        };
+        if gzip || large {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| IngestError::Internal(e.to_string()))?
+        } else {
+            work()
+        }
+    }
+}
+
+/// A reservation of ingest budget; released on drop.
+#[derive(Debug)]
+pub struct BudgetPermit {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Decodes an export request.
+pub fn decode(
+    payload: &[u8],
+    encoding: Encoding,
+) -> Result<ExportTraceServiceRequest, IngestError> {
+    match encoding {
+        Encoding::Protobuf => {
+            ExportTraceServiceRequest::decode(payload).map_err(|e| IngestError::Decode {
+                encoding: "protobuf",
+                detail: e.to_string(),
+            })
+        }
+        Encoding::Json => serde_json::from_slice(payload).map_err(|e| IngestError::Decode {
+            encoding: "JSON",
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Validates, packs and inserts the spans of a decoded request.
+pub fn store_request(store: &Store, request: &ExportTraceServiceRequest) -> ExportOutcome {
+    store_batch(store, store.prepare(request))
+}
+
+/// Decodes a protobuf request straight into the store (see [`Store::prepare_protobuf`]),
+/// falling back to prost for the error message when the payload is malformed.
+pub fn store_protobuf(store: &Store, payload: &[u8]) -> Result<ExportOutcome, IngestError> {
+    match store.prepare_protobuf(payload) {
+        Ok(batch) => Ok(store_batch(store, batch)),
+        Err(_) => Ok(store_request(store, &decode(payload, Encoding::Protobuf)?)),
+    }
+}
+
+fn store_batch(store: &Store, batch: crate::store::PreparedBatch) -> ExportOutcome {
+    let outcome = ExportOutcome {
+        accepted: batch.accepted(),
+        rejected: batch.rejected,
+        message: match &batch.first_error {
+            Some(first) => format!("{} spans rejected; first: {first}", batch.rejected),
+            None => String::new(),
+        },
+    };
+    store.insert(batch);
+    outcome
+}
+
+/// Decompresses gzip, reading at most `limit + 1` bytes so a compression bomb is cut short.
+fn gunzip(compressed: &[u8], limit: usize) -> Result<Bytes, IngestError> {
+    let mut out = Vec::with_capacity((compressed.len() * 4).min(limit));
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::Decode {
+            encoding: "gzip",
+            detail: e.to_string(),
+        })?;
+    if out.len() > limit {
+        return Err(IngestError::TooLarge { limit });
+    }
+    Ok(Bytes::from(out))
+}

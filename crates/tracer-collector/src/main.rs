@@ -1,0 +1,163 @@
+//! `tracer-collector`: runs the collector, or prints one trace from a running collector.
+//!
+//! ```text
+//! tracer-collector [--bind-address 127.0.0.1] [--otlp-grpc-port 4317] [--otlp-http-port 4318]
+//!                  [--query-port 16686] [--max-spans N] [--max-bytes N] [--body-limit N]
+//! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
+//! ```
+//! Every flag also reads an environment variable (see `--help`). Logs go to stderr; `RUST_LOG`
+//! filters them.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracer_collector::config::{
+    Config, DEFAULT_OTLP_GRPC_PORT, DEFAULT_OTLP_HTTP_PORT, DEFAULT_QUERY_PORT,
+};
+use tracer_collector::query::model::{Envelope, Trace};
+use tracer_collector::{Collector, Listeners, view};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tracer-collector",
+    version,
+    about = "OTLP collector with a Jaeger-compatible query API"
+)]
+struct Cli {
+    /// Address every port binds to. Binding beyond loopback must be asked for explicitly.
+    #[arg(long, env = "TRACER_COLLECTOR_BIND_ADDRESS", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind_address: IpAddr,
+    /// OTLP/gRPC port (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_OTLP_GRPC_PORT", default_value_t = DEFAULT_OTLP_GRPC_PORT)]
+    otlp_grpc_port: u16,
+    /// OTLP/HTTP port (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_OTLP_HTTP_PORT", default_value_t = DEFAULT_OTLP_HTTP_PORT)]
+    otlp_http_port: u16,
+    /// Query API and UI port (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_QUERY_PORT", default_value_t = DEFAULT_QUERY_PORT)]
+    query_port: u16,
+    /// Maximum spans kept in memory.
+    #[arg(long, env = "TRACER_COLLECTOR_MAX_SPANS", default_value_t = tracer_collector::config::default_max_spans().get())]
+    max_spans: usize,
+    /// Maximum bytes kept in memory (store accounting).
+    #[arg(long, env = "TRACER_COLLECTOR_MAX_BYTES", default_value_t = tracer_collector::config::default_max_bytes().get())]
+    max_bytes: usize,
+    /// Largest accepted request body in bytes, after decompression.
+    #[arg(long, env = "TRACER_COLLECTOR_BODY_LIMIT", default_value_t = tracer_collector::config::default_body_limit().get())]
+    body_limit: usize,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a trace from a running collector as a tree.
+    View {
+        /// Trace id (hex).
+        trace_id: String,
+        /// Base URL of the query API.
+        #[arg(
+            long,
+            env = "TRACER_COLLECTOR_QUERY_URL",
+            default_value = "http://127.0.0.1:16686"
+        )]
+        query: String,
+        /// Output width in columns.
+        #[arg(long, default_value_t = 100)]
+        width: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match cli.command {
+        Some(Command::View {
+            ref trace_id,
+            ref query,
+            width,
+        }) => view_trace(trace_id, query, width).await,
+        None => serve(cli).await,
+    }
+}
+
+async fn bind(ip: IpAddr, port: u16) -> anyhow::Result<Option<TcpListener>> {
+    if port == 0 {
+        return Ok(None);
+    }
+    let addr = SocketAddr::new(ip, port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot bind {addr}"))?;
+    Ok(Some(listener))
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
+    let collector = Collector::builder()
+        .config(Config::default())
+        .max_spans(cli.max_spans)
+        .max_bytes(cli.max_bytes)
+        .body_limit(cli.body_limit)
+        .build();
+    let listeners = Listeners {
+        otlp_grpc: bind(cli.bind_address, cli.otlp_grpc_port).await?,
+        otlp_http: bind(cli.bind_address, cli.otlp_http_port).await?,
+        query: bind(cli.bind_address, cli.query_port).await?,
+    };
+    collector
+        .run(listeners, shutdown_signal())
+        .await
+        .context("collector failed")
+}
+
+/// Completes on ctrl-c, or on SIGTERM where there is one.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+async fn view_trace(trace_id: &str, query: &str, width: usize) -> anyhow::Result<()> {
+    let url = format!("{}/api/traces/{trace_id}", query.trim_end_matches('/'));
+    let response = reqwest::get(&url)
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let body = response.text().await.context("cannot read the response")?;
+    let envelope: Envelope<Vec<Trace>> =
+        serde_json::from_str(&body).with_context(|| format!("unexpected response from {url}"))?;
+    if let Some(error) = envelope.errors.as_ref().and_then(|e| e.first()) {
+        bail!("{url}: {} {}", error.code, error.msg);
+    }
+    let Some(trace) = envelope.data.as_ref().and_then(|d| d.first()) else {
+        bail!("{url}: {status} without a trace");
+    };
+    print!("{}", view::render(trace, width));
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! Stored traces to wire formats: Jaeger's UI model and OTLP.
+//!
+//! The Jaeger conversion follows the OpenTelemetry Collector's OTLP-to-Jaeger translation
+//! (`pkg/translator/jaeger/traces_to_jaegerproto.go`), which is what Jaeger serves for OTLP
+//! spans: tags are `otel.scope.name`, `otel.scope.version`, the attributes, then `span.kind`,
+//! `otel.status_code` (`OK`/`ERROR`), `error=true`, `otel.status_description` and
+//! `w3c.tracestate`; the parent is the first (`CHILD_OF`) reference and links follow as
+//! `FOLLOWS_FROM` (or `CHILD_OF` when the link says `opentracing.ref_type=child_of`); an event
+//! becomes a log whose first field is `event` = its name.
+
+use std::collections::HashMap;
+
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue as OtlpKeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span as OtlpSpan, Status, TracesData, span,
+};
+
+use super::model;
+use crate::store::{
+    KIND_NAMES, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, Store, StoredTrace, Sym,
+    Value,
+};
+
+const JS_MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// Trace id as Jaeger prints it: 16 hex digits when the high 64 bits are zero, else 32.
+pub fn trace_id_hex(id: u128) -> String {
+    if id >> 64 == 0 {
+        format!("{:016x}", id as u64)
+    } else {
+        format!("{id:032x}")
+    }
+}
+
+/// Span id as 16 hex digits.
+pub fn span_id_hex(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+/// Parses a trace id of 1 to 32 hex digits (shorter ids are left-padded, as Jaeger does).
+pub fn parse_trace_id(s: &str) -> Option<u128> {
+    if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(s, 16).ok()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Plain JSON of an OTLP value, the way the Collector's `AsString` renders arrays and maps.
+fn any_to_json(value: &AnyValue) -> serde_json::Value {
+    match &value.value {
+        None => serde_json::Value::Null,
+        Some(any_value::Value::StringValue(s)) => s.clone().into(),
+        Some(any_value::Value::BoolValue(b)) => (*b).into(),
+        Some(any_value::Value::IntValue(i)) => (*i).into(),
+        Some(any_value::Value::DoubleValue(d)) => (*d).into(),
+        Some(any_value::Value::BytesValue(b)) => base64(b).into(),
+        Some(any_value::Value::ArrayValue(a)) => a.values.iter().map(any_to_json).collect(),
+        Some(any_value::Value::KvlistValue(kv)) => kv
+            .values
+            .iter()
+            .map(|kv| {
+                (
+                    kv.key.clone(),
+                    kv.value
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, any_to_json),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Some(any_value::Value::StringValueStrindex(i)) => (*i).into(),
+    }
+}
+
+fn tag(key: &str, value: Value<'_>) -> model::KeyValue {
+    let (value_type, value) = match value {
+        Value::Str(s) => ("string", s.into()),
+        Value::Bool(b) => ("bool", b.into()),
+        Value::Int(i) if !(-JS_MAX_SAFE_INTEGER..=JS_MAX_SAFE_INTEGER).contains(&i) => {
+            ("int64", i.to_string().into())
+        }
+        Value::Int(i) => ("int64", i.into()),
+        Value::Double(d) => ("float64", d.into()),
+        Value::Bytes(b) => ("binary", base64(b).into()),
+        Value::Complex(_) => ("string", any_to_json(&value.to_any()).to_string().into()),
+    };
+    model::KeyValue {
+        key: key.to_owned(),
+        value_type: value_type.to_owned(),
+        value,
+    }
+}
+
+fn str_tag(key: &str, value: &str) -> model::KeyValue {
+    tag(key, Value::Str(value))
+}
+
+fn otlp_tag(kv: &OtlpKeyValue) -> model::KeyValue {
+    let value = kv.value.clone().unwrap_or_default();
+    let v = match &value.value {
+        Some(any_value::Value::StringValue(s)) => Value::Str(s),
+        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
+        Some(any_value::Value::IntValue(i)) => Value::Int(*i),
+        Some(any_value::Value::DoubleValue(d)) => Value::Double(*d),
+        Some(any_value::Value::BytesValue(b)) => Value::Bytes(b),
+        None => Value::Str(""),
+        Some(_) => {
+            return model::KeyValue {
+                key: kv.key.clone(),
+                value_type: "string".to_owned(),
+                value: any_to_json(&value).to_string().into(),
+            };
+        }
+    };
+    tag(&kv.key, v)
+}
+
+fn link_ref_type(link: &LinkDetail<'_>, names: &dyn Fn(Sym) -> String) -> &'static str {
+    let child_of = link
+        .attributes
+        .iter()
+        .any(|(k, v)| names(*k) == "opentracing.ref_type" && *v == Value::Str("child_of"));
+    if child_of { "CHILD_OF" } else { "FOLLOWS_FROM" }
+}
+
+/// Converts a stored trace to Jaeger's UI model.
+pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
+    let trace_id = trace_id_hex(trace.trace_id);
+    let mut process_keys: HashMap<ProcessId, String> = HashMap::new();
+    let mut processes = std::collections::BTreeMap::new();
+    let names = store.interner.reader();
+    let name_of = |s: Sym| names.get(s).to_owned();
+    let mut spans = Vec::with_capacity(trace.spans.len());
+    for record in &trace.spans {
+        let next = process_keys.len() + 1;
+        let process_id = process_keys
+            .entry(record.process)
+            .or_insert_with(|| {
+                let key = format!("p{next}");
+                let process = store.catalog.process(record.process);
+                processes.insert(
+                    key.clone(),
+                    model::Process {
+                        service_name: names.get(process.service).to_owned(),
+                        tags: resource_tags(&process.resource),
+                    },
+                );
+                key
+            })
+            .clone();
+        let detail = record.detail();
+        let scope = store.catalog.scope(record.scope);
+        let mut tags = Vec::with_capacity(detail.attributes.len() + 6);
+        if !scope.name.is_empty() {
+            tags.push(str_tag("otel.scope.name", &scope.name));
+        }
+        if !scope.version.is_empty() {
+            tags.push(str_tag("otel.scope.version", &scope.version));
+        }
+        for (k, v) in &detail.attributes {
+            tags.push(tag(names.get(*k), *v));
+        }
+        if record.kind != 0 {
+            tags.push(str_tag("span.kind", KIND_NAMES[record.kind as usize]));
+        }
+        match record.status {
+            STATUS_OK => tags.push(str_tag("otel.status_code", "OK")),
+            STATUS_ERROR => {
+                tags.push(str_tag("otel.status_code", "ERROR"));
+                tags.push(tag("error", Value::Bool(true)));
+            }
+            _ => {}
+        }
+        if !detail.status_message.is_empty() {
+            tags.push(str_tag("otel.status_description", detail.status_message));
+        }
+        if !detail.trace_state.is_empty() {
+            tags.push(str_tag("w3c.tracestate", detail.trace_state));
+        }
+        let mut references = Vec::with_capacity(detail.links.len() + 1);
+        if record.parent_span_id != 0 {
+            references.push(model::Reference {
+                ref_type: "CHILD_OF".to_owned(),
+                trace_id: trace_id.clone(),
+                span_id: span_id_hex(record.parent_span_id),
+            });
+        }
+        for link in &detail.links {
+            let ref_type = link_ref_type(link, &name_of);
+            if record.parent_span_id != 0
+                && link.trace_id == trace.trace_id
+                && link.span_id == record.parent_span_id
+            {
+                references[0].ref_type = ref_type.to_owned();
+                continue;
+            }
+            references.push(model::Reference {
+                ref_type: ref_type.to_owned(),
+                trace_id: trace_id_hex(link.trace_id),
+                span_id: span_id_hex(link.span_id),
+            });
+        }
+        let logs = detail
+            .events
+            .iter()
+            .map(|event| {
+                let mut fields = Vec::with_capacity(event.attributes.len() + 1);
+                let has_event_attr = event
+                    .attributes
+                    .iter()
+                    .any(|(k, _)| names.get(*k) == "event");
+                if !event.name.is_empty() && !has_event_attr {
+                    fields.push(str_tag("event", event.name));
+                }
+                for (k, v) in &event.attributes {
+                    fields.push(tag(names.get(*k), *v));
+                }
+                model::Log {
+                    timestamp: event.time_ns / 1000,
+                    fields,
+                }
+            })
+            .collect();
+        spans.push(model::Span {
+            trace_id: trace_id.clone(),
+            span_id: span_id_hex(record.span_id),
+            flags: record.flags & 0xff,
+            operation_name: names.get(record.name).to_owned(),
+            references,
+            start_time: record.start_ns / 1000,
+            duration: record.duration_ns / 1000,
+            tags,
+            logs,
+            process_id,
+            warnings: None,
+        });
+    }
+    model::Trace {
+        trace_id,
+        spans,
+        processes,
+        warnings: None,
+    }
+}
+
+fn resource_tags(resource: &Resource) -> Vec<model::KeyValue> {
+    resource
+        .attributes
+        .iter()
+        .filter(|kv| kv.key != "service.name")
+        .map(otlp_tag)
+        .collect()
+}
+
+fn attrs_to_otlp(names: &dyn Fn(Sym) -> String, attrs: &[(Sym, Value<'_>)]) -> Vec<OtlpKeyValue> {
+    attrs
+        .iter()
+        .map(|(k, v)| OtlpKeyValue {
+            key: names(*k),
+            value: Some(v.to_any()),
+            key_strindex: 0,
+        })
+        .collect()
+}
+
+/// Converts stored traces to OTLP `TracesData`, one `ResourceSpans` per resource and one
+/// `ScopeSpans` per scope, in order of first appearance.
+pub fn to_otlp(store: &Store, traces: &[StoredTrace]) -> TracesData {
+    let names = store.interner.reader();
+    let name_of = |s: Sym| names.get(s).to_owned();
+    let mut resource_index: HashMap<ProcessId, usize> = HashMap::new();
+    let mut scope_index: HashMap<(ProcessId, ScopeId), usize> = HashMap::new();
+    let mut out = TracesData::default();
+    for trace in traces {
+        for record in &trace.spans {
+            let ri = *resource_index.entry(record.process).or_insert_with(|| {
+                out.resource_spans.push(ResourceSpans {
+                    resource: Some(store.catalog.process(record.process).resource.clone()),
+                    scope_spans: Vec::new(),
+                    schema_url: String::new(),
+                });
+                out.resource_spans.len() - 1
+            });
+            let rs = &mut out.resource_spans[ri];
+            let si = *scope_index
+                .entry((record.process, record.scope))
+                .or_insert_with(|| {
+                    rs.scope_spans.push(ScopeSpans {
+                        scope: Some((*store.catalog.scope(record.scope)).clone()),
+                        spans: Vec::new(),
+                        schema_url: String::new(),
+                    });
+                    rs.scope_spans.len() - 1
+                });
+            let detail = record.detail();
+            rs.scope_spans[si].spans.push(OtlpSpan {
+                trace_id: trace.trace_id.to_be_bytes().to_vec(),
+                span_id: record.span_id.to_be_bytes().to_vec(),
+                trace_state: detail.trace_state.to_owned(),
+                parent_span_id: if record.parent_span_id == 0 {
+                    Vec::new()
+                } else {
+                    record.parent_span_id.to_be_bytes().to_vec()
+                },
+                flags: record.flags,
+                name: names.get(record.name).to_owned(),
+                kind: i32::from(record.kind),
+                start_time_unix_nano: record.start_ns,
+                end_time_unix_nano: record.start_ns + record.duration_ns,
+                attributes: attrs_to_otlp(&name_of, &detail.attributes),
+                dropped_attributes_count: detail.dropped_attributes,
+                events: detail
+                    .events
+                    .iter()
+                    .map(|e| span::Event {
+                        time_unix_nano: e.time_ns,
+                        name: e.name.to_owned(),
+                        attributes: attrs_to_otlp(&name_of, &e.attributes),
+                        dropped_attributes_count: e.dropped_attributes,
+                    })
+                    .collect(),
+                dropped_events_count: detail.dropped_events,
+                links: detail
+                    .links
+                    .iter()
+                    .map(|l| span::Link {
+                        trace_id: l.trace_id.to_be_bytes().to_vec(),
+                        span_id: l.span_id.to_be_bytes().to_vec(),
+                        trace_state: l.trace_state.to_owned(),
+                        attributes: attrs_to_otlp(&name_of, &l.attributes),
+                        dropped_attributes_count: l.dropped_attributes,
+                        flags: l.flags,
+                    })
+                    .collect(),
+                dropped_links_count: detail.dropped_links,
+                status: (record.status != 0 || !detail.status_message.is_empty()).then(|| Status {
+                    message: detail.status_message.to_owned(),
+                    code: i32::from(record.status),
+                }),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
+
+    #[test]
+    fn trace_ids_print_like_jaeger() {
+        assert_eq!(trace_id_hex(0xab), "00000000000000ab");
+        assert_eq!(trace_id_hex(1 << 64), "00000000000000010000000000000000");
+        assert_eq!(parse_trace_id("ab"), Some(0xab));
+        assert_eq!(parse_trace_id("xyz"), None);
+    }
+}

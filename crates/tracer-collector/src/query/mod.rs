@@ -1,0 +1,46 @@
+//! The Jaeger-compatible query API, served on the query port (16686 by default).
+//!
+//! - [`rest_handler`]: Jaeger's v1 HTTP API as the Jaeger UI uses it (`/api/services`,
+//!   `/api/operations`, `/api/traces`, `/api/traces/{id}`, `/api/dependencies`), in the
+//!   `{data,total,limit,offset,errors}` envelope with the UI model of [`model`].
+//! - [`api_v3`]: Jaeger's api_v3 HTTP gateway (`/api/v3/...`), which returns OTLP JSON.
+//! - `/api/collector/stats`: the store's counters ([`crate::store::StoreStats`]).
+//!
+//! The handlers only parse parameters and shape responses; searching lives in the store and
+//! conversion in [`convert`].
+
+pub mod api_v3;
+pub mod convert;
+pub mod model;
+pub mod params;
+pub mod rest_handler;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+
+use crate::store::Store;
+
+/// State shared by the query handlers.
+#[derive(Debug, Clone)]
+pub struct QueryState {
+    /// The store queried.
+    pub store: Arc<Store>,
+    /// Default search window when a request gives no start, in nanoseconds.
+    pub default_lookback_ns: u64,
+}
+
+/// The query router: Jaeger v1, api_v3 and the stats endpoint.
+pub fn router(state: QueryState) -> Router {
+    rest_handler::routes()
+        .merge(api_v3::routes())
+        .with_state(state)
+}
+
+/// Current time in Unix nanoseconds.
+pub(crate) fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}

@@ -1,0 +1,717 @@
+//! The bounded in-memory span store.
+//!
+//! Spans are grouped by trace. Spans of one trace may arrive in any order and in any number of
+//! batches: a span whose trace is already stored joins it, whenever it arrives. The store is
+//! bounded twice, by a span count and by a byte budget; when either is exceeded the traces that
+//! arrived first are evicted whole, and the evictions are counted ([`StoreStats`]).
+//!
+//! Indexes:
+//! - trace id -> trace (hash map), for trace-by-id;
+//! - trace start time -> (trace id, bit set of the trace's services), ordered, so searches walk
+//!   the newest traces first, skip traces without the wanted service without looking them up,
+//!   and stop at the limit or at the start of their time window;
+//! - (service, operation, span kind) -> span count, for the service and operation lists, kept
+//!   exact across evictions;
+//! - per span, a 64-bit bloom filter of its attribute and event-attribute (key, value) pairs,
+//!   so a tag search decodes only the spans that may match; span-level conditions (operation,
+//!   kind, duration, error, status) are plain field comparisons on the candidate spans.
+//!
+//! Memory: a span costs an 80-byte record plus its packed attributes and events (keys interned,
+//! values inline), plus its trace's share of the map and index entries; see
+//! `docs/bench/collector.md` for measured figures.
+//!
+//! ```
+//! use tracer_collector::store::{Store, StoreLimits};
+//! let store = Store::new(StoreLimits::default());
+//! assert_eq!(store.stats().spans, 0);
+//! ```
+
+mod catalog;
+mod fxhash;
+mod intern;
+mod prepare;
+mod span;
+mod wire;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::num::NonZeroUsize;
+use std::sync::RwLock;
+
+use serde::Serialize;
+
+pub use catalog::NO_SERVICE_NAME;
+pub use prepare::PreparedBatch;
+pub use wire::Malformed;
+
+pub(crate) use catalog::Catalog;
+use fxhash::FxHashMap;
+pub(crate) use intern::{Interner, Sym};
+pub(crate) use span::{
+    KIND_UNSPECIFIED, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, SpanRecord, Value,
+};
+
+/// Limits that bound the store's memory.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreLimits {
+    /// Maximum number of spans kept.
+    pub max_spans: NonZeroUsize,
+    /// Maximum bytes kept, by the store's own accounting of spans and traces.
+    pub max_bytes: NonZeroUsize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            max_spans: NonZeroUsize::new(1_000_000).expect("non-zero"),
+            max_bytes: NonZeroUsize::new(512 << 20).expect("non-zero"),
+        }
+    }
+}
+
+/// Counters and gauges of the store, as served by `GET /api/collector/stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// Spans currently stored.
+    pub spans: u64,
+    /// Traces currently stored.
+    pub traces: u64,
+    /// Bytes currently accounted to stored spans and traces.
+    pub bytes: u64,
+    /// Span limit.
+    pub max_spans: u64,
+    /// Byte limit.
+    pub max_bytes: u64,
+    /// Spans accepted since start.
+    pub received_spans: u64,
+    /// Spans rejected (invalid ids) since start.
+    pub rejected_spans: u64,
+    /// Traces evicted since start.
+    pub evicted_traces: u64,
+    /// Spans evicted since start.
+    pub evicted_spans: u64,
+    /// Bytes of interned strings (service, operation, attribute key names).
+    pub interned_bytes: u64,
+    /// Bytes of the resource and scope tables.
+    pub catalog_bytes: u64,
+}
+
+/// Span kind names as Jaeger's `span.kind` tag and operation lists spell them, indexed by the
+/// OTLP enum value.
+pub(crate) const KIND_NAMES: [&str; 6] =
+    ["", "internal", "server", "client", "producer", "consumer"];
+
+/// Parses a Jaeger span kind name (`server`, ...) or an OTLP one (`SPAN_KIND_SERVER`).
+pub fn parse_span_kind(s: &str) -> Option<u8> {
+    let lower = s.to_ascii_lowercase();
+    let name = lower.strip_prefix("span_kind_").unwrap_or(&lower);
+    if name == "unspecified" {
+        return Some(KIND_UNSPECIFIED);
+    }
+    KIND_NAMES
+        .iter()
+        .position(|k| !k.is_empty() && *k == name)
+        .map(|i| i as u8)
+}
+
+/// Trace search conditions. A trace matches when one of its spans meets every condition.
+#[derive(Debug, Clone, Default)]
+pub struct TraceQuery {
+    /// Service name of the span.
+    pub service: Option<String>,
+    /// Operation (span name).
+    pub operation: Option<String>,
+    /// Span kind (OTLP numbering).
+    pub span_kind: Option<u8>,
+    /// Tags the span must carry: attribute, resource attribute, event attribute or one of the
+    /// tags Jaeger derives (`span.kind`, `error`, `otel.status_code`, ...). Values compare as text.
+    pub tags: Vec<(String, String)>,
+    /// Earliest span start, in Unix nanoseconds.
+    pub start_min_ns: Option<u64>,
+    /// Latest span start, in Unix nanoseconds.
+    pub start_max_ns: Option<u64>,
+    /// Minimum span duration, in nanoseconds.
+    pub duration_min_ns: Option<u64>,
+    /// Maximum span duration, in nanoseconds.
+    pub duration_max_ns: Option<u64>,
+    /// Maximum number of traces returned; 0 means no limit.
+    pub limit: usize,
+}
+
+/// A copy of a stored trace, taken out of the store for rendering.
+#[derive(Debug, Clone)]
+pub struct StoredTrace {
+    /// The trace id.
+    pub trace_id: u128,
+    pub(crate) spans: Vec<SpanRecord>,
+}
+
+impl StoredTrace {
+    /// Number of spans.
+    pub fn span_count(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+/// A service-to-service call edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DependencyEdge {
+    /// Calling service.
+    pub parent: String,
+    /// Called service.
+    pub child: String,
+    /// Number of parent/child span pairs.
+    pub call_count: u64,
+}
+
+fn service_bit(service: Sym) -> u64 {
+    1 << (service.0 % 64)
+}
+
+struct TraceEntry {
+    spans: Vec<SpanRecord>,
+    services: u64,
+    start_ns: u64,
+    end_ns: u64,
+    bytes: usize,
+}
+
+impl TraceEntry {
+    fn footprint(&self) -> usize {
+        TRACE_OVERHEAD
+            + self.spans.capacity() * std::mem::size_of::<SpanRecord>()
+            + self.spans.iter().map(|s| s.data.len()).sum::<usize>()
+    }
+}
+
+/// Accounted bytes per trace: its hash map slot (at 7/8 load), its eviction queue entry and its
+/// time index entry (B-tree nodes about two-thirds full).
+const TRACE_OVERHEAD: usize = std::mem::size_of::<(u128, TraceEntry)>() * 8 / 7
+    + 1
+    + std::mem::size_of::<u128>()
+    + std::mem::size_of::<((u64, u128), u64)>() * 3 / 2;
+
+#[derive(Default)]
+struct Inner {
+    traces: FxHashMap<u128, TraceEntry>,
+    /// Trace ids in arrival order of their first span; the front is evicted first.
+    arrival: VecDeque<u128>,
+    /// (trace start, trace id) -> bit set of the trace's services (bit = symbol % 64), so a
+    /// search by service skips most other traces without looking them up.
+    by_start: BTreeMap<(u64, u128), u64>,
+    operations: FxHashMap<(Sym, Sym, u8), u64>,
+    services: FxHashMap<Sym, u64>,
+    span_count: usize,
+    bytes: usize,
+    /// Longest trace (end - start) seen, bounding how far back a time-window search must look.
+    max_trace_span_ns: u64,
+    received_spans: u64,
+    rejected_spans: u64,
+    evicted_traces: u64,
+    evicted_spans: u64,
+}
+
+/// The span store. Share it behind an `Arc`; every method takes `&self`.
+pub struct Store {
+    limits: StoreLimits,
+    inner: RwLock<Inner>,
+    pub(crate) interner: Interner,
+    pub(crate) catalog: Catalog,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("limits", &self.limits)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Creates an empty store.
+    pub fn new(limits: StoreLimits) -> Self {
+        Store {
+            limits,
+            inner: RwLock::new(Inner::default()),
+            interner: Interner::default(),
+            catalog: Catalog::default(),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> StoreStats {
+        let inner = self.read();
+        StoreStats {
+            spans: inner.span_count as u64,
+            traces: inner.traces.len() as u64,
+            bytes: inner.bytes as u64,
+            max_spans: self.limits.max_spans.get() as u64,
+            max_bytes: self.limits.max_bytes.get() as u64,
+            received_spans: inner.received_spans,
+            rejected_spans: inner.rejected_spans,
+            evicted_traces: inner.evicted_traces,
+            evicted_spans: inner.evicted_spans,
+            interned_bytes: self.interner.bytes() as u64,
+            catalog_bytes: self.catalog.bytes() as u64,
+        }
+    }
+
+    /// Stores a prepared batch, then evicts the oldest traces while over a limit.
+    pub fn insert(&self, mut batch: PreparedBatch) {
+        // Group the spans of each trace so each trace grows once, to its exact size.
+        batch.spans.sort_by_key(|(trace_id, _)| *trace_id);
+        let mut inner = self.write();
+        let inner = &mut *inner;
+        inner.rejected_spans += batch.rejected;
+        inner.received_spans += batch.spans.len() as u64;
+        let mut spans = batch.spans.into_iter().peekable();
+        while let Some((trace_id, first)) = spans.next() {
+            let mut run = vec![first];
+            while let Some((_, next)) = spans.next_if(|(t, _)| *t == trace_id) {
+                run.push(next);
+            }
+            let entry = inner.traces.entry(trace_id).or_insert_with(|| {
+                inner.arrival.push_back(trace_id);
+                TraceEntry {
+                    spans: Vec::new(),
+                    services: 0,
+                    start_ns: u64::MAX,
+                    end_ns: 0,
+                    bytes: 0,
+                }
+            });
+            let old_start = entry.start_ns;
+            let old_services = entry.services;
+            let old_bytes = entry.bytes;
+            entry.spans.reserve_exact(run.len());
+            for span in run {
+                entry.start_ns = entry.start_ns.min(span.start_ns);
+                entry.end_ns = entry
+                    .end_ns
+                    .max(span.start_ns.saturating_add(span.duration_ns));
+                *inner
+                    .operations
+                    .entry((span.service, span.name, span.kind))
+                    .or_insert(0) += 1;
+                *inner.services.entry(span.service).or_insert(0) += 1;
+                inner.span_count += 1;
+                entry.services |= service_bit(span.service);
+                entry.spans.push(span);
+            }
+            entry.bytes = entry.footprint();
+            inner.bytes = inner.bytes + entry.bytes - old_bytes;
+            inner.max_trace_span_ns = inner
+                .max_trace_span_ns
+                .max(entry.end_ns.saturating_sub(entry.start_ns));
+            if old_start != entry.start_ns {
+                if old_start != u64::MAX {
+                    inner.by_start.remove(&(old_start, trace_id));
+                }
+                inner
+                    .by_start
+                    .insert((entry.start_ns, trace_id), entry.services);
+            } else if old_services != entry.services {
+                inner
+                    .by_start
+                    .insert((entry.start_ns, trace_id), entry.services);
+            }
+        }
+        while inner.span_count > self.limits.max_spans.get()
+            || inner.bytes > self.limits.max_bytes.get()
+        {
+            let Some(trace_id) = inner.arrival.pop_front() else {
+                break;
+            };
+            let Some(entry) = inner.traces.remove(&trace_id) else {
+                continue;
+            };
+            inner.by_start.remove(&(entry.start_ns, trace_id));
+            inner.bytes -= entry.bytes;
+            inner.span_count -= entry.spans.len();
+            inner.evicted_traces += 1;
+            inner.evicted_spans += entry.spans.len() as u64;
+            for span in &entry.spans {
+                let key = (span.service, span.name, span.kind);
+                if let Some(n) = inner.operations.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        inner.operations.remove(&key);
+                    }
+                }
+                if let Some(n) = inner.services.get_mut(&span.service) {
+                    *n -= 1;
+                    if *n == 0 {
+                        inner.services.remove(&span.service);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Service names with at least one stored span, sorted.
+    pub fn services(&self) -> Vec<String> {
+        let syms: Vec<Sym> = self.read().services.keys().copied().collect();
+        let names = self.interner.reader();
+        let mut out: Vec<String> = syms.iter().map(|&s| names.get(s).to_owned()).collect();
+        out.sort();
+        out
+    }
+
+    /// Operations (name, span kind) of `service`, or of every service, sorted, optionally
+    /// restricted to one span kind.
+    pub fn operations(&self, service: Option<&str>, kind: Option<u8>) -> Vec<(String, u8)> {
+        let service = match service {
+            Some(name) => match self.interner.lookup(name) {
+                Some(sym) => Some(sym),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let keys: Vec<(Sym, u8)> = self
+            .read()
+            .operations
+            .keys()
+            .filter(|(svc, _, k)| service.is_none_or(|s| s == *svc) && kind.is_none_or(|w| w == *k))
+            .map(|&(_, op, k)| (op, k))
+            .collect();
+        let names = self.interner.reader();
+        let mut out: Vec<(String, u8)> = keys
+            .into_iter()
+            .map(|(op, k)| (names.get(op).to_owned(), k))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The trace with this id.
+    pub fn trace(&self, trace_id: u128) -> Option<StoredTrace> {
+        let inner = self.read();
+        inner.traces.get(&trace_id).map(|t| StoredTrace {
+            trace_id,
+            spans: t.spans.clone(),
+        })
+    }
+
+    /// Traces matching `query`, newest first.
+    pub fn search(&self, query: &TraceQuery) -> Vec<StoredTrace> {
+        let Some(compiled) = self.compile(query) else {
+            return Vec::new();
+        };
+        let inner = self.read();
+        let start_max = query.start_max_ns.unwrap_or(u64::MAX);
+        let start_min = query.start_min_ns.unwrap_or(0);
+        let oldest_start = start_min.saturating_sub(inner.max_trace_span_ns);
+        let mut out = Vec::new();
+        let service_bit = compiled.service.map_or(0, service_bit);
+        for (&(trace_start, trace_id), &services) in
+            inner.by_start.range(..=(start_max, u128::MAX)).rev()
+        {
+            if trace_start < oldest_start {
+                break;
+            }
+            if services & service_bit != service_bit {
+                continue;
+            }
+            let Some(entry) = inner.traces.get(&trace_id) else {
+                continue;
+            };
+            if entry.end_ns < start_min {
+                continue;
+            }
+            if entry.spans.iter().any(|s| self.span_matches(s, &compiled)) {
+                out.push(StoredTrace {
+                    trace_id,
+                    spans: entry.spans.clone(),
+                });
+                if query.limit != 0 && out.len() >= query.limit {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Service call edges from spans whose parent belongs to another service, over traces that
+    /// started in `[start_ns, end_ns]`; sorted by parent, then child.
+    pub fn dependencies(&self, start_ns: u64, end_ns: u64) -> Vec<DependencyEdge> {
+        let mut counts: FxHashMap<(Sym, Sym), u64> = FxHashMap::default();
+        {
+            let inner = self.read();
+            let mut parents: FxHashMap<u64, Sym> = FxHashMap::default();
+            for &(_, trace_id) in inner
+                .by_start
+                .range((start_ns, 0)..=(end_ns, u128::MAX))
+                .map(|(k, _)| k)
+            {
+                let Some(entry) = inner.traces.get(&trace_id) else {
+                    continue;
+                };
+                parents.clear();
+                parents.extend(entry.spans.iter().map(|s| (s.span_id, s.service)));
+                for span in &entry.spans {
+                    if let Some(&parent) = parents.get(&span.parent_span_id)
+                        && span.parent_span_id != 0
+                        && parent != span.service
+                    {
+                        *counts.entry((parent, span.service)).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        let names = self.interner.reader();
+        let mut out: Vec<DependencyEdge> = counts
+            .into_iter()
+            .map(|((p, c), n)| DependencyEdge {
+                parent: names.get(p).to_owned(),
+                child: names.get(c).to_owned(),
+                call_count: n,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.parent, &a.child).cmp(&(&b.parent, &b.child)));
+        out
+    }
+
+    fn compile(&self, query: &TraceQuery) -> Option<Compiled> {
+        let sym = |name: &Option<String>| -> Option<Option<Sym>> {
+            match name {
+                None => Some(None),
+                Some(n) => self.interner.lookup(n).map(Some),
+            }
+        };
+        Some(Compiled {
+            service: sym(&query.service)?,
+            operation: sym(&query.operation)?,
+            kind: query.span_kind,
+            start_min: query.start_min_ns.unwrap_or(0),
+            start_max: query.start_max_ns.unwrap_or(u64::MAX),
+            duration_min: query.duration_min_ns.unwrap_or(0),
+            duration_max: query.duration_max_ns.unwrap_or(u64::MAX),
+            tags: query
+                .tags
+                .iter()
+                .map(|(k, v)| CompiledTag::new(self, k, self.interner.lookup(k), v))
+                .collect(),
+        })
+    }
+
+    fn span_matches(&self, span: &SpanRecord, q: &Compiled) -> bool {
+        if q.service.is_some_and(|s| s != span.service)
+            || q.operation.is_some_and(|o| o != span.name)
+            || q.kind.is_some_and(|k| k != span.kind)
+            || span.start_ns < q.start_min
+            || span.start_ns > q.start_max
+            || span.duration_ns < q.duration_min
+            || span.duration_ns > q.duration_max
+        {
+            return false;
+        }
+        q.tags.iter().all(|tag| self.tag_matches(span, tag))
+    }
+
+    fn tag_matches(&self, span: &SpanRecord, tag: &CompiledTag) -> bool {
+        let value = tag.value.as_str();
+        // Tags Jaeger derives from span fields.
+        let derived = match tag.key.as_str() {
+            "span.kind" => span.kind != 0 && KIND_NAMES[span.kind as usize] == value,
+            "error" => span.status == STATUS_ERROR && value == "true",
+            "otel.status_code" => match span.status {
+                STATUS_OK => value == "OK",
+                STATUS_ERROR => value == "ERROR",
+                _ => false,
+            },
+            "otel.status_description" => span.detail().status_message == value,
+            "w3c.tracestate" => span.detail().trace_state == value,
+            "otel.scope.name" => self.catalog.scope(span.scope).name == value,
+            "otel.scope.version" => self.catalog.scope(span.scope).version == value,
+            "event" => span.any_event(|name, _| name == value),
+            _ => false,
+        };
+        if derived {
+            return true;
+        }
+        let Some(sym) = tag.sym else {
+            return false;
+        };
+        // Resource attributes (Jaeger's process tags).
+        if tag
+            .process_matches
+            .get(span.process.0 as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return true;
+        }
+        // Span and event attributes, behind the bloom filter.
+        if !tag.may_be_in(span.attr_bloom) {
+            return false;
+        }
+        let matches = |(k, v): (Sym, Value<'_>)| k == sym && v.matches_text(value);
+        span.attributes().any(matches) || span.any_event(|_, mut attrs| attrs.any(matches))
+    }
+}
+
+struct CompiledTag {
+    key: String,
+    sym: Option<Sym>,
+    value: String,
+    /// Bloom bits of each reading of `value` (string, integer, float, bool).
+    blooms: Vec<u64>,
+    /// Per process id: whether that process's resource attributes match.
+    process_matches: Vec<bool>,
+}
+
+impl CompiledTag {
+    fn new(store: &Store, key: &str, sym: Option<Sym>, value: &str) -> Self {
+        let mut blooms = Vec::new();
+        let mut process_matches = Vec::new();
+        if let Some(sym) = sym {
+            blooms.push(span::bloom_bits(sym, Value::Str(value)));
+            if let Ok(i) = value.parse::<i64>() {
+                blooms.push(span::bloom_bits(sym, Value::Int(i)));
+            }
+            if let Ok(d) = value.parse::<f64>() {
+                blooms.push(span::bloom_bits(sym, Value::Double(d)));
+            }
+            if let Ok(b) = value.parse::<bool>() {
+                blooms.push(span::bloom_bits(sym, Value::Bool(b)));
+            }
+            process_matches = store
+                .catalog
+                .map_processes(|p| p.tags().any(|(k, v)| k == sym && v.matches_text(value)));
+        }
+        CompiledTag {
+            key: key.to_owned(),
+            sym,
+            value: value.to_owned(),
+            blooms,
+            process_matches,
+        }
+    }
+
+    fn may_be_in(&self, bloom: u64) -> bool {
+        // Every bit of one reading must be set (clippy's `contains` rewrite would test the
+        // masked filter for equality with an element, which is a different question).
+        for &bits in &self.blooms {
+            if bloom & bits == bits {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+struct Compiled {
+    service: Option<Sym>,
+    operation: Option<Sym>,
+    kind: Option<u8>,
+    start_min: u64,
+    start_max: u64,
+    duration_min: u64,
+    duration_max: u64,
+    tags: Vec<CompiledTag>,
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+
+    use super::*;
+
+    fn kv(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            key_strindex: 0,
+        }
+    }
+
+    fn store_with_one_span() -> Store {
+        let store = Store::new(StoreLimits::default());
+        let span = Span {
+            trace_id: 1u128.to_be_bytes().to_vec(),
+            span_id: 1u64.to_be_bytes().to_vec(),
+            name: "op".into(),
+            start_time_unix_nano: 1_000,
+            end_time_unix_nano: 2_000,
+            attributes: vec![
+                kv("code", any_value::Value::IntValue(200)),
+                kv("ratio", any_value::Value::DoubleValue(0.5)),
+                kv("cached", any_value::Value::BoolValue(false)),
+                kv("path", any_value::Value::StringValue("/a".into())),
+            ],
+            events: vec![span::Event {
+                name: "retry".into(),
+                attributes: vec![kv("attempt", any_value::Value::IntValue(3))],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![
+                        kv("service.name", any_value::Value::StringValue("svc".into())),
+                        kv("host.name", any_value::Value::StringValue("h1".into())),
+                    ],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span],
+                    ..Default::default()
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        store.insert(store.prepare(&request));
+        store
+    }
+
+    fn hits(store: &Store, key: &str, value: &str) -> usize {
+        store
+            .search(&TraceQuery {
+                tags: vec![(key.into(), value.into())],
+                ..Default::default()
+            })
+            .len()
+    }
+
+    #[test]
+    fn tag_search_compares_typed_values_as_text() {
+        let store = store_with_one_span();
+        for (key, value) in [
+            ("code", "200"),
+            ("ratio", "0.5"),
+            ("cached", "false"),
+            ("path", "/a"),
+            ("attempt", "3"),
+            ("event", "retry"),
+            ("host.name", "h1"),
+        ] {
+            assert_eq!(hits(&store, key, value), 1, "{key}={value}");
+        }
+        for (key, value) in [
+            ("code", "201"),
+            ("ratio", "0.25"),
+            ("cached", "true"),
+            ("path", "/b"),
+            ("attempt", "4"),
+            ("event", "other"),
+            ("host.name", "h2"),
+            ("unknown.key", "x"),
+        ] {
+            assert_eq!(hits(&store, key, value), 0, "{key}={value}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+// The same-origin Jaeger query API (`/api/...`), as served by the collector on the query port.
+
+/** An error answer of the API (envelope `errors[0].msg`) or of the network. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function getJson(path, signal) {
+  let response;
+  try {
+    response = await fetch(path, { signal, headers: { accept: 'application/json' } });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, `cannot reach the collector: ${e.message}`);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (_) {
+    body = null;
+  }
+  const error = body && Array.isArray(body.errors) && body.errors.length ? body.errors[0] : null;
+  if (!response.ok || error) {
+    throw new ApiError(response.status, error ? String(error.msg) : `HTTP ${response.status} for ${path}`);
+  }
+  return body;
+}
+
+const enc = encodeURIComponent;
+
+/** Service names, sorted. */
+export async function services(signal) {
+  const body = await getJson('/api/services', signal);
+  return [...(body.data || [])].sort();
+}
+
+/** Operation names of one service, sorted. */
+export async function operations(service, signal) {
+  const body = await getJson(`/api/services/${enc(service)}/operations`, signal);
+  return [...new Set(body.data || [])].sort();
+}
+
+/** One trace, or throws ApiError (404 when unknown). */
+export async function trace(id, signal) {
+  const body = await getJson(`/api/traces/${enc(id)}`, signal);
+  if (!body.data || !body.data.length) throw new ApiError(404, 'trace not found');
+  return body.data[0];
+}
+
+/** Dependency links `{parent, child, callCount}` for the window ending at endMs. */
+export async function dependencies(endMs, lookbackMs, signal) {
+  const body = await getJson(`/api/dependencies?endTs=${endMs}&lookback=${lookbackMs}`, signal);
+  return body.data || [];
+}
+
+function traceStart(t) {
+  let min = Infinity;
+  for (const s of t.spans) if (s.startTime < min) min = s.startTime;
+  return min;
+}
+
+function searchQuery(p, service, startUs, endUs) {
+  const q = new URLSearchParams();
+  if (service) q.set('service', service);
+  if (p.operation) q.set('operation', p.operation);
+  if (p.tags && Object.keys(p.tags).length) q.set('tags', JSON.stringify(p.tags));
+  if (p.minDuration) q.set('minDuration', p.minDuration);
+  if (p.maxDuration) q.set('maxDuration', p.maxDuration);
+  q.set('start', String(startUs));
+  q.set('end', String(endUs));
+  q.set('limit', String(p.limit));
+  return `/api/traces?${q}`;
+}
+
+/**
+ * Searches traces. `p.service` empty means all services: the Jaeger API requires a service,
+ * so the search runs once per service (same time window) and the answers are merged.
+ * Returns the newest `p.limit` traces, newest first, and the number of requests made.
+ */
+export async function searchTraces(p, signal) {
+  const endUs = Date.now() * 1000;
+  const startUs = endUs - p.lookbackUs;
+  const names = p.service ? [p.service] : await services(signal);
+  const answers = await Promise.all(
+    names.map((name) => getJson(searchQuery(p, name, startUs, endUs), signal)),
+  );
+  const byId = new Map();
+  for (const body of answers) for (const t of body.data || []) byId.set(t.traceID, t);
+  return { traces: newest([...byId.values()], p.limit), requests: names.length };
+}
+
+function newest(traces, limit) {
+  return traces
+    .map((t) => [traceStart(t), t])
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, limit)
+    .map((x) => x[1]);
+}
