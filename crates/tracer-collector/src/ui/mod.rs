@@ -128,7 +128,10 @@ fn secured(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
@@ -196,10 +199,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             "/search",
             get(|RawQuery(q): RawQuery| async move { to_hash("search", q) }),
         )
-        .route(
-            "/dependencies",
-            get(|| async { to_hash("deps", None) }),
-        )
+        .route("/dependencies", get(|| async { to_hash("deps", None) }))
         .route("/trace/{id}", get(jaeger_trace))
 }
 
@@ -220,12 +220,18 @@ mod tests {
                 let rest = &source[i + "from './".len()..];
                 let name = &rest[..rest.find('\'').expect("closing quote")];
                 let path = format!("/ui/{name}");
-                assert!(served.contains(&path.as_str()), "{path} is imported but not served");
+                assert!(
+                    served.contains(&path.as_str()),
+                    "{path} is imported but not served"
+                );
             }
             for (i, _) in source.match_indices("\"/ui/") {
                 let rest = &source[i + 1..];
                 let path = &rest[..rest.find('"').expect("closing quote")];
-                assert!(served.contains(&path), "{path} is referenced but not served");
+                assert!(
+                    served.contains(&path),
+                    "{path} is referenced but not served"
+                );
             }
         }
     }
@@ -234,7 +240,13 @@ mod tests {
     fn no_asset_writes_html_from_strings() {
         // The page builds its DOM with createElement/textContent only (see dom.js).
         for a in ASSETS.iter().filter(|a| a.content_type == JS) {
-            for banned in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+            for banned in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+            ] {
                 assert!(!a.body.contains(banned), "{} uses {banned}", a.path);
             }
         }
@@ -242,9 +254,15 @@ mod tests {
 
     #[test]
     fn the_page_has_no_inline_script_or_style() {
-        assert!(!INDEX_HTML.contains("<script>"), "inline script in index.html");
+        assert!(
+            !INDEX_HTML.contains("<script>"),
+            "inline script in index.html"
+        );
         assert!(!INDEX_HTML.contains("<style"), "inline style in index.html");
-        assert!(!INDEX_HTML.contains(" style="), "style attribute in index.html");
+        assert!(
+            !INDEX_HTML.contains(" style="),
+            "style attribute in index.html"
+        );
         assert!(!INDEX_HTML.contains(" on"), "inline handler in index.html");
     }
 }

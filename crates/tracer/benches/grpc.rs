@@ -1,0 +1,313 @@
+//! gRPC layer overhead, all variants in one run:
+//!
+//! - `grpc_unary`: one unary call over loopback (real tonic server and client on one
+//!   current-thread runtime), untraced vs tracer (sampled, switched off) vs the peer
+//!   `tonic-tracing-opentelemetry` (tracing + tracing-opentelemetry), first in an interleaved
+//!   pass (rounds of calls alternating between variants, median round; printed as ratios), then
+//!   under criterion;
+//! - `grpc_layers_in_process`: client layer over server layer over a canned handler, no network:
+//!   the layers' own CPU cost per call.
+//!
+//! Every traced variant records into a real SDK pipeline whose span processor receives each
+//! finished span and discards it, so the figures are the instrumentation's cost without the
+//! exporter's. Results and the command are in docs/bench/grpc.md.
+
+#[path = "../tests/grpc_support/mod.rs"]
+mod grpc_support;
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use grpc_support::{EchoClient, echo_server, request};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
+use tonic::transport::Server;
+use tracer::grpc::{GrpcClientLayer, GrpcServerLayer};
+use tracer::{ExporterKind, Sampler, Tracer};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Receives every finished span and drops it.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanProcessor for Discard {
+    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+    fn on_end(&self, span: SpanData) {
+        std::hint::black_box(span);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn tracer(service: &str) -> Tracer {
+    tracer::builder()
+        .without_env()
+        .service_name(service)
+        .exporter(ExporterKind::None)
+        .sampler(Sampler::ParentBasedAlwaysOn)
+        .span_processor(Discard)
+        .build()
+        .expect("valid settings")
+        .into_tracer()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // The peer reads its context through `tracing`: a subscriber with the tracing-opentelemetry
+    // layer, limited to the peer's own spans so tonic's internal events cost nothing extra.
+    let peer_tracer = tracer("peer");
+    let subscriber =
+        tracing_subscriber::registry().with(tracer::tracing_layer(&peer_tracer).with_filter(
+            tracing_subscriber::filter::filter_fn(|meta| meta.target() == "otel::tracing"),
+        ));
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    opentelemetry::global::set_text_map_propagator(
+        tracer::propagation::TraceContextPropagator::new(),
+    );
+
+    let sampled = tracer("sampled");
+    let off = tracer("off");
+    off.set_enabled(false);
+
+    let mut group = c.benchmark_group("grpc_unary");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+
+    let mut clients: Vec<(&'static str, Round<'_>)> = Vec::new();
+    macro_rules! variant {
+        ($name:literal, $server_layer:expr, $client_layer:expr) => {{
+            let addr = rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                tokio::spawn(
+                    Server::builder()
+                        .layer($server_layer)
+                        .add_service(echo_server())
+                        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(
+                            listener,
+                        )),
+                );
+                addr
+            });
+            let channel = {
+                let _runtime = rt.enter(); // the channel spawns its connection task
+                grpc_support::channel(addr)
+            };
+            let mut client = EchoClient::new(
+                tower::ServiceBuilder::new()
+                    .layer($client_layer)
+                    .service(channel),
+            );
+            rt.block_on(client.unary(request("warm"))).unwrap();
+            let rt = &rt;
+            clients.push((
+                $name,
+                Box::new(move || {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..ROUND {
+                            client.unary(request("ping")).await.unwrap();
+                        }
+                        start.elapsed()
+                    })
+                }),
+            ));
+        }};
+    }
+
+    variant!(
+        "untraced",
+        tower::layer::util::Identity::new(),
+        tower::layer::util::Identity::new()
+    );
+    variant!(
+        "tracer_sampled",
+        GrpcServerLayer::with_tracer(sampled.clone()),
+        GrpcClientLayer::with_tracer(sampled.clone())
+    );
+    variant!(
+        "tracer_off",
+        GrpcServerLayer::with_tracer(off.clone()),
+        GrpcClientLayer::with_tracer(off.clone())
+    );
+    variant!(
+        "peer_tonic_tracing_opentelemetry",
+        tonic_tracing_opentelemetry::middleware::server::OtelGrpcLayer::default(),
+        tonic_tracing_opentelemetry::middleware::client::OtelGrpcLayer
+    );
+    variant!(
+        "untraced_control",
+        tower::layer::util::Identity::new(),
+        tower::layer::util::Identity::new()
+    );
+
+    // Interleaved pass: the machine is shared, so load drifts over seconds. Rounds of ROUND
+    // calls alternate between the variants (in rotating order), and the median round of each
+    // gives ratios that drift cannot bias. `untraced_control` is a second, identical untraced
+    // server and client: its distance from `untraced` is the noise floor of the setup.
+    let rounds_wanted = if std::env::var_os("GRPC_BENCH_NO_INTERLEAVED").is_some() {
+        0
+    } else {
+        ROUNDS
+    };
+    let mut rounds: Vec<Vec<Duration>> = vec![Vec::new(); clients.len()];
+    let n = clients.len();
+    for round in 0..rounds_wanted {
+        // Each round starts with a different variant, so no variant always follows another.
+        for k in 0..n {
+            let i = (round + k) % n;
+            rounds[i].push((clients[i].1)());
+        }
+    }
+    let medians: Vec<f64> = rounds
+        .iter_mut()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            r.sort();
+            r[r.len() / 2].as_secs_f64() * 1e6 / ROUND as f64
+        })
+        .collect();
+    println!("interleaved: {ROUNDS} rounds of {ROUND} unary calls per variant, median round");
+    for ((name, _), median) in clients.iter().zip(&medians) {
+        println!(
+            "  {name:<36} {median:8.1} us/call  {:6.3}x untraced  throughput {:+5.1}%",
+            median / medians[0],
+            (medians[0] / median - 1.0) * 100.0
+        );
+    }
+
+    // The same variants under criterion, one after the other.
+    for (name, run) in clients.iter_mut() {
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                let rounds = iters.div_ceil(ROUND).max(1);
+                let mut total = Duration::ZERO;
+                for _ in 0..rounds {
+                    total += run();
+                }
+                total.mul_f64(iters as f64 / (rounds * ROUND) as f64)
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Runs one timed round of calls for a variant.
+type Round<'a> = Box<dyn FnMut() -> Duration + 'a>;
+
+/// Calls per timed round.
+const ROUND: u64 = 100;
+/// Rounds per variant in the interleaved pass.
+const ROUNDS: usize = 41;
+
+/// A handler that answers at once with one message and `grpc-status: 0` in the trailers.
+fn canned_handler() -> impl tower::Service<
+    http::Request<tonic::body::Body>,
+    Response = http::Response<tonic::body::Body>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send {
+    tower::service_fn(|_req: http::Request<tonic::body::Body>| async {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let frames = [
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(bytes::Bytes::from_static(
+                &[0, 0, 0, 0, 2, 10, 0],
+            ))),
+            Ok(http_body::Frame::trailers(trailers)),
+        ];
+        let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+        Ok(http::Response::new(tonic::body::Body::new(body)))
+    })
+}
+
+/// One call through `service` and its whole response body, in process: no network, so the
+/// figure is the layers' own CPU cost (plus a trivial handler).
+async fn call_in_process<S, B>(service: &S) -> usize
+where
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let request = http::Request::builder()
+        .uri("/test.v1.Echo/Unary")
+        .header("content-type", "application/grpc")
+        .body(tonic::body::Body::empty())
+        .unwrap();
+    let response = service.clone().oneshot(request).await.unwrap();
+    let collected = response.into_body().collect().await.unwrap();
+    collected.trailers().map_or(0, http::HeaderMap::len)
+}
+
+/// Client layer over server layer over a canned handler, for each variant.
+fn in_process(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sampled = tracer("sampled");
+    let off = tracer("off");
+    off.set_enabled(false);
+    let mut group = c.benchmark_group("grpc_layers_in_process");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+    macro_rules! variant {
+        ($name:literal, $service:expr) => {{
+            let service = $service;
+            group.bench_function($name, |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            std::hint::black_box(call_in_process(&service).await);
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }};
+    }
+    variant!("none", canned_handler());
+    variant!(
+        "tracer_sampled",
+        tower::ServiceBuilder::new()
+            .layer(GrpcClientLayer::with_tracer(sampled.clone()))
+            .layer(GrpcServerLayer::with_tracer(sampled.clone()))
+            .service(canned_handler())
+    );
+    variant!(
+        "tracer_off",
+        tower::ServiceBuilder::new()
+            .layer(GrpcClientLayer::with_tracer(off.clone()))
+            .layer(GrpcServerLayer::with_tracer(off.clone()))
+            .service(canned_handler())
+    );
+    variant!(
+        "peer_tonic_tracing_opentelemetry",
+        tower::ServiceBuilder::new()
+            .layer(tonic_tracing_opentelemetry::middleware::client::OtelGrpcLayer)
+            .layer(tonic_tracing_opentelemetry::middleware::server::OtelGrpcLayer::default())
+            .service(canned_handler())
+    );
+    group.finish();
+}
+
+criterion_group!(benches, bench, in_process);
+criterion_main!(benches);
