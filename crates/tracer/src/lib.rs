@@ -37,6 +37,8 @@
 //! ```
 
 mod builder;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+pub mod carrier;
 pub mod config;
 mod export;
 mod global;
