@@ -1,1 +1,0 @@
-//! Redis instrumentation for redis-rs.

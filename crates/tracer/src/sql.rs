@@ -1,1 +1,0 @@
-//! SQL instrumentation for sqlx.

@@ -1,0 +1,171 @@
+//! The spans: one per query, one per wait for a pooled connection.
+
+use std::borrow::Cow;
+use std::io;
+
+use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::Span;
+use sqlx::pool::PoolConnection;
+
+use super::sanitize::{sanitize, summarize};
+use super::{Dialect, Shared};
+
+pub(super) const DB_SYSTEM_NAME: &str = "db.system.name";
+pub(super) const DB_NAMESPACE: &str = "db.namespace";
+const DB_OPERATION_NAME: &str = "db.operation.name";
+const DB_COLLECTION_NAME: &str = "db.collection.name";
+const DB_QUERY_TEXT: &str = "db.query.text";
+const DB_RESPONSE_STATUS_CODE: &str = "db.response.status_code";
+const DB_RESPONSE_RETURNED_ROWS: &str = "db.response.returned_rows";
+const SERVER_ADDRESS: &str = "server.address";
+const SERVER_PORT: &str = "server.port";
+const ERROR_TYPE: &str = "error.type";
+/// Rows a statement changed (not a semantic convention: ours).
+const ROWS_AFFECTED: &str = "tracer.sql.rows_affected";
+
+/// The span of one query, counting what comes back.
+#[derive(Debug)]
+pub(super) struct QuerySpan {
+    span: Span,
+    rows: u64,
+    affected: Option<u64>,
+}
+
+impl QuerySpan {
+    /// Starts a CLIENT span for `sql` under `parent`, or `None` while switched off.
+    pub(super) fn start(shared: &Shared, sql: &str, parent: &Context) -> Option<Self> {
+        if !shared.tracer.is_enabled() {
+            return None;
+        }
+        let text = sanitize(sql, shared.flavor);
+        let summary = summarize(&text);
+        let mut attributes = Vec::with_capacity(8);
+        attributes.push(KeyValue::new(DB_SYSTEM_NAME, shared.system));
+        if let Some(namespace) = &shared.namespace {
+            attributes.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
+        }
+        if !summary.operation.is_empty() {
+            attributes.push(KeyValue::new(DB_OPERATION_NAME, summary.operation.clone()));
+        }
+        if let Some(collection) = &summary.collection {
+            attributes.push(KeyValue::new(DB_COLLECTION_NAME, collection.clone()));
+        }
+        let name = summary.span_name(shared.system);
+        if shared.query_text {
+            attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
+        }
+        server_attributes(shared, &mut attributes);
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(SpanKind::Client)
+            .with_attributes(attributes);
+        let span = shared.tracer.start_span(builder, parent)?;
+        Some(Self {
+            span,
+            rows: 0,
+            affected: None,
+        })
+    }
+
+    /// A row came back.
+    pub(super) fn row(&mut self) {
+        self.rows += 1;
+    }
+
+    /// A statement finished, changing `affected` rows.
+    pub(super) fn done(&mut self, affected: u64) {
+        *self.affected.get_or_insert(0) += affected;
+    }
+
+    /// The query failed.
+    pub(super) fn fail<DB: Dialect>(&mut self, error: &sqlx::Error) {
+        record::<DB>(&mut self.span, error);
+    }
+
+    /// Records the counts and ends the span.
+    pub(super) fn finish(mut self) {
+        self.span
+            .set_attribute(KeyValue::new(DB_RESPONSE_RETURNED_ROWS, self.rows as i64));
+        if let (0, Some(affected)) = (self.rows, self.affected) {
+            self.span
+                .set_attribute(KeyValue::new(ROWS_AFFECTED, affected as i64));
+        }
+        self.span.end();
+    }
+}
+
+fn server_attributes(shared: &Shared, attributes: &mut Vec<KeyValue>) {
+    if let Some(address) = &shared.address {
+        attributes.push(KeyValue::new(SERVER_ADDRESS, address.clone()));
+    }
+    if let Some(port) = shared.port {
+        attributes.push(KeyValue::new(SERVER_PORT, port));
+    }
+}
+
+/// Takes a connection from `pool`, in a `pool.acquire` span under `parent` while switched on.
+pub(super) async fn acquire<DB: Dialect>(
+    pool: &sqlx::Pool<DB>,
+    shared: &Shared,
+    parent: &Context,
+) -> Result<PoolConnection<DB>, sqlx::Error> {
+    let span = if shared.tracer.is_enabled() {
+        let mut attributes = vec![KeyValue::new(DB_SYSTEM_NAME, shared.system)];
+        if let Some(namespace) = &shared.namespace {
+            attributes.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
+        }
+        server_attributes(shared, &mut attributes);
+        shared
+            .tracer
+            .span("pool.acquire", SpanKind::Internal, attributes, parent)
+    } else {
+        None
+    };
+    let result = pool.acquire().await;
+    if let Some(mut span) = span {
+        if let Err(error) = &result {
+            record::<DB>(&mut span, error);
+        }
+        span.end();
+    }
+    result
+}
+
+/// `error.type` and `db.response.status_code` of a sqlx error.
+pub(super) fn classify<DB: Dialect>(error: &sqlx::Error) -> (Cow<'static, str>, Option<String>) {
+    let name = match error {
+        sqlx::Error::Database(db) => {
+            return match DB::status_code(db.as_ref()) {
+                Some(code) => (Cow::Owned(code.clone()), Some(code)),
+                None => (Cow::Borrowed("database"), None),
+            };
+        }
+        sqlx::Error::Io(io) => match io.kind() {
+            io::ErrorKind::ConnectionRefused => "connection_refused",
+            io::ErrorKind::TimedOut => "timeout",
+            _ => "io",
+        },
+        sqlx::Error::PoolTimedOut => "pool_timed_out",
+        sqlx::Error::PoolClosed => "pool_closed",
+        sqlx::Error::Tls(_) => "tls",
+        sqlx::Error::Protocol(_) => "protocol",
+        sqlx::Error::Configuration(_) => "configuration",
+        sqlx::Error::Encode(_) => "encode",
+        sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => "decode",
+        sqlx::Error::RowNotFound => "row_not_found",
+        sqlx::Error::WorkerCrashed => "worker_crashed",
+        _ => "_OTHER",
+    };
+    (Cow::Borrowed(name), None)
+}
+
+/// Marks `span` failed. The description is the error class only: database messages quote
+/// values.
+pub(super) fn record<DB: Dialect>(span: &mut Span, error: &sqlx::Error) {
+    let (error_type, status_code) = classify::<DB>(error);
+    if let Some(code) = status_code {
+        span.set_attribute(KeyValue::new(DB_RESPONSE_STATUS_CODE, code));
+    }
+    span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
+    span.set_status(Status::error(error_type));
+}
