@@ -33,4 +33,4 @@ mod capture;
 mod tree;
 
 pub use capture::{CapturedSpan, SpanCapture};
-pub use tree::{TreeFormat, assert_tree};
+pub use tree::{TreeFormat, TreeSpan, assert_tree, tree_diff};

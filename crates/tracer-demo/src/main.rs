@@ -1,0 +1,328 @@
+//! `tracer-demo`: the demo system's services, its embedded collector, and the scenario runner.
+//!
+//! `tracer-demo` (or `tracer-demo run`) starts everything as separate processes, fires every
+//! scenario and checks each trace. The other subcommands run one part each.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracer_demo::directive::Service;
+use tracer_demo::loops::DEFAULT_MAX_DEPTH;
+use tracer_demo::runner::{self, RunOptions};
+use tracer_demo::{server1, server2, server3, store::Store};
+
+#[derive(Parser)]
+#[command(
+    name = "tracer-demo",
+    version,
+    about = "The tracer demo system and its scenario runner"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the collector and the three services, fire every scenario, check every trace (the
+    /// default).
+    Run(RunArgs),
+    /// Run server1, the HTTP entry point.
+    Server1(Server1Args),
+    /// Run server2, the HTTP middle tier.
+    Server2(Server2Args),
+    /// Run server3, the gRPC service in front of Redis and MySQL.
+    Server3(Server3Args),
+    /// Run the three services in this one process, on their default ports.
+    All(DataArgs),
+    /// Run the embedded collector (OTLP in, query API and UI out).
+    Collector(CollectorArgs),
+}
+
+#[derive(Args, Default)]
+struct RunArgs {
+    /// Run only this scenario (repeatable); `--list` shows the names.
+    #[arg(long = "scenario", value_name = "NAME")]
+    scenarios: Vec<String>,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// Leave the collector and the services running afterwards, and print the UI's address.
+    #[arg(long)]
+    keep: bool,
+    /// Do not print each scenario's waterfall.
+    #[arg(long)]
+    quiet: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Args, Clone, Default)]
+struct DataArgs {
+    /// Redis, the product cache.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
+    redis_url: String,
+    /// MySQL or MariaDB, the store (the database must exist).
+    #[arg(
+        long,
+        env = "MYSQL_URL",
+        default_value = "mysql://root@127.0.0.1:3306/test"
+    )]
+    mysql_url: String,
+}
+
+#[derive(Args)]
+struct Common {
+    /// The call-back loop's depth limit.
+    #[arg(long, env = "DEMO_MAX_LOOP_DEPTH", default_value_t = DEFAULT_MAX_DEPTH)]
+    max_loop_depth: u32,
+    /// Timeout of each call to another service, in milliseconds.
+    #[arg(long, env = "DEMO_TIMEOUT_MS", default_value_t = 5000)]
+    timeout_ms: u64,
+}
+
+#[derive(Args)]
+struct Server1Args {
+    /// Address to listen on.
+    #[arg(long, env = "SERVER1_LISTEN", default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// server2's base URL.
+    #[arg(long, env = "SERVER2_URL", default_value = "http://127.0.0.1:8082")]
+    server2: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct Server2Args {
+    /// Address to listen on.
+    #[arg(long, env = "SERVER2_LISTEN", default_value = "127.0.0.1:8082")]
+    listen: SocketAddr,
+    /// server1's base URL (call-backs).
+    #[arg(long, env = "SERVER1_URL", default_value = "http://127.0.0.1:8081")]
+    server1: String,
+    /// server3's gRPC URL.
+    #[arg(long, env = "SERVER3_URL", default_value = "http://127.0.0.1:8083")]
+    server3: String,
+    /// A gRPC URL where nothing listens, for the unreachable-service fault.
+    #[arg(long, default_value = "http://127.0.0.1:1")]
+    unreachable: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct Server3Args {
+    /// Address to listen on.
+    #[arg(long, env = "SERVER3_LISTEN", default_value = "127.0.0.1:8083")]
+    listen: SocketAddr,
+    /// server2's base URL (call-backs).
+    #[arg(long, env = "SERVER2_URL", default_value = "http://127.0.0.1:8082")]
+    server2: String,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct CollectorArgs {
+    /// OTLP/HTTP address.
+    #[arg(long, default_value = "127.0.0.1:4318")]
+    otlp_http: SocketAddr,
+    /// OTLP/gRPC address.
+    #[arg(long, default_value = "127.0.0.1:4317")]
+    otlp_grpc: SocketAddr,
+    /// Query API and UI address.
+    #[arg(long, default_value = "127.0.0.1:16686")]
+    query: SocketAddr,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
+    if !matches!(command, Command::Run(_)) {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .init();
+    }
+    match command {
+        Command::Run(args) => {
+            let options = RunOptions {
+                scenarios: args.scenarios,
+                list: args.list,
+                keep: args.keep,
+                quiet: args.quiet,
+                redis_url: args.data.redis_url,
+                mysql_url: args.data.mysql_url,
+            };
+            let passed = runner::run(options).await?;
+            if !passed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Server1(a) => {
+            let (tracer, guard) = service_tracer(Service::Server1)?;
+            let listener = bind(a.listen).await?;
+            let options = server1::Options {
+                server2: a.server2,
+                max_loop_depth: a.common.max_loop_depth,
+                timeout: Duration::from_millis(a.common.timeout_ms),
+            };
+            until_stopped(server1::serve(listener, options, tracer), guard).await
+        }
+        Command::Server2(a) => {
+            let (tracer, guard) = service_tracer(Service::Server2)?;
+            let listener = bind(a.listen).await?;
+            let options = server2::Options {
+                server1: a.server1,
+                server3: a.server3,
+                server3_unreachable: a.unreachable,
+                max_loop_depth: a.common.max_loop_depth,
+                timeout: Duration::from_millis(a.common.timeout_ms),
+            };
+            until_stopped(server2::serve(listener, options, tracer), guard).await
+        }
+        Command::Server3(a) => {
+            let (tracer, guard) = service_tracer(Service::Server3)?;
+            let store = Store::connect(&a.data.redis_url, &a.data.mysql_url, &tracer).await?;
+            let listener = bind(a.listen).await?;
+            let options = server3::Options {
+                server2: a.server2,
+                max_loop_depth: a.common.max_loop_depth,
+                timeout: Duration::from_millis(a.common.timeout_ms),
+            };
+            let server = server3::Server3::new(options, store, &tracer);
+            until_stopped(server3::serve(listener, server, tracer), guard).await
+        }
+        Command::All(data) => run_all(data).await,
+        Command::Collector(a) => {
+            let listeners = tracer_collector::Listeners {
+                otlp_grpc: Some(bind(a.otlp_grpc).await?),
+                otlp_http: Some(bind(a.otlp_http).await?),
+                query: Some(bind(a.query).await?),
+            };
+            tracer_collector::Collector::builder()
+                .build()
+                .run(listeners, stop_signal())
+                .await
+                .context("the collector failed")
+        }
+    }
+}
+
+/// The three services in one process on their default ports.
+async fn run_all(data: DataArgs) -> anyhow::Result<()> {
+    let (t1, g1) = service_tracer(Service::Server1)?;
+    let (t2, g2) = service_tracer(Service::Server2)?;
+    let (t3, g3) = service_tracer(Service::Server3)?;
+    let timeout = Duration::from_secs(5);
+    let store = Store::connect(&data.redis_url, &data.mysql_url, &t3).await?;
+    let l1 = bind("127.0.0.1:8081".parse()?).await?;
+    let l2 = bind("127.0.0.1:8082".parse()?).await?;
+    let l3 = bind("127.0.0.1:8083".parse()?).await?;
+    let s1 = server1::serve(
+        l1,
+        server1::Options {
+            server2: "http://127.0.0.1:8082".into(),
+            max_loop_depth: DEFAULT_MAX_DEPTH,
+            timeout,
+        },
+        t1,
+    );
+    let s2 = server2::serve(
+        l2,
+        server2::Options {
+            server1: "http://127.0.0.1:8081".into(),
+            server3: "http://127.0.0.1:8083".into(),
+            server3_unreachable: "http://127.0.0.1:1".into(),
+            max_loop_depth: DEFAULT_MAX_DEPTH,
+            timeout,
+        },
+        t2,
+    );
+    let server = server3::Server3::new(
+        server3::Options {
+            server2: "http://127.0.0.1:8082".into(),
+            max_loop_depth: DEFAULT_MAX_DEPTH,
+            timeout,
+        },
+        store,
+        &t3,
+    );
+    let s3 = server3::serve(l3, server, t3);
+    eprintln!(
+        "server1 http://127.0.0.1:8081, server2 http://127.0.0.1:8082, server3 grpc 127.0.0.1:8083"
+    );
+    let all = async {
+        tokio::try_join!(async { s1.await.map_err(anyhow::Error::from) }, s2, s3)?;
+        anyhow::Ok(())
+    };
+    let result = until_stopped(all, g1).await;
+    for guard in [g2, g3] {
+        let _ = tokio::task::spawn_blocking(move || guard.shutdown()).await;
+    }
+    result
+}
+
+/// A tracer for `service`, configured by the OTEL_* environment (not installed globally, so
+/// that several services can share one process).
+fn service_tracer(service: Service) -> anyhow::Result<(tracer::Tracer, tracer::Guard)> {
+    let guard = tracer::builder()
+        .service_name(service.name())
+        .build()
+        .with_context(|| format!("cannot set up tracing for {}", service.name()))?;
+    Ok((guard.tracer().clone(), guard))
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Runs `serve` until it fails or the process is asked to stop, then flushes the spans.
+async fn until_stopped<E>(
+    serve: impl Future<Output = Result<(), E>>,
+    guard: tracer::Guard,
+) -> anyhow::Result<()>
+where
+    E: Into<anyhow::Error>,
+{
+    let result = tokio::select! {
+        r = serve => r.map_err(Into::into),
+        () = stop_signal() => Ok(()),
+    };
+    let _ = tokio::task::spawn_blocking(move || guard.shutdown()).await;
+    result
+}
+
+/// Completes on ctrl-c or SIGTERM.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,237 @@
+//! The demo's processes: the collector and the three services, each a child process of the
+//! runner (the same executable with another subcommand), on free ports of 127.0.0.1.
+//!
+//! The services export their spans to the collector through a [`FaultProxy`] owned by the
+//! runner, so the collector-down scenario can cut them off for real (connections reset and
+//! refused) while the collector keeps the traces it already has.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use tokio::process::{Child, Command};
+
+use crate::faults::proxy::{Fault, FaultProxy};
+
+/// How long a process may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the data services are.
+#[derive(Clone, Debug)]
+pub struct DataUrls {
+    /// Redis URL.
+    pub redis: String,
+    /// MySQL URL.
+    pub mysql: String,
+}
+
+/// The running processes and their addresses.
+#[derive(Debug)]
+pub struct Cluster {
+    /// `http://127.0.0.1:{port}`: the collector's query API and UI.
+    pub query_url: String,
+    /// The collector's OTLP/HTTP address, direct.
+    pub otlp_http: SocketAddr,
+    /// server1's base URL.
+    pub server1: String,
+    /// server2's base URL.
+    pub server2: String,
+    /// server3's gRPC address.
+    pub server3: SocketAddr,
+    /// The proxy between the services and the collector.
+    pub export_proxy: FaultProxy,
+    /// Where each process writes its log.
+    pub log_dir: PathBuf,
+    children: Vec<(&'static str, Child)>,
+}
+
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
+    Ok(listener.local_addr()?)
+}
+
+impl Cluster {
+    /// Starts the collector and the three services from executable `exe`, waits until each
+    /// listens, and returns. Process logs go to files in a fresh temporary directory.
+    pub async fn start(exe: &Path, data: &DataUrls) -> anyhow::Result<Cluster> {
+        let log_dir = std::env::temp_dir().join(format!("tracer-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&log_dir)
+            .with_context(|| format!("cannot create {}", log_dir.display()))?;
+        let (otlp_http, otlp_grpc, query) = (free_port()?, free_port()?, free_port()?);
+        let (s1, s2, s3) = (free_port()?, free_port()?, free_port()?);
+        let mut children = Vec::new();
+        let collector = spawn(
+            exe,
+            &log_dir,
+            "collector",
+            &[
+                "collector",
+                "--otlp-http",
+                &otlp_http.to_string(),
+                "--otlp-grpc",
+                &otlp_grpc.to_string(),
+                "--query",
+                &query.to_string(),
+            ],
+            None,
+        )?;
+        children.push(("collector", collector));
+        let export_proxy = FaultProxy::start(otlp_http)
+            .await
+            .context("cannot start the proxy in front of the collector")?;
+        let endpoint = format!("http://{}", export_proxy.addr());
+        let server1 = format!("http://{s1}");
+        let server2 = format!("http://{s2}");
+        let server3 = format!("http://{s3}");
+        let mut cluster = Cluster {
+            query_url: format!("http://{query}"),
+            otlp_http,
+            server1: server1.clone(),
+            server2: server2.clone(),
+            server3: s3,
+            export_proxy,
+            log_dir: log_dir.clone(),
+            children,
+        };
+        wait_listening("collector", query, &mut cluster).await?;
+        let s3_args = [
+            "server3",
+            "--listen",
+            &s3.to_string(),
+            "--server2",
+            &server2,
+            "--redis-url",
+            &data.redis,
+            "--mysql-url",
+            &data.mysql,
+        ];
+        let child = spawn(exe, &log_dir, "server3", &s3_args, Some(&endpoint))?;
+        cluster.children.push(("server3", child));
+        let s2_args = [
+            "server2",
+            "--listen",
+            &s2.to_string(),
+            "--server1",
+            &server1,
+            "--server3",
+            &server3,
+        ];
+        let child = spawn(exe, &log_dir, "server2", &s2_args, Some(&endpoint))?;
+        cluster.children.push(("server2", child));
+        let s1_args = [
+            "server1",
+            "--listen",
+            &s1.to_string(),
+            "--server2",
+            &server2,
+        ];
+        let child = spawn(exe, &log_dir, "server1", &s1_args, Some(&endpoint))?;
+        cluster.children.push(("server1", child));
+        wait_listening("server3", s3, &mut cluster).await?;
+        wait_listening("server2", s2, &mut cluster).await?;
+        wait_listening("server1", s1, &mut cluster).await?;
+        Ok(cluster)
+    }
+
+    /// Cuts the services off from the collector (`false`) or reconnects them (`true`).
+    pub async fn collector_reachable(&self, on: bool) -> anyhow::Result<()> {
+        let fault = if on { Fault::Pass } else { Fault::Refuse };
+        self.export_proxy
+            .set(fault)
+            .await
+            .context("cannot switch the collector proxy")
+    }
+
+    /// The last lines of a process's log, for error messages.
+    pub fn log_tail(&self, name: &str) -> String {
+        let text =
+            std::fs::read_to_string(self.log_dir.join(format!("{name}.log"))).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
+    /// Stops every process.
+    pub async fn stop(mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.start_kill();
+        }
+        for (_, child) in &mut self.children {
+            let _ = child.wait().await;
+        }
+        self.children.clear();
+    }
+
+    /// Leaves the processes running after the runner exits.
+    pub fn detach(mut self) {
+        self.children.clear();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+fn spawn(
+    exe: &Path,
+    log_dir: &Path,
+    name: &str,
+    args: &[&str],
+    otlp: Option<&str>,
+) -> anyhow::Result<Child> {
+    let log = std::fs::File::create(log_dir.join(format!("{name}.log")))?;
+    let mut command = Command::new(exe);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .env("RUST_LOG", "warn");
+    for var in tracer::config::ALL_VARIABLES {
+        command.env_remove(var);
+    }
+    if let Some(endpoint) = otlp {
+        command
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("OTEL_BSP_SCHEDULE_DELAY", "50")
+            .env("OTEL_EXPORTER_OTLP_TIMEOUT", "2000");
+    }
+    command
+        .spawn()
+        .with_context(|| format!("cannot start {name} ({})", exe.display()))
+}
+
+async fn wait_listening(
+    name: &'static str,
+    addr: SocketAddr,
+    cluster: &mut Cluster,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        if let Some((_, child)) = cluster.children.iter_mut().find(|(n, _)| *n == name)
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            bail!(
+                "{name} exited ({status}) before listening on {addr}:\n{}",
+                cluster.log_tail(name)
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{name} did not listen on {addr} within {START_TIMEOUT:?}:\n{}",
+                cluster.log_tail(name)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
