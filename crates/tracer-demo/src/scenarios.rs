@@ -68,6 +68,8 @@ type Check = fn(&Trace) -> Result<(), String>;
 pub struct Scenario {
     /// Short name, used by `--scenario`.
     pub name: &'static str,
+    /// How it is triggered (directive and requests).
+    pub how: &'static str,
     /// What happens.
     pub summary: &'static str,
     /// What the trace must show.
@@ -724,6 +726,7 @@ fn rand_u128() -> u128 {
 pub static CATALOGUE: &[Scenario] = &[
     Scenario {
         name: "cache-miss-then-hit",
+        how: "`GET /products/1` twice, no directive",
         summary: "the same product twice: the first read misses Redis and loads from MySQL, the second hits",
         shows: "one trace with both requests through server1, server2 and server3; MySQL and the cache write on the miss only",
         expected: r#"
@@ -752,6 +755,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "place-order",
+        how: "`POST /orders` for alice, two products; baggage `customer=alice`",
         summary: "an order of two products: server3 prices each by calling server2 back, which calls server1 back",
         shows: "all five edges in one tree: client, server1 -http-> server2 -gRPC-> server3 -> MySQL, server3 -> server2 -> server1",
         expected: r#"
@@ -781,6 +785,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "redis-refused",
+        how: "baggage `fault.redis=refuse`; `GET /products/4`",
         summary: "Redis goes away (the proxy resets the connection and refuses new ones); server3 falls back to MySQL",
         shows: "a red Redis span, then the MySQL query; every parent green because the error was handled",
         expected: r#"
@@ -801,6 +806,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "redis-timeout-retries",
+        how: "baggage `fault.redis=slow`; `GET /products/5`",
         summary: "Redis answers too slowly (300 ms latency, 100 ms timeout); server3 tries three times, then uses MySQL",
         shows: "three red Redis siblings under one parent, then the MySQL fallback; parents green",
         expected: r#"
@@ -823,6 +829,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "redis-reset",
+        how: "baggage `fault.redis=reset`; `GET /products/6`",
         summary: "the connection to Redis is reset after the command reached Redis, before its reply",
         shows: "a red Redis span (the reply was cut off), then the MySQL fallback; parents green",
         expected: r#"
@@ -843,6 +850,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "mysql-slow-query",
+        how: "baggage `fault.mysql=slow`; `GET /products/7`",
         summary: "the product query sleeps 0.6 s in MySQL",
         shows: "one long DB span that takes most of the trace: the critical path",
         expected: r#"
@@ -864,6 +872,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "mysql-bad-sql",
+        how: "baggage `fault.mysql=bad-sql`; `GET /products/8`",
         summary: "server3 sends SQL naming a table that does not exist",
         shows: "a red DB span with MySQL error 1146; the error carried up every hop (INTERNAL, 502, 502)",
         expected: r#"
@@ -884,6 +893,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "mysql-duplicate-key",
+        how: "`POST /orders` with `order_id: 1` (seeded, so taken)",
         summary: "an order is stored under an id that is taken",
         shows: "a red INSERT with MySQL error 1062; ALREADY_EXISTS and 409 up the chain: red client spans, green server spans (the caller's mistake)",
         expected: r#"
@@ -909,6 +919,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "mysql-pool-exhausted",
+        how: "baggage `fault.pool=1`; `GET /products?skus=10,11,12,13`",
         summary: "four concurrent queries on a one-connection pool, each holding it 50 ms",
         shows: "pool.acquire spans that wait, and queries that run one after the other",
         expected: r#"
@@ -934,6 +945,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "mysql-down",
+        how: "baggage `fault.mysql=refuse`; `GET /products/14`",
         summary: "MySQL refuses connections (through a refusing proxy) after a cache miss",
         shows: "a red pool.acquire (no connection, so no query span) and the error carried up every hop",
         expected: r#"
@@ -953,6 +965,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "grpc-deadline-exceeded",
+        how: "baggage `fault.deadline=200`, `fault.slow=server3:1000`; `GET /products/15`",
         summary: "server2 gives server3 200 ms; server3 needs 1 s",
         shows: "DEADLINE_EXCEEDED on server2's client span, server3's span ended at the deadline, no Redis or MySQL work after it",
         expected: r#"
@@ -970,6 +983,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "http-503-retries",
+        how: "baggage `fault.unavailable=2`; `GET /products/16`",
         summary: "server2 answers 503 twice; server1 retries",
         shows: "three sibling client spans under server1, resend counts 1 and 2 on the retries, the last one green",
         expected: r#"
@@ -995,6 +1009,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "http-handler-panic",
+        how: "baggage `fault.panic=server2` on the first of two `GET /products/17`",
         summary: "server2's HTTP handler panics; the next request is served normally",
         shows: "server2's span red with an exception event and status 500; the following request green",
         expected: r#"
@@ -1020,6 +1035,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "grpc-handler-panic",
+        how: "baggage `fault.panic=server3`; `GET /products/18`",
         summary: "server3's gRPC handler panics",
         shows: "INTERNAL on both sides of the gRPC hop, an exception event on the server span",
         expected: r#"
@@ -1037,6 +1053,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "service-unreachable",
+        how: "baggage `fault.unreachable=server3`; `GET /products/19`",
         summary: "server2 calls an address where nothing listens",
         shows: "server2's client span red with UNAVAILABLE and no server span under it",
         expected: r#"
@@ -1053,6 +1070,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "call-back-loop",
+        how: "baggage `fault.loop-depth=5`; `GET /loop`",
         summary: "a request that loops server1 -> server2 -> server3 -> server2 -> server1 ..., limited to depth 5",
         shows: "the same services repeated down one branch, stopped at depth 5 by a red 508 span",
         expected: r#"
@@ -1074,6 +1092,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "fan-out-one-failure",
+        how: "baggage `fault.fail-sku=22`; `POST /orders` for carol, products 20 to 23",
         summary: "an order of four products priced concurrently; pricing one of them fails",
         shows: "four sibling price calls from server3, exactly one red",
         expected: r#"
@@ -1107,6 +1126,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "client-cancels",
+        how: "baggage `fault.slow=server3:2000`; `GET /products/24` with a 400 ms client timeout",
         summary: "the client gives up after 400 ms while server3 is still busy",
         shows: "the client's span red (timeout), server spans cancelled down the chain, no work in server3 after the cancel",
         expected: r#"
@@ -1124,6 +1144,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "not-found",
+        how: "`GET /products/999`",
         summary: "a product that does not exist",
         shows: "NOT_FOUND and 404 up the chain: client spans red, server spans green (a user error)",
         expected: r#"
@@ -1144,6 +1165,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "n-plus-one",
+        how: "baggage `fault.queries=one-by-one`; `GET /products?skus=25,26,27,28`",
         summary: "four products listed with one query each",
         shows: "a staircase of four SELECT spans",
         expected: r#"
@@ -1169,6 +1191,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "batched",
+        how: "`GET /products?skus=25,26,27,28`",
         summary: "the same four products listed with one query",
         shows: "one SELECT span",
         expected: r#"
@@ -1188,6 +1211,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "one-customer-fails",
+        how: "baggage `fault.fail-customer=alice`; `GET /products/29` with `customer=alice`, then with `customer=bob`",
         summary: "the same request for alice and for bob; the directive fails alice's only",
         shows: "errors only in the branch whose demo.customer is alice",
         expected: r#"
@@ -1215,6 +1239,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "tracing-off-server2",
+        how: "`PUT /admin/tracing off` on server2, `GET /products/30`, then back on",
         summary: "server2's tracing is switched off at run time, then back on",
         shows: "no server2 spans, yet ONE trace: server3's span is the child of server1's client span",
         expected: r#"
@@ -1234,6 +1259,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "unsampled",
+        how: "`GET /products/31` with `traceparent: 00-{id}-{span}-00` and no client span",
         summary: "a request whose traceparent says not sampled (flags 00)",
         shows: "no spans anywhere; the request succeeds and server3 still receives the trace id with flags 00",
         expected: "",
@@ -1243,6 +1269,7 @@ pub static CATALOGUE: &[Scenario] = &[
     },
     Scenario {
         name: "collector-down",
+        how: "the proxy between the services and the collector refuses connections during `GET /products/32`, then passes again for `GET /products/33`",
         summary: "the collector is unreachable for one request, then reachable again",
         shows: "the request succeeds, its spans are lost and counted; the next request's trace arrives whole",
         expected: r#"

@@ -1,0 +1,61 @@
+//! The whole scenario catalogue, played against the real processes (collector, server1, server2,
+//! server3 started from the `tracer-demo` binary) with the real Redis and MySQL: every trace
+//! collected must match its scenario's expected tree, and every scenario's own checks must pass.
+//!
+//! Needs Redis on 127.0.0.1:6379 and MariaDB/MySQL on 127.0.0.1:3306 (database `test`, user
+//! root), or REDIS_URL / MYSQL_URL; `scripts/test` starts them. Without them the test fails with
+//! server3's message saying what to start.
+
+use std::path::Path;
+
+use tracer::testing::assert_tree;
+use tracer_demo::runner::cluster::{Cluster, DataUrls};
+use tracer_demo::runner::driver::Driver;
+use tracer_demo::runner::{client_tracer, run_scenario};
+use tracer_demo::scenarios::CATALOGUE;
+
+fn data_urls() -> DataUrls {
+    DataUrls {
+        redis: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into()),
+        mysql: std::env::var("MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_leaves_its_expected_trace() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_tracer-demo"));
+    let cluster = Cluster::start(exe, &data_urls())
+        .await
+        .unwrap_or_else(|e| panic!("the demo did not start: {e:#}"));
+    let guard = client_tracer(&format!("http://{}/v1/traces", cluster.export_proxy.addr()))
+        .expect("the runner's tracer builds");
+    let driver = Driver::new(&cluster, guard.tracer().clone());
+    let mut failures = Vec::new();
+    for scenario in CATALOGUE {
+        let outcome = run_scenario(&driver, scenario).await;
+        if outcome.passed() {
+            if outcome.trace.is_some() {
+                // The same assertion users write in their own tests.
+                assert_tree(&outcome.tree, scenario.expected);
+            }
+        } else {
+            failures.push(format!(
+                "--- {} (trace {}):\n{}",
+                scenario.name,
+                outcome.trace_id,
+                outcome.problems.join("\n")
+            ));
+        }
+    }
+    drop(driver);
+    let _ = tokio::task::spawn_blocking(move || guard.shutdown()).await;
+    cluster.stop().await;
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios deviate:\n{}",
+        failures.len(),
+        CATALOGUE.len(),
+        failures.join("\n\n")
+    );
+}

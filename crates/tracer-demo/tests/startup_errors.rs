@@ -1,0 +1,33 @@
+//! A service that cannot reach its data says which URL failed and how to start the server.
+
+use std::process::Command;
+
+fn server3(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracer-demo"))
+        .arg("server3")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("REDIS_URL")
+        .env_remove("MYSQL_URL")
+        .env("OTEL_SDK_DISABLED", "true")
+        .output()
+        .expect("tracer-demo runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn unreachable_redis_is_named_with_how_to_start_it() {
+    // Port 1 on loopback: nothing listens there.
+    let (ok, stderr) = server3(&["--redis-url", "redis://127.0.0.1:1/0"]);
+    assert!(!ok, "server3 must exit non-zero without Redis");
+    assert!(stderr.contains("redis://127.0.0.1:1/0"), "names the URL: {stderr}");
+    assert!(stderr.contains("redis-server"), "says how to start Redis: {stderr}");
+}
+
+#[test]
+fn unreachable_mysql_is_named_with_how_to_start_it() {
+    let (ok, stderr) = server3(&["--mysql-url", "mysql://root@127.0.0.1:1/test"]);
+    assert!(!ok, "server3 must exit non-zero without MySQL");
+    assert!(stderr.contains("mysql://root@127.0.0.1:1/test"), "names the URL: {stderr}");
+    assert!(stderr.contains("mariadbd"), "says how to start MariaDB: {stderr}");
+}
