@@ -88,7 +88,7 @@ export async function compareView(main, a, b, params, ctx) {
         h('span', { class: 'svc' }, r.service), h('span', { class: 'op' }, r.operation)),
       h('div', { class: 'cmp-dur a' }, r.a ? formatDuration(r.a.duration) : '—'),
       h('div', { class: 'cmp-dur b' }, r.b ? formatDuration(r.b.duration) : '—'),
-      h('div', { class: 'cmp-delta' }, r.a && r.b ? delta(r.a.duration, r.b.duration) : ''),
+      h('div', { class: 'cmp-delta' }, r.a && r.b && r.a.duration !== r.b.duration ? delta(r.a.duration, r.b.duration) : ''),
       h('div', { class: 'cmp-status' }, STATUS_TEXT[r.status]),
       h('div', { class: 'cmp-bars' }, bar(r.a, r.offsetA, 'a'), bar(r.b, r.offsetB, 'b')));
   }

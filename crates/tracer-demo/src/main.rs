@@ -18,11 +18,15 @@ use tracer_demo::{server1, server2, server3, store::Store};
 #[command(
     name = "tracer-demo",
     version,
-    about = "The tracer demo system and its scenario runner"
+    about = "The tracer demo system and its scenario runner",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Without a subcommand: `run` with these options.
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Subcommand)]
@@ -42,7 +46,7 @@ enum Command {
     Collector(CollectorArgs),
 }
 
-#[derive(Args, Default)]
+#[derive(Args)]
 struct RunArgs {
     /// Run only this scenario (repeatable); `--list` shows the names.
     #[arg(long = "scenario", value_name = "NAME")]
@@ -60,7 +64,7 @@ struct RunArgs {
     data: DataArgs,
 }
 
-#[derive(Args, Clone, Default)]
+#[derive(Args, Clone)]
 struct DataArgs {
     /// Redis, the product cache.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379/0")]
@@ -144,7 +148,7 @@ struct CollectorArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
+    let command = cli.command.unwrap_or(Command::Run(cli.run));
     if !matches!(command, Command::Run(_)) {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)

@@ -48,15 +48,18 @@ fn render() -> String {
     let mut out = HEADER.replace("ATTRS", &attrs.join(", "));
     out.push_str("\n| # | scenario | what the trace must show |\n|---|---|---|\n");
     for (i, s) in CATALOGUE.iter().enumerate() {
-        out.push_str(&format!("| {} | [`{}`](#{}) | {} |\n", i + 1, s.name, s.name, s.shows));
+        out.push_str(&format!(
+            "| {} | [`{}`](#{}) | {} |\n",
+            i + 1,
+            s.name,
+            s.name,
+            s.shows
+        ));
     }
     for s in CATALOGUE {
         out.push_str(&format!(
             "\n## {}\n\n**What happens:** {}.\n\n**How:** {}.\n\n**The trace must show:** {}.\n\n",
-            s.name,
-            s.summary,
-            s.how,
-            s.shows
+            s.name, s.summary, s.how, s.shows
         ));
         let tree = dedent(s.expected);
         if tree.is_empty() {

@@ -12,7 +12,10 @@ fn server3(args: &[&str]) -> (bool, String) {
         .env("OTEL_SDK_DISABLED", "true")
         .output()
         .expect("tracer-demo runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -20,14 +23,41 @@ fn unreachable_redis_is_named_with_how_to_start_it() {
     // Port 1 on loopback: nothing listens there.
     let (ok, stderr) = server3(&["--redis-url", "redis://127.0.0.1:1/0"]);
     assert!(!ok, "server3 must exit non-zero without Redis");
-    assert!(stderr.contains("redis://127.0.0.1:1/0"), "names the URL: {stderr}");
-    assert!(stderr.contains("redis-server"), "says how to start Redis: {stderr}");
+    assert!(
+        stderr.contains("redis://127.0.0.1:1/0"),
+        "names the URL: {stderr}"
+    );
+    assert!(
+        stderr.contains("redis-server"),
+        "says how to start Redis: {stderr}"
+    );
 }
 
 #[test]
 fn unreachable_mysql_is_named_with_how_to_start_it() {
     let (ok, stderr) = server3(&["--mysql-url", "mysql://root@127.0.0.1:1/test"]);
     assert!(!ok, "server3 must exit non-zero without MySQL");
-    assert!(stderr.contains("mysql://root@127.0.0.1:1/test"), "names the URL: {stderr}");
-    assert!(stderr.contains("mariadbd"), "says how to start MariaDB: {stderr}");
+    assert!(
+        stderr.contains("mysql://root@127.0.0.1:1/test"),
+        "names the URL: {stderr}"
+    );
+    assert!(
+        stderr.contains("mariadbd"),
+        "says how to start MariaDB: {stderr}"
+    );
+}
+
+#[test]
+fn unknown_scenario_fails_and_lists_the_known_ones() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracer-demo"))
+        .args(["run", "--scenario", "no-such-scenario"])
+        .output()
+        .expect("tracer-demo runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no-such-scenario"), "{stderr}");
+    assert!(
+        stderr.contains("cache-miss-then-hit"),
+        "lists the known scenarios: {stderr}"
+    );
 }

@@ -1,5 +1,6 @@
-//! Jaeger api_v3 over HTTP, as Jaeger's grpc-gateway serves it
-//! (`cmd/query/app/apiv3/http_gateway.go`, `idl/proto/api_v3/query_service.proto`).
+//! Jaeger api_v3 over HTTP, as Jaeger's HTTP gateway serves it
+//! (`cmd/jaeger/internal/extension/jaegerquery/internal/apiv3/http_gateway.go`,
+//! `idl/proto/api_v3/query_service.proto`).
 //!
 //! - `GET /api/v3/services` -> `{"services": [...]}`
 //! - `GET /api/v3/operations?service=&span_kind=` -> `{"operations": [{"name","spanKind"}]}`
@@ -7,12 +8,15 @@
 //!   query.start_time_max=&query.duration_min=&query.duration_max=&query.search_depth=&
 //!   query.num_traces=&query.attributes=` -> `{"result": <OTLP JSON TracesData>}`; times are
 //!   RFC 3339, durations Go durations, attributes either a JSON object or repeated
-//!   `query.attributes[key]=value`.
+//!   `query.attributes[key]=value`. Each parameter is also accepted under the lowerCamelCase
+//!   name current Jaeger treats as canonical (`query.serviceName`, `query.startTimeMin`, ...).
 //! - `GET /api/v3/traces/{trace_id}` -> `{"result": ...}`
+//! - `GET /api/v3/trace-summaries` with the parameters of `/api/v3/traces` ->
+//!   `{"summaries": [...]}` (see [`find_trace_summaries`]).
 //!
 //! Errors are `{"error": {"httpCode": N, "message": "..."}}`; no match is a 404 with
-//! `No traces found`, as in Jaeger. `/api/v3/trace-summaries` is not served: its shape is not
-//! part of the api_v3 proto this follows.
+//! `No traces found` for `/api/v3/traces`, as in Jaeger, and an empty list for
+//! `/api/v3/trace-summaries`.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +26,8 @@ use http::StatusCode;
 use serde_json::json;
 
 use super::QueryState;
-use super::convert::{parse_trace_id, to_otlp};
+use super::convert::{parse_trace_id, to_otlp, to_summaries};
+use super::model::TraceSummaries;
 use super::params::{QueryParams, parse_go_duration, parse_rfc3339};
 use crate::store::{KIND_NAMES, StoredTrace, TraceQuery, parse_span_kind};
 
@@ -33,6 +38,7 @@ pub fn routes() -> Router<QueryState> {
         .route("/api/v3/operations", get(operations))
         .route("/api/v3/traces", get(find_traces))
         .route("/api/v3/traces/{trace_id}", get(get_trace))
+        .route("/api/v3/trace-summaries", get(find_trace_summaries))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -89,25 +95,35 @@ fn param_message(name: &str, detail: impl std::fmt::Display) -> String {
     format!("malformed parameter {name}: {detail}")
 }
 
+/// The value of a search parameter and the name it was given under: the lowerCamelCase name
+/// current Jaeger treats as canonical, else its snake_case alias.
+fn param<'a>(q: &'a QueryParams, camel: &'a str, snake: &'a str) -> Option<(&'a str, &'a str)> {
+    q.get(camel)
+        .map(|v| (v, camel))
+        .or_else(|| q.get(snake).map(|v| (v, snake)))
+}
+
 fn parse_query(q: &QueryParams) -> Result<TraceQuery, String> {
-    let (Some(min), Some(max)) = (q.get("query.start_time_min"), q.get("query.start_time_max"))
-    else {
+    let (Some((min, min_name)), Some((max, max_name))) = (
+        param(q, "query.startTimeMin", "query.start_time_min"),
+        param(q, "query.startTimeMax", "query.start_time_max"),
+    ) else {
         return Err("query.start_time_min and query.start_time_max are required".to_owned());
     };
-    let start_min = parse_rfc3339(min).map_err(|e| param_message("query.start_time_min", e))?;
-    let start_max = parse_rfc3339(max).map_err(|e| param_message("query.start_time_max", e))?;
-    let duration = |name: &str| -> Result<Option<u64>, String> {
-        q.get(name)
-            .map(|d| parse_go_duration(d).map_err(|e| param_message(name, e)))
+    let start_min = parse_rfc3339(min).map_err(|e| param_message(min_name, e))?;
+    let start_max = parse_rfc3339(max).map_err(|e| param_message(max_name, e))?;
+    let duration = |camel: &str, snake: &str| -> Result<Option<u64>, String> {
+        param(q, camel, snake)
+            .map(|(d, name)| parse_go_duration(d).map_err(|e| param_message(name, e)))
             .transpose()
     };
     let mut limit = 0usize;
-    for name in ["query.search_depth", "query.num_traces"] {
-        if let Some(n) = q.get(name) {
-            limit = n
-                .parse::<usize>()
-                .map_err(|_| param_message(name, format!("invalid integer {n:?}")))?;
-        }
+    let depth = param(q, "query.searchDepth", "query.search_depth")
+        .or_else(|| q.get("query.num_traces").map(|v| (v, "query.num_traces")));
+    if let Some((n, name)) = depth {
+        limit = n
+            .parse::<usize>()
+            .map_err(|_| param_message(name, format!("invalid integer {n:?}")))?;
     }
     let mut tags = Vec::new();
     if let Some(json) = q.get("query.attributes") {
@@ -121,14 +137,15 @@ fn parse_query(q: &QueryParams) -> Result<TraceQuery, String> {
         }
     }
     Ok(TraceQuery {
-        service: q.get("query.service_name").map(str::to_owned),
-        operation: q.get("query.operation_name").map(str::to_owned),
+        service: param(q, "query.serviceName", "query.service_name").map(|(v, _)| v.to_owned()),
+        operation: param(q, "query.operationName", "query.operation_name")
+            .map(|(v, _)| v.to_owned()),
         span_kind: None,
         tags,
         start_min_ns: Some(start_min),
         start_max_ns: Some(start_max.max(start_min)),
-        duration_min_ns: duration("query.duration_min")?,
-        duration_max_ns: duration("query.duration_max")?,
+        duration_min_ns: duration("query.durationMin", "query.duration_min")?,
+        duration_max_ns: duration("query.durationMax", "query.duration_max")?,
         limit,
     })
 }
@@ -142,6 +159,49 @@ async fn find_traces(State(state): State<QueryState>, RawQuery(raw): RawQuery) -
     let store = state.store.clone();
     match tokio::task::spawn_blocking(move || store.search(&query)).await {
         Ok(traces) => result(&state, &traces),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /api/v3/trace-summaries`: the traces `/api/v3/traces` would return for the same
+/// parameters, as one summary each instead of their spans.
+///
+/// The shape follows Jaeger's api_v3 `FindTraceSummariesResponse` (jaegertracing/jaeger
+/// `docs/adr/010-trace-summary-api.md` and the gateway's `FindTraceSummaries` snapshot):
+///
+/// ```json
+/// {"summaries": [{
+///   "traceId": "0af7651916cd43dd8448eb211c80319c",
+///   "rootServiceName": "frontend", "rootOperationName": "GET /checkout",
+///   "minStartTimeUnixNano": "1700000000000000000", "maxEndTimeUnixNano": "1700000000120000000",
+///   "spanCount": 10, "errorSpanCount": 1, "orphanSpanCount": 0,
+///   "services": [{"name": "frontend", "spanCount": 3, "errorSpanCount": 0}]
+/// }]}
+/// ```
+///
+/// Newest trace first, as the search returns them. The root is the span without a parent (the
+/// earliest if there are several); an error span has status ERROR; an orphan's parent is not
+/// in the trace. Zero counts and an empty list are written out, where Jaeger's proto3
+/// marshaller leaves zero-valued fields out (its snapshot has no `orphanSpanCount`); proto3
+/// JSON readers accept both. No match is `{"summaries": []}` with 200, not a 404. Bad
+/// parameters get the same 400 as `/api/v3/traces`.
+pub async fn find_trace_summaries(
+    State(state): State<QueryState>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = QueryParams::parse(raw.as_deref());
+    let query = match parse_query(&q) {
+        Ok(query) => query,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let store = state.store.clone();
+    let summarized = tokio::task::spawn_blocking(move || {
+        let traces = store.search(&query);
+        to_summaries(&store, &traces)
+    })
+    .await;
+    match summarized {
+        Ok(summaries) => Json(TraceSummaries { summaries }).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

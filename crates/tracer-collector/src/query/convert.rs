@@ -365,6 +365,65 @@ pub fn to_otlp(store: &Store, traces: &[StoredTrace]) -> TracesData {
     out
 }
 
+/// Summarizes stored traces for `/api/v3/trace-summaries` ([`model::TraceSummary`]): root
+/// span, time range, span, error and orphan counts and a per-service breakdown.
+pub fn to_summaries(store: &Store, traces: &[StoredTrace]) -> Vec<model::TraceSummary> {
+    let names = store.interner.reader();
+    traces
+        .iter()
+        .map(|trace| {
+            let ids: std::collections::HashSet<u64> =
+                trace.spans.iter().map(|s| s.span_id).collect();
+            let mut min_start = u64::MAX;
+            let mut max_end = 0u64;
+            let mut root: Option<&crate::store::SpanRecord> = None;
+            let mut errors = 0u32;
+            let mut orphans = 0u32;
+            let mut services: std::collections::BTreeMap<&str, (u32, u32)> =
+                std::collections::BTreeMap::new();
+            for span in &trace.spans {
+                min_start = min_start.min(span.start_ns);
+                max_end = max_end.max(span.start_ns.saturating_add(span.duration_ns));
+                let failed = span.status == STATUS_ERROR;
+                errors += u32::from(failed);
+                let entry = services.entry(names.get(span.service)).or_default();
+                entry.0 += 1;
+                entry.1 += u32::from(failed);
+                if span.parent_span_id == 0 {
+                    if root.is_none_or(|r| span.start_ns < r.start_ns) {
+                        root = Some(span);
+                    }
+                } else if !ids.contains(&span.parent_span_id) {
+                    orphans += 1;
+                }
+            }
+            if trace.spans.is_empty() {
+                min_start = 0;
+            }
+            model::TraceSummary {
+                trace_id: format!("{:032x}", trace.trace_id),
+                root_service_name: root
+                    .map_or_else(String::new, |r| names.get(r.service).to_owned()),
+                root_operation_name: root
+                    .map_or_else(String::new, |r| names.get(r.name).to_owned()),
+                min_start_time_unix_nano: min_start.to_string(),
+                max_end_time_unix_nano: max_end.to_string(),
+                span_count: u32::try_from(trace.spans.len()).unwrap_or(u32::MAX),
+                error_span_count: errors,
+                orphan_span_count: orphans,
+                services: services
+                    .into_iter()
+                    .map(|(name, (spans, errors))| model::ServiceSummary {
+                        name: name.to_owned(),
+                        span_count: spans,
+                        error_span_count: errors,
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,3 +155,53 @@ pub struct Operation {
     #[serde(rename = "spanKind")]
     pub span_kind: String,
 }
+
+/// One trace of `/api/v3/trace-summaries`: what a search result row shows, without the spans.
+///
+/// Mirrors Jaeger's api_v3 `TraceSummary` message (jaegertracing/jaeger
+/// `docs/adr/010-trace-summary-api.md`; served by
+/// `cmd/jaeger/internal/extension/jaegerquery/internal/apiv3/http_gateway.go`) in proto3 JSON:
+/// lowerCamelCase names and 64-bit integers as decimal strings. Jaeger's marshaller omits
+/// zero-valued fields; these are always written, which proto3 JSON readers accept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceSummary {
+    /// Trace id, 32 hex digits (as OTLP JSON writes it).
+    pub trace_id: String,
+    /// Service of the root span (a span without parent; the earliest when there are several;
+    /// empty when there is none).
+    pub root_service_name: String,
+    /// Name of that root span.
+    pub root_operation_name: String,
+    /// Start of the earliest span, Unix nanoseconds as a decimal string (proto `fixed64`).
+    pub min_start_time_unix_nano: String,
+    /// End of the latest-ending span, Unix nanoseconds as a decimal string.
+    pub max_end_time_unix_nano: String,
+    /// Number of spans.
+    pub span_count: u32,
+    /// Spans with status ERROR.
+    pub error_span_count: u32,
+    /// Spans whose parent is not in the trace.
+    pub orphan_span_count: u32,
+    /// One entry per service, sorted by name.
+    pub services: Vec<ServiceSummary>,
+}
+
+/// Spans of one service in a [`TraceSummary`] (Jaeger api_v3 `ServiceSummary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSummary {
+    /// Service name.
+    pub name: String,
+    /// Spans of the service.
+    pub span_count: u32,
+    /// Spans of the service with status ERROR.
+    pub error_span_count: u32,
+}
+
+/// The body of `/api/v3/trace-summaries` (Jaeger api_v3 `FindTraceSummariesResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceSummaries {
+    /// Summaries in the order of the search (newest trace first).
+    pub summaries: Vec<TraceSummary>,
+}

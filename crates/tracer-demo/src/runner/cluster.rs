@@ -192,7 +192,9 @@ fn spawn(
         .stdout(log.try_clone()?)
         .stderr(log)
         .kill_on_drop(true)
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LIB_BACKTRACE", "0");
     for var in tracer::config::ALL_VARIABLES {
         command.env_remove(var);
     }
