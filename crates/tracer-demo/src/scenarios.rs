@@ -301,6 +301,30 @@ async fn one_get(
     Ok(played)
 }
 
+/// One traced POST of a JSON body with a directive, expecting `want`; the answer is noted.
+async fn one_post(
+    d: &Driver<'_>,
+    name: &str,
+    baggage: &[(&str, &str)],
+    path: &str,
+    body: Value,
+    want: u16,
+) -> anyhow::Result<Played> {
+    let mut answer = None;
+    let id = d
+        .traced(name, baggage, || async {
+            answer = Some(d.post(path, &body).await);
+            Ok(())
+        })
+        .await?;
+    let mut played = Played::traced(id);
+    if let Some(a) = answer {
+        played.expect(&format!("POST {path}"), &a, want);
+        played.notes.push(format!("answer: {}", a.body));
+    }
+    Ok(played)
+}
+
 fn cache_miss_then_hit<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
     Box::pin(async move {
         let mut answers = Vec::new();
@@ -325,24 +349,16 @@ fn cache_miss_then_hit<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Pl
 }
 
 fn place_order<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(async move {
-        let mut answer = None;
-        let body = json!({ "customer": "alice", "skus": [2, 3] });
-        let id = d
-            .traced("place-order", &[("customer", "alice")], || async {
-                answer = Some(d.post("/orders", &body).await);
-                Ok(())
-            })
-            .await?;
-        let mut played = Played::traced(id);
-        if let Some(a) = answer {
-            played.expect("POST /orders", &a, 200);
-            played.notes.push(format!("order: {}", a.body));
-        }
-        Ok(played)
-    })
+    let body = json!({ "customer": "alice", "skus": [2, 3] });
+    Box::pin(one_post(
+        d,
+        "place-order",
+        &[("customer", "alice")],
+        "/orders",
+        body,
+        200,
+    ))
 }
-
 fn redis_refused<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
     Box::pin(one_get(
         d,
@@ -394,24 +410,17 @@ fn mysql_bad_sql<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>>
 }
 
 fn mysql_duplicate_key<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(async move {
-        let mut answer = None;
-        // Order 1 always exists (seed data).
-        let body = json!({ "customer": "bob", "skus": [9], "order_id": 1 });
-        let id = d
-            .traced("mysql-duplicate-key", &[("customer", "bob")], || async {
-                answer = Some(d.post("/orders", &body).await);
-                Ok(())
-            })
-            .await?;
-        let mut played = Played::traced(id);
-        if let Some(a) = answer {
-            played.expect("POST /orders", &a, 409);
-        }
-        Ok(played)
-    })
+    // Order 1 always exists (seed data).
+    let body = json!({ "customer": "bob", "skus": [9], "order_id": 1 });
+    Box::pin(one_post(
+        d,
+        "mysql-duplicate-key",
+        &[("customer", "bob")],
+        "/orders",
+        body,
+        409,
+    ))
 }
-
 fn mysql_pool_exhausted<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
     Box::pin(one_get(
         d,
@@ -502,27 +511,17 @@ fn call_back_loop<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>
 }
 
 fn fan_out_one_failure<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(async move {
-        let mut answer = None;
-        let body = json!({ "customer": "carol", "skus": [20, 21, 22, 23] });
-        let id = d
-            .traced(
-                "fan-out-one-failure",
-                &[("customer", "carol"), ("fault.fail-sku", "22")],
-                || async {
-                    answer = Some(d.post("/orders", &body).await);
-                    Ok(())
-                },
-            )
-            .await?;
-        let mut played = Played::traced(id);
-        if let Some(a) = answer {
-            played.expect("POST /orders", &a, 502);
-        }
-        Ok(played)
-    })
+    let body = json!({ "customer": "carol", "skus": [20, 21, 22, 23] });
+    let baggage = &[("customer", "carol"), ("fault.fail-sku", "22")];
+    Box::pin(one_post(
+        d,
+        "fan-out-one-failure",
+        baggage,
+        "/orders",
+        body,
+        502,
+    ))
 }
-
 fn client_cancels<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
     Box::pin(async move {
         let mut answer = None;
@@ -1084,8 +1083,8 @@ pub static CATALOGUE: &[Scenario] = &[
                 server1 server GET /loop !error http.response.status_code=502 error.type=502
                   server1 client GET !error http.response.status_code=502 error.type=502
                     server2 server GET /loop !error http.response.status_code=502 error.type=502
-                      server2 client shop.v1.Shop/Loop !error rpc.response.status_code=INTERNAL error.type=INTERNAL
-                        server3 server shop.v1.Shop/Loop !error rpc.response.status_code=INTERNAL error.type=INTERNAL
+                      server2 client shop.v1.Shop/Loop !error rpc.response.status_code=UNAVAILABLE error.type=UNAVAILABLE
+                        server3 server shop.v1.Shop/Loop !error rpc.response.status_code=UNAVAILABLE error.type=UNAVAILABLE
                           server3 client GET !error http.response.status_code=502 error.type=502
                             server2 server GET /loop !error http.response.status_code=502 error.type=502
                               server2 client GET !error http.response.status_code=508 error.type=508

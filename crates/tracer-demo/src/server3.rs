@@ -185,29 +185,33 @@ impl Server3 {
 
     /// Asks server2 for the customer's price of one product.
     async fn price(&self, customer: &str, sku: u64, base: i64) -> Result<i64, Status> {
-        let url = format!("{}/prices/{sku}", self.options.server2);
         let base = base.to_string();
-        let sent = self
-            .http
-            .get(&url)
-            .query(&[("customer", customer), ("base", base.as_str())])
-            .send()
-            .await
-            .map_err(|e| {
-                Status::unavailable(format!("server2 unreachable: {}", hop::error_chain(&e)))
-            })?;
+        let path = format!("/prices/{sku}");
+        let query = [("customer", customer), ("base", base.as_str())];
+        let body = self.call_server2(&path, &query).await.map_err(|s| {
+            Status::unavailable(format!("pricing sku {sku} failed: {}", s.message()))
+        })?;
+        body["price_cents"]
+            .as_i64()
+            .ok_or_else(|| Status::internal(format!("server2 sent no price for sku {sku}")))
+    }
+
+    /// `GET {server2}{path}?{query}`: the JSON answer, or UNAVAILABLE saying why there is none.
+    async fn call_server2(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, Status> {
+        let url = format!("{}{path}", self.options.server2);
+        let sent = self.http.get(&url).query(query).send().await.map_err(|e| {
+            Status::unavailable(format!("server2 unreachable: {}", hop::error_chain(&e)))
+        })?;
         let status = sent.status();
         let body: Value = sent.json().await.unwrap_or_default();
         if !status.is_success() {
             return Err(Status::unavailable(format!(
-                "pricing sku {sku} failed: server2 answered {}: {}",
+                "server2 answered {}: {}",
                 status.as_u16(),
                 body["error"].as_str().unwrap_or("no reason given")
             )));
         }
-        body["price_cents"]
-            .as_i64()
-            .ok_or_else(|| Status::internal(format!("server2 sent no price for sku {sku}")))
+        Ok(body)
     }
 }
 
@@ -313,26 +317,10 @@ impl Shop for Server3 {
                 depth, limit,
             )));
         }
-        let url = format!("{}/loop", self.options.server2);
         let next = (depth + 1).to_string();
-        let sent = self
-            .http
-            .get(&url)
-            .query(&[("depth", next.as_str()), ("from", "server3")])
-            .send()
-            .await
-            .map_err(|e| {
-                Status::unavailable(format!("server2 unreachable: {}", hop::error_chain(&e)))
-            })?;
-        let status = sent.status();
-        let body: Value = sent.json().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(Status::internal(format!(
-                "server2 answered {}: {}",
-                status.as_u16(),
-                body["error"].as_str().unwrap_or("no reason given")
-            )));
-        }
+        let body = self
+            .call_server2("/loop", &[("depth", next.as_str()), ("from", "server3")])
+            .await?;
         Ok(Response::new(LoopReply {
             depth: body["depth"].as_u64().unwrap_or(0) as u32,
         }))
