@@ -18,8 +18,8 @@ use opentelemetry_proto::tonic::trace::v1::{
 
 use super::model;
 use crate::store::{
-    KIND_NAMES, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, Store, StoredTrace, Sym,
-    Value,
+    KIND_NAMES, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, SpanRef, Store,
+    StoredTrace, Sym, Value,
 };
 
 const JS_MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -152,8 +152,10 @@ pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
     let mut processes = std::collections::BTreeMap::new();
     let names = store.interner.reader();
     let name_of = |s: Sym| names.get(s).to_owned();
+    let values = store.values.reader();
+    let values = values.resolver();
     let mut spans = Vec::with_capacity(trace.spans.len());
-    for record in &trace.spans {
+    for record in trace.spans() {
         let next = process_keys.len() + 1;
         let process_id = process_keys
             .entry(record.process)
@@ -170,7 +172,7 @@ pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
                 key
             })
             .clone();
-        let detail = record.detail();
+        let detail = record.detail(values);
         let scope = store.catalog.scope(record.scope);
         let mut tags = Vec::with_capacity(detail.attributes.len() + 6);
         if !scope.name.is_empty() {
@@ -246,11 +248,11 @@ pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
         spans.push(model::Span {
             trace_id: trace_id.clone(),
             span_id: span_id_hex(record.span_id),
-            flags: record.flags & 0xff,
+            flags: u32::from(record.trace_flags()),
             operation_name: names.get(record.name).to_owned(),
             references,
             start_time: record.start_ns / 1000,
-            duration: record.duration_ns / 1000,
+            duration: record.duration_ns() / 1000,
             tags,
             logs,
             process_id,
@@ -290,11 +292,13 @@ fn attrs_to_otlp(names: &dyn Fn(Sym) -> String, attrs: &[(Sym, Value<'_>)]) -> V
 pub fn to_otlp(store: &Store, traces: &[StoredTrace]) -> TracesData {
     let names = store.interner.reader();
     let name_of = |s: Sym| names.get(s).to_owned();
+    let values = store.values.reader();
+    let values = values.resolver();
     let mut resource_index: HashMap<ProcessId, usize> = HashMap::new();
     let mut scope_index: HashMap<(ProcessId, ScopeId), usize> = HashMap::new();
     let mut out = TracesData::default();
     for trace in traces {
-        for record in &trace.spans {
+        for record in trace.spans() {
             let ri = *resource_index.entry(record.process).or_insert_with(|| {
                 out.resource_spans.push(ResourceSpans {
                     resource: Some(store.catalog.process(record.process).resource.clone()),
@@ -314,7 +318,7 @@ pub fn to_otlp(store: &Store, traces: &[StoredTrace]) -> TracesData {
                     });
                     rs.scope_spans.len() - 1
                 });
-            let detail = record.detail();
+            let detail = record.detail(values);
             rs.scope_spans[si].spans.push(OtlpSpan {
                 trace_id: trace.trace_id.to_be_bytes().to_vec(),
                 span_id: record.span_id.to_be_bytes().to_vec(),
@@ -324,11 +328,11 @@ pub fn to_otlp(store: &Store, traces: &[StoredTrace]) -> TracesData {
                 } else {
                     record.parent_span_id.to_be_bytes().to_vec()
                 },
-                flags: record.flags,
+                flags: record.flags(),
                 name: names.get(record.name).to_owned(),
                 kind: i32::from(record.kind),
                 start_time_unix_nano: record.start_ns,
-                end_time_unix_nano: record.start_ns + record.duration_ns,
+                end_time_unix_nano: record.start_ns + record.duration_ns(),
                 attributes: attrs_to_otlp(&name_of, &detail.attributes),
                 dropped_attributes_count: detail.dropped_attributes,
                 events: detail
@@ -376,14 +380,14 @@ pub fn to_summaries(store: &Store, traces: &[StoredTrace]) -> Vec<model::TraceSu
                 trace.spans.iter().map(|s| s.span_id).collect();
             let mut min_start = u64::MAX;
             let mut max_end = 0u64;
-            let mut root: Option<&crate::store::SpanRecord> = None;
+            let mut root: Option<SpanRef<'_>> = None;
             let mut errors = 0u32;
             let mut orphans = 0u32;
             let mut services: std::collections::BTreeMap<&str, (u32, u32)> =
                 std::collections::BTreeMap::new();
-            for span in &trace.spans {
+            for span in trace.spans() {
                 min_start = min_start.min(span.start_ns);
-                max_end = max_end.max(span.start_ns.saturating_add(span.duration_ns));
+                max_end = max_end.max(span.start_ns.saturating_add(span.duration_ns()));
                 let failed = span.status == STATUS_ERROR;
                 errors += u32::from(failed);
                 let entry = services.entry(names.get(span.service)).or_default();
@@ -426,7 +430,139 @@ pub fn to_summaries(store: &Store, traces: &[StoredTrace]) -> Vec<model::TraceSu
 
 #[cfg(test)]
 mod tests {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{ArrayValue, InstrumentationScope};
+    use prost::Message;
+
     use super::*;
+    use crate::store::StoreLimits;
+
+    fn kv(key: &str, value: any_value::Value) -> OtlpKeyValue {
+        OtlpKeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            key_strindex: 0,
+        }
+    }
+
+    /// A span using every optional part of the packed format.
+    fn rich_span() -> OtlpSpan {
+        use any_value::Value as V;
+        let start = 1_700_000_000_000_000_000;
+        OtlpSpan {
+            trace_id: 7u128.to_be_bytes().to_vec(),
+            span_id: 1u64.to_be_bytes().to_vec(),
+            trace_state: "a=b".into(),
+            parent_span_id: 2u64.to_be_bytes().to_vec(),
+            // Reserved bits above the 16 kept in the record.
+            flags: 0x5_0301,
+            name: "long job".into(),
+            kind: 3,
+            start_time_unix_nano: start,
+            // Longer than the record's 32-bit duration holds.
+            end_time_unix_nano: start + 90_000_000_000,
+            attributes: vec![
+                kv("http.route", V::StringValue("/jobs/{id}".into())),
+                kv("job.log", V::StringValue("x".repeat(1000))),
+                kv("empty", V::StringValue(String::new())),
+                kv("ok", V::BoolValue(true)),
+                kv("n", V::IntValue(-3)),
+                kv("ratio", V::DoubleValue(0.25)),
+                kv("raw", V::BytesValue(vec![0, 255])),
+                kv(
+                    "list",
+                    V::ArrayValue(ArrayValue {
+                        values: vec![AnyValue {
+                            value: Some(V::IntValue(1)),
+                        }],
+                    }),
+                ),
+            ],
+            dropped_attributes_count: 2,
+            events: vec![
+                span::Event {
+                    time_unix_nano: start - 5,
+                    name: "exception".into(),
+                    attributes: vec![kv("exception.type", V::StringValue("IOError".into()))],
+                    dropped_attributes_count: 1,
+                },
+                span::Event {
+                    time_unix_nano: start + 80_000_000_000,
+                    name: "x".into(),
+                    attributes: vec![],
+                    dropped_attributes_count: 0,
+                },
+            ],
+            dropped_events_count: 3,
+            links: vec![span::Link {
+                trace_id: 9u128.to_be_bytes().to_vec(),
+                span_id: 9u64.to_be_bytes().to_vec(),
+                trace_state: "x=y".into(),
+                attributes: vec![kv(
+                    "opentracing.ref_type",
+                    V::StringValue("child_of".into()),
+                )],
+                dropped_attributes_count: 4,
+                flags: 1,
+            }],
+            dropped_links_count: 5,
+            status: Some(Status {
+                message: "boom".into(),
+                code: 2,
+            }),
+        }
+    }
+
+    #[test]
+    fn every_packed_field_comes_back_from_both_ingest_paths() {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv(
+                        "service.name",
+                        any_value::Value::StringValue("svc".into()),
+                    )],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: "scope".into(),
+                        ..Default::default()
+                    }),
+                    spans: vec![rich_span()],
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        for wire in [false, true] {
+            let store = Store::new(StoreLimits::default());
+            // Twice, so the second span references the values the first one interned.
+            for _ in 0..2 {
+                let batch = if wire {
+                    store.prepare_protobuf(&request.encode_to_vec()).unwrap()
+                } else {
+                    store.prepare(&request)
+                };
+                store.insert(batch);
+            }
+            let trace = store.trace(7).unwrap();
+            assert_eq!(trace.span_count(), 2);
+            let jaeger = to_jaeger(&store, &trace);
+            assert_eq!(jaeger.spans[0].duration, 90_000_000);
+            assert_eq!(jaeger.spans[0].flags, 1);
+            let long = store.search(&crate::store::TraceQuery {
+                duration_min_ns: Some(89_000_000_000),
+                tags: vec![("http.route".into(), "/jobs/{id}".into())],
+                ..Default::default()
+            });
+            assert_eq!(long.len(), 1);
+            let otlp = to_otlp(&store, &[trace]);
+            let spans = &otlp.resource_spans[0].scope_spans[0].spans;
+            assert_eq!(spans[0], rich_span(), "wire path: {wire}");
+            assert_eq!(spans[1], rich_span(), "wire path: {wire}");
+        }
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {

@@ -87,36 +87,36 @@ impl Catalog {
         {
             return ProcessId(id);
         }
+        // Intern before taking the table's write lock: a query holds the interner's read lock
+        // while it reads this table, so interning under the write lock could deadlock.
+        let service = resource
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "service.name")
+            .and_then(
+                |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                    Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
+                    _ => None,
+                },
+            )
+            .unwrap_or(NO_SERVICE_NAME);
+        let service = interner.intern(service);
+        let mut w = Writer::default();
+        let tags: Vec<&KeyValue> = resource
+            .attributes
+            .iter()
+            .filter(|kv| kv.key != "service.name")
+            .collect();
+        w.varint(tags.len() as u64);
+        for kv in tags {
+            w.varint(u64::from(interner.intern(&kv.key).0));
+            w.value(kv.value.as_ref().and_then(|v| v.value.as_ref()));
+        }
         let mut table = self.processes.write().unwrap_or_else(|e| e.into_inner());
-        let id = table.get_or_insert(key, || {
-            let service = resource
-                .attributes
-                .iter()
-                .find(|kv| kv.key == "service.name")
-                .and_then(
-                    |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                        Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
-                        _ => None,
-                    },
-                )
-                .unwrap_or(NO_SERVICE_NAME);
-            let service = interner.intern(service);
-            let mut w = Writer::default();
-            let tags: Vec<&KeyValue> = resource
-                .attributes
-                .iter()
-                .filter(|kv| kv.key != "service.name")
-                .collect();
-            w.varint(tags.len() as u64);
-            for kv in tags {
-                w.varint(u64::from(interner.intern(&kv.key).0));
-                w.value(kv.value.as_ref().and_then(|v| v.value.as_ref()));
-            }
-            Process {
-                service,
-                resource,
-                packed_tags: w.buf.into_boxed_slice(),
-            }
+        let id = table.get_or_insert(key, || Process {
+            service,
+            resource,
+            packed_tags: w.buf.into_boxed_slice(),
         });
         ProcessId(id)
     }

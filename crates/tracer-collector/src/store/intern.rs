@@ -4,7 +4,8 @@
 //! A span refers to an interned string by its [`Sym`] (4 bytes) instead of owning a copy. The table
 //! only grows: the interned vocabulary of a tracing deployment (services, operations, attribute
 //! keys) is small and stable, and dropping entries would need a reference count on every span.
-//! High-cardinality strings (attribute values, ids) are never interned.
+//! Attribute values are not interned here: those that repeat go to the bounded value dictionary
+//! (`values.rs`), the others stay inline in the spans.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -64,6 +65,11 @@ impl Interner {
 pub(crate) struct InternReader<'a>(RwLockReadGuard<'a, Table>);
 
 impl InternReader<'_> {
+    /// Returns the symbol for `s` without adding it.
+    pub(crate) fn lookup(&self, s: &str) -> Option<Sym> {
+        self.0.ids.get(s).map(|&id| Sym(id))
+    }
+
     /// Returns the string behind `sym`.
     pub(crate) fn get(&self, sym: Sym) -> &str {
         &self.0.strings[sym.0 as usize]

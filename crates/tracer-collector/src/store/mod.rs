@@ -16,9 +16,11 @@
 //!   so a tag search decodes only the spans that may match; span-level conditions (operation,
 //!   kind, duration, error, status) are plain field comparisons on the candidate spans.
 //!
-//! Memory: a span costs an 80-byte record plus its packed attributes and events (keys interned,
-//! values inline), plus its trace's share of the map and index entries; see
-//! `docs/bench/collector.md` for measured figures.
+//! Memory: a span costs a 64-byte record plus its packed attributes and events (keys interned;
+//! string values that repeat across spans as references into a bounded value dictionary, the
+//! others inline), plus its trace's share of the map and index entries; see
+//! `docs/bench/collector.md` for measured figures. The value dictionary's bytes count towards
+//! the byte budget.
 //!
 //! ```
 //! use tracer_collector::store::{Store, StoreLimits};
@@ -31,6 +33,7 @@ mod fxhash;
 mod intern;
 mod prepare;
 mod span;
+mod values;
 mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -47,8 +50,11 @@ pub(crate) use catalog::Catalog;
 use fxhash::FxHashMap;
 pub(crate) use intern::{Interner, Sym};
 pub(crate) use span::{
-    KIND_UNSPECIFIED, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, SpanRecord, Value,
+    KIND_UNSPECIFIED, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, SpanRecord, SpanRef,
+    Value, span_refs,
 };
+use values::Resolver;
+pub(crate) use values::ValueDict;
 
 /// Limits that bound the store's memory.
 #[derive(Debug, Clone, Copy)]
@@ -75,7 +81,7 @@ pub struct StoreStats {
     pub spans: u64,
     /// Traces currently stored.
     pub traces: u64,
-    /// Bytes currently accounted to stored spans and traces.
+    /// Bytes currently accounted to stored spans and traces, including the value dictionary.
     pub bytes: u64,
     /// Span limit.
     pub max_spans: u64,
@@ -93,6 +99,10 @@ pub struct StoreStats {
     pub interned_bytes: u64,
     /// Bytes of the resource and scope tables.
     pub catalog_bytes: u64,
+    /// Bytes of the dictionary of repeated attribute values (part of `bytes`).
+    pub value_dict_bytes: u64,
+    /// Number of values in the dictionary of repeated attribute values.
+    pub value_dict_entries: u64,
 }
 
 /// Span kind names as Jaeger's `span.kind` tag and operation lists spell them, indexed by the
@@ -142,13 +152,20 @@ pub struct TraceQuery {
 pub struct StoredTrace {
     /// The trace id.
     pub trace_id: u128,
-    pub(crate) spans: Vec<SpanRecord>,
+    pub(crate) spans: Box<[SpanRecord]>,
+    /// The packed data of the spans.
+    pub(crate) data: Box<[u8]>,
 }
 
 impl StoredTrace {
     /// Number of spans.
     pub fn span_count(&self) -> usize {
         self.spans.len()
+    }
+
+    /// The spans with their packed data.
+    pub(crate) fn spans(&self) -> impl DoubleEndedIterator<Item = SpanRef<'_>> + '_ {
+        span_refs(&self.spans, &self.data)
     }
 }
 
@@ -167,19 +184,29 @@ fn service_bit(service: Sym) -> u64 {
     1 << (service.0 % 64)
 }
 
+/// A stored trace: its span records and, in one buffer, their packed data. Both are boxed
+/// slices (16 bytes each, no spare capacity) and grow by reallocation when late spans arrive,
+/// which is rare next to reads.
 struct TraceEntry {
-    spans: Vec<SpanRecord>,
+    spans: Box<[SpanRecord]>,
+    data: Box<[u8]>,
     services: u64,
     start_ns: u64,
     end_ns: u64,
-    bytes: usize,
 }
 
 impl TraceEntry {
+    /// Accounted bytes.
     fn footprint(&self) -> usize {
-        TRACE_OVERHEAD
-            + self.spans.capacity() * std::mem::size_of::<SpanRecord>()
-            + self.spans.iter().map(|s| s.data.len()).sum::<usize>()
+        TRACE_OVERHEAD + std::mem::size_of_val::<[SpanRecord]>(&self.spans) + self.data.len()
+    }
+
+    fn stored(&self, trace_id: u128) -> StoredTrace {
+        StoredTrace {
+            trace_id,
+            spans: self.spans.clone(),
+            data: self.data.clone(),
+        }
     }
 }
 
@@ -216,6 +243,8 @@ pub struct Store {
     inner: RwLock<Inner>,
     pub(crate) interner: Interner,
     pub(crate) catalog: Catalog,
+    /// Attribute string values that repeat across spans.
+    pub(crate) values: ValueDict,
 }
 
 impl std::fmt::Debug for Store {
@@ -235,6 +264,7 @@ impl Store {
             inner: RwLock::new(Inner::default()),
             interner: Interner::default(),
             catalog: Catalog::default(),
+            values: ValueDict::for_store(limits.max_bytes.get()),
         }
     }
 
@@ -252,7 +282,7 @@ impl Store {
         StoreStats {
             spans: inner.span_count as u64,
             traces: inner.traces.len() as u64,
-            bytes: inner.bytes as u64,
+            bytes: (inner.bytes + self.values.bytes()) as u64,
             max_spans: self.limits.max_spans.get() as u64,
             max_bytes: self.limits.max_bytes.get() as u64,
             received_spans: inner.received_spans,
@@ -261,6 +291,8 @@ impl Store {
             evicted_spans: inner.evicted_spans,
             interned_bytes: self.interner.bytes() as u64,
             catalog_bytes: self.catalog.bytes() as u64,
+            value_dict_bytes: self.values.bytes() as u64,
+            value_dict_entries: self.values.len() as u64,
         }
     }
 
@@ -272,31 +304,45 @@ impl Store {
         let inner = &mut *inner;
         inner.rejected_spans += batch.rejected;
         inner.received_spans += batch.spans.len() as u64;
-        let mut spans = batch.spans.into_iter().peekable();
-        while let Some((trace_id, first)) = spans.next() {
-            let mut run = vec![first];
-            while let Some((_, next)) = spans.next_if(|(t, _)| *t == trace_id) {
-                run.push(next);
-            }
+        let mut next = 0;
+        while let Some(&(trace_id, _)) = batch.spans.get(next) {
+            let run = &batch.spans[next..];
+            let run = &run[..run.partition_point(|(t, _)| *t == trace_id)];
+            next += run.len();
+            let mut is_new = false;
             let entry = inner.traces.entry(trace_id).or_insert_with(|| {
+                is_new = true;
                 inner.arrival.push_back(trace_id);
                 TraceEntry {
-                    spans: Vec::new(),
+                    spans: Box::default(),
+                    data: Box::default(),
                     services: 0,
                     start_ns: u64::MAX,
                     end_ns: 0,
-                    bytes: 0,
                 }
             });
             let old_start = entry.start_ns;
             let old_services = entry.services;
-            let old_bytes = entry.bytes;
-            entry.spans.reserve_exact(run.len());
-            for span in run {
+            let old_bytes = if is_new { 0 } else { entry.footprint() };
+            let mut records = std::mem::take(&mut entry.spans).into_vec();
+            let mut data = std::mem::take(&mut entry.data).into_vec();
+            records.reserve_exact(run.len());
+            data.reserve_exact(run.iter().map(|(_, s)| s.data_len as usize).sum());
+            for (_, span) in run {
+                let packed = span.packed(&batch.data);
+                if data.len() + packed.len() > u32::MAX as usize {
+                    // Over 4 GiB of packed data in one trace, only possible with a byte budget
+                    // that large: the span is dropped.
+                    inner.received_spans -= 1;
+                    inner.rejected_spans += 1;
+                    continue;
+                }
+                let duration_ns = span.duration_ns(&batch.data);
+                let mut span = *span;
+                span.data_start = data.len() as u32;
+                data.extend_from_slice(packed);
                 entry.start_ns = entry.start_ns.min(span.start_ns);
-                entry.end_ns = entry
-                    .end_ns
-                    .max(span.start_ns.saturating_add(span.duration_ns));
+                entry.end_ns = entry.end_ns.max(span.start_ns.saturating_add(duration_ns));
                 *inner
                     .operations
                     .entry((span.service, span.name, span.kind))
@@ -304,10 +350,11 @@ impl Store {
                 *inner.services.entry(span.service).or_insert(0) += 1;
                 inner.span_count += 1;
                 entry.services |= service_bit(span.service);
-                entry.spans.push(span);
+                records.push(span);
             }
-            entry.bytes = entry.footprint();
-            inner.bytes = inner.bytes + entry.bytes - old_bytes;
+            entry.spans = records.into_boxed_slice();
+            entry.data = data.into_boxed_slice();
+            inner.bytes = inner.bytes + entry.footprint() - old_bytes;
             inner.max_trace_span_ns = inner
                 .max_trace_span_ns
                 .max(entry.end_ns.saturating_sub(entry.start_ns));
@@ -324,9 +371,13 @@ impl Store {
                     .insert((entry.start_ns, trace_id), entry.services);
             }
         }
-        while inner.span_count > self.limits.max_spans.get()
-            || inner.bytes > self.limits.max_bytes.get()
-        {
+        // The value dictionary never shrinks, but its cap is an eighth of the byte budget.
+        let max_bytes = self
+            .limits
+            .max_bytes
+            .get()
+            .saturating_sub(self.values.bytes());
+        while inner.span_count > self.limits.max_spans.get() || inner.bytes > max_bytes {
             let Some(trace_id) = inner.arrival.pop_front() else {
                 break;
             };
@@ -334,7 +385,7 @@ impl Store {
                 continue;
             };
             inner.by_start.remove(&(entry.start_ns, trace_id));
-            inner.bytes -= entry.bytes;
+            inner.bytes -= entry.footprint();
             inner.span_count -= entry.spans.len();
             inner.evicted_traces += 1;
             inner.evicted_spans += entry.spans.len() as u64;
@@ -395,10 +446,7 @@ impl Store {
     /// The trace with this id.
     pub fn trace(&self, trace_id: u128) -> Option<StoredTrace> {
         let inner = self.read();
-        inner.traces.get(&trace_id).map(|t| StoredTrace {
-            trace_id,
-            spans: t.spans.clone(),
-        })
+        inner.traces.get(&trace_id).map(|t| t.stored(trace_id))
     }
 
     /// Traces matching `query`, newest first.
@@ -412,6 +460,8 @@ impl Store {
         let oldest_start = start_min.saturating_sub(inner.max_trace_span_ns);
         let mut out = Vec::new();
         let service_bit = compiled.service.map_or(0, service_bit);
+        let values = self.values.reader();
+        let values = values.resolver();
         for (&(trace_start, trace_id), &services) in
             inner.by_start.range(..=(start_max, u128::MAX)).rev()
         {
@@ -427,11 +477,9 @@ impl Store {
             if entry.end_ns < start_min {
                 continue;
             }
-            if entry.spans.iter().any(|s| self.span_matches(s, &compiled)) {
-                out.push(StoredTrace {
-                    trace_id,
-                    spans: entry.spans.clone(),
-                });
+            if span_refs(&entry.spans, &entry.data).any(|s| self.span_matches(s, &compiled, values))
+            {
+                out.push(entry.stored(trace_id));
                 if query.limit != 0 && out.len() >= query.limit {
                     break;
                 }
@@ -503,21 +551,25 @@ impl Store {
         })
     }
 
-    fn span_matches(&self, span: &SpanRecord, q: &Compiled) -> bool {
+    fn span_matches(&self, span: SpanRef<'_>, q: &Compiled, values: Resolver<'_>) -> bool {
         if q.service.is_some_and(|s| s != span.service)
             || q.operation.is_some_and(|o| o != span.name)
             || q.kind.is_some_and(|k| k != span.kind)
             || span.start_ns < q.start_min
             || span.start_ns > q.start_max
-            || span.duration_ns < q.duration_min
-            || span.duration_ns > q.duration_max
         {
             return false;
         }
-        q.tags.iter().all(|tag| self.tag_matches(span, tag))
+        if q.duration_min != 0 || q.duration_max != u64::MAX {
+            let duration = span.duration_ns();
+            if duration < q.duration_min || duration > q.duration_max {
+                return false;
+            }
+        }
+        q.tags.iter().all(|tag| self.tag_matches(span, tag, values))
     }
 
-    fn tag_matches(&self, span: &SpanRecord, tag: &CompiledTag) -> bool {
+    fn tag_matches(&self, span: SpanRef<'_>, tag: &CompiledTag, values: Resolver<'_>) -> bool {
         let value = tag.value.as_str();
         // Tags Jaeger derives from span fields.
         let derived = match tag.key.as_str() {
@@ -528,11 +580,11 @@ impl Store {
                 STATUS_ERROR => value == "ERROR",
                 _ => false,
             },
-            "otel.status_description" => span.detail().status_message == value,
-            "w3c.tracestate" => span.detail().trace_state == value,
+            "otel.status_description" => span.detail(values).status_message == value,
+            "w3c.tracestate" => span.detail(values).trace_state == value,
             "otel.scope.name" => self.catalog.scope(span.scope).name == value,
             "otel.scope.version" => self.catalog.scope(span.scope).version == value,
-            "event" => span.any_event(|name, _| name == value),
+            "event" => span.any_event(values, |name, _| name == value),
             _ => false,
         };
         if derived {
@@ -555,7 +607,8 @@ impl Store {
             return false;
         }
         let matches = |(k, v): (Sym, Value<'_>)| k == sym && v.matches_text(value);
-        span.attributes().any(matches) || span.any_event(|_, mut attrs| attrs.any(matches))
+        span.attributes(values).any(matches)
+            || span.any_event(values, |_, mut attrs| attrs.any(matches))
     }
 }
 
@@ -685,6 +738,179 @@ mod tests {
                 ..Default::default()
             })
             .len()
+    }
+
+    fn string(key: &str, value: &str) -> KeyValue {
+        kv(key, any_value::Value::StringValue(value.into()))
+    }
+
+    /// One span per trace `first..first + traces`, with the attributes `attrs(trace)` and one
+    /// event.
+    fn request_of(
+        first: u128,
+        traces: u128,
+        attrs: impl Fn(u128) -> Vec<KeyValue>,
+    ) -> ExportTraceServiceRequest {
+        let spans = (first..first + traces)
+            .map(|t| Span {
+                trace_id: t.to_be_bytes().to_vec(),
+                span_id: 1u64.to_be_bytes().to_vec(),
+                name: "GET /orders/{id}".into(),
+                start_time_unix_nano: 1_000,
+                end_time_unix_nano: 2_000,
+                attributes: attrs(t),
+                events: vec![span::Event {
+                    time_unix_nano: 1_500,
+                    name: "db.query".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect();
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![string("service.name", "svc")],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    fn contains(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn repeated_values_are_stored_once_and_still_found() {
+        let store = Store::new(StoreLimits::default());
+        let request = request_of(1, 1000, |_| {
+            vec![
+                string("http.request.method", "GET"),
+                string("http.route", "/orders/{id}"),
+                string("server.address", "orders.internal"),
+            ]
+        });
+        store.insert(
+            store
+                .prepare_protobuf(&prost::Message::encode_to_vec(&request))
+                .unwrap(),
+        );
+        let stats = store.stats();
+        // Three attribute values and one event name, whatever the number of spans.
+        assert_eq!(stats.value_dict_entries, 4);
+        assert!(stats.value_dict_bytes > 0);
+        assert!(
+            stats.bytes > stats.value_dict_bytes,
+            "the dictionary is part of the bytes"
+        );
+        // A span holds one-byte references instead of the values' text: header, attribute
+        // count, 3 x (key, reference), event count, event (2-byte time offset, name, counts).
+        let trace = store.trace(1).unwrap();
+        assert_eq!(trace.data.len(), 13);
+        assert!(!contains(&trace.data, "orders.internal"));
+        // Search and decoding resolve the references.
+        assert_eq!(hits(&store, "http.route", "/orders/{id}"), 1000);
+        assert_eq!(hits(&store, "server.address", "orders.internal"), 1000);
+        assert_eq!(hits(&store, "event", "db.query"), 1000);
+        assert_eq!(hits(&store, "http.route", "/orders/{other}"), 0);
+        let values = store.values.reader();
+        let detail = trace.spans().next().unwrap().detail(values.resolver());
+        let names = store.interner.reader();
+        let attrs: Vec<(&str, Value<'_>)> = detail
+            .attributes
+            .iter()
+            .map(|&(k, v)| (names.get(k), v))
+            .collect();
+        assert_eq!(
+            attrs,
+            [
+                ("http.request.method", Value::Str("GET")),
+                ("http.route", Value::Str("/orders/{id}")),
+                ("server.address", Value::Str("orders.internal")),
+            ]
+        );
+        assert_eq!(detail.events[0].name, "db.query");
+    }
+
+    #[test]
+    fn a_high_cardinality_key_stops_being_interned() {
+        let store = Store::new(StoreLimits::default());
+        let per_key = u128::from(values::DEFAULT_PER_KEY);
+        let request = request_of(1, 3 * per_key, |t| {
+            vec![
+                string("url.path", &format!("/orders/{t}")),
+                string("http.request.method", "GET"),
+            ]
+        });
+        store.insert(store.prepare(&request));
+        let stats = store.stats();
+        // `url.path` added its first `per_key` values, then no more; "GET" and the event name
+        // are the other two entries.
+        assert_eq!(stats.value_dict_entries, values::DEFAULT_PER_KEY as u64 + 2);
+        let early = store.trace(1).unwrap();
+        let late = store.trace(3 * per_key).unwrap();
+        assert!(!contains(&early.data, "/orders/1"));
+        assert!(contains(&late.data, &format!("/orders/{}", 3 * per_key)));
+        // Ids past the 248 a tag byte holds take a varint.
+        let last_interned = format!("/orders/{per_key}");
+        assert!(!contains(
+            &store.trace(per_key).unwrap().data,
+            &last_interned
+        ));
+        // Interned or inline, values are found the same way.
+        assert_eq!(hits(&store, "url.path", "/orders/1"), 1);
+        assert_eq!(hits(&store, "url.path", &last_interned), 1);
+        assert_eq!(
+            hits(&store, "url.path", &format!("/orders/{}", 3 * per_key)),
+            1
+        );
+        assert_eq!(
+            hits(&store, "http.request.method", "GET"),
+            3 * per_key as usize
+        );
+    }
+
+    #[test]
+    fn the_value_dictionary_stays_within_its_caps() {
+        // Entry cap: 100 keys x 1000 distinct values each (under the per-key cap).
+        let store = Store::new(StoreLimits::default());
+        for key in 0..100 {
+            let request = request_of(key * 1000 + 1, 1000, |t| {
+                vec![string(&format!("k{key}"), &format!("v{t}"))]
+            });
+            store.insert(store.prepare(&request));
+        }
+        let stats = store.stats();
+        assert_eq!(stats.value_dict_entries, values::DEFAULT_MAX_ENTRIES as u64);
+        assert!(stats.value_dict_bytes <= values::DEFAULT_MAX_BYTES as u64);
+        // Byte cap: an eighth of a small store budget, and the store stays within its budget.
+        let max_bytes = 1 << 20;
+        let store = Store::new(StoreLimits {
+            max_spans: NonZeroUsize::new(1_000_000).expect("non-zero"),
+            max_bytes: NonZeroUsize::new(max_bytes).expect("non-zero"),
+        });
+        for key in 0..100 {
+            let request = request_of(key * 1000 + 1, 1000, |t| {
+                vec![string(&format!("k{key}"), &format!("value-{t}"))]
+            });
+            store.insert(store.prepare(&request));
+            let stats = store.stats();
+            assert!(stats.value_dict_bytes <= max_bytes as u64 / 8, "{stats:?}");
+            assert!(stats.bytes <= max_bytes as u64, "{stats:?}");
+        }
+        let stats = store.stats();
+        assert!(stats.value_dict_entries > 1000, "{stats:?}");
+        assert!(stats.evicted_spans > 0, "{stats:?}");
+        // Spans stored after the dictionary filled keep their values inline.
+        assert_eq!(hits(&store, "k99", "value-100000"), 1);
     }
 
     #[test]

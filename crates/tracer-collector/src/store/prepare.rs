@@ -8,13 +8,79 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-use super::Store;
-use super::span::{SpanRecord, Value, Writer, bloom_bits};
+use super::intern::{InternReader, Sym};
+use super::span::{RecordFields, SpanFields, SpanRecord, Value, Writer, bloom_bits};
+use super::values::{EVENT_NAME_KEY, Found, ValueReader};
+use super::{Store, ValueDict};
+
+/// Resolves the attribute keys and values of the span being packed, holding the interner's and
+/// the value dictionary's read locks across the span instead of locking twice per attribute.
+///
+/// Locking: the two read locks are taken in the order queries take them (interner, then
+/// dictionary), so no cycle of waits can form. A key or value to add releases both before the
+/// interner or dictionary takes its write lock (packing never asks for a write lock while
+/// holding a read lock), and [`Packer::release`] releases them after each span, so a writer
+/// waits for the span being packed at most.
+pub(crate) struct Packer<'s> {
+    store: &'s Store,
+    held: Option<(InternReader<'s>, ValueReader<'s>)>,
+}
+
+impl<'s> Packer<'s> {
+    pub(crate) fn new(store: &'s Store) -> Self {
+        Packer { store, held: None }
+    }
+
+    fn held(&mut self) -> &(InternReader<'s>, ValueReader<'s>) {
+        let store = self.store;
+        self.held
+            .get_or_insert_with(|| (store.interner.reader(), store.values.reader()))
+    }
+
+    /// Releases the read locks; call after each span.
+    pub(crate) fn release(&mut self) {
+        self.held = None;
+    }
+
+    /// The symbol of `name` (an attribute key or span name), interning it on first sight.
+    pub(crate) fn sym(&mut self, name: &str) -> Sym {
+        if let Some(sym) = self.held().0.lookup(name) {
+            return sym;
+        }
+        self.release();
+        self.store.interner.intern(name)
+    }
+
+    /// Packs one value of `key` (a key symbol or [`EVENT_NAME_KEY`]): a reference into the
+    /// value dictionary when the dictionary holds or takes the value, else inline.
+    pub(crate) fn value(&mut self, w: &mut Writer, key: u32, value: Value<'_>) {
+        let Value::Str(s) = value else {
+            w.typed(value);
+            return;
+        };
+        let dict: &ValueDict = &self.store.values;
+        let found = dict.find(&self.held().1, key, s);
+        let id = match found {
+            Found::Id(id) => Some(id),
+            Found::Inline => None,
+            Found::Add => {
+                self.release();
+                dict.id(key, s)
+            }
+        };
+        match id {
+            Some(id) => w.value_ref(id),
+            None => w.typed(value),
+        }
+    }
+}
 
 /// Spans ready to insert, plus what was rejected and why.
 #[derive(Debug, Default)]
 pub struct PreparedBatch {
     pub(crate) spans: Vec<(u128, SpanRecord)>,
+    /// The packed data of the spans, one after the other.
+    pub(crate) data: Vec<u8>,
     /// Number of spans rejected for invalid ids.
     pub rejected: u64,
     /// Why the first rejected span was rejected.
@@ -33,6 +99,27 @@ impl PreparedBatch {
     /// Number of spans accepted for storage.
     pub fn accepted(&self) -> usize {
         self.spans.len()
+    }
+
+    /// Adds a span whose packed data is `data[data_start..]`; rejects it (and drops its data)
+    /// in the unlikely case the batch's data no longer fits 32-bit offsets.
+    pub(crate) fn push(
+        &mut self,
+        trace_id: u128,
+        fields: RecordFields,
+        name: &str,
+        data_start: usize,
+    ) {
+        match (u32::try_from(data_start), u32::try_from(self.data.len())) {
+            (Ok(start), Ok(end)) => {
+                let record = SpanRecord::new(fields, start, end - start);
+                self.spans.push((trace_id, record));
+            }
+            _ => {
+                self.data.truncate(data_start);
+                self.reject(name, "batch holds over 4 GiB of span data");
+            }
+        }
     }
 }
 
@@ -70,7 +157,7 @@ pub(crate) fn validate_ids(
 
 impl Store {
     /// Validates and packs the spans of `request`. Cheap to call from a blocking thread; takes
-    /// only the interner's and catalog's locks, never the store's.
+    /// only the interner's, catalog's and value dictionary's locks, never the store's.
     pub fn prepare(&self, request: &ExportTraceServiceRequest) -> PreparedBatch {
         let mut batch = PreparedBatch::default();
         let total: usize = request
@@ -80,7 +167,7 @@ impl Store {
             .map(|ss| ss.spans.len())
             .sum();
         batch.spans.reserve_exact(total);
-        let mut w = Writer::default();
+        let mut packer = Packer::new(self);
         for rs in &request.resource_spans {
             let process = self
                 .catalog
@@ -97,71 +184,95 @@ impl Store {
                             continue;
                         }
                     };
-                    w.buf.clear();
-                    let attr_bloom = self.pack(&mut w, span);
-                    let status = span.status.as_ref().map_or(0, |s| s.code.clamp(0, 2) as u8);
-                    let record = SpanRecord {
+                    let data_start = batch.data.len();
+                    let mut w = Writer {
+                        buf: std::mem::take(&mut batch.data),
+                    };
+                    let attr_bloom = pack(&mut packer, &mut w, span);
+                    let name = packer.sym(&span.name);
+                    packer.release();
+                    batch.data = w.buf;
+                    let fields = RecordFields {
                         span_id,
                         parent_span_id,
                         start_ns: span.start_time_unix_nano,
                         duration_ns: span
                             .end_time_unix_nano
                             .saturating_sub(span.start_time_unix_nano),
-                        name: self.interner.intern(&span.name),
+                        flags: span.flags,
+                        name,
                         service,
                         process,
                         scope,
-                        flags: span.flags,
-                        kind: span.kind.clamp(0, 5) as u8,
-                        status,
+                        kind: span.kind,
+                        status: span.status.as_ref().map_or(0, |s| s.code),
                         attr_bloom,
-                        data: w.buf.as_slice().into(),
                     };
-                    batch.spans.push((trace_id, record));
+                    batch.push(trace_id, fields, &span.name, data_start);
                 }
             }
         }
         batch
     }
+}
 
-    /// Packs attributes; adds their bloom bits to `bloom` when given.
-    fn pack_attrs(&self, w: &mut Writer, attrs: &[KeyValue], mut bloom: Option<&mut u64>) {
-        w.varint(attrs.len() as u64);
-        for kv in attrs {
-            let key = self.interner.intern(&kv.key);
-            w.varint(u64::from(key.0));
-            let value = kv.value.as_ref().and_then(|v| v.value.as_ref());
-            if let Some(bloom) = bloom.as_deref_mut() {
-                *bloom |= bloom_bits(key, Value::of(value));
-            }
-            w.value(value);
+/// Packs attribute pairs (without their count); adds their bloom bits to `bloom` when given.
+fn pack_pairs(
+    packer: &mut Packer<'_>,
+    w: &mut Writer,
+    attrs: &[KeyValue],
+    mut bloom: Option<&mut u64>,
+) {
+    for kv in attrs {
+        let key = packer.sym(&kv.key);
+        w.varint(u64::from(key.0));
+        let value = kv.value.as_ref().and_then(|v| v.value.as_ref());
+        let borrowed = Value::of(value);
+        if let Some(bloom) = bloom.as_deref_mut() {
+            *bloom |= bloom_bits(key, borrowed);
+        }
+        match borrowed {
+            // Arrays and maps: `Value::of` does not carry their encoding.
+            Value::Complex(_) => w.value(value),
+            _ => packer.value(w, key.0, borrowed),
         }
     }
+}
 
-    /// Packs the span's detail into `w`; returns the attribute bloom filter.
-    fn pack(&self, w: &mut Writer, span: &Span) -> u64 {
-        let mut bloom = 0u64;
-        w.str(span.status.as_ref().map_or("", |s| s.message.as_str()));
-        w.str(&span.trace_state);
-        w.varint(u64::from(span.dropped_attributes_count));
-        self.pack_attrs(w, &span.attributes, Some(&mut bloom));
-        w.varint(span.events.len() as u64);
-        for event in &span.events {
-            w.signed(event.time_unix_nano.wrapping_sub(span.start_time_unix_nano) as i64);
-            w.str(&event.name);
-            w.varint(u64::from(event.dropped_attributes_count));
-            self.pack_attrs(w, &event.attributes, Some(&mut bloom));
-        }
-        w.varint(u64::from(span.dropped_events_count));
-        w.varint(span.links.len() as u64);
-        for link in &span.links {
-            w.link_ids(&link.trace_id, &link.span_id);
-            w.str(&link.trace_state);
-            w.varint(u64::from(link.flags));
-            w.varint(u64::from(link.dropped_attributes_count));
-            self.pack_attrs(w, &link.attributes, None);
-        }
-        w.varint(u64::from(span.dropped_links_count));
-        bloom
+/// Packs the span's detail into `w`; returns the attribute bloom filter.
+fn pack(packer: &mut Packer<'_>, w: &mut Writer, span: &Span) -> u64 {
+    let mut bloom = 0u64;
+    let fields = SpanFields {
+        duration_ns: span
+            .end_time_unix_nano
+            .saturating_sub(span.start_time_unix_nano),
+        flags: span.flags,
+        status_message: span.status.as_ref().map_or("", |s| s.message.as_str()),
+        trace_state: &span.trace_state,
+        dropped_attributes: span.dropped_attributes_count,
+        dropped_events: span.dropped_events_count,
+        links: span.links.len(),
+        dropped_links: span.dropped_links_count,
+    };
+    w.header(&fields);
+    w.varint(span.attributes.len() as u64);
+    pack_pairs(packer, w, &span.attributes, Some(&mut bloom));
+    w.varint(span.events.len() as u64);
+    for event in &span.events {
+        w.signed(event.time_unix_nano.wrapping_sub(span.start_time_unix_nano) as i64);
+        packer.value(w, EVENT_NAME_KEY, Value::Str(&event.name));
+        w.event_header(event.attributes.len(), event.dropped_attributes_count);
+        pack_pairs(packer, w, &event.attributes, Some(&mut bloom));
     }
+    w.after_events(&fields);
+    for link in &span.links {
+        w.link_ids(&link.trace_id, &link.span_id);
+        w.str(&link.trace_state);
+        w.varint(u64::from(link.flags));
+        w.varint(u64::from(link.dropped_attributes_count));
+        w.varint(link.attributes.len() as u64);
+        pack_pairs(packer, w, &link.attributes, None);
+    }
+    w.after_links(&fields);
+    bloom
 }

@@ -1,16 +1,33 @@
 //! The stored form of a span.
 //!
-//! A [`SpanRecord`] keeps the fields every query touches (ids, times, interned service and
-//! operation, kind, status) as plain fields, and packs everything else (status message, trace
-//! state, attributes, events, links) into one compact byte string: varints, interned attribute
-//! keys, values inline. One allocation per span instead of one per attribute keeps the per-span
-//! overhead small; queries decode the blob lazily, and attribute search compares interned keys
-//! before looking at values.
+//! A [`SpanRecord`] (64 bytes) keeps the fields every query touches (ids, times, interned service
+//! and operation, kind, status, an attribute bloom filter) as plain fields, and packs everything
+//! else (status message, trace state, attributes, events, links) into a compact byte string kept
+//! in its trace's data buffer, next to the other spans of the trace: varints, interned attribute
+//! keys, string values either inline or as a reference into the store's value dictionary
+//! (`values.rs`). One buffer per trace instead of one allocation per attribute, or even per span,
+//! keeps the per-span overhead small; queries decode the packed data lazily, and attribute
+//! search compares interned keys before looking at values.
+//!
+//! Packed layout of one span (varints unless said otherwise):
+//! - a header byte of [`Header`] bits telling which optional fields follow;
+//! - the duration when it does not fit the record's `u32`, the flags above the record's 16 bits,
+//!   the status message, the trace state, the dropped attribute count (each only if flagged);
+//! - the attributes: count, then (key symbol, value) pairs;
+//! - the events: count, then per event the time offset from the span start (zigzag), the name
+//!   (a value), `attribute count << 1 | has dropped count`, the dropped count if any, the pairs;
+//! - the dropped event count, the links (count, then ids, trace state, flags, dropped count,
+//!   attributes), the dropped link count (each only if flagged).
+//!
+//! A value starts with a tag byte: 0 inline string, 1 false, 2 true, 3 integer (zigzag),
+//! 4 double (8 bytes), 5 bytes, 6 array or map (protobuf `AnyValue`), 7 dictionary reference
+//! with id `248 + varint`, 8 to 255 dictionary reference with id `tag - 8`.
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use prost::Message;
 
 use super::intern::Sym;
+use super::values::Resolver;
 
 /// Index into the store's process (resource) table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,55 +44,249 @@ pub(crate) const STATUS_ERROR: u8 = 2;
 /// Status code OK as in OTLP.
 pub(crate) const STATUS_OK: u8 = 1;
 
-/// One stored span. The trace id lives on the trace that owns the span.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Record duration meaning "the duration is in the packed data".
+const LONG_DURATION: u32 = u32::MAX;
+
+/// Value tags of the packed format.
+const TAG_STR: u8 = 0;
+const TAG_FALSE: u8 = 1;
+const TAG_TRUE: u8 = 2;
+const TAG_INT: u8 = 3;
+const TAG_DOUBLE: u8 = 4;
+const TAG_BYTES: u8 = 5;
+const TAG_COMPLEX: u8 = 6;
+const TAG_REF: u8 = 7;
+/// First tag that carries a dictionary id itself.
+const TAG_REF_INLINE: u8 = 8;
+/// Number of ids a tag byte carries itself.
+const INLINE_REFS: u32 = 256 - TAG_REF_INLINE as u32;
+
+/// Bits of the header byte of a span's packed data.
+struct Header;
+
+impl Header {
+    const LONG_DURATION: u8 = 1;
+    const HIGH_FLAGS: u8 = 1 << 1;
+    const STATUS_MESSAGE: u8 = 1 << 2;
+    const TRACE_STATE: u8 = 1 << 3;
+    const DROPPED_ATTRIBUTES: u8 = 1 << 4;
+    const DROPPED_EVENTS: u8 = 1 << 5;
+    const LINKS: u8 = 1 << 6;
+    const DROPPED_LINKS: u8 = 1 << 7;
+}
+
+/// The fields of a span that go into the header part of its packed data, plus what decides the
+/// header bits of the tail (dropped counts, links).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SpanFields<'a> {
+    pub(crate) duration_ns: u64,
+    pub(crate) flags: u32,
+    pub(crate) status_message: &'a str,
+    pub(crate) trace_state: &'a str,
+    pub(crate) dropped_attributes: u32,
+    pub(crate) dropped_events: u32,
+    pub(crate) links: usize,
+    pub(crate) dropped_links: u32,
+}
+
+impl SpanFields<'_> {
+    fn header(&self) -> u8 {
+        let mut bits = 0;
+        let mut set = |bit: u8, on: bool| {
+            if on {
+                bits |= bit;
+            }
+        };
+        set(
+            Header::LONG_DURATION,
+            self.duration_ns >= u64::from(LONG_DURATION),
+        );
+        set(Header::HIGH_FLAGS, self.flags >> 16 != 0);
+        set(Header::STATUS_MESSAGE, !self.status_message.is_empty());
+        set(Header::TRACE_STATE, !self.trace_state.is_empty());
+        set(Header::DROPPED_ATTRIBUTES, self.dropped_attributes != 0);
+        set(Header::DROPPED_EVENTS, self.dropped_events != 0);
+        set(Header::LINKS, self.links != 0);
+        set(Header::DROPPED_LINKS, self.dropped_links != 0);
+        bits
+    }
+}
+
+/// One stored span. The trace id lives on the trace that owns the span, the packed data in the
+/// trace's data buffer (or, before insertion, the batch's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SpanRecord {
     pub(crate) span_id: u64,
     /// Zero when the span is a root.
     pub(crate) parent_span_id: u64,
     pub(crate) start_ns: u64,
-    pub(crate) duration_ns: u64,
+    /// Bloom filter over the (key, value) pairs of the span's and its events' attributes, so a
+    /// tag search skips most spans without decoding them.
+    pub(crate) attr_bloom: u64,
+    /// Offset of the packed data in the owner's data buffer.
+    pub(crate) data_start: u32,
+    /// Length of the packed data.
+    pub(crate) data_len: u32,
     pub(crate) name: Sym,
     pub(crate) service: Sym,
     pub(crate) process: ProcessId,
     pub(crate) scope: ScopeId,
-    pub(crate) flags: u32,
+    /// Duration in nanoseconds, or [`LONG_DURATION`] when the duration (over 4.29 s) is in the
+    /// packed data.
+    duration: u32,
+    /// The low 16 bits of the OTLP flags (W3C trace flags and the remote-parent bits); higher
+    /// bits, reserved today, are in the packed data.
+    flags_low: u16,
     pub(crate) kind: u8,
     pub(crate) status: u8,
-    /// Bloom filter over the (key, value) pairs of the span's and its events' attributes, so a
-    /// tag search skips most spans without decoding them.
+}
+
+/// The store's memory per span depends on this size; keep it at 64 bytes.
+const _: () = assert!(std::mem::size_of::<SpanRecord>() == 64);
+
+/// The fields of a [`SpanRecord`] that come straight from the span.
+pub(crate) struct RecordFields {
+    pub(crate) span_id: u64,
+    pub(crate) parent_span_id: u64,
+    pub(crate) start_ns: u64,
+    pub(crate) duration_ns: u64,
+    pub(crate) flags: u32,
+    pub(crate) name: Sym,
+    pub(crate) service: Sym,
+    pub(crate) process: ProcessId,
+    pub(crate) scope: ScopeId,
+    pub(crate) kind: i32,
+    pub(crate) status: i32,
     pub(crate) attr_bloom: u64,
-    pub(crate) data: Box<[u8]>,
 }
 
 impl SpanRecord {
+    /// A record whose packed data is `data_start..data_start + data_len` of its owner's buffer.
+    pub(crate) fn new(f: RecordFields, data_start: u32, data_len: u32) -> Self {
+        SpanRecord {
+            span_id: f.span_id,
+            parent_span_id: f.parent_span_id,
+            start_ns: f.start_ns,
+            attr_bloom: f.attr_bloom,
+            data_start,
+            data_len,
+            name: f.name,
+            service: f.service,
+            process: f.process,
+            scope: f.scope,
+            // `LONG_DURATION` itself (u32::MAX) also means "in the packed data".
+            duration: u32::try_from(f.duration_ns).unwrap_or(LONG_DURATION),
+            flags_low: f.flags as u16,
+            kind: f.kind.clamp(0, 5) as u8,
+            status: f.status.clamp(0, 2) as u8,
+        }
+    }
+
+    /// The low 8 bits of the flags (the W3C trace flags), which need no packed data.
+    pub(crate) fn trace_flags(&self) -> u8 {
+        self.flags_low as u8
+    }
+
+    /// The span's packed data within its owner's buffer.
+    pub(crate) fn packed<'a>(&self, buffer: &'a [u8]) -> &'a [u8] {
+        let start = self.data_start as usize;
+        buffer
+            .get(start..start + self.data_len as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The duration, reading the packed data only for spans over 4.29 s.
+    pub(crate) fn duration_ns(&self, buffer: &[u8]) -> u64 {
+        if self.duration != LONG_DURATION {
+            return u64::from(self.duration);
+        }
+        let mut r = Reader(self.packed(buffer));
+        let header = r.byte();
+        if header & Header::LONG_DURATION != 0 {
+            r.varint()
+        } else {
+            u64::from(LONG_DURATION)
+        }
+    }
+}
+
+/// A span record together with its trace's data buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct SpanRef<'a> {
+    pub(crate) record: &'a SpanRecord,
+    buffer: &'a [u8],
+}
+
+impl std::ops::Deref for SpanRef<'_> {
+    type Target = SpanRecord;
+
+    fn deref(&self) -> &SpanRecord {
+        self.record
+    }
+}
+
+/// The spans of a trace (or batch) with their packed data.
+pub(crate) fn span_refs<'a>(
+    spans: &'a [SpanRecord],
+    buffer: &'a [u8],
+) -> impl DoubleEndedIterator<Item = SpanRef<'a>> + ExactSizeIterator + 'a {
+    spans.iter().map(move |record| SpanRef { record, buffer })
+}
+
+/// The optional fields in front of the attributes.
+struct Prefix<'a> {
+    header: u8,
+    high_flags: u32,
+    status_message: &'a str,
+    trace_state: &'a str,
+    dropped_attributes: u32,
+}
+
+impl<'a> SpanRef<'a> {
+    fn reader(&self) -> Reader<'a> {
+        Reader(self.record.packed(self.buffer))
+    }
+
+    /// The duration in nanoseconds.
+    pub(crate) fn duration_ns(&self) -> u64 {
+        self.record.duration_ns(self.buffer)
+    }
+
+    /// The full OTLP flags.
+    pub(crate) fn flags(&self) -> u32 {
+        let low = u32::from(self.record.flags_low);
+        let mut r = self.reader();
+        low | (r.prefix().high_flags << 16)
+    }
+
     /// Decodes the packed part of the span.
-    pub(crate) fn detail(&self) -> SpanDetail<'_> {
-        SpanDetail::decode(&self.data, self.start_ns)
+    pub(crate) fn detail(&self, values: Resolver<'a>) -> SpanDetail<'a> {
+        SpanDetail::decode(self.reader(), self.record.start_ns, values)
     }
 
     /// Iterates over the span attributes without decoding events and links.
-    pub(crate) fn attributes(&self) -> AttrIter<'_> {
-        let mut r = Reader(&self.data);
-        r.str();
-        r.str();
-        r.varint();
-        AttrIter::new(r)
+    pub(crate) fn attributes(&self, values: Resolver<'a>) -> AttrIter<'a> {
+        let mut r = self.reader();
+        r.prefix();
+        AttrIter::new(r, values)
     }
 
     /// Calls `f(event name, attributes)` for each event, without allocating, until `f` returns
     /// true; returns whether it did.
-    pub(crate) fn any_event(&self, mut f: impl FnMut(&str, AttrIter<'_>) -> bool) -> bool {
-        let mut attrs = self.attributes();
+    pub(crate) fn any_event(
+        &self,
+        values: Resolver<'a>,
+        mut f: impl FnMut(&str, AttrIter<'a>) -> bool,
+    ) -> bool {
+        let mut attrs = self.attributes(values);
         for _ in attrs.by_ref() {}
         let mut r = attrs.reader;
         let n_events = r.varint();
         for _ in 0..n_events {
             r.varint();
-            let name = r.str();
-            r.varint();
-            let mut event_attrs = AttrIter::new(r.clone());
-            if f(name, AttrIter::new(r.clone())) {
+            let name = r.text(values);
+            let mut event_attrs = AttrIter::for_event(&mut r, values);
+            if f(name, event_attrs.clone()) {
                 return true;
             }
             for _ in event_attrs.by_ref() {}
@@ -202,19 +413,17 @@ pub(crate) struct SpanDetail<'a> {
 }
 
 impl<'a> SpanDetail<'a> {
-    fn decode(data: &'a [u8], start_ns: u64) -> Self {
-        let mut r = Reader(data);
-        let status_message = r.str();
-        let trace_state = r.str();
-        let dropped_attributes = r.varint() as u32;
-        let attributes = r.attrs();
+    fn decode(mut r: Reader<'a>, start_ns: u64, values: Resolver<'a>) -> Self {
+        let prefix = r.prefix();
+        let attributes = r.attrs(values);
         let n_events = r.varint() as usize;
         let mut events = Vec::with_capacity(n_events);
         for _ in 0..n_events {
             let offset = unzigzag(r.varint());
-            let name = r.str();
-            let dropped_attributes = r.varint() as u32;
-            let attributes = r.attrs();
+            let name = r.text(values);
+            let attrs = AttrIter::for_event(&mut r, values);
+            let dropped_attributes = attrs.dropped;
+            let attributes = attrs.collect_into(&mut r);
             events.push(EventDetail {
                 time_ns: start_ns.wrapping_add_signed(offset),
                 name,
@@ -222,8 +431,15 @@ impl<'a> SpanDetail<'a> {
                 attributes,
             });
         }
-        let dropped_events = r.varint() as u32;
-        let n_links = r.varint() as usize;
+        let flagged = |r: &mut Reader<'_>, bit: u8| {
+            if prefix.header & bit != 0 {
+                r.varint()
+            } else {
+                0
+            }
+        };
+        let dropped_events = flagged(&mut r, Header::DROPPED_EVENTS) as u32;
+        let n_links = flagged(&mut r, Header::LINKS) as usize;
         let mut links = Vec::with_capacity(n_links);
         for _ in 0..n_links {
             let trace_id = u128::from_be_bytes(r.fixed::<16>());
@@ -231,7 +447,7 @@ impl<'a> SpanDetail<'a> {
             let trace_state = r.str();
             let flags = r.varint() as u32;
             let dropped_attributes = r.varint() as u32;
-            let attributes = r.attrs();
+            let attributes = r.attrs(values);
             links.push(LinkDetail {
                 trace_id,
                 span_id,
@@ -241,11 +457,11 @@ impl<'a> SpanDetail<'a> {
                 attributes,
             });
         }
-        let dropped_links = r.varint() as u32;
+        let dropped_links = flagged(&mut r, Header::DROPPED_LINKS) as u32;
         SpanDetail {
-            status_message,
-            trace_state,
-            dropped_attributes,
+            status_message: prefix.status_message,
+            trace_state: prefix.trace_state,
+            dropped_attributes: prefix.dropped_attributes,
             attributes,
             events,
             dropped_events,
@@ -255,8 +471,9 @@ impl<'a> SpanDetail<'a> {
     }
 }
 
-/// Writes the packed part of a span. Calls must follow the layout order:
-/// header, attributes, events, links.
+/// Writes the packed part of a span. Calls must follow the layout order: [`Writer::header`],
+/// the attribute count and pairs, the event count and events ([`Writer::event_header`] and
+/// pairs), [`Writer::after_events`], the links, [`Writer::after_links`].
 #[derive(Default)]
 pub(crate) struct Writer {
     pub(crate) buf: Vec<u8>,
@@ -284,6 +501,52 @@ impl Writer {
         self.varint(zigzag(v));
     }
 
+    /// Writes the header byte and the optional fields in front of the attributes.
+    pub(crate) fn header(&mut self, f: &SpanFields<'_>) {
+        let header = f.header();
+        self.buf.push(header);
+        if header & Header::LONG_DURATION != 0 {
+            self.varint(f.duration_ns);
+        }
+        if header & Header::HIGH_FLAGS != 0 {
+            self.varint(u64::from(f.flags >> 16));
+        }
+        if header & Header::STATUS_MESSAGE != 0 {
+            self.str(f.status_message);
+        }
+        if header & Header::TRACE_STATE != 0 {
+            self.str(f.trace_state);
+        }
+        if header & Header::DROPPED_ATTRIBUTES != 0 {
+            self.varint(u64::from(f.dropped_attributes));
+        }
+    }
+
+    /// Writes what follows an event's name: its attribute count and dropped attribute count.
+    pub(crate) fn event_header(&mut self, attributes: usize, dropped: u32) {
+        self.varint(((attributes as u64) << 1) | u64::from(dropped != 0));
+        if dropped != 0 {
+            self.varint(u64::from(dropped));
+        }
+    }
+
+    /// Writes what follows the events: the dropped event count and the link count, if flagged.
+    pub(crate) fn after_events(&mut self, f: &SpanFields<'_>) {
+        if f.dropped_events != 0 {
+            self.varint(u64::from(f.dropped_events));
+        }
+        if f.links != 0 {
+            self.varint(f.links as u64);
+        }
+    }
+
+    /// Writes what follows the links: the dropped link count, if flagged.
+    pub(crate) fn after_links(&mut self, f: &SpanFields<'_>) {
+        if f.dropped_links != 0 {
+            self.varint(u64::from(f.dropped_links));
+        }
+    }
+
     /// Writes a link's trace and span ids, left-padded (or cut) to 16 and 8 bytes.
     pub(crate) fn link_ids(&mut self, trace_id: &[u8], span_id: &[u8]) {
         let mut trace = [0u8; 16];
@@ -296,64 +559,58 @@ impl Writer {
         self.buf.extend_from_slice(&span);
     }
 
-    /// Writes a borrowed value; `Complex` holds the protobuf encoding of an `AnyValue`.
+    /// Writes a reference to value `id` of the store's value dictionary.
+    pub(crate) fn value_ref(&mut self, id: u32) {
+        if id < INLINE_REFS {
+            self.buf.push(TAG_REF_INLINE + id as u8);
+        } else {
+            self.buf.push(TAG_REF);
+            self.varint(u64::from(id - INLINE_REFS));
+        }
+    }
+
+    /// Writes a borrowed value inline; `Complex` holds the protobuf encoding of an `AnyValue`.
     pub(crate) fn typed(&mut self, v: Value<'_>) {
         match v {
             Value::Str(s) => {
-                self.buf.push(0);
+                self.buf.push(TAG_STR);
                 self.str(s);
             }
-            Value::Bool(b) => self.buf.push(if b { 2 } else { 1 }),
+            Value::Bool(b) => self.buf.push(if b { TAG_TRUE } else { TAG_FALSE }),
             Value::Int(i) => {
-                self.buf.push(3);
+                self.buf.push(TAG_INT);
                 self.signed(i);
             }
             Value::Double(d) => {
-                self.buf.push(4);
+                self.buf.push(TAG_DOUBLE);
                 self.buf.extend_from_slice(&d.to_le_bytes());
             }
             Value::Bytes(b) => {
-                self.buf.push(5);
+                self.buf.push(TAG_BYTES);
                 self.bytes(b);
             }
             Value::Complex(raw) => {
-                self.buf.push(6);
+                self.buf.push(TAG_COMPLEX);
                 self.bytes(raw);
             }
         }
     }
 
-    /// Writes one attribute value; `None` (an empty `AnyValue`) is stored as an empty string.
+    /// Writes one OTLP attribute value inline; `None` (an empty `AnyValue`) is stored as an
+    /// empty string, arrays and maps as their protobuf encoding.
     pub(crate) fn value(&mut self, v: Option<&any_value::Value>) {
         match v {
-            None => {
-                self.buf.push(0);
-                self.str("");
-            }
-            Some(any_value::Value::StringValue(s)) => {
-                self.buf.push(0);
-                self.str(s);
-            }
-            Some(any_value::Value::BoolValue(b)) => self.buf.push(if *b { 2 } else { 1 }),
-            Some(any_value::Value::IntValue(i)) => {
-                self.buf.push(3);
-                self.signed(*i);
-            }
-            Some(any_value::Value::DoubleValue(d)) => {
-                self.buf.push(4);
-                self.buf.extend_from_slice(&d.to_le_bytes());
-            }
-            Some(any_value::Value::BytesValue(b)) => {
-                self.buf.push(5);
-                self.bytes(b);
-            }
-            Some(other) => {
-                self.buf.push(6);
+            Some(
+                other @ (any_value::Value::ArrayValue(_)
+                | any_value::Value::KvlistValue(_)
+                | any_value::Value::StringValueStrindex(_)),
+            ) => {
                 let any = AnyValue {
                     value: Some(other.clone()),
                 };
-                self.bytes(&any.encode_to_vec());
+                self.typed(Value::Complex(&any.encode_to_vec()));
             }
+            _ => self.typed(Value::of(v)),
         }
     }
 }
@@ -372,9 +629,14 @@ fn unzigzag(v: u64) -> i64 {
 pub(crate) struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
-    /// Iterates over an attribute list packed on its own (count, then pairs).
+    /// Iterates over an attribute list packed on its own (count, then pairs) with inline values
+    /// only.
     pub(crate) fn attr_iter(data: &'a [u8]) -> AttrIter<'a> {
-        AttrIter::new(Reader(data))
+        AttrIter::new(Reader(data), Resolver::NONE)
+    }
+
+    fn byte(&mut self) -> u8 {
+        self.take(1).first().copied().unwrap_or(0)
     }
 
     fn varint(&mut self) -> u64 {
@@ -414,34 +676,106 @@ impl<'a> Reader<'a> {
         out
     }
 
-    fn value(&mut self) -> Value<'a> {
-        let tag = self.take(1).first().copied().unwrap_or(0);
-        match tag {
-            1 => Value::Bool(false),
-            2 => Value::Bool(true),
-            3 => Value::Int(unzigzag(self.varint())),
-            4 => Value::Double(f64::from_le_bytes(self.fixed::<8>())),
-            5 => Value::Bytes(self.bytes()),
-            6 => Value::Complex(self.bytes()),
-            _ => Value::Str(self.str()),
+    fn prefix(&mut self) -> Prefix<'a> {
+        let header = self.byte();
+        let flagged = |bit: u8| header & bit != 0;
+        if flagged(Header::LONG_DURATION) {
+            self.varint();
+        }
+        let high_flags = if flagged(Header::HIGH_FLAGS) {
+            self.varint() as u32
+        } else {
+            0
+        };
+        let status_message = if flagged(Header::STATUS_MESSAGE) {
+            self.str()
+        } else {
+            ""
+        };
+        let trace_state = if flagged(Header::TRACE_STATE) {
+            self.str()
+        } else {
+            ""
+        };
+        let dropped_attributes = if flagged(Header::DROPPED_ATTRIBUTES) {
+            self.varint() as u32
+        } else {
+            0
+        };
+        Prefix {
+            header,
+            high_flags,
+            status_message,
+            trace_state,
+            dropped_attributes,
         }
     }
 
-    fn attrs(&mut self) -> Vec<(Sym, Value<'a>)> {
-        AttrIter::new(self.clone()).collect_into(self)
+    fn value(&mut self, values: Resolver<'a>) -> Value<'a> {
+        match self.byte() {
+            TAG_FALSE => Value::Bool(false),
+            TAG_TRUE => Value::Bool(true),
+            TAG_INT => Value::Int(unzigzag(self.varint())),
+            TAG_DOUBLE => Value::Double(f64::from_le_bytes(self.fixed::<8>())),
+            TAG_BYTES => Value::Bytes(self.bytes()),
+            TAG_COMPLEX => Value::Complex(self.bytes()),
+            TAG_REF => {
+                let id = u32::try_from(self.varint()).unwrap_or(u32::MAX);
+                Value::Str(values.get(id.saturating_add(INLINE_REFS)))
+            }
+            TAG_STR => Value::Str(self.str()),
+            tag => Value::Str(values.get(u32::from(tag - TAG_REF_INLINE))),
+        }
+    }
+
+    /// A string written as a value (event names).
+    fn text(&mut self, values: Resolver<'a>) -> &'a str {
+        match self.value(values) {
+            Value::Str(s) => s,
+            _ => "",
+        }
+    }
+
+    fn attrs(&mut self, values: Resolver<'a>) -> Vec<(Sym, Value<'a>)> {
+        AttrIter::new(self.clone(), values).collect_into(self)
     }
 }
 
 /// Iterator over a packed attribute list.
+#[derive(Clone)]
 pub(crate) struct AttrIter<'a> {
     reader: Reader<'a>,
     remaining: usize,
+    /// The dropped attribute count, for event attribute lists.
+    dropped: u32,
+    values: Resolver<'a>,
 }
 
 impl<'a> AttrIter<'a> {
-    fn new(mut reader: Reader<'a>) -> Self {
+    fn new(mut reader: Reader<'a>, values: Resolver<'a>) -> Self {
         let remaining = reader.varint() as usize;
-        AttrIter { reader, remaining }
+        AttrIter {
+            reader,
+            remaining,
+            dropped: 0,
+            values,
+        }
+    }
+
+    /// The attributes of an event, after its name; `r` is left behind the counts.
+    fn for_event(r: &mut Reader<'a>, values: Resolver<'a>) -> Self {
+        let counts = r.varint();
+        let dropped = if counts & 1 != 0 {
+            r.varint() as u32
+        } else {
+            0
+        };
+        AttrIter {
+            reader: r.clone(),
+            remaining: (counts >> 1) as usize,
+            dropped,
+            values,
+        }
     }
 
     fn collect_into(mut self, out: &mut Reader<'a>) -> Vec<(Sym, Value<'a>)> {
@@ -463,7 +797,7 @@ impl<'a> Iterator for AttrIter<'a> {
         }
         self.remaining -= 1;
         let key = Sym(self.reader.varint() as u32);
-        let value = self.reader.value();
+        let value = self.reader.value(self.values);
         Some((key, value))
     }
 }

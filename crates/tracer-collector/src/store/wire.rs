@@ -17,8 +17,9 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
 use super::Store;
-use super::prepare::{PreparedBatch, validate_ids};
-use super::span::{SpanRecord, Value, Writer, bloom_bits};
+use super::prepare::{Packer, PreparedBatch, validate_ids};
+use super::span::{RecordFields, SpanFields, Value, Writer, bloom_bits};
+use super::values::EVENT_NAME_KEY;
 
 /// The payload is not a well-formed export request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,36 +154,36 @@ struct SpanParts<'a> {
     links: Vec<&'a [u8]>,
 }
 
-impl Store {
-    /// Packs the attributes (`KeyValue` messages); adds their bloom bits when given.
-    fn pack_wire_attrs(
-        &self,
-        w: &mut Writer,
-        attrs: &[&[u8]],
-        mut bloom: Option<&mut u64>,
-    ) -> Result<()> {
-        w.varint(attrs.len() as u64);
-        for kv in attrs {
-            let mut key = "";
-            let mut value = Value::Str("");
-            let mut fields = Fields(kv);
-            while let Some((n, f)) = fields.next_field()? {
-                match n {
-                    1 => key = string(f)?,
-                    2 => value = any_value(len(f)?)?,
-                    _ => {}
-                }
+/// Packs attribute pairs (`KeyValue` messages, without their count); adds their bloom bits
+/// when given.
+fn pack_wire_pairs(
+    packer: &mut Packer<'_>,
+    w: &mut Writer,
+    attrs: &[&[u8]],
+    mut bloom: Option<&mut u64>,
+) -> Result<()> {
+    for kv in attrs {
+        let mut key = "";
+        let mut value = Value::Str("");
+        let mut fields = Fields(kv);
+        while let Some((n, f)) = fields.next_field()? {
+            match n {
+                1 => key = string(f)?,
+                2 => value = any_value(len(f)?)?,
+                _ => {}
             }
-            let key = self.interner.intern(key);
-            w.varint(u64::from(key.0));
-            if let Some(bloom) = bloom.as_deref_mut() {
-                *bloom |= bloom_bits(key, value);
-            }
-            w.typed(value);
         }
-        Ok(())
+        let key = packer.sym(key);
+        w.varint(u64::from(key.0));
+        if let Some(bloom) = bloom.as_deref_mut() {
+            *bloom |= bloom_bits(key, value);
+        }
+        packer.value(w, key.0, value);
     }
+    Ok(())
+}
 
+impl Store {
     /// Like [`Store::prepare`] on the decoded request, straight from protobuf bytes.
     pub fn prepare_protobuf(
         &self,
@@ -190,6 +191,7 @@ impl Store {
     ) -> std::result::Result<PreparedBatch, Malformed> {
         let mut batch = PreparedBatch::default();
         let mut w = Writer::default();
+        let mut packer = Packer::new(self);
         let mut attr_buf: Vec<&[u8]> = Vec::new();
         let mut parts = SpanParts::default();
         let mut request = Fields(payload);
@@ -292,12 +294,22 @@ impl Store {
                                 continue;
                             }
                         };
-                    w.buf.clear();
+                    let data_start = batch.data.len();
+                    w.buf = std::mem::take(&mut batch.data);
                     let mut bloom = 0u64;
-                    w.str(status_message);
-                    w.str(trace_state);
-                    w.varint(u64::from(dropped_attrs));
-                    self.pack_wire_attrs(&mut w, &parts.attributes, Some(&mut bloom))?;
+                    let span_fields = SpanFields {
+                        duration_ns: end.saturating_sub(start),
+                        flags,
+                        status_message,
+                        trace_state,
+                        dropped_attributes: dropped_attrs,
+                        dropped_events,
+                        links: parts.links.len(),
+                        dropped_links,
+                    };
+                    w.header(&span_fields);
+                    w.varint(parts.attributes.len() as u64);
+                    pack_wire_pairs(&mut packer, &mut w, &parts.attributes, Some(&mut bloom))?;
                     w.varint(parts.events.len() as u64);
                     for event in &parts.events {
                         let mut time = 0u64;
@@ -315,12 +327,11 @@ impl Store {
                             }
                         }
                         w.signed(time.wrapping_sub(start) as i64);
-                        w.str(event_name);
-                        w.varint(u64::from(dropped));
-                        self.pack_wire_attrs(&mut w, &attr_buf, Some(&mut bloom))?;
+                        packer.value(&mut w, EVENT_NAME_KEY, Value::Str(event_name));
+                        w.event_header(attr_buf.len(), dropped);
+                        pack_wire_pairs(&mut packer, &mut w, &attr_buf, Some(&mut bloom))?;
                     }
-                    w.varint(u64::from(dropped_events));
-                    w.varint(parts.links.len() as u64);
+                    w.after_events(&span_fields);
                     for link in &parts.links {
                         let mut link_trace: &[u8] = &[];
                         let mut link_span: &[u8] = &[];
@@ -344,27 +355,28 @@ impl Store {
                         w.str(link_state);
                         w.varint(u64::from(link_flags));
                         w.varint(u64::from(dropped));
-                        self.pack_wire_attrs(&mut w, &attr_buf, None)?;
+                        w.varint(attr_buf.len() as u64);
+                        pack_wire_pairs(&mut packer, &mut w, &attr_buf, None)?;
                     }
-                    w.varint(u64::from(dropped_links));
-                    batch.spans.push((
-                        trace,
-                        SpanRecord {
-                            span_id,
-                            parent_span_id,
-                            start_ns: start,
-                            duration_ns: end.saturating_sub(start),
-                            name: self.interner.intern(name),
-                            service,
-                            process,
-                            scope,
-                            flags,
-                            kind: kind.clamp(0, 5) as u8,
-                            status: status_code.clamp(0, 2) as u8,
-                            attr_bloom: bloom,
-                            data: w.buf.as_slice().into(),
-                        },
-                    ));
+                    w.after_links(&span_fields);
+                    let name_sym = packer.sym(name);
+                    packer.release();
+                    batch.data = std::mem::take(&mut w.buf);
+                    let record = RecordFields {
+                        span_id,
+                        parent_span_id,
+                        start_ns: start,
+                        duration_ns: end.saturating_sub(start),
+                        flags,
+                        name: name_sym,
+                        service,
+                        process,
+                        scope,
+                        kind,
+                        status: status_code,
+                        attr_bloom: bloom,
+                    };
+                    batch.push(trace, record, name, data_start);
                 }
             }
         }
@@ -478,6 +490,7 @@ mod tests {
         let via_prost = store.prepare(&request);
         let via_wire = store.prepare_protobuf(&request.encode_to_vec()).unwrap();
         assert_eq!(via_wire.spans, via_prost.spans);
+        assert_eq!(via_wire.data, via_prost.data);
         assert_eq!(via_wire.rejected, 1);
         assert_eq!(via_wire.first_error, via_prost.first_error);
     }
