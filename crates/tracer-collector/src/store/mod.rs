@@ -103,6 +103,9 @@ pub struct StoreStats {
     pub value_dict_bytes: u64,
     /// Number of values in the dictionary of repeated attribute values.
     pub value_dict_entries: u64,
+    /// Service, operation or attribute key names stored as a placeholder because the table of
+    /// names was full (a client putting ids into names); zero in a healthy deployment.
+    pub dropped_names: u64,
 }
 
 /// Span kind names as Jaeger's `span.kind` tag and operation lists spell them, indexed by the
@@ -293,6 +296,7 @@ impl Store {
             catalog_bytes: self.catalog.bytes() as u64,
             value_dict_bytes: self.values.bytes() as u64,
             value_dict_entries: self.values.len() as u64,
+            dropped_names: self.interner.overflowed(),
         }
     }
 
