@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use opentelemetry::Context;
 use opentelemetry::context::FutureExt as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracer::testing::TreeFormat;
 use tracer_collector::query::model::Trace;
 
@@ -61,7 +61,36 @@ impl Played {
     }
 }
 
-type Play = for<'a, 'c> fn(&'a Driver<'c>) -> BoxFuture<'a, anyhow::Result<Played>>;
+/// A scenario played by code of its own.
+pub type PlayFn = for<'a, 'c> fn(&'a Driver<'c>) -> BoxFuture<'a, anyhow::Result<Played>>;
+
+/// How a scenario is played: most are one request inside the scenario's root span.
+#[derive(Clone, Copy)]
+pub enum Play {
+    /// `GET {server1}{path}` with `baggage`; the answer must have status `want`.
+    Get {
+        /// Baggage entries (the directive).
+        baggage: &'static [(&'static str, &'static str)],
+        /// Path and query on server1.
+        path: &'static str,
+        /// Expected HTTP status.
+        want: u16,
+    },
+    /// `POST {server1}{path}` of the JSON text `body` with `baggage`; the answer must have
+    /// status `want`.
+    Post {
+        /// Baggage entries (the directive).
+        baggage: &'static [(&'static str, &'static str)],
+        /// Path on server1.
+        path: &'static str,
+        /// The JSON body.
+        body: &'static str,
+        /// Expected HTTP status.
+        want: u16,
+    },
+    /// Anything else: several requests, admin calls, hand-made headers.
+    Custom(PlayFn),
+}
 type Check = fn(&Trace) -> Result<(), String>;
 
 /// One scenario of the catalogue.
@@ -78,7 +107,7 @@ pub struct Scenario {
     pub expected: &'static str,
     /// Whether siblings are ordered by text (they start concurrently).
     pub concurrent: bool,
-    /// Plays the scenario.
+    /// How it is played.
     pub play: Play,
     /// Checks beyond the tree (durations, absences).
     pub check: Option<Check>,
@@ -93,6 +122,27 @@ impl std::fmt::Debug for Scenario {
 }
 
 impl Scenario {
+    /// Plays the scenario against the cluster behind `d`.
+    pub fn play_on<'a>(&'static self, d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
+        match self.play {
+            Play::Get {
+                baggage,
+                path,
+                want,
+            } => Box::pin(one_get(d, self.name, baggage, path, want)),
+            Play::Post {
+                baggage,
+                path,
+                body,
+                want,
+            } => Box::pin(async move {
+                let body: Value = serde_json::from_str(body)?;
+                one_post(d, self.name, baggage, path, body, want).await
+            }),
+            Play::Custom(play) => play(d),
+        }
+    }
+
     /// How this scenario's trees are rendered.
     pub fn format(&self) -> TreeFormat {
         TreeFormat::new()
@@ -348,119 +398,6 @@ fn cache_miss_then_hit<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Pl
     })
 }
 
-fn place_order<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    let body = json!({ "customer": "alice", "skus": [2, 3] });
-    Box::pin(one_post(
-        d,
-        "place-order",
-        &[("customer", "alice")],
-        "/orders",
-        body,
-        200,
-    ))
-}
-fn redis_refused<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "redis-refused",
-        &[("fault.redis", "refuse")],
-        "/products/4",
-        200,
-    ))
-}
-
-fn redis_timeout_retries<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "redis-timeout-retries",
-        &[("fault.redis", "slow")],
-        "/products/5",
-        200,
-    ))
-}
-
-fn redis_reset<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "redis-reset",
-        &[("fault.redis", "reset")],
-        "/products/6",
-        200,
-    ))
-}
-
-fn mysql_slow_query<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "mysql-slow-query",
-        &[("fault.mysql", "slow")],
-        "/products/7",
-        200,
-    ))
-}
-
-fn mysql_bad_sql<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "mysql-bad-sql",
-        &[("fault.mysql", "bad-sql")],
-        "/products/8",
-        502,
-    ))
-}
-
-fn mysql_duplicate_key<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    // Order 1 always exists (seed data).
-    let body = json!({ "customer": "bob", "skus": [9], "order_id": 1 });
-    Box::pin(one_post(
-        d,
-        "mysql-duplicate-key",
-        &[("customer", "bob")],
-        "/orders",
-        body,
-        409,
-    ))
-}
-fn mysql_pool_exhausted<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "mysql-pool-exhausted",
-        &[("fault.pool", "1")],
-        "/products?skus=10,11,12,13",
-        200,
-    ))
-}
-
-fn mysql_down<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "mysql-down",
-        &[("fault.mysql", "refuse")],
-        "/products/14",
-        502,
-    ))
-}
-
-fn grpc_deadline<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "grpc-deadline-exceeded",
-        &[("fault.deadline", "200"), ("fault.slow", "server3:1000")],
-        "/products/15",
-        502,
-    ))
-}
-
-fn http_503_retries<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "http-503-retries",
-        &[("fault.unavailable", "2")],
-        "/products/16",
-        200,
-    ))
-}
-
 fn http_panic<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
     Box::pin(async move {
         let mut answers = Vec::new();
@@ -480,48 +417,6 @@ fn http_panic<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
     })
 }
 
-fn grpc_panic<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "grpc-handler-panic",
-        &[("fault.panic", "server3")],
-        "/products/18",
-        502,
-    ))
-}
-
-fn service_unreachable<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "service-unreachable",
-        &[("fault.unreachable", "server3")],
-        "/products/19",
-        502,
-    ))
-}
-
-fn call_back_loop<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "call-back-loop",
-        &[("fault.loop-depth", "5")],
-        "/loop?depth=1",
-        502,
-    ))
-}
-
-fn fan_out_one_failure<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    let body = json!({ "customer": "carol", "skus": [20, 21, 22, 23] });
-    let baggage = &[("customer", "carol"), ("fault.fail-sku", "22")];
-    Box::pin(one_post(
-        d,
-        "fan-out-one-failure",
-        baggage,
-        "/orders",
-        body,
-        502,
-    ))
-}
 fn client_cancels<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
     Box::pin(async move {
         let mut answer = None;
@@ -551,30 +446,6 @@ fn client_cancels<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>
         tokio::time::sleep(Duration::from_millis(2200)).await;
         Ok(played)
     })
-}
-
-fn not_found<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(d, "not-found", &[], "/products/999", 404))
-}
-
-fn n_plus_one<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "n-plus-one",
-        &[("fault.queries", "one-by-one")],
-        "/products?skus=25,26,27,28",
-        200,
-    ))
-}
-
-fn batched<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
-    Box::pin(one_get(
-        d,
-        "batched",
-        &[],
-        "/products?skus=25,26,27,28",
-        200,
-    ))
 }
 
 fn one_customer_fails<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
@@ -754,7 +625,7 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client GET
         "#,
         concurrent: false,
-        play: cache_miss_then_hit,
+        play: Play::Custom(cache_miss_then_hit),
         check: None,
     },
     Scenario {
@@ -784,7 +655,12 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client INSERT demo_orders
         "#,
         concurrent: true,
-        play: place_order,
+        play: Play::Post {
+            baggage: &[("customer", "alice")],
+            path: "/orders",
+            body: r#"{"customer": "alice", "skus": [2, 3]}"#,
+            want: 200,
+        },
         check: None,
     },
     Scenario {
@@ -805,7 +681,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SELECT demo_products
         "#,
         concurrent: false,
-        play: redis_refused,
+        play: Play::Get {
+            baggage: &[("fault.redis", "refuse")],
+            path: "/products/4",
+            want: 200,
+        },
         check: None,
     },
     Scenario {
@@ -828,7 +708,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SELECT demo_products
         "#,
         concurrent: false,
-        play: redis_timeout_retries,
+        play: Play::Get {
+            baggage: &[("fault.redis", "slow")],
+            path: "/products/5",
+            want: 200,
+        },
         check: None,
     },
     Scenario {
@@ -849,7 +733,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SELECT demo_products
         "#,
         concurrent: false,
-        play: redis_reset,
+        play: Play::Get {
+            baggage: &[("fault.redis", "reset")],
+            path: "/products/6",
+            want: 200,
+        },
         check: None,
     },
     Scenario {
@@ -871,7 +759,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SETEX
         "#,
         concurrent: false,
-        play: mysql_slow_query,
+        play: Play::Get {
+            baggage: &[("fault.mysql", "slow")],
+            path: "/products/7",
+            want: 200,
+        },
         check: Some(slow_query_on_critical_path),
     },
     Scenario {
@@ -892,7 +784,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SELECT demo_product !error db.response.status_code=1146 error.type=1146
         "#,
         concurrent: false,
-        play: mysql_bad_sql,
+        play: Play::Get {
+            baggage: &[("fault.mysql", "bad-sql")],
+            path: "/products/8",
+            want: 502,
+        },
         check: None,
     },
     Scenario {
@@ -918,7 +814,13 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client INSERT demo_orders !error db.response.status_code=1062 error.type=1062
         "#,
         concurrent: true,
-        play: mysql_duplicate_key,
+        play: Play::Post {
+            baggage: &[("customer", "bob")],
+            path: "/orders",
+            // Order 1 always exists (seed data).
+            body: r#"{"customer": "bob", "skus": [9], "order_id": 1}"#,
+            want: 409,
+        },
         check: None,
     },
     Scenario {
@@ -944,7 +846,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SELECT demo_products
         "#,
         concurrent: true,
-        play: mysql_pool_exhausted,
+        play: Play::Get {
+            baggage: &[("fault.pool", "1")],
+            path: "/products?skus=10,11,12,13",
+            want: 200,
+        },
         check: Some(queries_serialised),
     },
     Scenario {
@@ -964,7 +870,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 internal pool.acquire !error error.type=pool_timed_out
         "#,
         concurrent: false,
-        play: mysql_down,
+        play: Play::Get {
+            baggage: &[("fault.mysql", "refuse")],
+            path: "/products/14",
+            want: 502,
+        },
         check: None,
     },
     Scenario {
@@ -982,7 +892,11 @@ pub static CATALOGUE: &[Scenario] = &[
                         server3 server shop.v1.Shop/GetProduct !error rpc.response.status_code=DEADLINE_EXCEEDED error.type=DEADLINE_EXCEEDED
         "#,
         concurrent: false,
-        play: grpc_deadline,
+        play: Play::Get {
+            baggage: &[("fault.deadline", "200"), ("fault.slow", "server3:1000")],
+            path: "/products/15",
+            want: 502,
+        },
         check: Some(no_redis_after_cancel),
     },
     Scenario {
@@ -1008,7 +922,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SETEX
         "#,
         concurrent: false,
-        play: http_503_retries,
+        play: Play::Get {
+            baggage: &[("fault.unavailable", "2")],
+            path: "/products/16",
+            want: 200,
+        },
         check: None,
     },
     Scenario {
@@ -1034,7 +952,7 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SETEX
         "#,
         concurrent: false,
-        play: http_panic,
+        play: Play::Custom(http_panic),
         check: None,
     },
     Scenario {
@@ -1052,7 +970,11 @@ pub static CATALOGUE: &[Scenario] = &[
                         server3 server shop.v1.Shop/GetProduct !error rpc.response.status_code=INTERNAL error.type=INTERNAL events=[exception]
         "#,
         concurrent: false,
-        play: grpc_panic,
+        play: Play::Get {
+            baggage: &[("fault.panic", "server3")],
+            path: "/products/18",
+            want: 502,
+        },
         check: None,
     },
     Scenario {
@@ -1069,7 +991,11 @@ pub static CATALOGUE: &[Scenario] = &[
                       server2 client shop.v1.Shop/GetProduct !error rpc.response.status_code=UNAVAILABLE error.type=UNAVAILABLE
         "#,
         concurrent: false,
-        play: service_unreachable,
+        play: Play::Get {
+            baggage: &[("fault.unreachable", "server3")],
+            path: "/products/19",
+            want: 502,
+        },
         check: None,
     },
     Scenario {
@@ -1091,7 +1017,11 @@ pub static CATALOGUE: &[Scenario] = &[
                                 server1 server GET /loop !error http.response.status_code=508 error.type=508
         "#,
         concurrent: false,
-        play: call_back_loop,
+        play: Play::Get {
+            baggage: &[("fault.loop-depth", "5")],
+            path: "/loop?depth=1",
+            want: 502,
+        },
         check: Some(loop_repeats_services),
     },
     Scenario {
@@ -1125,7 +1055,12 @@ pub static CATALOGUE: &[Scenario] = &[
                                 server1 server GET /customers/{name} http.response.status_code=200 demo.customer=carol
         "#,
         concurrent: true,
-        play: fan_out_one_failure,
+        play: Play::Post {
+            baggage: &[("customer", "carol"), ("fault.fail-sku", "22")],
+            path: "/orders",
+            body: r#"{"customer": "carol", "skus": [20, 21, 22, 23]}"#,
+            want: 502,
+        },
         check: Some(exactly_one_red_sibling),
     },
     Scenario {
@@ -1143,7 +1078,7 @@ pub static CATALOGUE: &[Scenario] = &[
                         server3 server shop.v1.Shop/GetProduct rpc.response.status_code=CANCELLED
         "#,
         concurrent: false,
-        play: client_cancels,
+        play: Play::Custom(client_cancels),
         check: Some(no_redis_after_cancel),
     },
     Scenario {
@@ -1164,7 +1099,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SELECT demo_products
         "#,
         concurrent: false,
-        play: not_found,
+        play: Play::Get {
+            baggage: &[],
+            path: "/products/999",
+            want: 404,
+        },
         check: None,
     },
     Scenario {
@@ -1190,7 +1129,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SELECT demo_products
         "#,
         concurrent: false,
-        play: n_plus_one,
+        play: Play::Get {
+            baggage: &[("fault.queries", "one-by-one")],
+            path: "/products?skus=25,26,27,28",
+            want: 200,
+        },
         check: None,
     },
     Scenario {
@@ -1210,7 +1153,11 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SELECT demo_products
         "#,
         concurrent: false,
-        play: batched,
+        play: Play::Get {
+            baggage: &[],
+            path: "/products?skus=25,26,27,28",
+            want: 200,
+        },
         check: None,
     },
     Scenario {
@@ -1238,7 +1185,7 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SETEX
         "#,
         concurrent: false,
-        play: one_customer_fails,
+        play: Play::Custom(one_customer_fails),
         check: None,
     },
     Scenario {
@@ -1257,7 +1204,7 @@ pub static CATALOGUE: &[Scenario] = &[
                       server3 client SELECT demo_products
         "#,
         concurrent: false,
-        play: tracing_off_server2,
+        play: Play::Custom(tracing_off_server2),
         check: Some(no_server2_spans),
     },
     Scenario {
@@ -1267,7 +1214,7 @@ pub static CATALOGUE: &[Scenario] = &[
         shows: "no spans anywhere; the request succeeds and server3 still receives the trace id with flags 00",
         expected: "",
         concurrent: false,
-        play: unsampled,
+        play: Play::Custom(unsampled),
         check: None,
     },
     Scenario {
@@ -1289,7 +1236,7 @@ pub static CATALOGUE: &[Scenario] = &[
                           server3 client SETEX
         "#,
         concurrent: false,
-        play: collector_down,
+        play: Play::Custom(collector_down),
         check: None,
     },
 ];

@@ -188,7 +188,7 @@ pub async fn run_scenario(driver: &Driver<'_>, scenario: &'static Scenario) -> O
         tree: String::new(),
         trace: None,
     };
-    let played = match (scenario.play)(driver).await {
+    let played = match scenario.play_on(driver).await {
         Ok(p) => p,
         Err(e) => {
             outcome
