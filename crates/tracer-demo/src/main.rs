@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpListener;
 use tracer_demo::directive::Service;
 use tracer_demo::loops::DEFAULT_MAX_DEPTH;
+use tracer_demo::runner::cluster::EXIT_WITH_PARENT_ENV;
 use tracer_demo::runner::{self, RunOptions};
 use tracer_demo::{server1, server2, server3, store::Store};
 
@@ -310,8 +312,19 @@ where
     result
 }
 
-/// Completes on ctrl-c or SIGTERM.
+/// Completes on ctrl-c or SIGTERM, or, in a process started by the runner, when the runner is
+/// gone (its pipe on our standard input closes).
 async fn stop_signal() {
+    let parent_gone = async {
+        if std::env::var_os(EXIT_WITH_PARENT_ENV).is_none() {
+            return std::future::pending::<()>().await;
+        }
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = stdin.read(&mut buf).await
+            && n > 0
+        {}
+    };
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -328,5 +341,6 @@ async fn stop_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+        () = parent_gone => {}
     }
 }

@@ -61,3 +61,34 @@ fn unknown_scenario_fails_and_lists_the_known_ones() {
         "lists the known scenarios: {stderr}"
     );
 }
+
+#[test]
+fn a_service_started_by_the_runner_exits_when_the_runner_is_gone() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tracer-demo"))
+        .args(["server1", "--listen", "127.0.0.1:0"])
+        .env("OTEL_SDK_DISABLED", "true")
+        .env(tracer_demo::runner::cluster::EXIT_WITH_PARENT_ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tracer-demo runs");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().expect("waitable").is_none(),
+        "server1 must keep running while its parent's pipe is open"
+    );
+    // The runner's end of the pipe closes as the runner goes away.
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("waitable").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "server1 outlived its parent by 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -15,6 +15,10 @@ use tokio::process::{Child, Command};
 
 use crate::faults::proxy::{Fault, FaultProxy};
 
+/// Set in the environment of the processes the runner starts: they exit when their standard
+/// input (a pipe from the runner) closes, so they never outlive the runner, however it ends.
+pub const EXIT_WITH_PARENT_ENV: &str = "TRACER_DEMO_EXIT_WITH_PARENT";
+
 /// How long a process may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -162,11 +166,6 @@ impl Cluster {
         }
         self.children.clear();
     }
-
-    /// Leaves the processes running after the runner exits.
-    pub fn detach(mut self) {
-        self.children.clear();
-    }
 }
 
 impl Drop for Cluster {
@@ -188,7 +187,8 @@ fn spawn(
     let mut command = Command::new(exe);
     command
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
+        .env(EXIT_WITH_PARENT_ENV, "1")
         .stdout(log.try_clone()?)
         .stderr(log)
         .kill_on_drop(true)
