@@ -13,6 +13,7 @@ use futures_util::future::BoxFuture;
 use opentelemetry::Context;
 use opentelemetry::context::FutureExt as _;
 use serde_json::Value;
+use tracer::opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use tracer::testing::TreeFormat;
 use tracer_collector::query::model::Trace;
 
@@ -484,8 +485,10 @@ fn tracing_off_server2<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Pl
 
 fn unsampled<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>> {
     Box::pin(async move {
-        let trace_id = format!("{:032x}", rand_u128());
-        let traceparent = format!("00-{trace_id}-{:016x}-00", rand_u128() as u64 | 1);
+        // Fresh ids from the SDK's generator, written by hand with flags 00 (not sampled).
+        let ids = RandomIdGenerator::default();
+        let trace_id = ids.new_trace_id().to_string();
+        let traceparent = format!("00-{trace_id}-{}-00", ids.new_span_id());
         let url = format!("{}/products/31", d.cluster.server1);
         let r = d
             .plain
@@ -580,17 +583,6 @@ fn collector_down<'a>(d: &'a Driver<'_>) -> BoxFuture<'a, anyhow::Result<Played>
         }
         Ok(played)
     })
-}
-
-/// A random number from the standard library's hasher seeds (no extra dependency).
-fn rand_u128() -> u128 {
-    use std::hash::{BuildHasher, Hasher};
-    let s = std::collections::hash_map::RandomState::new();
-    let mut a = s.build_hasher();
-    a.write_u64(1);
-    let mut b = s.build_hasher();
-    b.write_u64(2);
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
 // ---------------------------------------------------------------------------------------------

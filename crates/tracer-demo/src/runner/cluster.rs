@@ -36,14 +36,10 @@ pub struct DataUrls {
 pub struct Cluster {
     /// `http://127.0.0.1:{port}`: the collector's query API and UI.
     pub query_url: String,
-    /// The collector's OTLP/HTTP address, direct.
-    pub otlp_http: SocketAddr,
     /// server1's base URL.
     pub server1: String,
     /// server2's base URL.
     pub server2: String,
-    /// server3's gRPC address.
-    pub server3: SocketAddr,
     /// The proxy between the services and the collector.
     pub export_proxy: FaultProxy,
     /// Where each process writes its log.
@@ -91,10 +87,8 @@ impl Cluster {
         let server3 = format!("http://{s3}");
         let mut cluster = Cluster {
             query_url: format!("http://{query}"),
-            otlp_http,
             server1: server1.clone(),
             server2: server2.clone(),
-            server3: s3,
             export_proxy,
             log_dir: log_dir.clone(),
             children,

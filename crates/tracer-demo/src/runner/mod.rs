@@ -7,10 +7,9 @@ pub mod collect;
 pub mod driver;
 
 use std::io::Write as _;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use tracer::testing::tree_diff;
 use tracer_collector::query::model::Trace;
 
@@ -163,16 +162,10 @@ pub async fn run(options: RunOptions) -> anyhow::Result<bool> {
             cluster.query_url,
             cluster.log_dir.display()
         );
-        crate::runner::wait_for_ctrl_c().await;
-        cluster.stop().await;
-    } else {
-        cluster.stop().await;
+        let _ = tokio::signal::ctrl_c().await;
     }
+    cluster.stop().await;
     Ok(failed == 0)
-}
-
-async fn wait_for_ctrl_c() {
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Plays `scenario` and checks its trace.
@@ -322,13 +315,4 @@ fn print_table(outcomes: &[Outcome]) {
             if o.passed() { "pass" } else { "FAIL" }
         );
     }
-}
-
-/// Starts a cluster from `exe` for tests: the same processes the runner starts.
-pub async fn start_cluster(exe: &Path, data: &DataUrls) -> anyhow::Result<Cluster> {
-    let cluster = Cluster::start(exe, data).await?;
-    if cluster.query_url.is_empty() {
-        bail!("the collector has no query address");
-    }
-    Ok(cluster)
 }

@@ -179,11 +179,6 @@ impl TreeFormat {
         let Some(kids) = children.get(&parent) else {
             return;
         };
-        // A cycle in bad data (a span that is its own ancestor) cannot recurse forever: depth is
-        // bounded by the span count.
-        if depth > spans.len() {
-            return;
-        }
         let mut rendered: Vec<(usize, String)> = kids
             .iter()
             .map(|&k| {
