@@ -47,6 +47,10 @@ pub struct Config {
     /// (Jaeger's `--query.max-lookback`-like default of two days).
     #[serde(default = "default_search_lookback_secs")]
     pub search_lookback_secs: u64,
+    /// Queries (searches, trace fetches, dependency scans) that may run at once; more wait for
+    /// a slot (see [`crate::query::stream`]).
+    #[serde(default = "default_query_slots")]
+    pub query_slots: NonZeroUsize,
 }
 
 /// 1,000,000 spans.
@@ -79,6 +83,11 @@ pub fn default_search_lookback_secs() -> u64 {
     2 * 24 * 3600
 }
 
+/// The number of CPUs, at least 2, at most 8.
+pub fn default_query_slots() -> NonZeroUsize {
+    NonZeroUsize::new(crate::query::stream::default_query_slots()).unwrap_or(NonZeroUsize::MIN)
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -88,6 +97,7 @@ impl Default for Config {
             ingest_budget: default_ingest_budget(),
             blocking_threshold: default_blocking_threshold(),
             search_lookback_secs: default_search_lookback_secs(),
+            query_slots: default_query_slots(),
         }
     }
 }

@@ -45,6 +45,7 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::ingest::Ingestor;
 use crate::query::QueryState;
+use crate::query::stream::QueryLimiter;
 use crate::store::Store;
 
 /// How long servers may take to finish in-flight requests after shutdown is requested.
@@ -97,6 +98,7 @@ impl CollectorBuilder {
         let store = Arc::new(Store::new(self.config.store_limits()));
         Collector {
             ingestor: Ingestor::new(store.clone(), &self.config),
+            query_limiter: QueryLimiter::new(self.config.query_slots.get()),
             store,
             config: self.config,
         }
@@ -120,6 +122,7 @@ pub struct Collector {
     config: Config,
     store: Arc<Store>,
     ingestor: Ingestor,
+    query_limiter: QueryLimiter,
 }
 
 impl Collector {
@@ -156,6 +159,7 @@ impl Collector {
                 .config
                 .search_lookback_secs
                 .saturating_mul(1_000_000_000),
+            limiter: self.query_limiter.clone(),
         })
     }
 

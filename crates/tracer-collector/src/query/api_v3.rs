@@ -14,6 +14,11 @@
 //! - `GET /api/v3/trace-summaries` with the parameters of `/api/v3/traces` ->
 //!   `{"summaries": [...]}` (see [`find_trace_summaries`]).
 //!
+//! Bounds: a search returns at most `query.search_depth` traces, [`DEFAULT_SEARCH_DEPTH`] when
+//! absent; a depth outside 1 to [`MAX_SEARCH_DEPTH`] is a 400 naming the parameter. Results are
+//! written a chunk of spans at a time ([`super::stream`]); searches and fetches take a query
+//! slot (503 with `Retry-After` when none frees up in time).
+//!
 //! Errors are `{"error": {"httpCode": N, "message": "..."}}`; no match is a 404 with
 //! `No traces found` for `/api/v3/traces`, as in Jaeger, and an empty list for
 //! `/api/v3/trace-summaries`.
@@ -22,14 +27,23 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use http::StatusCode;
+use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::QueryState;
-use super::convert::{parse_trace_id, to_otlp, to_summaries};
+use super::convert::{parse_trace_id, to_otlp_spans, to_summaries};
 use super::model::TraceSummaries;
 use super::params::{QueryParams, parse_go_duration, parse_rfc3339};
-use crate::store::{KIND_NAMES, StoredTrace, TraceQuery, parse_span_kind};
+use super::rest_handler::search_timeout_message;
+use super::stream::{BodyWriter, Busy, SEARCH_TIMEOUT};
+use crate::store::{KIND_NAMES, TraceQuery, parse_span_kind};
+
+/// Traces a search returns when the request gives no `query.search_depth` (or
+/// `query.num_traces`).
+pub const DEFAULT_SEARCH_DEPTH: usize = 100;
+/// Most traces one search may return; a larger (or zero) search depth is a 400.
+pub const MAX_SEARCH_DEPTH: usize = 1500;
 
 /// Routes of api_v3 (state: [`QueryState`]).
 pub fn routes() -> Router<QueryState> {
@@ -72,23 +86,55 @@ async fn operations(State(state): State<QueryState>, RawQuery(raw): RawQuery) ->
     Json(json!({"operations": operations})).into_response()
 }
 
-fn result(state: &QueryState, traces: &[StoredTrace]) -> Response {
-    if traces.is_empty() {
-        return error(StatusCode::NOT_FOUND, "No traces found");
-    }
-    let data = to_otlp(&state.store, traces);
-    match serde_json::to_value(&data) {
-        Ok(value) => Json(json!({ "result": value })).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+/// Answers `{"result": <OTLP JSON TracesData>}` for the traces `ids`, written a chunk of spans
+/// at a time; a trace evicted meanwhile is left out.
+fn result(state: &QueryState, permit: OwnedSemaphorePermit, ids: Vec<u128>) -> Response {
+    let store = state.store.clone();
+    BodyWriter::respond(StatusCode::OK, permit, move |w| {
+        w.raw("{\"result\":{\"resourceSpans\":[")?;
+        let mut first = true;
+        for id in ids {
+            let Some(trace) = store.trace(id) else {
+                continue;
+            };
+            for chunk in trace.span_chunks(CONVERT_CHUNK) {
+                let data = to_otlp_spans(&store, chunk.map(|span| (id, span)));
+                for resource_spans in &data.resource_spans {
+                    if !first {
+                        w.raw(",")?;
+                    }
+                    first = false;
+                    w.json(resource_spans)?;
+                }
+            }
+        }
+        w.raw("]}}")
+    })
+}
+
+/// Spans converted at once while a response is streamed.
+const CONVERT_CHUNK: usize = 256;
+
+fn busy(b: Busy) -> Response {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, b.message());
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
     let Some(id) = parse_trace_id(&trace_id) else {
         return param_error("trace_id", format!("invalid trace id {trace_id:?}"));
     };
-    let traces: Vec<StoredTrace> = state.store.trace(id).into_iter().collect();
-    result(&state, &traces)
+    let permit = match state.limiter.acquire().await {
+        Ok(permit) => permit,
+        Err(b) => return busy(b),
+    };
+    if state.store.trace_span_count(id).is_none() {
+        return error(StatusCode::NOT_FOUND, "No traces found");
+    }
+    result(&state, permit, vec![id])
 }
 
 fn param_message(name: &str, detail: impl std::fmt::Display) -> String {
@@ -117,13 +163,23 @@ fn parse_query(q: &QueryParams) -> Result<TraceQuery, String> {
             .map(|(d, name)| parse_go_duration(d).map_err(|e| param_message(name, e)))
             .transpose()
     };
-    let mut limit = 0usize;
+    let mut limit = DEFAULT_SEARCH_DEPTH;
     let depth = param(q, "query.searchDepth", "query.search_depth")
         .or_else(|| q.get("query.num_traces").map(|v| (v, "query.num_traces")));
     if let Some((n, name)) = depth {
         limit = n
             .parse::<usize>()
-            .map_err(|_| param_message(name, format!("invalid integer {n:?}")))?;
+            .ok()
+            .filter(|n| (1..=MAX_SEARCH_DEPTH).contains(n))
+            .ok_or_else(|| {
+                param_message(
+                    name,
+                    format!(
+                        "{n:?} is not accepted; accepted 1 to {MAX_SEARCH_DEPTH} \
+                         (default {DEFAULT_SEARCH_DEPTH})"
+                    ),
+                )
+            })?;
     }
     let mut tags = Vec::new();
     if let Some(json) = q.get("query.attributes") {
@@ -150,16 +206,31 @@ fn parse_query(q: &QueryParams) -> Result<TraceQuery, String> {
     })
 }
 
-async fn find_traces(State(state): State<QueryState>, RawQuery(raw): RawQuery) -> Response {
-    let q = QueryParams::parse(raw.as_deref());
-    let query = match parse_query(&q) {
-        Ok(query) => query,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
-    };
+/// Runs a search in a query slot: the slot and the ids found, or the error response.
+async fn search(
+    state: &QueryState,
+    raw: Option<&str>,
+) -> Result<(OwnedSemaphorePermit, Vec<u128>), Response> {
+    let q = QueryParams::parse(raw);
+    let query = parse_query(&q).map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
+    let permit = state.limiter.acquire().await.map_err(busy)?;
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.search(&query)).await {
-        Ok(traces) => result(&state, &traces),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let deadline = std::time::Instant::now() + SEARCH_TIMEOUT;
+    match tokio::task::spawn_blocking(move || store.search_ids(&query, Some(deadline))).await {
+        Ok(Some(ids)) => Ok((permit, ids)),
+        Ok(None) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            search_timeout_message(),
+        )),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+async fn find_traces(State(state): State<QueryState>, RawQuery(raw): RawQuery) -> Response {
+    match search(&state, raw.as_deref()).await {
+        Ok((_, ids)) if ids.is_empty() => error(StatusCode::NOT_FOUND, "No traces found"),
+        Ok((permit, ids)) => result(&state, permit, ids),
+        Err(response) => response,
     }
 }
 
@@ -189,15 +260,18 @@ pub async fn find_trace_summaries(
     State(state): State<QueryState>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let q = QueryParams::parse(raw.as_deref());
-    let query = match parse_query(&q) {
-        Ok(query) => query,
-        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    let (permit, ids) = match search(&state, raw.as_deref()).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let store = state.store.clone();
     let summarized = tokio::task::spawn_blocking(move || {
-        let traces = store.search(&query);
-        to_summaries(&store, &traces)
+        let _permit = permit;
+        // One trace copied out of the store at a time.
+        ids.into_iter()
+            .filter_map(|id| store.trace(id))
+            .flat_map(|trace| to_summaries(&store, std::slice::from_ref(&trace)))
+            .collect::<Vec<_>>()
     })
     .await;
     match summarized {

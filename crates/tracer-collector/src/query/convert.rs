@@ -18,8 +18,8 @@ use opentelemetry_proto::tonic::trace::v1::{
 
 use super::model;
 use crate::store::{
-    KIND_NAMES, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, SpanRef, Store,
-    StoredTrace, Sym, Value,
+    InternReader, KIND_NAMES, LinkDetail, ProcessId, Resolver, STATUS_ERROR, STATUS_OK, ScopeId,
+    SpanRef, Store, StoredTrace, Sym, Value,
 };
 
 const JS_MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -145,19 +145,65 @@ fn link_ref_type(link: &LinkDetail<'_>, names: &dyn Fn(Sym) -> String) -> &'stat
     if child_of { "CHILD_OF" } else { "FOLLOWS_FROM" }
 }
 
-/// Converts a stored trace to Jaeger's UI model.
-pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
-    let trace_id = trace_id_hex(trace.trace_id);
-    let mut process_keys: HashMap<ProcessId, String> = HashMap::new();
-    let mut processes = std::collections::BTreeMap::new();
-    let names = store.interner.reader();
-    let name_of = |s: Sym| names.get(s).to_owned();
-    let values = store.values.reader();
-    let values = values.resolver();
-    let mut spans = Vec::with_capacity(trace.spans.len());
-    for record in trace.spans() {
-        let next = process_keys.len() + 1;
-        let process_id = process_keys
+/// Converts the spans of one stored trace to Jaeger's UI model one at a time, collecting the
+/// processes they reference. [`to_jaeger`] applies it to a whole trace; streamed responses apply
+/// it chunk by chunk, taking the name and value readers only for the span being converted so a
+/// slow reader of the response never holds the store's locks.
+pub(crate) struct JaegerSpans<'s> {
+    store: &'s Store,
+    trace_id: u128,
+    trace_hex: String,
+    process_keys: HashMap<ProcessId, String>,
+    processes: std::collections::BTreeMap<String, model::Process>,
+}
+
+impl<'s> JaegerSpans<'s> {
+    pub(crate) fn new(store: &'s Store, trace_id: u128) -> Self {
+        JaegerSpans {
+            store,
+            trace_id,
+            trace_hex: trace_id_hex(trace_id),
+            process_keys: HashMap::new(),
+            processes: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The trace id as Jaeger prints it.
+    pub(crate) fn trace_hex(&self) -> &str {
+        &self.trace_hex
+    }
+
+    /// Converts a run of spans of the trace.
+    pub(crate) fn convert<'a>(
+        &mut self,
+        records: impl Iterator<Item = SpanRef<'a>>,
+    ) -> Vec<model::Span> {
+        let store = self.store;
+        let names = store.interner.reader();
+        let values = store.values.reader();
+        let values = values.resolver();
+        records
+            .map(|record| self.span(&names, values, record))
+            .collect()
+    }
+
+    /// The processes referenced so far, keyed `p1`, `p2`, ... in order of first use.
+    pub(crate) fn into_processes(self) -> std::collections::BTreeMap<String, model::Process> {
+        self.processes
+    }
+
+    fn span(
+        &mut self,
+        names: &InternReader<'_>,
+        values: Resolver<'_>,
+        record: SpanRef<'_>,
+    ) -> model::Span {
+        let store = self.store;
+        let name_of = |s: Sym| names.get(s).to_owned();
+        let next = self.process_keys.len() + 1;
+        let processes = &mut self.processes;
+        let process_id = self
+            .process_keys
             .entry(record.process)
             .or_insert_with(|| {
                 let key = format!("p{next}");
@@ -205,14 +251,14 @@ pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
         if record.parent_span_id != 0 {
             references.push(model::Reference {
                 ref_type: "CHILD_OF".to_owned(),
-                trace_id: trace_id.clone(),
+                trace_id: self.trace_hex.clone(),
                 span_id: span_id_hex(record.parent_span_id),
             });
         }
         for link in &detail.links {
             let ref_type = link_ref_type(link, &name_of);
             if record.parent_span_id != 0
-                && link.trace_id == trace.trace_id
+                && link.trace_id == self.trace_id
                 && link.span_id == record.parent_span_id
             {
                 references[0].ref_type = ref_type.to_owned();
@@ -245,8 +291,8 @@ pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
                 }
             })
             .collect();
-        spans.push(model::Span {
-            trace_id: trace_id.clone(),
+        model::Span {
+            trace_id: self.trace_hex.clone(),
             span_id: span_id_hex(record.span_id),
             flags: u32::from(record.trace_flags()),
             operation_name: names.get(record.name).to_owned(),
@@ -257,12 +303,18 @@ pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
             logs,
             process_id,
             warnings: None,
-        });
+        }
     }
+}
+
+/// Converts a stored trace to Jaeger's UI model.
+pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
+    let mut converter = JaegerSpans::new(store, trace.trace_id);
+    let spans = converter.convert(trace.spans());
     model::Trace {
-        trace_id,
+        trace_id: converter.trace_hex().to_owned(),
         spans,
-        processes,
+        processes: converter.into_processes(),
         warnings: None,
     }
 }
@@ -290,6 +342,20 @@ fn attrs_to_otlp(names: &dyn Fn(Sym) -> String, attrs: &[(Sym, Value<'_>)]) -> V
 /// Converts stored traces to OTLP `TracesData`, one `ResourceSpans` per resource and one
 /// `ScopeSpans` per scope, in order of first appearance.
 pub fn to_otlp(store: &Store, traces: &[StoredTrace]) -> TracesData {
+    to_otlp_spans(
+        store,
+        traces
+            .iter()
+            .flat_map(|trace| trace.spans().map(move |span| (trace.trace_id, span))),
+    )
+}
+
+/// Converts spans, each with its trace id, to OTLP `TracesData` as [`to_otlp`] does; streamed
+/// responses call it on one chunk of spans at a time.
+pub(crate) fn to_otlp_spans<'a>(
+    store: &Store,
+    spans: impl Iterator<Item = (u128, SpanRef<'a>)>,
+) -> TracesData {
     let names = store.interner.reader();
     let name_of = |s: Sym| names.get(s).to_owned();
     let values = store.values.reader();
@@ -297,8 +363,8 @@ pub fn to_otlp(store: &Store, traces: &[StoredTrace]) -> TracesData {
     let mut resource_index: HashMap<ProcessId, usize> = HashMap::new();
     let mut scope_index: HashMap<(ProcessId, ScopeId), usize> = HashMap::new();
     let mut out = TracesData::default();
-    for trace in traces {
-        for record in trace.spans() {
+    for (trace_id, record) in spans {
+        {
             let ri = *resource_index.entry(record.process).or_insert_with(|| {
                 out.resource_spans.push(ResourceSpans {
                     resource: Some(store.catalog.process(record.process).resource.clone()),
@@ -320,7 +386,7 @@ pub fn to_otlp(store: &Store, traces: &[StoredTrace]) -> TracesData {
                 });
             let detail = record.detail(values);
             rs.scope_spans[si].spans.push(OtlpSpan {
-                trace_id: trace.trace_id.to_be_bytes().to_vec(),
+                trace_id: trace_id.to_be_bytes().to_vec(),
                 span_id: record.span_id.to_be_bytes().to_vec(),
                 trace_state: detail.trace_state.to_owned(),
                 parent_span_id: if record.parent_span_id == 0 {

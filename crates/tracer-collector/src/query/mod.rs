@@ -14,6 +14,7 @@ pub mod convert;
 pub mod model;
 pub mod params;
 pub mod rest_handler;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,6 +30,8 @@ pub struct QueryState {
     pub store: Arc<Store>,
     /// Default search window when a request gives no start, in nanoseconds.
     pub default_lookback_ns: u64,
+    /// The pool of query slots.
+    pub limiter: stream::QueryLimiter,
 }
 
 /// The query router: Jaeger v1, api_v3 and the stats endpoint.

@@ -131,7 +131,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
     let err = || format!("invalid RFC 3339 time {s:?}");
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    // Every valid form is ASCII; checking first keeps the slicing below on char boundaries.
+    if !s.is_ascii() || b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return Err(err());
     }
     if b[13] != b':' || b[16] != b':' {
@@ -215,5 +216,16 @@ mod tests {
             Ok(1_709_210_096_123_456_789)
         );
         assert!(parse_rfc3339("2024-02-29 nonsense").is_err());
+    }
+
+    #[test]
+    fn rfc3339_rejects_non_ascii_at_any_position_without_panicking() {
+        let valid = "2024-01-01T00:00:00.5+01:00";
+        for i in 0..=valid.len() {
+            let mut s = valid.to_owned();
+            s.insert(i, 'ü');
+            assert!(parse_rfc3339(&s).is_err(), "{s}");
+        }
+        assert!(parse_rfc3339("2024-01-01T00:00:00ü:000").is_err());
     }
 }

@@ -5,22 +5,34 @@
 //! `tag=key:value`, `lookback` as a Go duration when `start` is absent, repeated `traceID`.
 //! An empty parameter counts as absent. Bad parameters give a 400 envelope whose message names
 //! the parameter and the value.
+//!
+//! Bounds: a search returns at most `limit` traces, [`DEFAULT_LIMIT`] when absent; a `limit`
+//! outside 1 to [`MAX_LIMIT`] (0 included, which Jaeger's memory store reads as "all") is a
+//! 400, as is a list of more than [`MAX_LIMIT`] `traceID`s. Traces are written to the response
+//! a chunk of spans at a time ([`super::stream`]), and searches, trace fetches and dependency
+//! scans take a query slot (503 with `Retry-After` when none frees up in time).
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::StatusCode;
+use std::io;
+
+use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
-use super::convert::{parse_trace_id, to_jaeger};
-use super::model::{DependencyLink, Envelope, EnvelopeError, Operation, Trace};
+use super::convert::{JaegerSpans, parse_trace_id};
+use super::model::{DependencyLink, Envelope, EnvelopeError, Operation};
 use super::params::{QueryParams, parse_go_duration};
+use super::stream::{BodyWriter, SEARCH_TIMEOUT};
 use super::{QueryState, now_ns};
-use crate::store::{KIND_NAMES, TraceQuery, parse_span_kind};
+use crate::store::{KIND_NAMES, Store, StoredTrace, TraceQuery, parse_span_kind};
 
-const DEFAULT_LIMIT: usize = 100;
+/// Traces a search returns when the request gives no `limit`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Most traces one search (or one `traceID` list) may return; a larger `limit` is a 400.
+pub const MAX_LIMIT: usize = 1500;
 const DEFAULT_DEPENDENCY_LOOKBACK_MS: u64 = 24 * 3600 * 1000;
 
 /// Routes of the v1 API and the stats endpoint (state: [`QueryState`]).
@@ -199,10 +211,11 @@ fn parse_search(state: &QueryState, q: &QueryParams) -> Result<TraceQuery, Strin
     };
     let limit = match parse_int(q, "limit")? {
         None => DEFAULT_LIMIT,
-        Some(n) if n >= 0 => n as usize,
+        Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
         Some(n) => {
             return Err(message(format!(
-                "unable to parse param 'limit': {n} is negative"
+                "unable to parse param 'limit': {n} is out of range; accepted 1 to {MAX_LIMIT} \
+                 (default {DEFAULT_LIMIT})"
             )));
         }
     };
@@ -235,41 +248,111 @@ fn parse_search(state: &QueryState, q: &QueryParams) -> Result<TraceQuery, Strin
 async fn find_traces(State(state): State<QueryState>, RawQuery(raw): RawQuery) -> Response {
     let q = QueryParams::parse(raw.as_deref());
     let ids: Vec<&str> = q.all("traceID").collect();
-    if !ids.is_empty() {
-        let mut traces: Vec<Trace> = Vec::new();
+    let wanted = if ids.is_empty() {
+        match parse_search(&state, &q) {
+            Ok(query) => Wanted::Search(query),
+            Err(msg) => return bad_request(msg),
+        }
+    } else {
+        if ids.len() > MAX_LIMIT {
+            return bad_request(format!(
+                "too many 'traceID' params: {}; at most {MAX_LIMIT} per request",
+                ids.len()
+            ));
+        }
+        let mut parsed = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(trace_id) = parse_trace_id(id) else {
                 return bad_request(format!(
                     "cannot parse traceID param: invalid trace id {id:?}"
                 ));
             };
-            if let Some(t) = state.store.trace(trace_id) {
-                traces.push(to_jaeger(&state.store, &t));
+            parsed.push(trace_id);
+        }
+        Wanted::Ids(parsed)
+    };
+    let permit = match state.limiter.acquire().await {
+        Ok(permit) => permit,
+        Err(busy) => return unavailable(busy.message()),
+    };
+    let ids = match wanted {
+        Wanted::Ids(ids) => ids,
+        Wanted::Search(query) => {
+            let store = state.store.clone();
+            let deadline = std::time::Instant::now() + SEARCH_TIMEOUT;
+            match tokio::task::spawn_blocking(move || store.search_ids(&query, Some(deadline)))
+                .await
+            {
+                Ok(Some(ids)) => ids,
+                Ok(None) => return unavailable(search_timeout_message()),
+                Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             }
         }
-        let total = traces.len();
-        return ok(traces, total);
-    }
-    let query = match parse_search(&state, &q) {
-        Ok(query) => query,
-        Err(msg) => return bad_request(msg),
     };
     let store = state.store.clone();
-    let traces = tokio::task::spawn_blocking(move || {
-        let found = store.search(&query);
-        found
-            .iter()
-            .map(|t| to_jaeger(&store, t))
-            .collect::<Vec<Trace>>()
-    })
-    .await;
-    match traces {
-        Ok(traces) => {
-            let total = traces.len();
-            ok(traces, total)
+    BodyWriter::respond(StatusCode::OK, permit, move |w| {
+        w.raw("{\"data\":[")?;
+        let mut total = 0usize;
+        for id in ids {
+            // A trace evicted since the search is left out.
+            let Some(trace) = store.trace(id) else {
+                continue;
+            };
+            if total > 0 {
+                w.raw(",")?;
+            }
+            write_jaeger_trace(&store, w, &trace)?;
+            total += 1;
         }
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        w.raw(&format!(
+            "],\"total\":{total},\"limit\":0,\"offset\":0,\"errors\":null}}"
+        ))
+    })
+}
+
+/// What `/api/traces` was asked for.
+enum Wanted {
+    Ids(Vec<u128>),
+    Search(TraceQuery),
+}
+
+/// Spans converted per hold of the name and value readers while a trace is streamed.
+const CONVERT_CHUNK: usize = 256;
+
+/// Writes one trace as Jaeger's UI model (the JSON of [`Trace`]), a chunk of spans at a time.
+fn write_jaeger_trace(store: &Store, w: &mut BodyWriter, trace: &StoredTrace) -> io::Result<()> {
+    let mut converter = JaegerSpans::new(store, trace.trace_id);
+    w.raw("{\"traceID\":")?;
+    w.json(converter.trace_hex())?;
+    w.raw(",\"spans\":[")?;
+    let mut first = true;
+    for chunk in trace.span_chunks(CONVERT_CHUNK) {
+        for span in converter.convert(chunk) {
+            if !first {
+                w.raw(",")?;
+            }
+            first = false;
+            w.json(&span)?;
+        }
     }
+    w.raw("],\"processes\":")?;
+    w.json(&converter.into_processes())?;
+    w.raw(",\"warnings\":null}")
+}
+
+pub(crate) fn search_timeout_message() -> String {
+    format!(
+        "the search was stopped after {} s; narrow the time range or name a service",
+        SEARCH_TIMEOUT.as_secs()
+    )
+}
+
+fn unavailable(msg: String) -> Response {
+    let mut response = fail(StatusCode::SERVICE_UNAVAILABLE, msg);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
@@ -278,10 +361,22 @@ async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>
             "cannot parse traceID param: invalid trace id {trace_id:?}"
         ));
     };
-    match state.store.trace(id) {
-        Some(trace) => ok(vec![to_jaeger(&state.store, &trace)], 1),
-        None => fail(StatusCode::NOT_FOUND, "trace not found"),
-    }
+    let permit = match state.limiter.acquire().await {
+        Ok(permit) => permit,
+        Err(busy) => return unavailable(busy.message()),
+    };
+    let store = state.store.clone();
+    let trace = match tokio::task::spawn_blocking(move || store.trace(id)).await {
+        Ok(Some(trace)) => trace,
+        Ok(None) => return fail(StatusCode::NOT_FOUND, "trace not found"),
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let store = state.store.clone();
+    BodyWriter::respond(StatusCode::OK, permit, move |w| {
+        w.raw("{\"data\":[")?;
+        write_jaeger_trace(&store, w, &trace)?;
+        w.raw("],\"total\":1,\"limit\":0,\"offset\":0,\"errors\":null}")
+    })
 }
 
 async fn dependencies(State(state): State<QueryState>, RawQuery(raw): RawQuery) -> Response {
@@ -298,9 +393,18 @@ async fn dependencies(State(state): State<QueryState>, RawQuery(raw): RawQuery) 
     };
     let end_ns = end_ms.saturating_mul(1_000_000);
     let start_ns = end_ms.saturating_sub(lookback_ms).saturating_mul(1_000_000);
-    let links: Vec<DependencyLink> = state
-        .store
-        .dependencies(start_ns, end_ns)
+    let _permit = match state.limiter.acquire().await {
+        Ok(permit) => permit,
+        Err(busy) => return unavailable(busy.message()),
+    };
+    let store = state.store.clone();
+    let edges = match tokio::task::spawn_blocking(move || store.dependencies(start_ns, end_ns))
+        .await
+    {
+        Ok(edges) => edges,
+        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let links: Vec<DependencyLink> = edges
         .into_iter()
         .map(|e| DependencyLink {
             parent: e.parent,

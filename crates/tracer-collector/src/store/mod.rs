@@ -48,13 +48,19 @@ pub use wire::Malformed;
 
 pub(crate) use catalog::Catalog;
 use fxhash::FxHashMap;
-pub(crate) use intern::{Interner, Sym};
+pub(crate) use intern::{InternReader, Interner, Sym};
 pub(crate) use span::{
     KIND_UNSPECIFIED, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, SpanRecord, SpanRef,
     Value, span_refs,
 };
-use values::Resolver;
+pub(crate) use values::Resolver;
 pub(crate) use values::ValueDict;
+
+/// Traces examined per hold of the store's read lock by a search (see [`Store::search_ids`]).
+pub const SCAN_SLICE_TRACES: usize = 512;
+
+/// Longest hold of the store's read lock by one slice of a search.
+pub const SCAN_SLICE_TIME: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Limits that bound the store's memory.
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +175,16 @@ impl StoredTrace {
     /// The spans with their packed data.
     pub(crate) fn spans(&self) -> impl DoubleEndedIterator<Item = SpanRef<'_>> + '_ {
         span_refs(&self.spans, &self.data)
+    }
+
+    /// The spans in runs of at most `n`.
+    pub(crate) fn span_chunks(
+        &self,
+        n: usize,
+    ) -> impl Iterator<Item = impl Iterator<Item = SpanRef<'_>> + '_> + '_ {
+        self.spans
+            .chunks(n.max(1))
+            .map(|chunk| span_refs(chunk, &self.data))
     }
 }
 
@@ -447,63 +463,117 @@ impl Store {
         out
     }
 
+    /// Number of spans of the trace with this id, without copying it.
+    pub fn trace_span_count(&self, trace_id: u128) -> Option<usize> {
+        self.read().traces.get(&trace_id).map(|t| t.spans.len())
+    }
+
     /// The trace with this id.
     pub fn trace(&self, trace_id: u128) -> Option<StoredTrace> {
         let inner = self.read();
         inner.traces.get(&trace_id).map(|t| t.stored(trace_id))
     }
 
-    /// Traces matching `query`, newest first.
+    /// Traces matching `query`, newest first (at most `query.limit` when it is not 0).
     pub fn search(&self, query: &TraceQuery) -> Vec<StoredTrace> {
+        self.search_ids(query, None)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|id| self.trace(id))
+            .collect()
+    }
+
+    /// Ids of the traces matching `query`, newest first (at most `query.limit` when it is not
+    /// 0), or `None` when `deadline` passed before the search was done.
+    ///
+    /// The time index is walked in slices ([`SCAN_SLICE_TRACES`] traces or
+    /// [`SCAN_SLICE_TIME`], whichever comes first), taking the store's read lock once per slice,
+    /// so a search over a full store never keeps ingest waiting for more than one slice.
+    pub fn search_ids(
+        &self,
+        query: &TraceQuery,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<Vec<u128>> {
         let Some(compiled) = self.compile(query) else {
-            return Vec::new();
+            return Some(Vec::new());
         };
-        let inner = self.read();
         let start_max = query.start_max_ns.unwrap_or(u64::MAX);
         let start_min = query.start_min_ns.unwrap_or(0);
-        let oldest_start = start_min.saturating_sub(inner.max_trace_span_ns);
-        let mut out = Vec::new();
         let service_bit = compiled.service.map_or(0, service_bit);
-        let values = self.values.reader();
-        let values = values.resolver();
-        for (&(trace_start, trace_id), &services) in
-            inner.by_start.range(..=(start_max, u128::MAX)).rev()
-        {
-            if trace_start < oldest_start {
-                break;
-            }
-            if services & service_bit != service_bit {
-                continue;
-            }
-            let Some(entry) = inner.traces.get(&trace_id) else {
-                continue;
-            };
-            if entry.end_ns < start_min {
-                continue;
-            }
-            if span_refs(&entry.spans, &entry.data).any(|s| self.span_matches(s, &compiled, values))
+        let mut out = Vec::new();
+        let mut cursor = (start_max, u128::MAX);
+        loop {
+            let inner = self.read();
+            let oldest_start = start_min.saturating_sub(inner.max_trace_span_ns);
+            let values = self.values.reader();
+            let values = values.resolver();
+            let slice_start = std::time::Instant::now();
+            let mut next = None;
+            for (scanned, (&(trace_start, trace_id), &services)) in
+                inner.by_start.range(..=cursor).rev().enumerate()
             {
-                out.push(entry.stored(trace_id));
-                if query.limit != 0 && out.len() >= query.limit {
+                if scanned >= SCAN_SLICE_TRACES
+                    || (scanned % 16 == 15 && slice_start.elapsed() >= SCAN_SLICE_TIME)
+                {
+                    next = Some((trace_start, trace_id));
                     break;
                 }
+                if trace_start < oldest_start {
+                    break;
+                }
+                if services & service_bit != service_bit {
+                    continue;
+                }
+                let Some(entry) = inner.traces.get(&trace_id) else {
+                    continue;
+                };
+                if entry.end_ns < start_min {
+                    continue;
+                }
+                if span_refs(&entry.spans, &entry.data)
+                    .any(|s| self.span_matches(s, &compiled, values))
+                {
+                    out.push(trace_id);
+                    if query.limit != 0 && out.len() >= query.limit {
+                        return Some(out);
+                    }
+                }
             }
+            drop(inner);
+            match next {
+                Some(resume) => cursor = resume,
+                None => return Some(out),
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return None;
+            }
+            std::thread::yield_now();
         }
-        out
     }
 
     /// Service call edges from spans whose parent belongs to another service, over traces that
     /// started in `[start_ns, end_ns]`; sorted by parent, then child.
     pub fn dependencies(&self, start_ns: u64, end_ns: u64) -> Vec<DependencyEdge> {
         let mut counts: FxHashMap<(Sym, Sym), u64> = FxHashMap::default();
-        {
+        let mut parents: FxHashMap<u64, Sym> = FxHashMap::default();
+        let mut cursor = (start_ns, 0u128);
+        // In slices, as a search walks the index, so ingest never waits for the whole walk.
+        loop {
             let inner = self.read();
-            let mut parents: FxHashMap<u64, Sym> = FxHashMap::default();
-            for &(_, trace_id) in inner
+            let slice_start = std::time::Instant::now();
+            let mut next = None;
+            for (scanned, &(trace_start, trace_id)) in inner
                 .by_start
-                .range((start_ns, 0)..=(end_ns, u128::MAX))
+                .range(cursor..=(end_ns, u128::MAX))
                 .map(|(k, _)| k)
+                .enumerate()
             {
+                if scanned >= SCAN_SLICE_TRACES
+                    || (scanned % 16 == 15 && slice_start.elapsed() >= SCAN_SLICE_TIME)
+                {
+                    next = Some((trace_start, trace_id));
+                    break;
+                }
                 let Some(entry) = inner.traces.get(&trace_id) else {
                     continue;
                 };
@@ -518,6 +588,12 @@ impl Store {
                     }
                 }
             }
+            drop(inner);
+            match next {
+                Some(resume) => cursor = resume,
+                None => break,
+            }
+            std::thread::yield_now();
         }
         let names = self.interner.reader();
         let mut out: Vec<DependencyEdge> = counts
