@@ -51,6 +51,50 @@ pub struct Config {
     /// a slot (see [`crate::query::stream`]).
     #[serde(default = "default_query_slots")]
     pub query_slots: NonZeroUsize,
+    /// Connections each listener serves at once; more are closed on accept.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: NonZeroUsize,
+    /// Milliseconds allowed for a connection's first bytes and for each request head.
+    #[serde(default = "default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Longest gap between two frames of a request body, in milliseconds.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// Lowest average request body rate in bytes per second (after the first body timeout).
+    #[serde(default = "default_body_min_rate")]
+    pub body_min_rate: u64,
+    /// Milliseconds without traffic after which a connection is closed.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// Host names accepted in `Host` on loopback listeners besides loopback names and
+    /// addresses (see [`crate::access`]).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+/// 256 connections per listener.
+pub fn default_max_connections() -> NonZeroUsize {
+    NonZeroUsize::new(256).expect("non-zero")
+}
+
+/// 10 seconds.
+pub fn default_header_timeout_ms() -> u64 {
+    10_000
+}
+
+/// 10 seconds.
+pub fn default_body_timeout_ms() -> u64 {
+    10_000
+}
+
+/// 64 KiB/s.
+pub fn default_body_min_rate() -> u64 {
+    64 << 10
+}
+
+/// Two minutes.
+pub fn default_idle_timeout_ms() -> u64 {
+    120_000
 }
 
 /// 1,000,000 spans.
@@ -98,11 +142,29 @@ impl Default for Config {
             blocking_threshold: default_blocking_threshold(),
             search_lookback_secs: default_search_lookback_secs(),
             query_slots: default_query_slots(),
+            max_connections: default_max_connections(),
+            header_timeout_ms: default_header_timeout_ms(),
+            body_timeout_ms: default_body_timeout_ms(),
+            body_min_rate: default_body_min_rate(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// The per-listener connection limits part of the config.
+    pub fn connection_limits(&self) -> crate::serve::ConnectionLimits {
+        use std::time::Duration;
+        crate::serve::ConnectionLimits {
+            max_connections: self.max_connections.get(),
+            header_timeout: Duration::from_millis(self.header_timeout_ms.max(1)),
+            body_timeout: Duration::from_millis(self.body_timeout_ms.max(1)),
+            body_min_rate: self.body_min_rate,
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
+        }
+    }
+
     /// The store limits part of the config.
     pub fn store_limits(&self) -> StoreLimits {
         StoreLimits {

@@ -25,9 +25,11 @@
 //! # }
 //! ```
 
+pub mod access;
 pub mod config;
 pub mod ingest;
 pub mod query;
+pub mod serve;
 pub mod store;
 pub mod ui;
 pub mod view;
@@ -38,9 +40,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::access::{Access, Audience};
 
 use crate::config::Config;
 use crate::ingest::Ingestor;
@@ -56,6 +60,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[must_use]
 pub struct CollectorBuilder {
     config: Config,
+    access: Access,
 }
 
 fn non_zero(n: usize) -> NonZeroUsize {
@@ -93,10 +98,21 @@ impl CollectorBuilder {
         self
     }
 
+    /// Access rules (allowed hosts, access token) for every listener; see [`access`].
+    pub fn access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
     /// Builds the collector and its empty store.
     pub fn build(self) -> Collector {
         let store = Arc::new(Store::new(self.config.store_limits()));
+        let mut access = self.access;
+        access
+            .allowed_hosts
+            .extend(self.config.allowed_hosts.iter().cloned());
         Collector {
+            access,
             ingestor: Ingestor::new(store.clone(), &self.config),
             query_limiter: QueryLimiter::new(self.config.query_slots.get()),
             store,
@@ -123,6 +139,7 @@ pub struct Collector {
     store: Arc<Store>,
     ingestor: Ingestor,
     query_limiter: QueryLimiter,
+    access: Access,
 }
 
 impl Collector {
@@ -165,42 +182,60 @@ impl Collector {
 
     /// Serves the given listeners until `shutdown` completes, then lets in-flight requests
     /// finish (up to [`SHUTDOWN_GRACE`]) and returns. Returns early with the error if a server
-    /// fails.
+    /// fails. Each listener applies the configured connection limits ([`serve`]) and access
+    /// rules ([`access`]).
     pub async fn run(
         self,
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let ingestor = self.ingestor();
-        let mut servers: Vec<(&'static str, TcpListener, Router)> = Vec::new();
+        let mut servers: Vec<(&'static str, TcpListener, Router, Audience)> = Vec::new();
         if let Some(l) = listeners.otlp_grpc {
-            servers.push(("otlp-grpc", l, ingest::grpc::router(ingestor.clone())));
+            servers.push((
+                "otlp-grpc",
+                l,
+                ingest::grpc::router(ingestor.clone()),
+                Audience::Grpc,
+            ));
         }
         if let Some(l) = listeners.otlp_http {
-            servers.push(("otlp-http", l, ingest::http::router(ingestor)));
+            servers.push((
+                "otlp-http",
+                l,
+                ingest::http::router(ingestor),
+                Audience::HttpIngest,
+            ));
         }
         if let Some(l) = listeners.query {
-            servers.push(("query", l, self.query_router()));
+            servers.push(("query", l, self.query_router(), Audience::Query));
         }
+        let limits = self.config.connection_limits();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
         let mut tasks = JoinSet::new();
-        for (name, listener, router) in servers {
+        for (name, listener, router, audience) in servers {
             let addr = listener.local_addr()?;
-            // Without TCP_NODELAY, delayed ACKs stall multi-segment gRPC messages by ~40 ms.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot set tcp_nodelay");
-                }
+            let rules = Arc::new(access::ListenerAccess {
+                access: self.access.clone(),
+                loopback: addr.ip().is_loopback(),
+                audience,
             });
+            let router = router
+                .layer(axum::middleware::from_fn_with_state(rules, access::check))
+                .layer(CatchPanicLayer::custom(panic_response));
             tracing::info!(server = name, %addr, "listening");
             let mut stop = stop_rx.clone();
-            tasks.spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.changed().await;
-                    })
-                    .await
-            });
+            let stats = Arc::new(serve::ListenerStats::default());
+            tasks.spawn(serve::serve(
+                listener,
+                router,
+                limits,
+                stats,
+                async move {
+                    let _ = stop.changed().await;
+                },
+                SHUTDOWN_GRACE,
+            ));
         }
         drop(stop_rx);
         let early = tokio::select! {
@@ -217,18 +252,33 @@ impl Collector {
                 Err(e) => Err(std::io::Error::other(e)),
             };
         }
-        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-            while let Some(res) = tasks.join_next().await {
-                if let Ok(Err(e)) = res {
-                    tracing::warn!(error = %e, "server ended with an error");
-                }
+        while let Some(res) = tasks.join_next().await {
+            if let Ok(Err(e)) = res {
+                tracing::warn!(error = %e, "server ended with an error");
             }
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!("grace period over, closing remaining connections");
-            tasks.abort_all();
         }
         Ok(())
     }
+}
+
+/// A handler that panicked answers 500 instead of dropping the connection.
+fn panic_response(
+    panic: Box<dyn std::any::Any + Send + 'static>,
+) -> http::Response<axum::body::Body> {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "a request handler panicked");
+    let body = serde_json::json!({
+        "errors": [{"code": 500, "msg": format!("internal error: {detail}")}],
+    });
+    let mut response = http::Response::new(axum::body::Body::from(body.to_string()));
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
 }

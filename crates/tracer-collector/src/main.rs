@@ -13,8 +13,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
+use tracer_collector::access::Access;
 use tracer_collector::config::{
-    Config, DEFAULT_OTLP_GRPC_PORT, DEFAULT_OTLP_HTTP_PORT, DEFAULT_QUERY_PORT,
+    self, Config, DEFAULT_OTLP_GRPC_PORT, DEFAULT_OTLP_HTTP_PORT, DEFAULT_QUERY_PORT,
 };
 use tracer_collector::query::model::{Envelope, Trace};
 use tracer_collector::{Collector, Listeners, view};
@@ -47,6 +48,41 @@ struct Cli {
     /// Largest accepted request body in bytes, after decompression.
     #[arg(long, env = "TRACER_COLLECTOR_BODY_LIMIT", default_value_t = tracer_collector::config::default_body_limit().get())]
     body_limit: usize,
+    /// Connections each port serves at once; more are closed on accept.
+    #[arg(long, env = "TRACER_COLLECTOR_MAX_CONNECTIONS", default_value_t = config::default_max_connections().get())]
+    max_connections: usize,
+    /// Milliseconds allowed for a connection's first bytes and each request head (HTTP/1 also
+    /// waits this long for the next request on a kept-alive connection).
+    #[arg(long, env = "TRACER_COLLECTOR_HEADER_TIMEOUT_MS", default_value_t = config::default_header_timeout_ms())]
+    header_timeout_ms: u64,
+    /// Longest gap between two pieces of a request body, in milliseconds.
+    #[arg(long, env = "TRACER_COLLECTOR_BODY_TIMEOUT_MS", default_value_t = config::default_body_timeout_ms())]
+    body_timeout_ms: u64,
+    /// Lowest average request body rate in bytes per second.
+    #[arg(long, env = "TRACER_COLLECTOR_BODY_MIN_RATE", default_value_t = config::default_body_min_rate())]
+    body_min_rate: u64,
+    /// Milliseconds without traffic after which a connection is closed.
+    #[arg(long, env = "TRACER_COLLECTOR_IDLE_TIMEOUT_MS", default_value_t = config::default_idle_timeout_ms())]
+    idle_timeout_ms: u64,
+    /// Searches and trace fetches that run at once; more wait for a slot.
+    #[arg(long, env = "TRACER_COLLECTOR_QUERY_SLOTS", default_value_t = config::default_query_slots().get())]
+    query_slots: usize,
+    /// A host name accepted in `Host` besides loopback names (repeatable, or comma-separated
+    /// in the variable); requests naming other hosts get 403 on loopback ports.
+    #[arg(
+        long = "allowed-host",
+        env = "TRACER_COLLECTOR_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+    /// Access token every request must present (`Authorization: Bearer`, or a browser
+    /// sign-in); required when binding beyond loopback.
+    #[arg(long, env = "TRACER_COLLECTOR_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Serve beyond loopback without an access token (anyone who can reach the ports can
+    /// read and write traces).
+    #[arg(long, env = "TRACER_COLLECTOR_NO_AUTH")]
+    no_auth: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -102,11 +138,36 @@ async fn bind(ip: IpAddr, port: u16) -> anyhow::Result<Option<TcpListener>> {
 }
 
 async fn serve(cli: Cli) -> anyhow::Result<()> {
+    let token = cli.auth_token.clone().filter(|t| !t.is_empty());
+    if !cli.bind_address.is_loopback() && token.is_none() && !cli.no_auth {
+        bail!(
+            "--bind-address {} reaches beyond this machine, so an access token is required: set \
+             --auth-token (or TRACER_COLLECTOR_AUTH_TOKEN), or pass --no-auth to serve without one",
+            cli.bind_address
+        );
+    }
+    let non_zero = |name: &str, n: usize| {
+        std::num::NonZeroUsize::new(n).with_context(|| format!("--{name} must be at least 1"))
+    };
+    let config = Config {
+        max_connections: non_zero("max-connections", cli.max_connections)?,
+        query_slots: non_zero("query-slots", cli.query_slots)?,
+        header_timeout_ms: cli.header_timeout_ms,
+        body_timeout_ms: cli.body_timeout_ms,
+        body_min_rate: cli.body_min_rate,
+        idle_timeout_ms: cli.idle_timeout_ms,
+        allowed_hosts: cli.allowed_hosts.clone(),
+        ..Config::default()
+    };
     let collector = Collector::builder()
-        .config(Config::default())
+        .config(config)
         .max_spans(cli.max_spans)
         .max_bytes(cli.max_bytes)
         .body_limit(cli.body_limit)
+        .access(Access {
+            allowed_hosts: Vec::new(),
+            token: token.map(Into::into),
+        })
         .build();
     let listeners = Listeners {
         otlp_grpc: bind(cli.bind_address, cli.otlp_grpc_port).await?,

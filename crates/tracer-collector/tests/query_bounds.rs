@@ -121,7 +121,10 @@ async fn a_multi_byte_character_in_a_v3_time_is_a_400_not_a_dropped_connection()
         for (min, max) in [
             ("2024-01-01T00:00:00%C3%BC:000", "2024-01-01T00:00:01Z"),
             ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00%C3%BC:000"),
-            ("2024-01-01T00:00:00.%E2%82%AC%E2%82%AC", "2024-01-01T00:00:01Z"),
+            (
+                "2024-01-01T00:00:00.%E2%82%AC%E2%82%AC",
+                "2024-01-01T00:00:01Z",
+            ),
             ("2024%C3%BC01-01T00:00:00Z", "2024-01-01T00:00:01Z"),
         ] {
             let (status, json) = collector
@@ -130,10 +133,7 @@ async fn a_multi_byte_character_in_a_v3_time_is_a_400_not_a_dropped_connection()
                 ))
                 .await;
             assert_eq!(status, 400, "{path} {min} {max}: {json}");
-            assert!(
-                error_text(&json).contains("RFC 3339"),
-                "{path}: {json}"
-            );
+            assert!(error_text(&json).contains("RFC 3339"), "{path}: {json}");
         }
     }
 }
@@ -167,11 +167,7 @@ async fn a_big_trace_is_streamed_in_chunks_and_arrives_whole() {
         "/api/traces/0000000000000b16",
         "/api/v3/traces/00000000000000000000000000000b16",
     ] {
-        let mut response = client
-            .get(collector.query_url(path))
-            .send()
-            .await
-            .unwrap();
+        let mut response = client.get(collector.query_url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         // Streamed: no length known up front, the body comes in several pieces.
         assert!(

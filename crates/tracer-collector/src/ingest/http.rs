@@ -14,9 +14,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
@@ -148,23 +147,57 @@ async fn export(State(ingestor): State<Ingestor>, headers: HeaderMap, body: Body
     if declared.is_some_and(|n| n > limit as u64) {
         return too_large(limit);
     }
-    let payload: Bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                return too_large(limit);
-            }
-            return error(
-                encoding,
-                StatusCode::BAD_REQUEST,
-                3,
-                format!("failed to read request body: {e}"),
-            );
-        }
+    let busy = |e: IngestError| {
+        let mut response = error(encoding, StatusCode::TOO_MANY_REQUESTS, 14, e.to_string());
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
     };
-    match ingestor.export(payload, encoding, gzip).await {
+    // The budget is reserved as the body arrives (all of it up front when the length is
+    // declared), so bodies still being received are bounded by it too.
+    let mut meter = ingestor.meter();
+    if let Some(n) = declared
+        && let Err(e) = meter.cover(n as usize)
+    {
+        return busy(e);
+    }
+    let mut body = body;
+    let mut payload = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                let timed_out = crate::serve::is_body_timeout(&e);
+                let status = if timed_out {
+                    StatusCode::REQUEST_TIMEOUT
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                return error(
+                    encoding,
+                    status,
+                    3,
+                    format!("failed to read request body: {e}"),
+                );
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if payload.len() + data.len() > limit {
+            return too_large(limit);
+        }
+        if let Err(e) = meter.add(data.len()) {
+            return busy(e);
+        }
+        payload.extend_from_slice(&data);
+    }
+    let payload = payload.freeze();
+    match ingestor
+        .export_metered(payload, encoding, gzip, meter)
+        .await
+    {
         Ok(outcome) => {
             let response = ExportTraceServiceResponse {
                 partial_success: (outcome.rejected > 0).then_some(ExportTracePartialSuccess {
@@ -178,13 +211,7 @@ async fn export(State(ingestor): State<Ingestor>, headers: HeaderMap, body: Body
             error(encoding, StatusCode::BAD_REQUEST, 3, e.to_string())
         }
         Err(IngestError::TooLarge { limit }) => too_large(limit),
-        Err(e @ IngestError::Busy) => {
-            let mut response = error(encoding, StatusCode::TOO_MANY_REQUESTS, 14, e.to_string());
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
-        }
+        Err(e @ IngestError::Busy) => busy(e),
         Err(e @ IngestError::Internal(_)) => {
             tracing::warn!(error = %e, "otlp/http export failed");
             error(

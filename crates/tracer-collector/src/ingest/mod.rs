@@ -119,6 +119,18 @@ impl Ingestor {
             .map_err(|_| IngestError::Busy)
     }
 
+    /// A meter that reserves ingest budget for a request body as it arrives, so bodies still
+    /// being received count against the budget as much as those being decoded.
+    pub fn meter(&self) -> BudgetMeter {
+        BudgetMeter {
+            budget: self.budget.clone(),
+            budget_kib: self.budget_kib,
+            held: None,
+            held_kib: 0,
+            bytes: 0,
+        }
+    }
+
     /// Decodes and stores one export payload, gzip-compressed when `gzip` is set.
     pub async fn export(
         &self,
@@ -126,7 +138,21 @@ impl Ingestor {
         encoding: Encoding,
         gzip: bool,
     ) -> Result<ExportOutcome, IngestError> {
-        let _permit = self.reserve(payload.len())?;
+        let meter = self.meter();
+        self.export_metered(payload, encoding, gzip, meter).await
+    }
+
+    /// [`Ingestor::export`] for a payload whose bytes `meter` already reserved while it was
+    /// received (topped up to the payload's size); the reservation is released when done.
+    pub async fn export_metered(
+        &self,
+        payload: Bytes,
+        encoding: Encoding,
+        gzip: bool,
+        mut meter: BudgetMeter,
+    ) -> Result<ExportOutcome, IngestError> {
+        meter.cover(payload.len())?;
+        let _meter = meter;
         let large = payload.len() >= self.blocking_threshold;
         let store = self.store.clone();
         let limit = self.body_limit;
@@ -155,6 +181,55 @@ impl Ingestor {
         } else {
             work()
         }
+    }
+}
+
+/// Ingest budget reserved by one request as its bytes arrive; released on drop.
+#[derive(Debug)]
+pub struct BudgetMeter {
+    budget: Arc<Semaphore>,
+    budget_kib: u32,
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
+    held_kib: u32,
+    bytes: usize,
+}
+
+impl BudgetMeter {
+    /// Counts `bytes` more of the request, reserving budget for them, or fails with
+    /// [`IngestError::Busy`] when the budget is spent. A request larger than the whole budget
+    /// is clamped to it (the body limit bounds it).
+    pub fn add(&mut self, bytes: usize) -> Result<(), IngestError> {
+        self.cover(self.bytes.saturating_add(bytes))
+    }
+
+    /// Makes the reservation cover at least `bytes` in total.
+    pub fn cover(&mut self, bytes: usize) -> Result<(), IngestError> {
+        if bytes <= self.bytes && self.held.is_some() {
+            return Ok(());
+        }
+        self.bytes = self.bytes.max(bytes);
+        let want = u32::try_from(self.bytes.div_ceil(1024).max(1))
+            .unwrap_or(u32::MAX)
+            .min(self.budget_kib);
+        if want <= self.held_kib {
+            return Ok(());
+        }
+        let more = self
+            .budget
+            .clone()
+            .try_acquire_many_owned(want - self.held_kib)
+            .map_err(|_| IngestError::Busy)?;
+        match &mut self.held {
+            Some(held) => held.merge(more),
+            None => self.held = Some(more),
+        }
+        self.held_kib = want;
+        Ok(())
+    }
+
+    /// Bytes counted so far.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 

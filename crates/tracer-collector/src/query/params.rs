@@ -132,7 +132,12 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
     let err = || format!("invalid RFC 3339 time {s:?}");
     let b = s.as_bytes();
     // Every valid form is ASCII; checking first keeps the slicing below on char boundaries.
-    if !s.is_ascii() || b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    if !s.is_ascii()
+        || b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+    {
         return Err(err());
     }
     if b[13] != b':' || b[16] != b':' {

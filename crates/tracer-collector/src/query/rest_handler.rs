@@ -398,12 +398,11 @@ async fn dependencies(State(state): State<QueryState>, RawQuery(raw): RawQuery) 
         Err(busy) => return unavailable(busy.message()),
     };
     let store = state.store.clone();
-    let edges = match tokio::task::spawn_blocking(move || store.dependencies(start_ns, end_ns))
-        .await
-    {
-        Ok(edges) => edges,
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
+    let edges =
+        match tokio::task::spawn_blocking(move || store.dependencies(start_ns, end_ns)).await {
+            Ok(edges) => edges,
+            Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
     let links: Vec<DependencyLink> = edges
         .into_iter()
         .map(|e| DependencyLink {
