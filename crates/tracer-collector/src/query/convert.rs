@@ -207,19 +207,23 @@ impl<'s> JaegerSpans<'s> {
             .entry(record.process)
             .or_insert_with(|| {
                 let key = format!("p{next}");
+                // A process freed since the trace was copied out of the store: its service
+                // is still on the span.
                 let process = store.catalog.process(record.process);
                 processes.insert(
                     key.clone(),
                     model::Process {
-                        service_name: names.get(process.service).to_owned(),
-                        tags: resource_tags(&process.resource),
+                        service_name: names
+                            .get(process.as_ref().map_or(record.service, |p| p.service))
+                            .to_owned(),
+                        tags: process.map_or_else(Vec::new, |p| resource_tags(&p.resource)),
                     },
                 );
                 key
             })
             .clone();
         let detail = record.detail(values);
-        let scope = store.catalog.scope(record.scope);
+        let scope = store.catalog.scope(record.scope).unwrap_or_default();
         let mut tags = Vec::with_capacity(detail.attributes.len() + 6);
         if !scope.name.is_empty() {
             tags.push(str_tag("otel.scope.name", &scope.name));
@@ -366,8 +370,19 @@ pub(crate) fn to_otlp_spans<'a>(
     for (trace_id, record) in spans {
         {
             let ri = *resource_index.entry(record.process).or_insert_with(|| {
+                let resource = match store.catalog.process(record.process) {
+                    Some(process) => process.resource.clone(),
+                    None => Resource {
+                        attributes: vec![OtlpKeyValue {
+                            key: "service.name".to_owned(),
+                            value: Some(Value::Str(names.get(record.service)).to_any()),
+                            key_strindex: 0,
+                        }],
+                        ..Default::default()
+                    },
+                };
                 out.resource_spans.push(ResourceSpans {
-                    resource: Some(store.catalog.process(record.process).resource.clone()),
+                    resource: Some(resource),
                     scope_spans: Vec::new(),
                     schema_url: String::new(),
                 });
@@ -378,7 +393,13 @@ pub(crate) fn to_otlp_spans<'a>(
                 .entry((record.process, record.scope))
                 .or_insert_with(|| {
                     rs.scope_spans.push(ScopeSpans {
-                        scope: Some((*store.catalog.scope(record.scope)).clone()),
+                        scope: Some(
+                            store
+                                .catalog
+                                .scope(record.scope)
+                                .map(|s| (*s).clone())
+                                .unwrap_or_default(),
+                        ),
                         spans: Vec::new(),
                         schema_url: String::new(),
                     });

@@ -2,8 +2,10 @@
 //!
 //! Every span of a batch shares its resource and scope, and the same few resources arrive again
 //! in every batch, so spans store a 4-byte index into these tables. The tables are keyed by the
-//! protobuf encoding of the resource or scope and only grow; their size is reported in the
-//! store statistics.
+//! protobuf encoding of the resource or scope. Each entry counts the stored spans that use it
+//! (plus leases held by batches being prepared); when the last of its spans is evicted it is
+//! freed, and its bytes count in the store's byte budget while it lives, so a client sending a
+//! new resource with every request cannot grow the tables past the budget.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -12,6 +14,7 @@ use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue, any
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
+use super::fxhash::{FxHashMap, FxHashSet};
 use super::intern::{Interner, Sym};
 use super::span::{AttrIter, ProcessId, Reader, ScopeId, Writer};
 
@@ -38,32 +41,133 @@ impl Process {
 /// An instrumentation scope.
 pub(crate) type Scope = InstrumentationScope;
 
+/// One table entry: the item, its key, and what keeps it alive.
+struct Entry<T> {
+    item: Arc<T>,
+    key: Vec<u8>,
+    /// Stored spans that reference the entry.
+    spans: u64,
+    /// Batches being prepared that reference it (taken by `get_or_lease`, given back by
+    /// `settle`), so an entry is not freed between a batch's preparation and its insertion.
+    leases: u64,
+}
+
+/// Bytes accounted per entry besides its key (twice: map key and entry) and item.
+const ENTRY_OVERHEAD: usize = 128;
+
 struct Table<T> {
-    items: Vec<Arc<T>>,
+    items: FxHashMap<u32, Entry<T>>,
     ids: HashMap<Vec<u8>, u32>,
+    next_id: u32,
     bytes: usize,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            items: Vec::new(),
+            items: FxHashMap::default(),
             ids: HashMap::new(),
+            next_id: 0,
             bytes: 0,
         }
     }
 }
 
 impl<T> Table<T> {
-    fn get_or_insert(&mut self, key: Vec<u8>, make: impl FnOnce() -> T) -> u32 {
+    fn footprint(key: &[u8]) -> usize {
+        2 * key.len() + ENTRY_OVERHEAD
+    }
+
+    /// The id of `key`, adding the entry on first sight; takes a lease either way.
+    fn get_or_lease(&mut self, key: Vec<u8>, make: impl FnOnce() -> T) -> u32 {
         if let Some(&id) = self.ids.get(&key) {
+            if let Some(entry) = self.items.get_mut(&id) {
+                entry.leases += 1;
+            }
             return id;
         }
-        let id = u32::try_from(self.items.len()).expect("fewer than 2^32 resources");
-        self.bytes += 2 * key.len() + 128;
-        self.items.push(Arc::new(make()));
-        self.ids.insert(key, id);
+        // Ids are not reused while any entry holds them: a trace copied out of the store for
+        // a response may still name an id whose entry was freed, and must not see another
+        // resource under it.
+        let mut id = self.next_id;
+        while self.items.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        self.next_id = id.wrapping_add(1);
+        self.bytes += Self::footprint(&key);
+        self.ids.insert(key.clone(), id);
+        self.items.insert(
+            id,
+            Entry {
+                item: Arc::new(make()),
+                key,
+                spans: 0,
+                leases: 1,
+            },
+        );
         id
+    }
+
+    /// Adds `spans` stored spans to the entry and gives back `leases` leases; frees it when
+    /// nothing references it any more. Returns the bytes freed.
+    fn settle(&mut self, id: u32, spans: i64, leases: u64) -> usize {
+        let Some(entry) = self.items.get_mut(&id) else {
+            return 0;
+        };
+        entry.spans = entry.spans.saturating_add_signed(spans);
+        entry.leases = entry.leases.saturating_sub(leases);
+        if entry.spans > 0 || entry.leases > 0 {
+            return 0;
+        }
+        let Some(entry) = self.items.remove(&id) else {
+            return 0;
+        };
+        self.ids.remove(&entry.key);
+        let freed = Self::footprint(&entry.key);
+        self.bytes -= freed;
+        freed
+    }
+
+    fn get(&self, id: u32) -> Option<Arc<T>> {
+        self.items.get(&id).map(|e| e.item.clone())
+    }
+}
+
+/// References a batch or an evicted trace holds on catalog entries, counted per entry.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CatalogRefs {
+    /// (process id, spans, leases).
+    pub(crate) processes: Vec<(ProcessId, i64, u64)>,
+    /// (scope id, spans, leases).
+    pub(crate) scopes: Vec<(ScopeId, i64, u64)>,
+}
+
+impl CatalogRefs {
+    /// Records a lease taken on `process` while preparing.
+    pub(crate) fn lease_process(&mut self, process: ProcessId) {
+        self.processes.push((process, 0, 1));
+    }
+
+    /// Records a lease taken on `scope` while preparing.
+    pub(crate) fn lease_scope(&mut self, scope: ScopeId) {
+        self.scopes.push((scope, 0, 1));
+    }
+
+    /// Adds `n` spans (negative: removed) referencing `process` and `scope`.
+    pub(crate) fn count(&mut self, process: ProcessId, scope: ScopeId, n: i64) {
+        match self
+            .processes
+            .iter_mut()
+            .rev()
+            .find(|(p, _, _)| *p == process)
+        {
+            Some(entry) => entry.1 += n,
+            None => self.processes.push((process, n, 0)),
+        }
+        match self.scopes.iter_mut().rev().find(|(s, _, _)| *s == scope) {
+            Some(entry) => entry.1 += n,
+            None => self.scopes.push((scope, n, 0)),
+        }
     }
 }
 
@@ -75,17 +179,19 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
+    /// The id of `resource`, adding it on first sight, with a lease the caller records in its
+    /// batch's [`CatalogRefs`].
     pub(crate) fn process_id(&self, resource: Option<&Resource>, interner: &Interner) -> ProcessId {
         let resource = resource.cloned().unwrap_or_default();
         let key = resource.encode_to_vec();
-        if let Some(&id) = self
-            .processes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .ids
-            .get(&key)
         {
-            return ProcessId(id);
+            let mut table = self.processes.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(&id) = table.ids.get(&key) {
+                if let Some(entry) = table.items.get_mut(&id) {
+                    entry.leases += 1;
+                }
+                return ProcessId(id);
+            }
         }
         // Intern before taking the table's write lock: a query holds the interner's read lock
         // while it reads this table, so interning under the write lock could deadlock.
@@ -113,7 +219,7 @@ impl Catalog {
             w.value(kv.value.as_ref().and_then(|v| v.value.as_ref()));
         }
         let mut table = self.processes.write().unwrap_or_else(|e| e.into_inner());
-        let id = table.get_or_insert(key, || Process {
+        let id = table.get_or_lease(key, || Process {
             service,
             resource,
             packed_tags: w.buf.into_boxed_slice(),
@@ -121,38 +227,75 @@ impl Catalog {
         ProcessId(id)
     }
 
+    /// The id of `scope`, adding it on first sight, with a lease (see [`Catalog::process_id`]).
     pub(crate) fn scope_id(&self, scope: Option<&InstrumentationScope>) -> ScopeId {
         let scope = scope.cloned().unwrap_or_default();
         let key = scope.encode_to_vec();
-        if let Some(&id) = self
-            .scopes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .ids
-            .get(&key)
-        {
-            return ScopeId(id);
-        }
         let mut table = self.scopes.write().unwrap_or_else(|e| e.into_inner());
-        ScopeId(table.get_or_insert(key, || scope))
+        ScopeId(table.get_or_lease(key, || scope))
     }
 
-    pub(crate) fn process(&self, id: ProcessId) -> Arc<Process> {
+    /// Applies span counts and gives back leases; entries nothing references any more are
+    /// freed. Returns the bytes freed.
+    pub(crate) fn settle(&self, refs: &CatalogRefs) -> usize {
+        let mut freed = 0;
+        if !refs.processes.is_empty() {
+            let mut table = self.processes.write().unwrap_or_else(|e| e.into_inner());
+            for &(id, spans, leases) in &refs.processes {
+                freed += table.settle(id.0, spans, leases);
+            }
+        }
+        if !refs.scopes.is_empty() {
+            let mut table = self.scopes.write().unwrap_or_else(|e| e.into_inner());
+            for &(id, spans, leases) in &refs.scopes {
+                freed += table.settle(id.0, spans, leases);
+            }
+        }
+        freed
+    }
+
+    /// The process with this id; `None` when it was freed (a trace copied out of the store and
+    /// evicted since).
+    pub(crate) fn process(&self, id: ProcessId) -> Option<Arc<Process>> {
         self.processes
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .items[id.0 as usize]
-            .clone()
+            .get(id.0)
     }
 
-    /// Applies `f` to every process, in id order.
-    pub(crate) fn map_processes<T>(&self, f: impl Fn(&Process) -> T) -> Vec<T> {
+    /// Ids of the processes for which `f` holds.
+    pub(crate) fn processes_where(&self, f: impl Fn(&Process) -> bool) -> FxHashSet<u32> {
         let table = self.processes.read().unwrap_or_else(|e| e.into_inner());
-        table.items.iter().map(|p| f(p)).collect()
+        table
+            .items
+            .iter()
+            .filter(|(_, e)| f(&e.item))
+            .map(|(&id, _)| id)
+            .collect()
     }
 
-    pub(crate) fn scope(&self, id: ScopeId) -> Arc<Scope> {
-        self.scopes.read().unwrap_or_else(|e| e.into_inner()).items[id.0 as usize].clone()
+    /// The scope with this id; `None` when it was freed.
+    pub(crate) fn scope(&self, id: ScopeId) -> Option<Arc<Scope>> {
+        self.scopes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id.0)
+    }
+
+    /// Number of processes and scopes held.
+    pub(crate) fn len(&self) -> (usize, usize) {
+        (
+            self.processes
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .items
+                .len(),
+            self.scopes
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .items
+                .len(),
+        )
     }
 
     pub(crate) fn bytes(&self) -> usize {

@@ -46,7 +46,7 @@ pub use catalog::NO_SERVICE_NAME;
 pub use prepare::PreparedBatch;
 pub use wire::Malformed;
 
-pub(crate) use catalog::Catalog;
+pub(crate) use catalog::{Catalog, CatalogRefs};
 use fxhash::FxHashMap;
 pub(crate) use intern::{InternReader, Interner, Sym};
 pub(crate) use span::{
@@ -87,7 +87,8 @@ pub struct StoreStats {
     pub spans: u64,
     /// Traces currently stored.
     pub traces: u64,
-    /// Bytes currently accounted to stored spans and traces, including the value dictionary.
+    /// Bytes currently accounted to stored spans and traces, including what they share: the
+    /// value dictionary, the names, the resources and scopes.
     pub bytes: u64,
     /// Span limit.
     pub max_spans: u64,
@@ -103,8 +104,12 @@ pub struct StoreStats {
     pub evicted_spans: u64,
     /// Bytes of interned strings (service, operation, attribute key names).
     pub interned_bytes: u64,
-    /// Bytes of the resource and scope tables.
+    /// Bytes of the resource and scope tables (part of `bytes`).
     pub catalog_bytes: u64,
+    /// Distinct resources held (each freed with the last span that uses it).
+    pub resources: u64,
+    /// Distinct instrumentation scopes held.
+    pub scopes: u64,
     /// Bytes of the dictionary of repeated attribute values (part of `bytes`).
     pub value_dict_bytes: u64,
     /// Number of values in the dictionary of repeated attribute values.
@@ -281,7 +286,10 @@ impl Store {
         Store {
             limits,
             inner: RwLock::new(Inner::default()),
-            interner: Interner::default(),
+            interner: Interner::with_limits(
+                intern::MAX_STRINGS,
+                intern::MAX_BYTES.min(limits.max_bytes.get() / 8),
+            ),
             catalog: Catalog::default(),
             values: ValueDict::for_store(limits.max_bytes.get()),
         }
@@ -297,11 +305,12 @@ impl Store {
 
     /// Current counters.
     pub fn stats(&self) -> StoreStats {
+        let (resources, scopes) = self.catalog.len();
         let inner = self.read();
         StoreStats {
             spans: inner.span_count as u64,
             traces: inner.traces.len() as u64,
-            bytes: (inner.bytes + self.values.bytes()) as u64,
+            bytes: (inner.bytes + self.shared_bytes()) as u64,
             max_spans: self.limits.max_spans.get() as u64,
             max_bytes: self.limits.max_bytes.get() as u64,
             received_spans: inner.received_spans,
@@ -310,10 +319,22 @@ impl Store {
             evicted_spans: inner.evicted_spans,
             interned_bytes: self.interner.bytes() as u64,
             catalog_bytes: self.catalog.bytes() as u64,
+            resources: resources as u64,
+            scopes: scopes as u64,
             value_dict_bytes: self.values.bytes() as u64,
             value_dict_entries: self.values.len() as u64,
             dropped_names: self.interner.overflowed(),
         }
+    }
+
+    /// Bytes of what spans share: the value dictionary, the names, the resources and scopes.
+    fn shared_bytes(&self) -> usize {
+        self.values.bytes() + self.interner.bytes() + self.catalog.bytes()
+    }
+
+    /// Gives back what preparing `batch` took (its catalog leases) without storing it.
+    pub fn discard(&self, batch: PreparedBatch) {
+        self.catalog.settle(&batch.refs);
     }
 
     /// Stores a prepared batch, then evicts the oldest traces while over a limit.
@@ -370,6 +391,7 @@ impl Store {
                 *inner.services.entry(span.service).or_insert(0) += 1;
                 inner.span_count += 1;
                 entry.services |= service_bit(span.service);
+                batch.refs.count(span.process, span.scope, 1);
                 records.push(span);
             }
             entry.spans = records.into_boxed_slice();
@@ -391,13 +413,15 @@ impl Store {
                     .insert((entry.start_ns, trace_id), entry.services);
             }
         }
-        // The value dictionary never shrinks, but its cap is an eighth of the byte budget.
-        let max_bytes = self
-            .limits
-            .max_bytes
-            .get()
-            .saturating_sub(self.values.bytes());
-        while inner.span_count > self.limits.max_spans.get() || inner.bytes > max_bytes {
+        self.catalog.settle(&batch.refs);
+        // The value dictionary and the names never shrink, but each is capped at an eighth of
+        // the byte budget; resources and scopes shrink as their last spans are evicted.
+        let max_bytes = self.limits.max_bytes.get();
+        let fixed = self.values.bytes() + self.interner.bytes();
+        let mut catalog_bytes = self.catalog.bytes();
+        while inner.span_count > self.limits.max_spans.get()
+            || inner.bytes + fixed + catalog_bytes > max_bytes
+        {
             let Some(trace_id) = inner.arrival.pop_front() else {
                 break;
             };
@@ -409,7 +433,9 @@ impl Store {
             inner.span_count -= entry.spans.len();
             inner.evicted_traces += 1;
             inner.evicted_spans += entry.spans.len() as u64;
+            let mut refs = CatalogRefs::default();
             for span in &entry.spans {
+                refs.count(span.process, span.scope, -1);
                 let key = (span.service, span.name, span.kind);
                 if let Some(n) = inner.operations.get_mut(&key) {
                     *n -= 1;
@@ -424,6 +450,7 @@ impl Store {
                     }
                 }
             }
+            catalog_bytes -= self.catalog.settle(&refs).min(catalog_bytes);
         }
     }
 
@@ -662,8 +689,14 @@ impl Store {
             },
             "otel.status_description" => span.detail(values).status_message == value,
             "w3c.tracestate" => span.detail(values).trace_state == value,
-            "otel.scope.name" => self.catalog.scope(span.scope).name == value,
-            "otel.scope.version" => self.catalog.scope(span.scope).version == value,
+            "otel.scope.name" => self
+                .catalog
+                .scope(span.scope)
+                .is_some_and(|s| s.name == value),
+            "otel.scope.version" => self
+                .catalog
+                .scope(span.scope)
+                .is_some_and(|s| s.version == value),
             "event" => span.any_event(values, |name, _| name == value),
             _ => false,
         };
@@ -674,12 +707,7 @@ impl Store {
             return false;
         };
         // Resource attributes (Jaeger's process tags).
-        if tag
-            .process_matches
-            .get(span.process.0 as usize)
-            .copied()
-            .unwrap_or(false)
-        {
+        if tag.process_matches.contains(&span.process.0) {
             return true;
         }
         // Span and event attributes, behind the bloom filter.
@@ -698,14 +726,14 @@ struct CompiledTag {
     value: String,
     /// Bloom bits of each reading of `value` (string, integer, float, bool).
     blooms: Vec<u64>,
-    /// Per process id: whether that process's resource attributes match.
-    process_matches: Vec<bool>,
+    /// Ids of the processes whose resource attributes match.
+    process_matches: fxhash::FxHashSet<u32>,
 }
 
 impl CompiledTag {
     fn new(store: &Store, key: &str, sym: Option<Sym>, value: &str) -> Self {
         let mut blooms = Vec::new();
-        let mut process_matches = Vec::new();
+        let mut process_matches = fxhash::FxHashSet::default();
         if let Some(sym) = sym {
             blooms.push(span::bloom_bits(sym, Value::Str(value)));
             if let Ok(i) = value.parse::<i64>() {
@@ -719,7 +747,7 @@ impl CompiledTag {
             }
             process_matches = store
                 .catalog
-                .map_processes(|p| p.tags().any(|(k, v)| k == sym && v.matches_text(value)));
+                .processes_where(|p| p.tags().any(|(k, v)| k == sym && v.matches_text(value)));
         }
         CompiledTag {
             key: key.to_owned(),

@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
+use super::catalog::CatalogRefs;
 use super::intern::{InternReader, Sym};
 use super::span::{RecordFields, SpanFields, SpanRecord, Value, Writer, bloom_bits};
 use super::values::{EVENT_NAME_KEY, Found, ValueReader};
@@ -85,6 +86,9 @@ pub struct PreparedBatch {
     pub rejected: u64,
     /// Why the first rejected span was rejected.
     pub first_error: Option<String>,
+    /// Catalog leases taken while preparing, settled by [`Store::insert`] (or
+    /// [`Store::discard`]).
+    pub(crate) refs: CatalogRefs,
 }
 
 impl PreparedBatch {
@@ -172,9 +176,11 @@ impl Store {
             let process = self
                 .catalog
                 .process_id(rs.resource.as_ref(), &self.interner);
-            let service = self.catalog.process(process).service;
+            batch.refs.lease_process(process);
+            let service = self.catalog.process(process).map_or(Sym(0), |p| p.service);
             for ss in &rs.scope_spans {
                 let scope = self.catalog.scope_id(ss.scope.as_ref());
+                batch.refs.lease_scope(scope);
                 for span in &ss.spans {
                     let ids = validate_ids(&span.trace_id, &span.span_id, &span.parent_span_id);
                     let (trace_id, span_id, parent_span_id) = match ids {

@@ -16,10 +16,10 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use super::Store;
 use super::prepare::{Packer, PreparedBatch, validate_ids};
 use super::span::{RecordFields, SpanFields, Value, Writer, bloom_bits};
 use super::values::EVENT_NAME_KEY;
+use super::{Store, Sym};
 
 /// The payload is not a well-formed export request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +190,16 @@ impl Store {
         payload: &[u8],
     ) -> std::result::Result<PreparedBatch, Malformed> {
         let mut batch = PreparedBatch::default();
+        match self.prepare_protobuf_into(payload, &mut batch) {
+            Ok(()) => Ok(batch),
+            Err(e) => {
+                self.discard(batch);
+                Err(e)
+            }
+        }
+    }
+
+    fn prepare_protobuf_into(&self, payload: &[u8], batch: &mut PreparedBatch) -> Result<()> {
         let mut w = Writer::default();
         let mut packer = Packer::new(self);
         let mut attr_buf: Vec<&[u8]> = Vec::new();
@@ -217,7 +227,8 @@ impl Store {
                 None => None,
             };
             let process = self.catalog.process_id(resource.as_ref(), &self.interner);
-            let service = self.catalog.process(process).service;
+            batch.refs.lease_process(process);
+            let service = self.catalog.process(process).map_or(Sym(0), |p| p.service);
             for ss in scope_spans {
                 let mut scope: Option<&[u8]> = None;
                 let mut spans: Vec<&[u8]> = Vec::new();
@@ -239,6 +250,7 @@ impl Store {
                     None => None,
                 };
                 let scope = self.catalog.scope_id(scope.as_ref());
+                batch.refs.lease_scope(scope);
                 batch.spans.reserve(spans.len());
                 for span in spans {
                     parts.attributes.clear();
@@ -380,7 +392,7 @@ impl Store {
                 }
             }
         }
-        Ok(batch)
+        Ok(())
     }
 }
 
