@@ -43,7 +43,7 @@ use std::sync::RwLock;
 use serde::Serialize;
 
 pub use catalog::NO_SERVICE_NAME;
-pub use prepare::PreparedBatch;
+pub use prepare::{MAX_VALUE_DEPTH, PreparedBatch, UNKNOWN_SPAN_KIND, UNKNOWN_STATUS_CODE};
 pub use wire::Malformed;
 
 pub(crate) use catalog::{Catalog, CatalogRefs};

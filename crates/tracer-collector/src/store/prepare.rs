@@ -5,7 +5,7 @@
 //! answer with a partial success.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use super::catalog::CatalogRefs;
@@ -25,11 +25,65 @@ use super::{Store, ValueDict};
 pub(crate) struct Packer<'s> {
     store: &'s Store,
     held: Option<(InternReader<'s>, ValueReader<'s>)>,
+    /// Why the span being packed must be rejected (an attribute value nested too deep).
+    pub(crate) problem: Option<String>,
+}
+
+/// Deepest nesting of arrays and maps accepted in an attribute value; a span with a deeper
+/// value is rejected (partial success naming this limit).
+pub const MAX_VALUE_DEPTH: usize = 32;
+
+/// Attribute holding a span kind number no OTLP version defines (the span is stored as
+/// unspecified).
+pub const UNKNOWN_SPAN_KIND: &str = "tracer.unknown_span_kind";
+
+/// Attribute holding a status code number no OTLP version defines (the status is stored as
+/// unset).
+pub const UNKNOWN_STATUS_CODE: &str = "tracer.unknown_status_code";
+
+/// The message of a span rejected for a value nested past [`MAX_VALUE_DEPTH`].
+pub(crate) fn too_deep(key: &str) -> String {
+    format!(
+        "attribute {key:?} nests arrays and maps deeper than {MAX_VALUE_DEPTH} levels (the limit)"
+    )
+}
+
+/// The extra attributes for enum values no OTLP version defines: (key, number).
+pub(crate) fn unknown_enums(kind: i32, status: i32) -> impl Iterator<Item = (&'static str, i64)> {
+    let kind = (!(0..=5).contains(&kind)).then_some((UNKNOWN_SPAN_KIND, i64::from(kind)));
+    let status = (!(0..=2).contains(&status)).then_some((UNKNOWN_STATUS_CODE, i64::from(status)));
+    kind.into_iter().chain(status)
+}
+
+/// Whether `value` nests arrays and maps at most `left` levels deep.
+fn depth_within(value: &any_value::Value, left: usize) -> bool {
+    match value {
+        any_value::Value::ArrayValue(a) => {
+            left > 0
+                && a.values
+                    .iter()
+                    .all(|v| v.value.as_ref().is_none_or(|v| depth_within(v, left - 1)))
+        }
+        any_value::Value::KvlistValue(kv) => {
+            left > 0
+                && kv.values.iter().all(|kv| {
+                    kv.value
+                        .as_ref()
+                        .and_then(|v| v.value.as_ref())
+                        .is_none_or(|v| depth_within(v, left - 1))
+                })
+        }
+        _ => true,
+    }
 }
 
 impl<'s> Packer<'s> {
     pub(crate) fn new(store: &'s Store) -> Self {
-        Packer { store, held: None }
+        Packer {
+            store,
+            held: None,
+            problem: None,
+        }
     }
 
     fn held(&mut self) -> &(InternReader<'s>, ValueReader<'s>) {
@@ -50,6 +104,16 @@ impl<'s> Packer<'s> {
         }
         self.release();
         self.store.interner.intern(name)
+    }
+
+    /// Packs (key, integer) pairs the ingest adds, such as [`UNKNOWN_SPAN_KIND`].
+    pub(crate) fn extra_pairs(&mut self, w: &mut Writer, pairs: &[(&str, i64)], bloom: &mut u64) {
+        for &(key, n) in pairs {
+            let key = self.sym(key);
+            w.varint(u64::from(key.0));
+            *bloom |= bloom_bits(key, Value::Int(n));
+            w.typed(Value::Int(n));
+        }
     }
 
     /// Packs one value of `key` (a key symbol or [`EVENT_NAME_KEY`]): a reference into the
@@ -198,6 +262,11 @@ impl Store {
                     let name = packer.sym(&span.name);
                     packer.release();
                     batch.data = w.buf;
+                    if let Some(problem) = packer.problem.take() {
+                        batch.data.truncate(data_start);
+                        batch.reject(&span.name, &problem);
+                        continue;
+                    }
                     let fields = RecordFields {
                         span_id,
                         parent_span_id,
@@ -232,7 +301,11 @@ fn pack_pairs(
     for kv in attrs {
         let key = packer.sym(&kv.key);
         w.varint(u64::from(key.0));
-        let value = kv.value.as_ref().and_then(|v| v.value.as_ref());
+        let mut value = kv.value.as_ref().and_then(|v| v.value.as_ref());
+        if value.is_some_and(|v| !depth_within(v, MAX_VALUE_DEPTH)) {
+            packer.problem.get_or_insert_with(|| too_deep(&kv.key));
+            value = None;
+        }
         let borrowed = Value::of(value);
         if let Some(bloom) = bloom.as_deref_mut() {
             *bloom |= bloom_bits(key, borrowed);
@@ -261,8 +334,11 @@ fn pack(packer: &mut Packer<'_>, w: &mut Writer, span: &Span) -> u64 {
         dropped_links: span.dropped_links_count,
     };
     w.header(&fields);
-    w.varint(span.attributes.len() as u64);
+    let extra: Vec<(&str, i64)> =
+        unknown_enums(span.kind, span.status.as_ref().map_or(0, |s| s.code)).collect();
+    w.varint((span.attributes.len() + extra.len()) as u64);
     pack_pairs(packer, w, &span.attributes, Some(&mut bloom));
+    packer.extra_pairs(w, &extra, &mut bloom);
     w.varint(span.events.len() as u64);
     for event in &span.events {
         w.signed(event.time_unix_nano.wrapping_sub(span.start_time_unix_nano) as i64);

@@ -177,8 +177,10 @@ impl SpanRecord {
             // `LONG_DURATION` itself (u32::MAX) also means "in the packed data".
             duration: u32::try_from(f.duration_ns).unwrap_or(LONG_DURATION),
             flags_low: f.flags as u16,
-            kind: f.kind.clamp(0, 5) as u8,
-            status: f.status.clamp(0, 2) as u8,
+            // Values no OTLP version defines are stored as unspecified / unset; the ingest
+            // keeps the number in an attribute (see `UNKNOWN_SPAN_KIND`).
+            kind: u8::try_from(f.kind).ok().filter(|k| *k <= 5).unwrap_or(0),
+            status: u8::try_from(f.status).ok().filter(|s| *s <= 2).unwrap_or(0),
         }
     }
 

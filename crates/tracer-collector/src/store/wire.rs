@@ -16,7 +16,9 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
-use super::prepare::{Packer, PreparedBatch, validate_ids};
+use super::prepare::{
+    MAX_VALUE_DEPTH, Packer, PreparedBatch, too_deep, unknown_enums, validate_ids,
+};
 use super::span::{RecordFields, SpanFields, Value, Writer, bloom_bits};
 use super::values::EVENT_NAME_KEY;
 use super::{Store, Sym};
@@ -146,6 +148,42 @@ fn any_value(msg: &[u8]) -> Result<Value<'_>> {
     Ok(value)
 }
 
+/// Whether the encoded `AnyValue` `any` nests arrays and maps at most `left` levels deep;
+/// malformed nested messages are an error, as prost would find.
+fn wire_depth_within(any: &[u8], left: usize) -> Result<bool> {
+    let mut fields = Fields(any);
+    while let Some((n, f)) = fields.next_field()? {
+        if n != 5 && n != 6 {
+            continue;
+        }
+        if left == 0 {
+            return Ok(false);
+        }
+        // ArrayValue { repeated AnyValue values = 1 } or KeyValueList { repeated KeyValue
+        // values = 1 }, KeyValue { string key = 1; AnyValue value = 2 }.
+        let mut items = Fields(len(f)?);
+        while let Some((m, item)) = items.next_field()? {
+            if m != 1 {
+                continue;
+            }
+            let item = len(item)?;
+            if n == 5 {
+                if !wire_depth_within(item, left - 1)? {
+                    return Ok(false);
+                }
+            } else {
+                let mut kv = Fields(item);
+                while let Some((k, v)) = kv.next_field()? {
+                    if k == 2 && !wire_depth_within(len(v)?, left - 1)? {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// Slices of one span's repeated and nested fields, reused from span to span.
 #[derive(Default)]
 struct SpanParts<'a> {
@@ -172,6 +210,12 @@ fn pack_wire_pairs(
                 2 => value = any_value(len(f)?)?,
                 _ => {}
             }
+        }
+        if let Value::Complex(any) = value
+            && !wire_depth_within(any, MAX_VALUE_DEPTH)?
+        {
+            packer.problem.get_or_insert_with(|| too_deep(key));
+            value = Value::Str("");
         }
         let key = packer.sym(key);
         w.varint(u64::from(key.0));
@@ -320,8 +364,10 @@ impl Store {
                         dropped_links,
                     };
                     w.header(&span_fields);
-                    w.varint(parts.attributes.len() as u64);
+                    let extra: Vec<(&str, i64)> = unknown_enums(kind, status_code).collect();
+                    w.varint((parts.attributes.len() + extra.len()) as u64);
                     pack_wire_pairs(&mut packer, &mut w, &parts.attributes, Some(&mut bloom))?;
+                    packer.extra_pairs(&mut w, &extra, &mut bloom);
                     w.varint(parts.events.len() as u64);
                     for event in &parts.events {
                         let mut time = 0u64;
@@ -374,6 +420,11 @@ impl Store {
                     let name_sym = packer.sym(name);
                     packer.release();
                     batch.data = std::mem::take(&mut w.buf);
+                    if let Some(problem) = packer.problem.take() {
+                        batch.data.truncate(data_start);
+                        batch.reject(name, &problem);
+                        continue;
+                    }
                     let record = RecordFields {
                         span_id,
                         parent_span_id,
