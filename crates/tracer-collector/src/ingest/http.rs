@@ -5,9 +5,11 @@
 //!   fields ignored); the response uses the request's content type.
 //! - `Content-Encoding: gzip` is accepted; the body may be chunked.
 //! - Errors carry a `google.rpc.Status` (in the request's encoding) whose message says what is
-//!   wrong: 400 bad payload, 413 over the body limit, 415 unsupported content type or encoding,
-//!   429 with `Retry-After` when the ingest budget is spent. Rejected spans (invalid ids) give a
-//!   200 with `partial_success`.
+//!   wrong: 400 bad payload, 408 for a body that stalls or trickles (see [`crate::serve`]), 413
+//!   over the body limit, 415 unsupported content type or encoding, 429 with `Retry-After` when
+//!   the ingest budget is spent; the budget counts a body from its first byte (all of it at once
+//!   when `Content-Length` declares it), not only once it is complete. Rejected spans (invalid
+//!   ids, values nested too deep) give a 200 with `partial_success`.
 
 use axum::Router;
 use axum::body::Body;
