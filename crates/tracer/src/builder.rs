@@ -279,12 +279,6 @@ impl TracerBuilder {
             config.service_name.clone(),
             counters,
             queue_len,
-            matches!(
-                config.sampler,
-                Sampler::ParentBasedAlwaysOn
-                    | Sampler::ParentBasedAlwaysOff
-                    | Sampler::ParentBasedTraceIdRatio(_)
-            ),
         );
         Ok(Guard::new(tracer, self.shutdown_timeout, false))
     }

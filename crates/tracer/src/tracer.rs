@@ -34,8 +34,6 @@ struct Inner {
     service_name: String,
     counters: Arc<Counters>,
     queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
-    /// The sampler follows the parent's decision, so an unsampled parent means no span.
-    follows_parent: bool,
 }
 
 /// The incoming span context of a request served while tracing is off; injected downstream in
@@ -51,7 +49,6 @@ impl Tracer {
         service_name: String,
         counters: Arc<Counters>,
         queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
-        follows_parent: bool,
     ) -> Self {
         use opentelemetry::trace::TracerProvider as _;
         let sdk = provider.tracer("tracer");
@@ -64,7 +61,6 @@ impl Tracer {
                 service_name,
                 counters,
                 queue,
-                follows_parent,
             }),
         }
     }
@@ -86,7 +82,6 @@ impl Tracer {
             "unknown_service".into(),
             Arc::default(),
             None,
-            false,
         )
     }
 
@@ -133,30 +128,24 @@ impl Tracer {
             .snapshot(self.inner.queue.as_ref().map_or(0, |q| q()))
     }
 
-    /// Whether a span under `parent` would certainly not be recorded: tracing is off, or the
-    /// sampler follows the parent and the parent is not sampled.
+    /// Whether no span is to be made under any parent: tracing is off.
     #[inline]
-    fn skips(&self, parent: &Context) -> bool {
-        if !self.is_enabled() {
-            return true;
-        }
-        if !self.inner.follows_parent || !parent.has_active_span() {
-            return false;
-        }
-        let span = parent.span();
-        let sc = span.span_context();
-        sc.is_valid() && !sc.is_sampled()
+    fn skips(&self) -> bool {
+        !self.is_enabled()
     }
 
     /// Starts a span with `parent` as parent context.
     ///
-    /// Returns `None` when no span is to be made: while switched off, or when the sampler follows
-    /// the parent and the parent is not sampled. The caller then carries on with `parent`
-    /// unchanged, which forwards the trace id and its sampling decision downstream. Checking
-    /// costs one atomic load (off) or a look at the parent's flags (unsampled).
+    /// Returns `None` while switched off: the caller then carries on with `parent` unchanged,
+    /// which forwards the incoming trace id, parent id and sampling decision downstream (an off
+    /// service is invisible in the trace). Checking costs one atomic load.
+    ///
+    /// Under an unsampled parent (with a parent-based sampler) the span is not recording but
+    /// has an id of its own, so the next hop's parent id is this hop's, as Trace Context
+    /// Level 2's processing model asks of every hop, sampled or not.
     #[inline]
     pub fn start_span(&self, builder: SpanBuilder, parent: &Context) -> Option<Span> {
-        if self.skips(parent) {
+        if self.skips() {
             return None;
         }
         Some(self.inner.sdk.build_with_context(builder, parent))
@@ -172,7 +161,7 @@ impl Tracer {
         attributes: Vec<KeyValue>,
         parent: &Context,
     ) -> Option<Span> {
-        if self.skips(parent) {
+        if self.skips() {
             return None;
         }
         let builder = SpanBuilder::from_name(name)

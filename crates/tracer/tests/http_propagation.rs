@@ -152,7 +152,8 @@ async fn the_client_injects_every_configured_format() {
         .pop()
         .expect("the echo server was called");
     let get = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(get("traceparent"), Some(format!("00-{trace}-{id}-01")));
+    // Sampled, and started here with a random trace id (Level 2 `random` flag).
+    assert_eq!(get("traceparent"), Some(format!("00-{trace}-{id}-03")));
     assert_eq!(get("b3"), Some(format!("{trace}-{id}-1")));
     assert_eq!(get("x-b3-traceid"), Some(trace.clone()));
     assert_eq!(get("x-b3-spanid"), Some(id.clone()));

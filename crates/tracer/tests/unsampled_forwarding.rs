@@ -1,5 +1,5 @@
 //! An unsampled trace records nothing anywhere, yet its trace id and its "not sampled" decision
-//! travel to every downstream service.
+//! travel to every downstream service, each hop sending its own parent id.
 #![cfg(feature = "testing")]
 
 use std::collections::HashMap;
@@ -40,13 +40,27 @@ fn an_unsampled_root_decision_reaches_every_hop_and_no_span_is_recorded() {
     let mut to_middle = HashMap::new();
     root.inject(&root_cx, &mut to_middle);
     let traceparent = to_middle["traceparent"].clone();
-    assert!(traceparent.ends_with("-00"), "not sampled: {traceparent}");
+    assert!(traceparent.ends_with("-02"), "not sampled: {traceparent}");
     let to_back = hop(&middle, &to_middle);
     let from_back = hop(&back, &to_back);
-    assert_eq!(
-        from_back["traceparent"], traceparent,
-        "trace id and decision forwarded unchanged"
+    // Trace Context Level 2: every hop sends its own parent id, sampled or not; the trace id
+    // and the decision (not sampled, random id) travel unchanged.
+    let fields = |tp: &str| tp.split('-').map(str::to_owned).collect::<Vec<_>>();
+    let (first, second, third) = (
+        fields(&traceparent),
+        fields(&to_back["traceparent"]),
+        fields(&from_back["traceparent"]),
     );
+    assert_eq!(first[3], "02", "not sampled, random: {traceparent}");
+    for hop in [&second, &third] {
+        assert_eq!(hop[1], first[1], "same trace id");
+        assert_eq!(hop[3], "02", "decision and random flag kept: {hop:?}");
+    }
+    assert_ne!(
+        second[2], first[2],
+        "the middle hop sends its own parent id"
+    );
+    assert_ne!(third[2], second[2], "the back hop sends its own parent id");
     assert!(
         capture.is_empty(),
         "no spans anywhere: {:?}",

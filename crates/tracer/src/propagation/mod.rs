@@ -226,6 +226,11 @@ impl TextMapPropagator for Propagators {
                 out = p.extract_with_context(&out, extractor);
             }
         }
+        let sc = out.span().span_context().clone();
+        if found && sc.is_valid() {
+            // The trace did not start here (the W3C propagator reads this for `random`).
+            out = out.with_value(w3c::ReceivedTrace(sc.trace_id()));
+        }
         out
     }
 

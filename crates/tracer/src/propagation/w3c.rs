@@ -1,12 +1,31 @@
-//! W3C Trace Context: the `traceparent` and `tracestate` headers.
+//! W3C Trace Context Level 2: the `traceparent` and `tracestate` headers.
 //!
 //! `traceparent: 00-{32 hex trace id}-{16 hex span id}-{2 hex flags}`. The parser follows the
 //! recommendation's processing model strictly: exact field widths, lowercase hex, version `ff`
-//! rejected, all-zero ids rejected, higher versions accepted by their first four fields.
-//! Anything else is ignored, so a new root starts. (The SDK's own propagator accepts short ids
-//! such as `00-abc-...`; this one is also several times faster, see docs/BENCHMARKS.md.)
+//! rejected, all-zero ids rejected, higher versions accepted by their first four fields, and a
+//! header sent more than once (repeated field lines are one comma-joined value, RFC 9110) is
+//! invalid. Anything invalid is ignored, so a new root starts, and its `tracestate` is dropped.
+//! (The SDK's own propagator accepts short ids such as `00-abc-...`; this one is also several
+//! times faster, see docs/BENCHMARKS.md.)
+//!
+//! Flags: `sampled` (bit 0) and Level 2's `random` (bit 1, the trace id's right 7 bytes are
+//! random) are read and passed on; other bits are ignored and sent as zero. A trace started by
+//! this service gets `random` (its trace ids come from a random generator); a trace received
+//! keeps what the caller said, and a trace received in another format (B3, Jaeger), which cannot
+//! say, does not get it.
+//!
+//! `tracestate` is parsed here from the Level 2 grammar, not by the SDK's `TraceState`
+//! (which accepts an empty value and rejects keys Level 2 allows, such as `foo@@bar`): all
+//! field lines joined, list members separated by commas with optional spaces or tabs around
+//! them, empty members skipped; a key is a lowercase letter or digit followed by up to 255 of
+//! `a-z 0-9 _ - * / @`; a value is 1 to 256 printable ASCII characters other than `,` and `=`,
+//! not ending in a space; at most 32 members and no key twice. A `tracestate` breaking any of
+//! these is discarded whole. What was received is passed on as received (normalised: members
+//! trimmed, joined by `,`), even when the SDK's `TraceState` cannot hold it; spans record it when
+//! it can.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use opentelemetry::Context;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
@@ -20,10 +39,36 @@ pub const TRACEPARENT: &str = "traceparent";
 /// The `tracestate` header name.
 pub const TRACESTATE: &str = "tracestate";
 
-/// Most list members a `tracestate` may carry; a longer one is dropped whole.
-const MAX_TRACESTATE_MEMBERS: usize = 32;
-/// Longest `tracestate` value accepted; a longer one is dropped whole.
-const MAX_TRACESTATE_LEN: usize = 8192;
+/// Most list members a `tracestate` may carry; a longer one is discarded whole.
+pub const MAX_TRACESTATE_MEMBERS: usize = 32;
+/// Longest `tracestate` key.
+pub const MAX_TRACESTATE_KEY: usize = 256;
+/// Longest `tracestate` value.
+pub const MAX_TRACESTATE_VALUE: usize = 256;
+/// Longest combined `tracestate` read: 32 members of the longest key and value, their `=`
+/// and commas, with room for optional white space; more is not read.
+const MAX_TRACESTATE_INPUT: usize = 32 << 10;
+
+/// The `random` trace flag of Trace Context Level 2.
+pub const RANDOM: TraceFlags = TraceFlags::new(0x02);
+
+/// The flag bits this implementation knows: `sampled` and `random`.
+const KNOWN_FLAGS: u8 = 0x03;
+
+/// What this service received in `traceparent`/`tracestate`, kept in the context so that
+/// outgoing calls of the same trace pass on the caller's `random` flag and `tracestate`.
+#[derive(Debug, Clone)]
+struct Received {
+    trace_id: TraceId,
+    random: bool,
+    tracestate: Option<Arc<str>>,
+}
+
+/// The trace id a service received in any format, recorded by
+/// [`Tracer::extract`](crate::Tracer::extract): a trace that did not start here, so whether
+/// its id is random is up to the format that brought it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReceivedTrace(pub(crate) TraceId);
 
 /// Propagates span context in the W3C `traceparent` / `tracestate` headers.
 #[derive(Debug)]
@@ -46,7 +91,8 @@ impl Default for TraceContextPropagator {
     }
 }
 
-/// Parses a `traceparent` value; `None` when it is not valid.
+/// Parses a `traceparent` value; `None` when it is not valid. The flags keep `sampled` and
+/// `random`.
 pub(crate) fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
     let value = value.trim_matches(|c| c == ' ' || c == '\t');
     let b = value.as_bytes();
@@ -69,21 +115,81 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFl
     Some((
         TraceId::from(trace),
         SpanId::from(span as u64),
-        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+        TraceFlags::new(flags & KNOWN_FLAGS),
     ))
 }
 
-fn parse_tracestate(value: Option<&str>) -> TraceState {
-    match value {
-        Some(v)
-            if v.len() <= MAX_TRACESTATE_LEN
-                && v.split(',').filter(|m| !m.trim().is_empty()).count()
-                    <= MAX_TRACESTATE_MEMBERS =>
-        {
-            TraceState::from_str(v).unwrap_or_default()
-        }
-        _ => TraceState::default(),
+fn valid_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_TRACESTATE_KEY
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b[1..].iter().all(|&c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || matches!(c, b'_' | b'-' | b'*' | b'/' | b'@')
+        })
+}
+
+fn valid_value(value: &str) -> bool {
+    let b = value.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_TRACESTATE_VALUE
+        && b[b.len() - 1] != b' '
+        && b.iter()
+            .all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
+}
+
+/// Parses a `tracestate` value (all its field lines joined by commas) by the Level 2 grammar;
+/// returns it normalised (members trimmed, empty ones dropped, joined by `,`), `None` for an
+/// empty list, or `Err` with the reason when it must be discarded.
+///
+/// ```
+/// use tracer::propagation::w3c::parse_tracestate;
+/// assert_eq!(parse_tracestate("a=1 ,, foo@@bar=x\t"), Ok(Some("a=1,foo@@bar=x".into())));
+/// assert!(parse_tracestate("a=").is_err());
+/// assert!(parse_tracestate("a=1,a=2").is_err());
+/// ```
+pub fn parse_tracestate(value: &str) -> Result<Option<String>, String> {
+    if value.len() > MAX_TRACESTATE_INPUT {
+        return Err(format!("longer than {MAX_TRACESTATE_INPUT} bytes"));
     }
+    let mut out = String::with_capacity(value.len());
+    let mut keys: Vec<&str> = Vec::new();
+    for member in value.split(',') {
+        let member = member.trim_matches(|c| c == ' ' || c == '\t');
+        if member.is_empty() {
+            continue;
+        }
+        let Some((key, v)) = member.split_once('=') else {
+            return Err(format!("member {member:?} has no '='"));
+        };
+        if !valid_key(key) {
+            return Err(format!("invalid key {key:?}"));
+        }
+        if !valid_value(v) {
+            return Err(format!("invalid value {v:?} of key {key:?}"));
+        }
+        if keys.contains(&key) {
+            return Err(format!("key {key:?} appears twice"));
+        }
+        if keys.len() == MAX_TRACESTATE_MEMBERS {
+            return Err(format!("more than {MAX_TRACESTATE_MEMBERS} members"));
+        }
+        keys.push(key);
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(member);
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
+/// The values of `name`, every field line (an extractor without `get_all` gives one).
+fn field_lines<'a>(extractor: &'a dyn Extractor, name: &str) -> Vec<&'a str> {
+    extractor
+        .get_all(name)
+        .unwrap_or_else(|| extractor.get(name).into_iter().collect())
 }
 
 impl TextMapPropagator for TraceContextPropagator {
@@ -92,6 +198,18 @@ impl TextMapPropagator for TraceContextPropagator {
         let sc = span.span_context();
         if !sc.is_valid() {
             return;
+        }
+        let received = cx.get::<Received>().filter(|r| r.trace_id == sc.trace_id());
+        let random = match received {
+            Some(r) => r.random,
+            // Received in another format: unknown, so not claimed. Started here: random ids.
+            None => cx
+                .get::<ReceivedTrace>()
+                .is_none_or(|r| r.0 != sc.trace_id()),
+        };
+        let mut flags = sc.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8();
+        if random {
+            flags |= RANDOM.to_u8();
         }
         let mut out = String::with_capacity(55);
         out.push_str("00-");
@@ -103,26 +221,42 @@ impl TextMapPropagator for TraceContextPropagator {
             16,
         );
         out.push('-');
-        hex::push(
-            &mut out,
-            u128::from((sc.trace_flags() & TraceFlags::SAMPLED).to_u8()),
-            2,
-        );
+        hex::push(&mut out, u128::from(flags), 2);
         injector.set(TRACEPARENT, out);
         let state = sc.trace_state().header();
         if !state.is_empty() {
             injector.set(TRACESTATE, state);
+        } else if let Some(raw) = received.and_then(|r| r.tracestate.as_deref()) {
+            injector.set(TRACESTATE, raw.to_owned());
         }
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        let Some((trace_id, span_id, flags)) =
-            extractor.get(TRACEPARENT).and_then(parse_traceparent)
-        else {
+        let lines = field_lines(extractor, TRACEPARENT);
+        // A traceparent sent twice is one comma-joined value, which no valid one is.
+        let [line] = lines.as_slice() else {
             return cx.clone();
         };
-        let state = parse_tracestate(extractor.get(TRACESTATE));
+        let Some((trace_id, span_id, flags)) = parse_traceparent(line) else {
+            return cx.clone();
+        };
+        let states = field_lines(extractor, TRACESTATE);
+        let raw = if states.is_empty() {
+            None
+        } else {
+            parse_tracestate(&states.join(",")).ok().flatten()
+        };
+        let state = raw
+            .as_deref()
+            .and_then(|s| TraceState::from_str(s).ok())
+            .unwrap_or_default();
+        let received = Received {
+            trace_id,
+            random: flags.to_u8() & RANDOM.to_u8() != 0,
+            tracestate: raw.map(Arc::from),
+        };
         cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state))
+            .with_value(received)
     }
 
     fn fields(&self) -> FieldIter<'_> {
