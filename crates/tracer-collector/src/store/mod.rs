@@ -19,8 +19,14 @@
 //! Memory: a span costs a 64-byte record plus its packed attributes and events (keys interned;
 //! string values that repeat across spans as references into a bounded value dictionary, the
 //! others inline), plus its trace's share of the map and index entries; see
-//! `docs/bench/collector.md` for measured figures. The value dictionary's bytes count towards
-//! the byte budget.
+//! `docs/bench/collector.md` for measured figures. What spans share counts towards the byte
+//! budget too: the value dictionary and the table of names (each capped at an eighth of the
+//! budget, never shrinking; past the cap new entries are stored inline or as a placeholder), and
+//! the resources and scopes, which are freed with the last span that uses them.
+//!
+//! Reading: a search walks the time index in slices ([`SCAN_SLICE_TRACES`] traces or
+//! [`SCAN_SLICE_TIME`]), taking the read lock once per slice, so an insert waits at most one
+//! slice; a trace is copied out under the lock and converted after it is released.
 //!
 //! ```
 //! use tracer_collector::store::{Store, StoreLimits};
