@@ -8,10 +8,19 @@ static GLOBAL: RwLock<Option<Tracer>> = RwLock::new(None);
 
 /// The global tracer: the one installed by [`crate::TracerBuilder::init`], or a no-op tracer
 /// (no spans, context still forwarded) before that.
+///
+/// Taken before `init()`, it forwards context and records nothing until a tracer is installed,
+/// and from then on makes its spans with the installed one: a layer or client built before
+/// `init()` records once `init()` has run.
 pub fn global() -> Tracer {
+    installed().unwrap_or_else(Tracer::deferred_global)
+}
+
+/// The tracer installed by `init()`, if any.
+pub(crate) fn installed() -> Option<Tracer> {
     match GLOBAL.read() {
-        Ok(g) => g.clone().unwrap_or_else(Tracer::noop),
-        Err(poisoned) => poisoned.into_inner().clone().unwrap_or_else(Tracer::noop),
+        Ok(g) => g.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
     }
 }
 

@@ -34,6 +34,9 @@ struct Inner {
     service_name: String,
     counters: Arc<Counters>,
     queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+    /// The global tracer as taken before `init()`: records with whichever tracer is global
+    /// when a span is made (see [`Tracer::resolved`]).
+    deferred: bool,
 }
 
 /// The incoming span context of a request served while tracing is off; injected downstream in
@@ -61,7 +64,38 @@ impl Tracer {
                 service_name,
                 counters,
                 queue,
+                deferred: false,
             }),
+        }
+    }
+
+    /// The tracer [`crate::global`] returns before `init()`: no spans and the default
+    /// propagators until a tracer is installed, then that tracer's behaviour, so layers and
+    /// clients built before `init()` record once it has run.
+    pub(crate) fn deferred_global() -> Self {
+        static DEFERRED: std::sync::OnceLock<Tracer> = std::sync::OnceLock::new();
+        DEFERRED
+            .get_or_init(|| {
+                let noop = Tracer::noop();
+                let inner = Arc::try_unwrap(noop.inner).unwrap_or_else(|_| unreachable!());
+                Tracer {
+                    inner: Arc::new(Inner {
+                        deferred: true,
+                        ..inner
+                    }),
+                }
+            })
+            .clone()
+    }
+
+    /// The tracer that records for this one now: itself, or, for the global tracer taken
+    /// before `init()`, the global tracer installed since (if any).
+    #[inline]
+    fn resolved(&self) -> Option<Tracer> {
+        if self.inner.deferred {
+            crate::global::installed()
+        } else {
+            None
         }
     }
 
@@ -88,6 +122,9 @@ impl Tracer {
     /// Whether tracing is on: one relaxed atomic load.
     #[inline]
     pub fn is_enabled(&self) -> bool {
+        if let Some(real) = self.resolved() {
+            return real.is_enabled();
+        }
         self.inner.switch.is_on()
     }
 
@@ -145,6 +182,9 @@ impl Tracer {
     /// Level 2's processing model asks of every hop, sampled or not.
     #[inline]
     pub fn start_span(&self, builder: SpanBuilder, parent: &Context) -> Option<Span> {
+        if let Some(real) = self.resolved() {
+            return real.start_span(builder, parent);
+        }
         if self.skips() {
             return None;
         }
@@ -161,6 +201,9 @@ impl Tracer {
         attributes: Vec<KeyValue>,
         parent: &Context,
     ) -> Option<Span> {
+        if let Some(real) = self.resolved() {
+            return real.span(name, kind, attributes, parent);
+        }
         if self.skips() {
             return None;
         }
@@ -175,6 +218,9 @@ impl Tracer {
     /// While switched off, the context also remembers the incoming span so that
     /// [`Tracer::inject`] forwards it unchanged.
     pub fn extract(&self, extractor: &dyn Extractor) -> Context {
+        if let Some(real) = self.resolved() {
+            return real.extract(extractor);
+        }
         let cx = self.inner.propagators.extract(extractor);
         if self.is_enabled() {
             return cx;
@@ -192,6 +238,9 @@ impl Tracer {
     /// While switched off, the span context received by this service (if any) is written
     /// instead of the current span, so the downstream service continues the same trace.
     pub fn inject(&self, cx: &Context, injector: &mut dyn Injector) {
+        if let Some(real) = self.resolved() {
+            return real.inject(cx, injector);
+        }
         if !self.is_enabled()
             && let Some(Forwarded(sc)) = cx.get::<Forwarded>()
         {
