@@ -7,7 +7,7 @@
 //! | name | headers | module |
 //! |---|---|---|
 //! | `tracecontext` | `traceparent`, `tracestate` | [`w3c`] |
-//! | `baggage` | `baggage` | the SDK's W3C baggage propagator |
+//! | `baggage` | `baggage` | [`baggage`] |
 //! | `b3` | `b3` | [`b3`] |
 //! | `b3multi` | `X-B3-*` | [`b3`] |
 //! | `jaeger` | `uber-trace-id`, `uberctx-*` | [`jaeger`] |
@@ -31,6 +31,7 @@
 //! ```
 
 pub mod b3;
+pub mod baggage;
 mod hex;
 pub mod jaeger;
 pub mod w3c;
@@ -39,12 +40,12 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use baggage::BaggagePropagator;
 use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::propagation::BaggagePropagator;
 
 pub use b3::{B3Encoding, B3Propagator};
 pub use jaeger::JaegerPropagator;
@@ -237,6 +238,13 @@ impl TextMapPropagator for Propagators {
     fn fields(&self) -> FieldIter<'_> {
         FieldIter::new(&self.inner.fields)
     }
+}
+
+/// The values of header `name`, every field line (an extractor without `get_all` gives one).
+pub(crate) fn field_lines<'a>(extractor: &'a dyn Extractor, name: &str) -> Vec<&'a str> {
+    extractor
+        .get_all(name)
+        .unwrap_or_else(|| extractor.get(name).into_iter().collect())
 }
 
 fn merge_baggage(cx: &Context, extra: &Baggage) -> Context {

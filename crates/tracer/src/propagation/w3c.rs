@@ -32,7 +32,7 @@ use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
-use super::hex;
+use super::{field_lines, hex};
 
 /// The `traceparent` header name.
 pub const TRACEPARENT: &str = "traceparent";
@@ -183,13 +183,6 @@ pub fn parse_tracestate(value: &str) -> Result<Option<String>, String> {
         out.push_str(member);
     }
     Ok((!out.is_empty()).then_some(out))
-}
-
-/// The values of `name`, every field line (an extractor without `get_all` gives one).
-fn field_lines<'a>(extractor: &'a dyn Extractor, name: &str) -> Vec<&'a str> {
-    extractor
-        .get_all(name)
-        .unwrap_or_else(|| extractor.get(name).into_iter().collect())
 }
 
 impl TextMapPropagator for TraceContextPropagator {
