@@ -1067,7 +1067,7 @@ pub static CATALOGUE: &[Scenario] = &[
                   server1 client GET !error error.type=cancelled
                     server2 server GET /products/{sku} !error error.type=cancelled
                       server2 client shop.v1.Shop/GetProduct !error rpc.response.status_code=CANCELLED error.type=CANCELLED
-                        server3 server shop.v1.Shop/GetProduct rpc.response.status_code=CANCELLED
+                        server3 server shop.v1.Shop/GetProduct !error rpc.response.status_code=CANCELLED error.type=CANCELLED
         "#,
         concurrent: false,
         play: Play::Custom(client_cancels),

@@ -1,5 +1,6 @@
 //! Deadlines and cancellation: the client's `grpc-timeout` is recorded, an expired deadline shows
-//! as DEADLINE_EXCEEDED on both sides, a client that goes away leaves a CANCELLED server span,
+//! as DEADLINE_EXCEEDED on both sides, a client that goes away leaves a CANCELLED server span in
+//! error (the cancellation rule shared with HTTP),
 //! and in both cases the handler does no work after the call was abandoned.
 #![cfg(all(feature = "tonic", feature = "testing"))]
 
@@ -99,7 +100,7 @@ async fn a_client_that_goes_away_leaves_a_cancelled_server_span_and_no_work() {
         &capture.render(&TreeFormat::new().attributes(SHOWN)),
         "
         frontend client test.v1.Echo/Unary !error rpc.response.status_code=CANCELLED error.type=CANCELLED
-          backend server test.v1.Echo/Unary rpc.response.status_code=CANCELLED
+          backend server test.v1.Echo/Unary !error rpc.response.status_code=CANCELLED error.type=CANCELLED
         ",
     );
     let server_span = capture

@@ -239,7 +239,7 @@ async fn a_client_that_drops_a_stream_cancels_both_spans_and_the_production() {
         &capture.render(&TreeFormat::new().attributes(["rpc.response.status_code", "error.type"])),
         "
         frontend client test.v1.Echo/ServerStream !error rpc.response.status_code=CANCELLED error.type=CANCELLED
-          backend server test.v1.Echo/ServerStream rpc.response.status_code=CANCELLED
+          backend server test.v1.Echo/ServerStream !error rpc.response.status_code=CANCELLED error.type=CANCELLED
         ",
     );
     let produced = server.state.produced.load(Ordering::SeqCst);

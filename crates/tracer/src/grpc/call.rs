@@ -197,15 +197,19 @@ impl Call {
     /// tonic's server answers an expired `grpc-timeout` with `CANCELLED` (its timeout error maps
     /// so), while gRPC specifies `DEADLINE_EXCEEDED` for it.
     pub(crate) fn finish(&mut self, code: Code, message: Option<Cow<'_, str>>) {
-        if std::mem::replace(&mut self.done, true) || !self.recording {
-            return;
-        }
         let code = if code == Code::Cancelled && self.deadline_passed() {
             Code::DeadlineExceeded
         } else {
             code
         };
-        let error = is_error(code, self.side);
+        self.end(code, message, is_error(code, self.side));
+    }
+
+    /// Ends the span with outcome `code`, as an error when `error` is set.
+    fn end(&mut self, code: Code, message: Option<Cow<'_, str>>, error: bool) {
+        if std::mem::replace(&mut self.done, true) || !self.recording {
+            return;
+        }
         let span = self.cx.span();
         span.set_attributes(attr::end_attributes(self.semconv, code, error));
         if let Some(counts) = &self.counts {
@@ -244,11 +248,20 @@ impl Drop for Call {
         if self.deadline_passed() {
             self.finish(Code::DeadlineExceeded, Some("deadline exceeded".into()));
         } else {
-            let why = match self.side {
-                Side::Server => "the client went away before the call completed",
-                Side::Client => "the call was dropped before it completed",
-            };
-            self.finish(Code::Cancelled, Some(why.into()));
+            match self.side {
+                // The exchange was cut short: an error on the server too, whatever the gRPC
+                // server error list says of a CANCELLED a handler answers on purpose (the one
+                // cancellation rule shared with HTTP, see the module docs).
+                Side::Server => self.end(
+                    Code::Cancelled,
+                    Some("the client went away before the call completed".into()),
+                    true,
+                ),
+                Side::Client => self.finish(
+                    Code::Cancelled,
+                    Some("the call was dropped before it completed".into()),
+                ),
+            }
         }
     }
 }

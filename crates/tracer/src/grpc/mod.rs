@@ -23,8 +23,14 @@
 //! every code but `OK`. A client whose connection fails records `UNAVAILABLE`.
 //!
 //! **Early ends.** A server call whose client goes away (its future or body dropped before the
-//! trailers) ends as `CANCELLED`, or as `DEADLINE_EXCEEDED` when its deadline has passed (tonic
-//! drops the handler then, so no work happens after the deadline). A panicking handler becomes a
+//! trailers) ends as `CANCELLED` **with error status** and `error.type=CANCELLED`, or as
+//! `DEADLINE_EXCEEDED` when its deadline has passed (tonic drops the handler then, so no work
+//! happens after the deadline). This is the cancellation rule shared with the HTTP server layer:
+//! an exchange cut short is an error on the server span, because the work was not delivered and
+//! the cut-off call is what a trace view must show (semconv's HTTP rules ask for an error status
+//! on a network error that cuts the exchange short). gRPC's list of server error codes still
+//! decides for statuses a handler *answers*: a `CANCELLED` returned on purpose leaves the span
+//! green. A panicking handler becomes a
 //! trailers-only `INTERNAL` response with an `exception` event, and the server keeps serving.
 //!
 //! **Off switch.** While the tracer is off no span is made, but the server still extracts the

@@ -25,9 +25,11 @@
 //! | client disconnects before the response is complete | error | `cancelled` |
 //! | the inner service returns `Err` | error, with the error's text | `_OTHER` |
 //!
-//! A disconnect is an error on purpose: semconv asks for an error status when a network error
-//! cuts the exchange short even after a 2xx status, and a cut-off response is worth seeing in a
-//! trace view. `error.type=cancelled` tells it apart from a failure of the server itself.
+//! A disconnect is an error on purpose, and the same rule holds for gRPC server spans (see
+//! [`crate::grpc`]): an exchange cut short is an error on the server span, because semconv asks
+//! for an error status when a network error cuts the exchange short even after a 2xx status, and
+//! a cut-off response is worth seeing in a trace view. `error.type=cancelled` tells it apart from
+//! a failure of the server itself.
 //!
 //! # Where to put the layer in axum
 //! axum inserts the matched route ([`MatchedPath`](https://docs.rs/axum/0.8/axum/extract/struct.MatchedPath.html))
