@@ -52,6 +52,7 @@ mod interop;
 pub mod propagation;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod semconv;
 #[cfg(any(feature = "sqlx-mysql", feature = "sqlx-postgres"))]
 pub mod sql;
 pub mod switch;

@@ -18,7 +18,7 @@ use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
 const SHOWN: [&str; 3] = [
     "rpc.response.status_code",
     "error.type",
-    "rpc.grpc.request.timeout_ms",
+    "tracer.rpc.request.timeout_ms",
 ];
 
 /// A request whose handler sleeps 600 ms before it counts itself as completed.
@@ -52,8 +52,8 @@ async fn an_expired_deadline_shows_on_both_sides_and_stops_the_handler() {
     assert_tree(
         &capture.render(&TreeFormat::new().attributes(SHOWN)),
         "
-        frontend client test.v1.Echo/Unary !error rpc.response.status_code=DEADLINE_EXCEEDED error.type=DEADLINE_EXCEEDED rpc.grpc.request.timeout_ms=100
-          backend server test.v1.Echo/Unary !error rpc.response.status_code=DEADLINE_EXCEEDED error.type=DEADLINE_EXCEEDED rpc.grpc.request.timeout_ms=100
+        frontend client test.v1.Echo/Unary !error rpc.response.status_code=DEADLINE_EXCEEDED error.type=DEADLINE_EXCEEDED tracer.rpc.request.timeout_ms=100
+          backend server test.v1.Echo/Unary !error rpc.response.status_code=DEADLINE_EXCEEDED error.type=DEADLINE_EXCEEDED tracer.rpc.request.timeout_ms=100
         ",
     );
     // Well past the handler's sleep: had it gone on after the deadline, it would have counted.
@@ -79,8 +79,8 @@ async fn a_deadline_that_is_met_is_recorded_but_harmless() {
     assert_tree(
         &capture.render(&TreeFormat::new().attributes(SHOWN)),
         "
-        frontend client test.v1.Echo/Unary rpc.response.status_code=OK rpc.grpc.request.timeout_ms=30000
-          backend server test.v1.Echo/Unary rpc.response.status_code=OK rpc.grpc.request.timeout_ms=30000
+        frontend client test.v1.Echo/Unary rpc.response.status_code=OK tracer.rpc.request.timeout_ms=30000
+          backend server test.v1.Echo/Unary rpc.response.status_code=OK tracer.rpc.request.timeout_ms=30000
         ",
     );
 }

@@ -18,8 +18,8 @@ use tracer::testing::{CapturedSpan, SpanCapture, TreeFormat, assert_tree};
 const SHOWN: [&str; 4] = [
     "rpc.response.status_code",
     "error.type",
-    "rpc.grpc.messages.sent",
-    "rpc.grpc.messages.received",
+    "tracer.rpc.messages.sent",
+    "tracer.rpc.messages.received",
 ];
 
 struct Setup {
@@ -83,8 +83,8 @@ async fn a_server_stream_span_lasts_until_the_last_message() {
     assert_tree(
         &capture.render(&TreeFormat::new().attributes(SHOWN).events(true)),
         "
-        frontend client test.v1.Echo/ServerStream rpc.response.status_code=OK rpc.grpc.messages.sent=1 rpc.grpc.messages.received=3 events=[rpc.message,rpc.message,rpc.message,rpc.message]
-          backend server test.v1.Echo/ServerStream rpc.response.status_code=OK rpc.grpc.messages.sent=3 rpc.grpc.messages.received=1 events=[rpc.message,rpc.message,rpc.message,rpc.message]
+        frontend client test.v1.Echo/ServerStream rpc.response.status_code=OK tracer.rpc.messages.sent=1 tracer.rpc.messages.received=3 events=[tracer.rpc.message,tracer.rpc.message,tracer.rpc.message,tracer.rpc.message]
+          backend server test.v1.Echo/ServerStream rpc.response.status_code=OK tracer.rpc.messages.sent=3 tracer.rpc.messages.received=1 events=[tracer.rpc.message,tracer.rpc.message,tracer.rpc.message,tracer.rpc.message]
         ",
     );
     // The server slept 3 x 100 ms between messages: a span that ended with the response
@@ -108,7 +108,11 @@ async fn a_server_stream_span_lasts_until_the_last_message() {
                     .map(|kv| kv.value.to_string())
                     .unwrap_or_default()
             };
-            format!("{}#{}", get("rpc.message.type"), get("rpc.message.id"))
+            format!(
+                "{}#{}",
+                get("tracer.rpc.message.type"),
+                get("tracer.rpc.message.id")
+            )
         })
         .collect();
     assert_eq!(kinds, ["RECEIVED#1", "SENT#1", "SENT#2", "SENT#3"]);
@@ -129,8 +133,8 @@ async fn a_client_stream_span_counts_what_the_client_sent() {
     assert_tree(
         &capture.render(&TreeFormat::new().attributes(SHOWN)),
         "
-        frontend client test.v1.Echo/ClientStream rpc.response.status_code=OK rpc.grpc.messages.sent=4 rpc.grpc.messages.received=1
-          backend server test.v1.Echo/ClientStream rpc.response.status_code=OK rpc.grpc.messages.sent=1 rpc.grpc.messages.received=4
+        frontend client test.v1.Echo/ClientStream rpc.response.status_code=OK tracer.rpc.messages.sent=4 tracer.rpc.messages.received=1
+          backend server test.v1.Echo/ClientStream rpc.response.status_code=OK tracer.rpc.messages.sent=1 tracer.rpc.messages.received=4
         ",
     );
 }
@@ -154,8 +158,8 @@ async fn a_bidi_stream_span_covers_both_directions() {
     assert_tree(
         &capture.render(&TreeFormat::new().attributes(SHOWN)),
         "
-        frontend client test.v1.Echo/BidiStream rpc.response.status_code=OK rpc.grpc.messages.sent=3 rpc.grpc.messages.received=3
-          backend server test.v1.Echo/BidiStream rpc.response.status_code=OK rpc.grpc.messages.sent=3 rpc.grpc.messages.received=3
+        frontend client test.v1.Echo/BidiStream rpc.response.status_code=OK tracer.rpc.messages.sent=3 tracer.rpc.messages.received=3
+          backend server test.v1.Echo/BidiStream rpc.response.status_code=OK tracer.rpc.messages.sent=3 tracer.rpc.messages.received=3
         ",
     );
 }

@@ -54,7 +54,7 @@ async fn a_unary_call_is_one_trace_with_a_client_and_a_server_span() {
             "legacy names are opt-in"
         );
         assert!(
-            span.attr("rpc.grpc.request.timeout_ms").is_none(),
+            span.attr("tracer.rpc.request.timeout_ms").is_none(),
             "no deadline was set"
         );
     }

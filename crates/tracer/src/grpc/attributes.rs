@@ -1,5 +1,5 @@
-//! Attribute names (OpenTelemetry RPC semantic conventions 1.42, gRPC flavour) and the choice of
-//! stable or legacy names.
+//! Attribute names (OpenTelemetry RPC semantic conventions 1.42, gRPC flavour; defined once in
+//! [`crate::semconv`]) and the choice of stable or legacy names.
 //!
 //! Since semconv 1.38 the RPC conventions changed: `rpc.system` became `rpc.system.name`,
 //! `rpc.service` folded into a fully-qualified `rpc.method` (`package.Service/Method`), and the
@@ -14,51 +14,13 @@ use tonic::Code;
 
 use super::status::code_name;
 
-/// `rpc.system.name`: always `grpc` here.
-pub const RPC_SYSTEM_NAME: &str = "rpc.system.name";
-/// `rpc.method`: the fully-qualified method, `package.Service/Method` (stable conventions), or
-/// the bare method name under [`Semconv::Legacy`].
-pub const RPC_METHOD: &str = "rpc.method";
-/// `rpc.response.status_code`: the gRPC status code name, e.g. `OK` or `DEADLINE_EXCEEDED`.
-pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
-/// `server.address`: host of the server (from the request's `:authority`, or as configured on
-/// the client layer).
-pub const SERVER_ADDRESS: &str = "server.address";
-/// `server.port`.
-pub const SERVER_PORT: &str = "server.port";
-/// `error.type`: the status code name when the status is an error for this side.
-pub const ERROR_TYPE: &str = "error.type";
-
-/// Legacy `rpc.system` (`grpc`).
-pub const LEGACY_RPC_SYSTEM: &str = "rpc.system";
-/// Legacy `rpc.service` (`package.Service`).
-pub const LEGACY_RPC_SERVICE: &str = "rpc.service";
-/// Legacy `rpc.grpc.status_code` (integer).
-pub const LEGACY_RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
-
-/// tracer-specific: the deadline the client sent in `grpc-timeout`, in whole milliseconds
-/// (rounded up). Present on both the client and the server span when the call has a deadline.
-pub const RPC_GRPC_REQUEST_TIMEOUT_MS: &str = "rpc.grpc.request.timeout_ms";
-/// tracer-specific: number of messages this side sent (with message events on).
-pub const RPC_MESSAGES_SENT: &str = "rpc.grpc.messages.sent";
-/// tracer-specific: number of messages this side received (with message events on).
-pub const RPC_MESSAGES_RECEIVED: &str = "rpc.grpc.messages.received";
-
-/// Name of the per-message event (semconv RPC events).
-pub const RPC_MESSAGE_EVENT: &str = "rpc.message";
-/// `rpc.message.type` on a message event: `SENT` or `RECEIVED`.
-pub const RPC_MESSAGE_TYPE: &str = "rpc.message.type";
-/// `rpc.message.id` on a message event: 1 for the first message of each direction.
-pub const RPC_MESSAGE_ID: &str = "rpc.message.id";
-/// `rpc.message.uncompressed_size` on a message event: the payload size in bytes (as framed).
-pub const RPC_MESSAGE_SIZE: &str = "rpc.message.uncompressed_size";
-
-/// The name of the event that records a panic in a handler.
-pub const EXCEPTION_EVENT: &str = "exception";
-/// `exception.type` on the panic event.
-pub const EXCEPTION_TYPE: &str = "exception.type";
-/// `exception.message` on the panic event: the panic payload when it is text.
-pub const EXCEPTION_MESSAGE: &str = "exception.message";
+pub use crate::semconv::{
+    ERROR_TYPE, EXCEPTION_EVENT, EXCEPTION_MESSAGE, EXCEPTION_TYPE, LEGACY_RPC_GRPC_STATUS_CODE,
+    LEGACY_RPC_SERVICE, LEGACY_RPC_SYSTEM, RPC_METHOD, RPC_RESPONSE_STATUS_CODE, RPC_SYSTEM_NAME,
+    SERVER_ADDRESS, SERVER_PORT, TRACER_RPC_MESSAGE_EVENT, TRACER_RPC_MESSAGE_ID,
+    TRACER_RPC_MESSAGE_SIZE, TRACER_RPC_MESSAGE_TYPE, TRACER_RPC_MESSAGES_RECEIVED,
+    TRACER_RPC_MESSAGES_SENT, TRACER_RPC_REQUEST_TIMEOUT_MS,
+};
 
 /// Which attribute names to emit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -149,7 +111,7 @@ pub(crate) fn start_attributes(
         }
     }
     if let Some(ms) = timeout_ms {
-        attrs.push(KeyValue::new(RPC_GRPC_REQUEST_TIMEOUT_MS, ms));
+        attrs.push(KeyValue::new(TRACER_RPC_REQUEST_TIMEOUT_MS, ms));
     }
     attrs
 }

@@ -215,11 +215,11 @@ impl Call {
         if let Some(counts) = &self.counts {
             span.set_attributes([
                 KeyValue::new(
-                    attr::RPC_MESSAGES_SENT,
+                    attr::TRACER_RPC_MESSAGES_SENT,
                     counts.sent.load(Ordering::Relaxed) as i64,
                 ),
                 KeyValue::new(
-                    attr::RPC_MESSAGES_RECEIVED,
+                    attr::TRACER_RPC_MESSAGES_RECEIVED,
                     counts.received.load(Ordering::Relaxed) as i64,
                 ),
             ]);
@@ -300,7 +300,7 @@ pub(crate) enum Direction {
     Received,
 }
 
-/// Counts the gRPC messages in one body and adds an `rpc.message` event for each.
+/// Counts the gRPC messages in one body and adds a `tracer.rpc.message` event for each.
 pub(crate) struct MessageTap {
     cx: Context,
     counts: Arc<MessageCounts>,
@@ -324,11 +324,11 @@ impl MessageTap {
             };
             let id = counter.fetch_add(1, Ordering::Relaxed) + 1;
             cx.span().add_event(
-                attr::RPC_MESSAGE_EVENT,
+                attr::TRACER_RPC_MESSAGE_EVENT,
                 vec![
-                    KeyValue::new(attr::RPC_MESSAGE_TYPE, kind),
-                    KeyValue::new(attr::RPC_MESSAGE_ID, id as i64),
-                    KeyValue::new(attr::RPC_MESSAGE_SIZE, i64::from(size)),
+                    KeyValue::new(attr::TRACER_RPC_MESSAGE_TYPE, kind),
+                    KeyValue::new(attr::TRACER_RPC_MESSAGE_ID, id as i64),
+                    KeyValue::new(attr::TRACER_RPC_MESSAGE_SIZE, i64::from(size)),
                 ],
             );
         });

@@ -9,7 +9,7 @@
 //! [`attributes`]): `rpc.system.name=grpc`, `rpc.method` (`package.Service/Method`),
 //! `rpc.response.status_code` (the code's name: `OK`, `NOT_FOUND`, `DEADLINE_EXCEEDED`, ...),
 //! `server.address`/`server.port`, `error.type` (the code's name, on error), and
-//! `rpc.grpc.request.timeout_ms` when the client set a deadline (`grpc-timeout`). The legacy names
+//! `tracer.rpc.request.timeout_ms` when the client set a deadline (`grpc-timeout`). The legacy names
 //! (`rpc.system`, `rpc.service`, integer `rpc.grpc.status_code`) are an opt-in ([`Semconv`]).
 //!
 //! **Where the status comes from.** gRPC sends the status in the response *trailers*, after the

@@ -1,45 +1,14 @@
-//! Semantic-convention names (semconv 1.42, stable HTTP conventions) and the small helpers both
-//! sides use to fill them.
+//! Semantic-convention names (semconv 1.42, stable HTTP conventions; defined once in
+//! [`crate::semconv`]) and the small helpers both sides use to fill them.
 
 use ::http::{Method, Version};
 
-/// `http.request.method`: the method, or `_OTHER` for a method outside the well-known set.
-pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
-/// `http.request.method_original`: the method as received, when it was mapped to `_OTHER`.
-pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
-/// `http.response.status_code`.
-pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
-/// `http.route`: the route template, e.g. `/users/{id}`.
-pub const HTTP_ROUTE: &str = "http.route";
-/// `http.request.resend_count`: set on client spans of resent requests (1 for the first resend).
-pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
-/// `url.path`.
-pub const URL_PATH: &str = "url.path";
-/// `url.query`, with sensitive values redacted.
-pub const URL_QUERY: &str = "url.query";
-/// `url.scheme`.
-pub const URL_SCHEME: &str = "url.scheme";
-/// `url.full` (client spans), without credentials and with sensitive query values redacted.
-pub const URL_FULL: &str = "url.full";
-/// `server.address`.
-pub const SERVER_ADDRESS: &str = "server.address";
-/// `server.port`.
-pub const SERVER_PORT: &str = "server.port";
-/// `client.address`.
-pub const CLIENT_ADDRESS: &str = "client.address";
-/// `network.protocol.version`: `1.0`, `1.1`, `2` or `3`.
-pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
-/// `user_agent.original`.
-pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
-/// `error.type`: the status code as text for HTTP errors, otherwise a short error class
-/// (`timeout`, `connect`, `cancelled`, `panic`, ...).
-pub const ERROR_TYPE: &str = "error.type";
-/// `exception.message` (attribute of an `exception` event).
-pub const EXCEPTION_MESSAGE: &str = "exception.message";
-/// `exception.type` (attribute of an `exception` event).
-pub const EXCEPTION_TYPE: &str = "exception.type";
-/// The name of the event that records a panic.
-pub const EXCEPTION_EVENT: &str = "exception";
+pub use crate::semconv::{
+    CLIENT_ADDRESS, ERROR_TYPE, EXCEPTION_EVENT, EXCEPTION_MESSAGE, EXCEPTION_TYPE,
+    HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
+    URL_FULL, URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
+};
 
 /// The `error.type` of a request whose peer went away before the exchange was complete.
 pub const CANCELLED: &str = "cancelled";

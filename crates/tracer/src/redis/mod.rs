@@ -72,19 +72,12 @@ use redis::aio::ConnectionLike;
 use redis::{Cmd, ConnectionAddr, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
 
 use crate::Tracer;
+use crate::semconv::{
+    DB_NAMESPACE, DB_OPERATION_BATCH_SIZE, DB_OPERATION_NAME, DB_QUERY_TEXT,
+    DB_RESPONSE_STATUS_CODE, DB_SYSTEM_NAME, ERROR_TYPE, SERVER_ADDRESS, SERVER_PORT,
+    TRACER_REDIS_COMMANDS,
+};
 use command::Command;
-
-const DB_SYSTEM_NAME: &str = "db.system.name";
-const DB_NAMESPACE: &str = "db.namespace";
-const DB_OPERATION_NAME: &str = "db.operation.name";
-const DB_OPERATION_BATCH_SIZE: &str = "db.operation.batch.size";
-const DB_QUERY_TEXT: &str = "db.query.text";
-const DB_RESPONSE_STATUS_CODE: &str = "db.response.status_code";
-const SERVER_ADDRESS: &str = "server.address";
-const SERVER_PORT: &str = "server.port";
-const ERROR_TYPE: &str = "error.type";
-/// Names of the commands in a pipeline span (not a semantic convention: ours).
-const REDIS_COMMANDS: &str = "tracer.redis.commands";
 
 /// A redis-rs async connection that records a span for every command it sends.
 ///
@@ -264,7 +257,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
         if atomic || commands.len() != 1 {
             let names: Vec<StringValue> = commands.iter().map(|c| c.name.clone().into()).collect();
             attributes.push(KeyValue::new(
-                REDIS_COMMANDS,
+                TRACER_REDIS_COMMANDS,
                 AttributeValue::Array(Array::String(names)),
             ));
         }

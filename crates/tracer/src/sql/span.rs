@@ -1,5 +1,10 @@
 //! The spans: one per query, one per wait for a pooled connection.
 
+use crate::semconv::{
+    DB_COLLECTION_NAME, DB_OPERATION_NAME, DB_QUERY_TEXT, DB_RESPONSE_RETURNED_ROWS,
+    DB_RESPONSE_STATUS_CODE, ERROR_TYPE, SERVER_ADDRESS, SERVER_PORT, TRACER_SQL_ROWS_AFFECTED,
+};
+pub(super) use crate::semconv::{DB_NAMESPACE, DB_SYSTEM_NAME};
 use std::borrow::Cow;
 use std::io;
 
@@ -10,19 +15,6 @@ use sqlx::pool::PoolConnection;
 
 use super::sanitize::{sanitize, summarize};
 use super::{Dialect, Shared};
-
-pub(super) const DB_SYSTEM_NAME: &str = "db.system.name";
-pub(super) const DB_NAMESPACE: &str = "db.namespace";
-const DB_OPERATION_NAME: &str = "db.operation.name";
-const DB_COLLECTION_NAME: &str = "db.collection.name";
-const DB_QUERY_TEXT: &str = "db.query.text";
-const DB_RESPONSE_STATUS_CODE: &str = "db.response.status_code";
-const DB_RESPONSE_RETURNED_ROWS: &str = "db.response.returned_rows";
-const SERVER_ADDRESS: &str = "server.address";
-const SERVER_PORT: &str = "server.port";
-const ERROR_TYPE: &str = "error.type";
-/// Rows a statement changed (not a semantic convention: ours).
-const ROWS_AFFECTED: &str = "tracer.sql.rows_affected";
 
 /// The span of one query, counting what comes back.
 #[derive(Debug)]
@@ -88,7 +80,7 @@ impl QuerySpan {
             .set_attribute(KeyValue::new(DB_RESPONSE_RETURNED_ROWS, self.rows as i64));
         if let (0, Some(affected)) = (self.rows, self.affected) {
             self.span
-                .set_attribute(KeyValue::new(ROWS_AFFECTED, affected as i64));
+                .set_attribute(KeyValue::new(TRACER_SQL_ROWS_AFFECTED, affected as i64));
         }
         self.span.end();
     }

@@ -91,7 +91,7 @@ impl TransactionSpan {
         let span = self.cx.span();
         let (error_type, _) = classify::<DB>(error);
         span.set_attribute(opentelemetry::KeyValue::new(
-            "error.type",
+            crate::semconv::ERROR_TYPE,
             error_type.clone(),
         ));
         span.set_status(Status::error(error_type));

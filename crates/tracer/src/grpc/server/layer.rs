@@ -59,8 +59,8 @@ impl GrpcServerLayer {
         self
     }
 
-    /// Adds an `rpc.message` event per message received and sent, and the
-    /// `rpc.grpc.messages.*` counts. Off by default: it costs an allocation per call.
+    /// Adds a `tracer.rpc.message` event per message received and sent, and the
+    /// `tracer.rpc.messages.*` counts. Off by default: it costs an allocation per call.
     pub fn message_events(mut self, on: bool) -> Self {
         Arc::make_mut(&mut self.settings).message_events = on;
         self
