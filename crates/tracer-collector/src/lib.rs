@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod ingest;
+pub mod loadgen;
 pub mod query;
 pub mod store;
 pub mod ui;

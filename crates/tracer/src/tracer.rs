@@ -133,6 +133,11 @@ impl Tracer {
             .snapshot(self.inner.queue.as_ref().map_or(0, |q| q()))
     }
 
+    /// The pipeline's shared counters (for the guard's shutdown report).
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
     /// Whether a span under `parent` would certainly not be recorded: tracing is off, or the
     /// sampler follows the parent and the parent is not sampled.
     #[inline]
