@@ -300,10 +300,9 @@ pub async fn run(options: &LoadOptions) -> Result<Report, LoadgenError> {
                 outcome.latencies.push(sent.elapsed());
                 match result {
                     Ok(0) => outcome.acknowledged.push(seq),
-                    Ok(rejected) => outcome.fail(
-                        seq,
-                        format!("{rejected} spans rejected (partial success)"),
-                    ),
+                    Ok(rejected) => {
+                        outcome.fail(seq, format!("{rejected} spans rejected (partial success)"))
+                    }
                     Err(e) => outcome.fail(seq, e),
                 }
             }
@@ -330,8 +329,14 @@ pub async fn run(options: &LoadOptions) -> Result<Report, LoadgenError> {
     let mut mismatches = Vec::new();
     let sample = pick(&all.acknowledged, options.sample, run_id);
     for &seq in &sample {
-        if let Some(problem) =
-            check_trace(&http, &options.query, run_id, seq, options.spans_per_request).await?
+        if let Some(problem) = check_trace(
+            &http,
+            &options.query,
+            run_id,
+            seq,
+            options.spans_per_request,
+        )
+        .await?
         {
             mismatches.push(problem);
         }
@@ -707,7 +712,10 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| query_error(e.to_string()))?;
     let status = answer.status().as_u16();
-    let text = answer.text().await.map_err(|e| query_error(e.to_string()))?;
+    let text = answer
+        .text()
+        .await
+        .map_err(|e| query_error(e.to_string()))?;
     let value = serde_json::from_str(&text)
         .map_err(|e| query_error(format!("{status}, unexpected body ({e})")))?;
     Ok((status, value))
@@ -734,9 +742,7 @@ async fn check_trace(
     };
     let mut found: Vec<String> = trace.spans.into_iter().map(|s| s.span_id).collect();
     found.sort_unstable();
-    let mut expected: Vec<String> = (1..=spans as u64)
-        .map(|i| hex(&i.to_be_bytes()))
-        .collect();
+    let mut expected: Vec<String> = (1..=spans as u64).map(|i| hex(&i.to_be_bytes())).collect();
     expected.sort_unstable();
     if found == expected {
         Ok(None)
@@ -856,7 +862,9 @@ pub async fn cli(args: Args) -> Result<(), LoadgenError> {
         ..Search::default()
     };
     if search.factor <= 1.0 {
-        return Err(LoadgenError::Options("--step-factor must be above 1".into()));
+        return Err(LoadgenError::Options(
+            "--step-factor must be above 1".into(),
+        ));
     }
     let mut losses = Vec::new();
     for target in targets {
@@ -912,10 +920,7 @@ mod tests {
 
     #[test]
     fn trace_ids_carry_the_run_and_the_request() {
-        assert_eq!(
-            hex(&trace_id(0xabc, 7)),
-            "0000000000000abc0000000000000007"
-        );
+        assert_eq!(hex(&trace_id(0xabc, 7)), "0000000000000abc0000000000000007");
     }
 
     #[test]

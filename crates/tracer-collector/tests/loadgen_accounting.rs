@@ -48,7 +48,10 @@ async fn every_span_sent_over_grpc_and_http_is_stored() {
 async fn spans_evicted_by_the_store_are_a_loss() {
     // Room for 500 spans: most of the 4000 are evicted after being acknowledged.
     let collector = TestCollector::start_with(Collector::builder().max_spans(500)).await;
-    let mut options = options(Target::Grpc(format!("http://{}", collector.grpc)), &collector);
+    let mut options = options(
+        Target::Grpc(format!("http://{}", collector.grpc)),
+        &collector,
+    );
     options.sample = 200;
     let report = loadgen::run(&options).await.unwrap();
     assert_eq!(report.failed_requests, 0, "every request was acknowledged");
@@ -85,7 +88,10 @@ async fn the_search_stops_at_the_first_step_that_fails() {
         rate: 500,
         duration: Duration::from_millis(500),
         spans_per_request: 10,
-        ..options(Target::Http(format!("http://{}", collector.http)), &collector)
+        ..options(
+            Target::Http(format!("http://{}", collector.http)),
+            &collector,
+        )
     };
     // A p99 bound no request can meet: the first step fails, so no rate passes.
     let search = loadgen::Search {

@@ -111,8 +111,10 @@ impl std::fmt::Display for OutageReport {
                 s.stats.failed,
                 s.stats.queued,
                 if s.accounted() { "" } else { " MISMATCH" },
-                s.resumed_after
-                    .map_or("-".to_owned(), |d| format!("{:.2} s after", d.as_secs_f64()))
+                s.resumed_after.map_or("-".to_owned(), |d| format!(
+                    "{:.2} s after",
+                    d.as_secs_f64()
+                ))
             )?;
         }
         Ok(())

@@ -206,7 +206,10 @@ async fn sigterm_with_the_collector_unreachable_says_how_many_spans_were_not_exp
         .unwrap_or_else(|| panic!("the shutdown result is logged at the default level: {stderr}"));
     assert!(line.contains("WARN"), "{line}");
     assert!(line.contains("unflushed=15"), "{line}");
-    assert!(line.contains(&closed.to_string()), "the endpoint is named: {line}");
+    assert!(
+        line.contains(&closed.to_string()),
+        "the endpoint is named: {line}"
+    );
     assert!(
         stderr.contains("spans lost: their export failed"),
         "the failed export itself was warned about: {stderr}"

@@ -104,7 +104,11 @@ fn field(line: &str, key: &str) -> Option<String> {
 fn spans_of(lines: &[String]) -> u64 {
     lines
         .iter()
-        .map(|l| field(l, "spans").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
+        .map(|l| {
+            field(l, "spans")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
         .sum()
 }
 

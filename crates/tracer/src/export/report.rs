@@ -33,7 +33,10 @@ impl Window {
     }
 
     fn due(&self, now: Instant, interval: Duration) -> bool {
-        self.pending > 0 && self.last.is_none_or(|last| now.duration_since(last) >= interval)
+        self.pending > 0
+            && self
+                .last
+                .is_none_or(|last| now.duration_since(last) >= interval)
     }
 
     /// The pending count, reset, with the window restarted at `now`.
@@ -165,8 +168,15 @@ mod tests {
         assert!(!w.add(7, t0 + Duration::from_secs(9), interval));
         assert_eq!(w.deadline(interval), Some(t0 + interval));
         assert!(w.due(t0 + interval, interval));
-        assert_eq!(w.take(t0 + interval), 12, "what happened in the window, summed");
-        assert!(!w.due(t0 + interval * 3, interval), "nothing pending, nothing due");
+        assert_eq!(
+            w.take(t0 + interval),
+            12,
+            "what happened in the window, summed"
+        );
+        assert!(
+            !w.due(t0 + interval * 3, interval),
+            "nothing pending, nothing due"
+        );
         assert_eq!(w.deadline(interval), None);
     }
 }
