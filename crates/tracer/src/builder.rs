@@ -51,7 +51,8 @@ pub struct TracerBuilder {
 
 /// Starts the export queue around an exporter given in code.
 type StartQueue = Box<
-    dyn FnOnce(BatchConfig, Arc<Counters>, Duration) -> Result<QueueProcessor, InitError> + Send,
+    dyn FnOnce(BatchConfig, Arc<Counters>, String, Duration) -> Result<QueueProcessor, InitError>
+        + Send,
 >;
 
 /// The default of [`TracerBuilder::loss_warning_interval`].
@@ -200,11 +201,12 @@ impl TracerBuilder {
     where
         E: SpanExporter + 'static,
     {
-        self.custom_exporter = Some(Box::new(move |batch, counters, interval| {
+        self.custom_exporter = Some(Box::new(move |batch, counters, service, interval| {
             QueueProcessor::start(
                 move || Ok(exporter),
                 batch,
                 counters,
+                service,
                 "a custom exporter".into(),
                 interval,
             )
@@ -260,6 +262,7 @@ impl TracerBuilder {
                 Some(start) => Some(start(
                     config.batch.clone(),
                     counters.clone(),
+                    config.service_name.clone(),
                     self.loss_warning_interval,
                 )?),
                 None => None,
@@ -269,6 +272,7 @@ impl TracerBuilder {
                 || Ok(ConsoleExporter::default()),
                 config.batch.clone(),
                 counters.clone(),
+                config.service_name.clone(),
                 "stdout".into(),
                 self.loss_warning_interval,
             )?),
@@ -285,6 +289,7 @@ impl TracerBuilder {
                     move || crate::export::otlp::build(&otlp),
                     config.batch.clone(),
                     counters.clone(),
+                    config.service_name.clone(),
                     destination,
                     self.loss_warning_interval,
                 )?)

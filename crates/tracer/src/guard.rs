@@ -175,6 +175,7 @@ impl Drop for Guard {
             Ok(()) | Err(ShutdownError::AlreadyShutdown) => {}
             Err(e) => tracing::warn!(
                 target: "tracer::export",
+                service = %self.tracer.service_name(),
                 unflushed = e.unflushed(),
                 error = %e,
                 "tracing shut down without exporting every span"

@@ -132,6 +132,7 @@ fn a_failed_export_warns_with_the_count_the_reason_and_the_endpoint() {
         assert!(line.contains("spans lost: their export failed"), "{line}");
         assert_eq!(field(line, "spans").as_deref(), Some("10"), "{line}");
         assert!(line.contains(r#"reason="export failed""#), "{line}");
+        assert_eq!(field(line, "service").as_deref(), Some("loss"), "{line}");
         assert!(field(line, "error").is_some(), "the cause is named: {line}");
         assert_eq!(guard.stats().failed, 10);
         let _ = guard.shutdown();

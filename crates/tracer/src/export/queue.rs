@@ -47,12 +47,14 @@ impl fmt::Debug for QueueProcessor {
 
 impl QueueProcessor {
     /// Starts the export thread; `make` builds the exporter inside the thread's runtime.
-    /// `destination` names where spans go and `loss_interval` is the shortest time between two
-    /// warnings about lost spans for one reason (see [`LossReport`]).
+    /// `service` and `destination` name whose spans go where, for the warnings about lost
+    /// spans, and `loss_interval` is the shortest time between two of them for one reason (see
+    /// [`LossReport`]).
     pub(crate) fn start<E, F>(
         make: F,
         batch: BatchConfig,
         counters: Arc<Counters>,
+        service: String,
         destination: String,
         loss_interval: Duration,
     ) -> Result<Self, InitError>
@@ -69,7 +71,7 @@ impl QueueProcessor {
         let batch_signalled = Arc::new(AtomicBool::new(false));
         let thread_signalled = batch_signalled.clone();
         let _ = counters.destination.set(destination.clone());
-        let report = LossReport::new(destination, loss_interval);
+        let report = LossReport::new(service, destination, loss_interval);
         let worker = std::thread::Builder::new()
             .name("tracer-export".into())
             .spawn(move || {

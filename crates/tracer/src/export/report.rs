@@ -57,6 +57,7 @@ impl Window {
 /// The export thread's loss reporter.
 #[derive(Debug)]
 pub(crate) struct LossReport {
+    service: String,
     endpoint: String,
     interval: Duration,
     /// `Counters::dropped` as of the last look.
@@ -68,8 +69,9 @@ pub(crate) struct LossReport {
 }
 
 impl LossReport {
-    pub(crate) fn new(endpoint: String, interval: Duration) -> Self {
+    pub(crate) fn new(service: String, endpoint: String, interval: Duration) -> Self {
         Self {
+            service,
             endpoint,
             interval,
             seen_dropped: 0,
@@ -132,6 +134,7 @@ impl LossReport {
         let _quiet = Context::enter_telemetry_suppressed_scope();
         tracing::warn!(
             target: TARGET,
+            service = %self.service,
             spans,
             reason = "queue full",
             endpoint = %self.endpoint,
@@ -144,6 +147,7 @@ impl LossReport {
         let _quiet = Context::enter_telemetry_suppressed_scope();
         tracing::warn!(
             target: TARGET,
+            service = %self.service,
             spans,
             reason = "export failed",
             error = %self.error,
