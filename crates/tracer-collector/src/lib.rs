@@ -28,6 +28,7 @@
 pub mod access;
 pub mod config;
 pub mod ingest;
+pub mod loadgen;
 pub mod query;
 pub mod serve;
 pub mod store;

@@ -104,6 +104,8 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         width: usize,
     },
+    /// Send OTLP at a fixed rate with known trace ids, then check every span was stored.
+    Loadgen(tracer_collector::loadgen::Args),
 }
 
 #[tokio::main]
@@ -122,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
             ref query,
             width,
         }) => view_trace(trace_id, query, width).await,
+        Some(Command::Loadgen(args)) => Ok(tracer_collector::loadgen::cli(args).await?),
         None => serve(cli).await,
     }
 }

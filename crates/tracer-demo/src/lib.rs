@@ -8,12 +8,14 @@
 //! - [`faults::proxy`]: the TCP proxy that puts real network faults in front of Redis and MySQL;
 //! - [`store`]: server3's Redis cache and MySQL store, direct and faulty;
 //! - [`scenarios`]: the catalogue, with each scenario's expected trace tree;
-//! - [`runner`]: `tracer-demo run`, which starts everything and checks every scenario.
+//! - [`runner`]: `tracer-demo run`, which starts everything and checks every scenario;
+//! - [`outage`]: `tracer-demo outage`, the collector down in the middle of a steady load.
 
 pub mod directive;
 pub mod faults;
 pub mod hop;
 pub mod loops;
+pub mod outage;
 pub mod proto;
 pub mod runner;
 pub mod scenarios;

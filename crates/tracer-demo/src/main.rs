@@ -46,6 +46,27 @@ enum Command {
     All(DataArgs),
     /// Run the embedded collector (OTLP in, query API and UI out).
     Collector(CollectorArgs),
+    /// Measure a collector outage under steady load: a run without the fault, then one with
+    /// the collector unreachable in the middle; prints latency and span accounting of each.
+    Outage(OutageArgs),
+}
+
+#[derive(Args)]
+struct OutageArgs {
+    /// Requests per second to server1.
+    #[arg(long, default_value_t = 100)]
+    rate: u64,
+    /// Seconds of load before the outage.
+    #[arg(long, default_value_t = 10)]
+    before_secs: u64,
+    /// Seconds the collector is unreachable.
+    #[arg(long, default_value_t = 30)]
+    outage_secs: u64,
+    /// Seconds of load after the collector is back.
+    #[arg(long, default_value_t = 20)]
+    after_secs: u64,
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Args)]
@@ -125,6 +146,10 @@ struct Server3Args {
     /// Address to listen on.
     #[arg(long, env = "SERVER3_LISTEN", default_value = "127.0.0.1:8083")]
     listen: SocketAddr,
+    /// Address of the HTTP admin listener (`GET /admin/stats`, `PUT /admin/tracing`), as on
+    /// server1 and server2; none when not given.
+    #[arg(long, env = "SERVER3_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// server2's base URL (call-backs).
     #[arg(long, env = "SERVER2_URL", default_value = "http://127.0.0.1:8082")]
     server2: String,
@@ -154,6 +179,8 @@ async fn main() -> anyhow::Result<()> {
     if !matches!(command, Command::Run(_)) {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            // Plain text when stderr is a file or a pipe (the runner's logs, tests).
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
                     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -202,15 +229,20 @@ async fn main() -> anyhow::Result<()> {
             let (tracer, guard) = service_tracer(Service::Server3)?;
             let store = Store::connect(&a.data.redis_url, &a.data.mysql_url, &tracer).await?;
             let listener = bind(a.listen).await?;
+            let admin = match a.admin_listen {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            };
             let options = server3::Options {
                 server2: a.server2,
                 max_loop_depth: a.common.max_loop_depth,
                 timeout: Duration::from_millis(a.common.timeout_ms),
             };
             let server = server3::Server3::new(options, store, &tracer);
-            until_stopped(server3::serve(listener, server, tracer), guard).await
+            until_stopped(server3::serve(listener, admin, server, tracer), guard).await
         }
         Command::All(data) => run_all(data).await,
+        Command::Outage(a) => outage(a).await,
         Command::Collector(a) => {
             let listeners = tracer_collector::Listeners {
                 otlp_grpc: Some(bind(a.otlp_grpc).await?),
@@ -224,6 +256,43 @@ async fn main() -> anyhow::Result<()> {
                 .context("the collector failed")
         }
     }
+}
+
+/// `tracer-demo outage`: the reference run, then the run with the fault.
+async fn outage(a: OutageArgs) -> anyhow::Result<()> {
+    let options = tracer_demo::outage::OutageOptions {
+        rate: a.rate,
+        before: Duration::from_secs(a.before_secs),
+        outage: Duration::from_secs(a.outage_secs),
+        after: Duration::from_secs(a.after_secs),
+        redis_url: a.data.redis_url,
+        mysql_url: a.data.mysql_url,
+    };
+    let reference = tracer_demo::outage::OutageOptions {
+        outage: Duration::ZERO,
+        before: options.before + options.outage,
+        ..options.clone()
+    };
+    println!("no fault:");
+    let calm = tracer_demo::outage::run(&reference).await?;
+    println!("{calm}");
+    println!(
+        "collector unreachable for {} s after {} s:",
+        a.outage_secs, a.before_secs
+    );
+    let fault = tracer_demo::outage::run(&options).await?;
+    println!("{fault}");
+    let change = |x: Duration, y: Duration| (x.as_secs_f64() / y.as_secs_f64() - 1.0) * 100.0;
+    println!(
+        "p99 with the fault vs without: {:+.1} % (whole run), {:+.1} % (requests during the outage)",
+        change(fault.p99, calm.p99),
+        change(fault.p99_during_outage, calm.p99)
+    );
+    let accounted = fault.services.iter().all(|s| s.accounted());
+    if fault.failed_requests > 0 || !accounted {
+        anyhow::bail!("requests failed or spans are not accounted for");
+    }
+    Ok(())
 }
 
 /// The three services in one process on their default ports.
@@ -265,9 +334,10 @@ async fn run_all(data: DataArgs) -> anyhow::Result<()> {
         store,
         &t3,
     );
-    let s3 = server3::serve(l3, server, t3);
+    let a3 = bind("127.0.0.1:8093".parse()?).await?;
+    let s3 = server3::serve(l3, Some(a3), server, t3);
     eprintln!(
-        "server1 http://127.0.0.1:8081, server2 http://127.0.0.1:8082, server3 grpc 127.0.0.1:8083"
+        "server1 http://127.0.0.1:8081, server2 http://127.0.0.1:8082, server3 grpc 127.0.0.1:8083 (admin http://127.0.0.1:8093)"
     );
     let all = async {
         tokio::try_join!(async { s1.await.map_err(anyhow::Error::from) }, s2, s3)?;
@@ -275,7 +345,7 @@ async fn run_all(data: DataArgs) -> anyhow::Result<()> {
     };
     let result = until_stopped(all, g1).await;
     for guard in [g2, g3] {
-        let _ = tokio::task::spawn_blocking(move || guard.shutdown()).await;
+        shut_down(guard).await;
     }
     result
 }
@@ -308,8 +378,36 @@ where
         r = serve => r.map_err(Into::into),
         () = stop_signal() => Ok(()),
     };
-    let _ = tokio::task::spawn_blocking(move || guard.shutdown()).await;
+    shut_down(guard).await;
     result
+}
+
+/// Exports the spans still queued and logs the outcome: how many spans could not be exported
+/// (a warning, so it shows at the default level), or that all were (info).
+async fn shut_down(guard: tracer::Guard) {
+    let service = guard.tracer().service_name().to_owned();
+    let tracer = guard.tracer().clone();
+    let result = tokio::task::spawn_blocking(move || guard.shutdown()).await;
+    let s = tracer.stats();
+    match result {
+        Ok(Ok(())) => tracing::info!(
+            %service,
+            exported = s.exported,
+            dropped = s.dropped,
+            failed = s.failed,
+            "tracing shut down, every queued span exported"
+        ),
+        Ok(Err(e)) => tracing::warn!(
+            %service,
+            unflushed = e.unflushed(),
+            exported = s.exported,
+            dropped = s.dropped,
+            failed = s.failed,
+            error = %e,
+            "tracing shut down with spans not exported"
+        ),
+        Err(e) => tracing::warn!(%service, error = %e, "tracing shutdown did not complete"),
+    }
 }
 
 /// Completes on ctrl-c or SIGTERM, or, in a process started by the runner, when the runner is

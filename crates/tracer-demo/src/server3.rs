@@ -337,12 +337,29 @@ fn plain(sku: u64, name: String, price_cents: i64) -> Product {
     }
 }
 
-/// Serves server3 on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, server: Server3, tracer: Tracer) -> anyhow::Result<()> {
-    tonic::transport::Server::builder()
+/// Serves server3's gRPC API on `listener` and, when `admin` is given, the untraced admin
+/// routes of every demo service ([`hop::admin_router`]: `GET /admin/stats`, `PUT
+/// /admin/tracing`) over HTTP on `admin`, until the process ends.
+pub async fn serve(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    server: Server3,
+    tracer: Tracer,
+) -> anyhow::Result<()> {
+    let admin_routes = hop::admin_router(tracer.clone());
+    let grpc = tonic::transport::Server::builder()
         .layer(GrpcServerLayer::with_tracer(tracer))
         .add_service(ShopServer::from_arc(Arc::new(server)))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-        .await?;
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    match admin {
+        None => grpc.await?,
+        Some(admin) => {
+            tokio::try_join!(async { grpc.await.map_err(anyhow::Error::from) }, async {
+                axum::serve(admin, admin_routes)
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?;
+        }
+    }
     Ok(())
 }

@@ -46,11 +46,17 @@ pub struct TracerBuilder {
     processors: Vec<Box<dyn SpanProcessor>>,
     custom_exporter: Option<StartQueue>,
     shutdown_timeout: Duration,
+    loss_warning_interval: Duration,
 }
 
 /// Starts the export queue around an exporter given in code.
-type StartQueue =
-    Box<dyn FnOnce(BatchConfig, Arc<Counters>) -> Result<QueueProcessor, InitError> + Send>;
+type StartQueue = Box<
+    dyn FnOnce(BatchConfig, Arc<Counters>, String, Duration) -> Result<QueueProcessor, InitError>
+        + Send,
+>;
+
+/// The default of [`TracerBuilder::loss_warning_interval`].
+pub const DEFAULT_LOSS_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 impl Default for TracerBuilder {
     fn default() -> Self {
@@ -60,6 +66,7 @@ impl Default for TracerBuilder {
             processors: Vec::new(),
             custom_exporter: None,
             shutdown_timeout: Duration::from_secs(5),
+            loss_warning_interval: DEFAULT_LOSS_WARNING_INTERVAL,
         }
     }
 }
@@ -172,6 +179,14 @@ impl TracerBuilder {
         self
     }
 
+    /// Shortest time between two warnings about lost spans for the same reason (queue full,
+    /// export failed); what is lost in between is summed into the next warning. Defaults to
+    /// [`DEFAULT_LOSS_WARNING_INTERVAL`].
+    pub fn loss_warning_interval(mut self, interval: Duration) -> Self {
+        self.loss_warning_interval = interval;
+        self
+    }
+
     /// Adds a span processor that sees every recorded span, next to the exporter's queue.
     ///
     /// It runs on the instrumented code's thread: it must be quick and must not block.
@@ -186,8 +201,15 @@ impl TracerBuilder {
     where
         E: SpanExporter + 'static,
     {
-        self.custom_exporter = Some(Box::new(move |batch, counters| {
-            QueueProcessor::start(move || Ok(exporter), batch, counters)
+        self.custom_exporter = Some(Box::new(move |batch, counters, service, interval| {
+            QueueProcessor::start(
+                move || Ok(exporter),
+                batch,
+                counters,
+                service,
+                "a custom exporter".into(),
+                interval,
+            )
         }));
         self
     }
@@ -237,7 +259,12 @@ impl TracerBuilder {
         let mut queue_len: Option<Arc<dyn Fn() -> u64 + Send + Sync>> = None;
         let queue = match config.exporter {
             _ if self.custom_exporter.is_some() => match self.custom_exporter {
-                Some(start) => Some(start(config.batch.clone(), counters.clone())?),
+                Some(start) => Some(start(
+                    config.batch.clone(),
+                    counters.clone(),
+                    config.service_name.clone(),
+                    self.loss_warning_interval,
+                )?),
                 None => None,
             },
             ExporterKind::None => None,
@@ -245,14 +272,26 @@ impl TracerBuilder {
                 || Ok(ConsoleExporter::default()),
                 config.batch.clone(),
                 counters.clone(),
+                config.service_name.clone(),
+                "stdout".into(),
+                self.loss_warning_interval,
             )?),
             #[cfg(feature = "otlp")]
             ExporterKind::Otlp => {
                 let otlp = config.otlp.clone();
+                let protocol = match otlp.protocol {
+                    Protocol::Grpc => "grpc",
+                    Protocol::HttpProtobuf => "http/protobuf",
+                    Protocol::HttpJson => "http/json",
+                };
+                let destination = format!("{} ({protocol})", otlp.endpoint);
                 Some(QueueProcessor::start(
                     move || crate::export::otlp::build(&otlp),
                     config.batch.clone(),
                     counters.clone(),
+                    config.service_name.clone(),
+                    destination,
+                    self.loss_warning_interval,
                 )?)
             }
             #[cfg(not(feature = "otlp"))]

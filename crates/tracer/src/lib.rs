@@ -60,7 +60,7 @@ pub mod switch;
 pub mod testing;
 mod tracer;
 
-pub use builder::{InitError, TracerBuilder};
+pub use builder::{DEFAULT_LOSS_WARNING_INTERVAL, InitError, TracerBuilder};
 pub use config::{Compression, Config, ConfigError, ExporterKind, Protocol, Sampler};
 pub use export::ExportStats;
 pub use global::{global, is_enabled, set_enabled};

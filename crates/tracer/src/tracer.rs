@@ -165,6 +165,11 @@ impl Tracer {
             .snapshot(self.inner.queue.as_ref().map_or(0, |q| q()))
     }
 
+    /// The pipeline's shared counters (for the guard's shutdown report).
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
     /// Whether no span is to be made under any parent: tracing is off.
     #[inline]
     fn skips(&self) -> bool {

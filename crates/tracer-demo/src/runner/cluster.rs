@@ -40,6 +40,8 @@ pub struct Cluster {
     pub server1: String,
     /// server2's base URL.
     pub server2: String,
+    /// server3's admin base URL (`/admin/stats`; server3's API is gRPC).
+    pub server3_admin: String,
     /// The proxy between the services and the collector.
     pub export_proxy: FaultProxy,
     /// Where each process writes its log.
@@ -61,6 +63,7 @@ impl Cluster {
             .with_context(|| format!("cannot create {}", log_dir.display()))?;
         let (otlp_http, otlp_grpc, query) = (free_port()?, free_port()?, free_port()?);
         let (s1, s2, s3) = (free_port()?, free_port()?, free_port()?);
+        let s3_admin = free_port()?;
         let mut children = Vec::new();
         let collector = spawn(
             exe,
@@ -89,6 +92,7 @@ impl Cluster {
             query_url: format!("http://{query}"),
             server1: server1.clone(),
             server2: server2.clone(),
+            server3_admin: format!("http://{s3_admin}"),
             export_proxy,
             log_dir: log_dir.clone(),
             children,
@@ -98,6 +102,8 @@ impl Cluster {
             "server3",
             "--listen",
             &s3.to_string(),
+            "--admin-listen",
+            &s3_admin.to_string(),
             "--server2",
             &server2,
             "--redis-url",
@@ -128,6 +134,7 @@ impl Cluster {
         let child = spawn(exe, &log_dir, "server1", &s1_args, Some(&endpoint))?;
         cluster.children.push(("server1", child));
         wait_listening("server3", s3, &mut cluster).await?;
+        wait_listening("server3", s3_admin, &mut cluster).await?;
         wait_listening("server2", s2, &mut cluster).await?;
         wait_listening("server1", s1, &mut cluster).await?;
         Ok(cluster)

@@ -13,6 +13,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use super::Counters;
+use super::report::LossReport;
 use crate::InitError;
 use crate::config::BatchConfig;
 
@@ -46,10 +47,16 @@ impl fmt::Debug for QueueProcessor {
 
 impl QueueProcessor {
     /// Starts the export thread; `make` builds the exporter inside the thread's runtime.
+    /// `service` and `destination` name whose spans go where, for the warnings about lost
+    /// spans, and `loss_interval` is the shortest time between two of them for one reason (see
+    /// [`LossReport`]).
     pub(crate) fn start<E, F>(
         make: F,
         batch: BatchConfig,
         counters: Arc<Counters>,
+        service: String,
+        destination: String,
+        loss_interval: Duration,
     ) -> Result<Self, InitError>
     where
         E: SpanExporter + 'static,
@@ -63,9 +70,14 @@ impl QueueProcessor {
         let batch_size = batch.max_export_batch_size.get();
         let batch_signalled = Arc::new(AtomicBool::new(false));
         let thread_signalled = batch_signalled.clone();
+        let _ = counters.destination.set(destination.clone());
+        let report = LossReport::new(service, destination, loss_interval);
         let worker = std::thread::Builder::new()
             .name("tracer-export".into())
             .spawn(move || {
+                // Nothing the exporter does (HTTP and gRPC clients, logs) may become telemetry
+                // that goes back into this pipeline.
+                let _quiet = Context::enter_telemetry_suppressed_scope();
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -91,6 +103,7 @@ impl QueueProcessor {
                     batch,
                     counters: thread_counters,
                     batch_signalled: thread_signalled,
+                    report,
                 }
                 .run(control_rx);
             })
@@ -188,6 +201,7 @@ struct Worker<E> {
     batch: BatchConfig,
     counters: Arc<Counters>,
     batch_signalled: Arc<AtomicBool>,
+    report: LossReport,
 }
 
 impl<E: SpanExporter> Worker<E> {
@@ -195,7 +209,12 @@ impl<E: SpanExporter> Worker<E> {
         let mut pending: Vec<SpanData> = Vec::with_capacity(self.batch.max_export_batch_size.get());
         let mut next_export = Instant::now() + self.batch.schedule_delay;
         loop {
-            let wait = next_export.saturating_duration_since(Instant::now());
+            self.report.poll(&self.counters, Instant::now());
+            let wake = self
+                .report
+                .next_due()
+                .map_or(next_export, |due| due.min(next_export));
+            let wait = wake.saturating_duration_since(Instant::now());
             match control.recv_timeout(wait) {
                 Ok(Control::BatchReady) => {
                     self.batch_signalled.store(false, Ordering::Relaxed);
@@ -210,10 +229,14 @@ impl<E: SpanExporter> Worker<E> {
                 }
                 Ok(Control::Shutdown(deadline, ack)) => {
                     let result = self.drain(&mut pending, deadline);
+                    self.report.finish(&self.counters);
                     let left = deadline.saturating_duration_since(Instant::now());
                     let shut = self.exporter.shutdown_with_timeout(left);
                     let _ = ack.send(result.and(shut));
                     return;
+                }
+                Err(RecvTimeoutError::Timeout) if Instant::now() < next_export => {
+                    // Woken for a warning that became due; the loop's poll writes it.
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let deadline = Instant::now() + self.batch.export_timeout;
@@ -223,6 +246,7 @@ impl<E: SpanExporter> Worker<E> {
                 Err(RecvTimeoutError::Disconnected) => {
                     let deadline = Instant::now() + self.batch.export_timeout;
                     let _ = self.drain(&mut pending, deadline);
+                    self.report.finish(&self.counters);
                     return;
                 }
             }
@@ -262,9 +286,11 @@ impl<E: SpanExporter> Worker<E> {
         if ok {
             Ok(())
         } else {
-            Err(OTelSdkError::InternalFailure(
-                "some spans could not be exported".into(),
-            ))
+            Err(OTelSdkError::InternalFailure(format!(
+                "some spans could not be exported to {}: {}",
+                self.counters.destination(),
+                self.counters.last_error().unwrap_or_default()
+            )))
         }
     }
 
@@ -275,16 +301,34 @@ impl<E: SpanExporter> Worker<E> {
         let budget = deadline
             .saturating_duration_since(Instant::now())
             .min(self.batch.export_timeout);
+        self.counters.in_flight.store(count, Ordering::Relaxed);
         let result = self
             .runtime
             .block_on(async { tokio::time::timeout(budget, self.exporter.export(batch)).await });
         pending.reserve(self.batch.max_export_batch_size.get());
-        if let Ok(Ok(())) = result {
-            self.counters.exported.fetch_add(count, Ordering::Relaxed);
-            true
-        } else {
-            self.counters.failed.fetch_add(count, Ordering::Relaxed);
-            false
-        }
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {budget:?}")),
+        };
+        let ok = match error {
+            None => {
+                self.counters.exported.fetch_add(count, Ordering::Relaxed);
+                true
+            }
+            Some(error) => {
+                self.counters.failed.fetch_add(count, Ordering::Relaxed);
+                if let Ok(mut last) = self.counters.last_error.lock() {
+                    *last = Some(error.clone());
+                }
+                self.report.failed(count, error, Instant::now());
+                false
+            }
+        };
+        self.counters.in_flight.store(0, Ordering::Relaxed);
+        // Under a steady overload this loop may not return to `run` for long: look at the
+        // drop counter here too.
+        self.report.poll(&self.counters, Instant::now());
+        ok
     }
 }
