@@ -20,6 +20,7 @@
 //!     otlp_grpc: Some(TcpListener::bind("127.0.0.1:0").await?),
 //!     otlp_http: Some(TcpListener::bind("127.0.0.1:0").await?),
 //!     query: Some(TcpListener::bind("127.0.0.1:0").await?),
+//!     ..Listeners::default()
 //! };
 //! collector.run(listeners, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
@@ -40,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -48,6 +49,7 @@ use crate::access::{Access, Audience};
 
 use crate::config::Config;
 use crate::ingest::Ingestor;
+use crate::ingest::receiver::{ReceiverStats, Receivers};
 use crate::query::QueryState;
 use crate::query::stream::QueryLimiter;
 use crate::store::Store;
@@ -115,6 +117,7 @@ impl CollectorBuilder {
             access,
             ingestor: Ingestor::new(store.clone(), &self.config),
             query_limiter: QueryLimiter::new(self.config.query_slots.get()),
+            receiver_stats: Arc::default(),
             store,
             config: self.config,
         }
@@ -130,6 +133,15 @@ pub struct Listeners {
     pub otlp_http: Option<TcpListener>,
     /// Jaeger query API (16686).
     pub query: Option<TcpListener>,
+    // --- Jaeger and Zipkin receivers (ingest::{zipkin, jaeger_http, udp}) ---
+    /// Zipkin v1/v2 HTTP (9411).
+    pub zipkin: Option<TcpListener>,
+    /// Jaeger thrift over HTTP (14268).
+    pub jaeger_http: Option<TcpListener>,
+    /// Jaeger agent, thrift compact over UDP (6831).
+    pub jaeger_udp_compact: Option<UdpSocket>,
+    /// Jaeger agent, thrift binary over UDP (6832).
+    pub jaeger_udp_binary: Option<UdpSocket>,
 }
 
 /// The collector: a store plus the servers that fill and query it.
@@ -140,6 +152,7 @@ pub struct Collector {
     ingestor: Ingestor,
     query_limiter: QueryLimiter,
     access: Access,
+    receiver_stats: Arc<ReceiverStats>,
 }
 
 impl Collector {
@@ -165,7 +178,22 @@ impl Collector {
 
     /// The query router (Jaeger API and web UI on one origin), for mounting elsewhere.
     pub fn query_router(&self) -> Router {
-        self.api_router().merge(ui::router())
+        self.api_router()
+            .merge(ingest::receiver::stats_router(self.receiver_stats.clone()))
+            .merge(ui::router())
+    }
+
+    /// Counters of the Jaeger and Zipkin receivers (also served on the query port at
+    /// [`ingest::receiver::INGEST_STATS_PATH`]).
+    pub fn receiver_stats(&self) -> Arc<ReceiverStats> {
+        self.receiver_stats.clone()
+    }
+
+    fn receivers(&self) -> Receivers {
+        Receivers {
+            ingestor: self.ingestor(),
+            stats: self.receiver_stats.clone(),
+        }
     }
 
     /// The Jaeger query API alone, without the web UI.
@@ -207,6 +235,14 @@ impl Collector {
                 Audience::HttpIngest,
             ));
         }
+        if let Some(l) = listeners.zipkin {
+            let router = ingest::zipkin::router(self.receivers());
+            servers.push(("zipkin", l, router, Audience::HttpIngest));
+        }
+        if let Some(l) = listeners.jaeger_http {
+            let router = ingest::jaeger_http::router(self.receivers());
+            servers.push(("jaeger-http", l, router, Audience::HttpIngest));
+        }
         if let Some(l) = listeners.query {
             servers.push(("query", l, self.query_router(), Audience::Query));
         }
@@ -236,6 +272,29 @@ impl Collector {
                 },
                 SHUTDOWN_GRACE,
             ));
+        }
+        let udp = [
+            (
+                listeners.jaeger_udp_compact,
+                ingest::udp::AgentProtocol::Compact,
+            ),
+            (
+                listeners.jaeger_udp_binary,
+                ingest::udp::AgentProtocol::Binary,
+            ),
+        ];
+        for (socket, protocol) in udp {
+            if let Some(socket) = socket {
+                let mut stop = stop_rx.clone();
+                tasks.spawn(ingest::udp::serve(
+                    socket,
+                    protocol,
+                    self.receivers(),
+                    async move {
+                        let _ = stop.changed().await;
+                    },
+                ));
+            }
         }
         drop(stop_rx);
         let early = tokio::select! {
