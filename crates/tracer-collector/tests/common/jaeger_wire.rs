@@ -1,6 +1,6 @@
 //! Jaeger thrift payloads for tests, written with the checked-in generated model (the same
 //! files the collector compiles, included by path) and the `thrift` crate's protocol writers.
-#![allow(dead_code)] // each test binary uses a different subset of the helpers
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset of the helpers
 
 use thrift::protocol::{
     TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TMessageIdentifier,
