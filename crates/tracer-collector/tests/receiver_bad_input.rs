@@ -16,6 +16,16 @@ use tracer_collector::Collector;
 const BASE_US: i64 = 1_700_000_000_000_000;
 const LIMIT: usize = 64 * 1024;
 
+/// Path, content type, content encoding, body, expected status, words the refusal must contain.
+type Case = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 fn zipkin_span(trace: u64) -> String {
     json!([{"traceId": format!("{trace:016x}"), "id": "0000000000000001", "name": "ok",
             "timestamp": BASE_US, "duration": 1, "localEndpoint": {"serviceName": "svc"}}])
@@ -40,7 +50,7 @@ async fn start() -> TestCollector {
 async fn bad_zipkin_requests_are_refused_with_a_reason_and_good_ones_still_served() {
     let c = start().await;
     let bomb = common::gzip(&vec![b' '; LIMIT * 4]);
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "/api/v2/spans",
             Some("application/json"),

@@ -1,7 +1,7 @@
 //! What the Jaeger and Zipkin receivers share: per-format counters, bounded request bodies and
 //! the path from a payload to the store.
 //!
-//! Every receiver hands [`submit`] the raw payload and one conversion function (payload bytes to
+//! Every receiver hands `submit` the raw payload and one conversion function (payload bytes to
 //! an OTLP `ExportTraceServiceRequest`). `submit` reserves the payload's size from the
 //! [`Ingestor`]'s ingest budget, gunzips with the body limit as the bound, runs the conversion
 //! (on tokio's blocking pool for gzip and large payloads) and stores the result, counting what

@@ -5,7 +5,7 @@
 //! | endpoint | `Content-Type` | body |
 //! |---|---|---|
 //! | `/api/v2/spans` | `application/json` (or none) | v2 JSON list of spans |
-//! | `/api/v2/spans` | `application/x-protobuf` | `zipkin.proto3.ListOfSpans` ([`model`], `zipkin.proto`) |
+//! | `/api/v2/spans` | `application/x-protobuf` | `zipkin.proto3.ListOfSpans` (`zipkin.proto`) |
 //! | `/api/v1/spans` | `application/json` (or none) | v1 JSON list of spans |
 //!
 //! `Content-Encoding: gzip` is accepted. The answer is `202 Accepted` with an empty body; errors
@@ -37,12 +37,12 @@
 //! id, so keeping the id would make the two sides one span (the later overwriting or doubling
 //! the earlier). As Jaeger does (its `SpanIDDeduper` adjuster), the shared span is given its
 //! own id and the id it shares becomes its parent, so the trace reads client -> server. The new
-//! id is derived from the trace and span ids ([`shared span id`](convert::shared_span_id):
-//! FNV-1a then a splitmix64 round), so a span reported twice is still one span, and it can
+//! id is derived from the trace and span ids (`convert::shared_span_id`: FNV-1a then a
+//! splitmix64 round), so a span reported twice is still one span, and it can
 //! never be zero or the shared id. The parent the shared span named (the client's parent) is
 //! not kept: it is the client span's parent already.
 //!
-//! v1 spans go through the same mapping after Zipkin's v1-to-v2 rules (see [`convert::from_v1`]).
+//! v1 spans go through the same mapping after Zipkin's v1-to-v2 rules (see `convert::from_v1`).
 
 mod convert;
 mod model;
