@@ -142,6 +142,8 @@ pub struct Listeners {
     pub jaeger_udp_compact: Option<UdpSocket>,
     /// Jaeger agent, thrift binary over UDP (6832).
     pub jaeger_udp_binary: Option<UdpSocket>,
+    /// Jaeger agent, Zipkin thrift compact over UDP (5775).
+    pub zipkin_udp_compact: Option<UdpSocket>,
 }
 
 /// The collector: a store plus the servers that fill and query it.
@@ -281,6 +283,10 @@ impl Collector {
             (
                 listeners.jaeger_udp_binary,
                 ingest::udp::AgentProtocol::Binary,
+            ),
+            (
+                listeners.zipkin_udp_compact,
+                ingest::udp::AgentProtocol::ZipkinCompact,
             ),
         ];
         for (socket, protocol) in udp {

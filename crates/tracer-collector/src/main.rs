@@ -5,6 +5,7 @@
 //!                  [--query-port 16686] [--max-spans N] [--max-bytes N] [--body-limit N]
 //!                  [--zipkin-port 9411] [--jaeger-http-port 14268]
 //!                  [--jaeger-compact-port 6831] [--jaeger-binary-port 6832]
+//!                  [--zipkin-compact-port 5775]
 //! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
 //! ```
 //! Every flag also reads an environment variable (see `--help`). Logs go to stderr; `RUST_LOG`
@@ -54,6 +55,9 @@ struct Cli {
     /// Jaeger agent thrift binary UDP port (0 disables).
     #[arg(long, env = "TRACER_COLLECTOR_JAEGER_BINARY_PORT", default_value_t = receiver::DEFAULT_JAEGER_BINARY_PORT)]
     jaeger_binary_port: u16,
+    /// Zipkin thrift compact UDP port, `emitZipkinBatch` of legacy clients (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_ZIPKIN_COMPACT_PORT", default_value_t = receiver::DEFAULT_ZIPKIN_COMPACT_PORT)]
+    zipkin_compact_port: u16,
     /// Maximum spans kept in memory.
     #[arg(long, env = "TRACER_COLLECTOR_MAX_SPANS", default_value_t = tracer_collector::config::default_max_spans().get())]
     max_spans: usize,
@@ -203,6 +207,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         jaeger_http: bind(cli.bind_address, cli.jaeger_http_port).await?,
         jaeger_udp_compact: bind_udp(cli.bind_address, cli.jaeger_compact_port).await?,
         jaeger_udp_binary: bind_udp(cli.bind_address, cli.jaeger_binary_port).await?,
+        zipkin_udp_compact: bind_udp(cli.bind_address, cli.zipkin_compact_port).await?,
     };
     collector
         .run(listeners, shutdown_signal())

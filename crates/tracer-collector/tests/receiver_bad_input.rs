@@ -160,8 +160,25 @@ async fn bad_zipkin_requests_are_refused_with_a_reason_and_good_ones_still_serve
             Some("application/x-thrift"),
             None,
             b"x".to_vec(),
+            400,
+            "Zipkin v1 thrift",
+        ),
+        // list<Span> claiming 2^31 - 1 elements.
+        (
+            "/api/v1/spans",
+            Some("application/x-thrift"),
+            None,
+            vec![0x0c, 0x7f, 0xff, 0xff, 0xff],
+            400,
+            "Zipkin v1 thrift",
+        ),
+        (
+            "/api/v1/spans",
+            Some("text/xml"),
+            None,
+            b"x".to_vec(),
             415,
-            "thrift",
+            "content type",
         ),
     ];
     for (i, (path, content_type, encoding, body, status, reason)) in cases.into_iter().enumerate() {
@@ -177,7 +194,7 @@ async fn bad_zipkin_requests_are_refused_with_a_reason_and_good_ones_still_serve
         c.wait_trace(&format!("{:032x}", 100 + i), 1).await;
     }
     let stats = c.ingest_stats().await;
-    assert_eq!(stats["zipkinV2Json"]["spans"], 14);
+    assert_eq!(stats["zipkinV2Json"]["spans"], 16);
     assert!(
         stats["zipkinV2Json"]["rejectedBatches"].as_u64().unwrap() >= 9,
         "{stats}"

@@ -395,3 +395,113 @@ async fn zipkin_v1_json_splits_client_and_server_sides_and_gzip_is_accepted() {
     assert_eq!(c.ingest_stats().await["zipkinV1Json"]["spans"], 2);
     c.stop().await;
 }
+
+#[path = "common/jaeger_wire.rs"]
+mod jaeger_wire;
+
+/// A v1 thrift RPC span: both sides in one span, typed binary annotations.
+fn v1_thrift_span(trace: i64) -> jaeger_wire::zipkincore::Span {
+    use jaeger_wire::zipkincore::{Annotation, AnnotationType, BinaryAnnotation, Endpoint, Span};
+    let host = |name: &str, ip: [u8; 4], port: i16| Endpoint {
+        ipv4: Some(u32::from_be_bytes(ip) as i32),
+        port: Some(port),
+        service_name: Some(name.into()),
+        ipv6: None,
+    };
+    let (frontend, backend) = (
+        host("frontend", [192, 0, 2, 1], 8080),
+        host("backend", [192, 0, 2, 2], 9000),
+    );
+    let at = |ts: u64, value: &str, host: &Endpoint| Annotation {
+        timestamp: Some((BASE_US + ts) as i64),
+        value: Some(value.into()),
+        host: Some(host.clone()),
+    };
+    let tag = |key: &str, t, value: Vec<u8>, host: &Endpoint| BinaryAnnotation {
+        key: Some(key.into()),
+        value: Some(value),
+        annotation_type: Some(t),
+        host: Some(host.clone()),
+    };
+    Span {
+        trace_id: Some(trace),
+        name: Some("get".into()),
+        id: Some(1),
+        parent_id: None,
+        annotations: Some(vec![
+            at(0, "cs", &frontend),
+            at(100, "sr", &backend),
+            at(900, "ss", &backend),
+            at(1000, "cr", &frontend),
+        ]),
+        binary_annotations: Some(vec![
+            tag("sa", AnnotationType::BOOL, vec![1], &backend),
+            tag(
+                "http.path",
+                AnnotationType::STRING,
+                b"/api".to_vec(),
+                &frontend,
+            ),
+            tag(
+                "retries",
+                AnnotationType::I32,
+                3i32.to_be_bytes().to_vec(),
+                &frontend,
+            ),
+        ]),
+        debug: None,
+        timestamp: None,
+        duration: None,
+        trace_id_high: None,
+    }
+}
+
+#[tokio::test]
+async fn zipkin_v1_thrift_over_http_and_udp_5775_reads_back_like_v1_json() {
+    let c = TestCollector::start().await;
+    let r = c
+        .post_to(
+            c.zipkin,
+            "/api/v1/spans",
+            Some("application/x-thrift"),
+            None,
+            jaeger_wire::zipkin_list_binary(&[v1_thrift_span(0xd1)]),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    c.wait_trace(&format!("{:032x}", 0xd1), 2).await;
+    let over_http = v3(&c, &format!("{:032x}", 0xd1)).await;
+    let (_, client) = over_http.iter().find(|(_, s)| s["kind"] == 3).unwrap();
+    let (server_res, server) = over_http.iter().find(|(_, s)| s["kind"] == 2).unwrap();
+    assert_eq!(client["startTimeUnixNano"], (BASE_US * 1000).to_string());
+    assert_eq!(
+        client["endTimeUnixNano"],
+        ((BASE_US + 1000) * 1000).to_string()
+    );
+    assert!(attrs(client).contains(&("retries".to_owned(), json!({"stringValue": "3"}))));
+    assert!(attrs(client).contains(&(
+        "server.address".to_owned(),
+        json!({"stringValue": "192.0.2.2"})
+    )));
+    assert_eq!(server_res[0]["value"]["stringValue"], "backend");
+    assert_eq!(server["parentSpanId"], "0000000000000001");
+
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let datagram = jaeger_wire::emit_zipkin_batch(&[v1_thrift_span(0xd2)]);
+    socket.send_to(&datagram, c.zipkin_compact).await.unwrap();
+    c.wait_trace(&format!("{:032x}", 0xd2), 2).await;
+    let mut over_udp = v3(&c, &format!("{:032x}", 0xd2)).await;
+    let mut over_http = over_http;
+    for (_, s) in over_http.iter_mut().chain(over_udp.iter_mut()) {
+        if s["kind"] == 2 {
+            s["spanId"] = json!("derived");
+        }
+    }
+    over_http.sort_by_key(|(_, s)| s["kind"].as_i64());
+    over_udp.sort_by_key(|(_, s)| s["kind"].as_i64());
+    assert_eq!(over_udp, over_http);
+    let stats = c.ingest_stats().await;
+    assert_eq!(stats["zipkinV1Thrift"]["spans"], 2);
+    assert_eq!(stats["zipkinAgentCompact"]["spans"], 2);
+    c.stop().await;
+}

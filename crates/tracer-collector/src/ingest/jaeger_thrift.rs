@@ -84,7 +84,8 @@ fn config(len: usize) -> TConfiguration {
         .unwrap_or_default()
 }
 
-fn reader<'a>(payload: &'a [u8], protocol: Protocol) -> Box<dyn TInputProtocol + 'a> {
+/// A thrift reader over `payload`, bounded by [`config`].
+pub(crate) fn reader<'a>(payload: &'a [u8], protocol: Protocol) -> Box<dyn TInputProtocol + 'a> {
     let config = config(payload.len());
     match protocol {
         Protocol::Binary => Box::new(TBinaryInputProtocol::with_config(payload, false, config)),

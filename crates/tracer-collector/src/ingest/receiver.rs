@@ -32,6 +32,8 @@ pub const DEFAULT_JAEGER_HTTP_PORT: u16 = 14268;
 pub const DEFAULT_JAEGER_COMPACT_PORT: u16 = 6831;
 /// The Jaeger agent's thrift binary UDP port.
 pub const DEFAULT_JAEGER_BINARY_PORT: u16 = 6832;
+/// The Jaeger agent's Zipkin thrift compact UDP port (legacy clients).
+pub const DEFAULT_ZIPKIN_COMPACT_PORT: u16 = 5775;
 
 /// Path of the receivers' counters on the router returned by [`stats_router`].
 pub const INGEST_STATS_PATH: &str = "/api/collector/ingest-stats";
@@ -118,6 +120,8 @@ pub struct ReceiverStats {
     pub jaeger_agent_compact: FormatCounters,
     /// Jaeger agent thrift binary over UDP (6832).
     pub jaeger_agent_binary: FormatCounters,
+    /// Zipkin thrift compact over UDP (5775, `emitZipkinBatch`).
+    pub zipkin_agent_compact: FormatCounters,
 }
 
 /// A point-in-time copy of [`ReceiverStats`], as served by [`stats_router`].
@@ -138,6 +142,8 @@ pub struct ReceiverSnapshot {
     pub jaeger_agent_compact: FormatSnapshot,
     /// See [`ReceiverStats::jaeger_agent_binary`].
     pub jaeger_agent_binary: FormatSnapshot,
+    /// See [`ReceiverStats::zipkin_agent_compact`].
+    pub zipkin_agent_compact: FormatSnapshot,
 }
 
 impl ReceiverStats {
@@ -151,6 +157,7 @@ impl ReceiverStats {
             jaeger_thrift_http: self.jaeger_thrift_http.snapshot(),
             jaeger_agent_compact: self.jaeger_agent_compact.snapshot(),
             jaeger_agent_binary: self.jaeger_agent_binary.snapshot(),
+            zipkin_agent_compact: self.zipkin_agent_compact.snapshot(),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The Jaeger agent's UDP ports: 6831 (thrift compact) and 6832 (thrift binary), each datagram
 //! one `Agent.emitBatch` oneway message (jaegertracing/jaeger-idl `thrift/agent.thrift`), as
-//! Jaeger clients send them to `jaeger-agent`.
+//! Jaeger clients send them to `jaeger-agent`; and 5775, where legacy Zipkin-model clients send
+//! `Agent.emitZipkinBatch` in thrift compact (see `ingest::zipkin`).
 //!
 //! A datagram is at most [`MAX_DATAGRAM`] bytes (the agent's own default packet size). The socket
 //! is read by one task that does nothing but copy datagrams into a bounded queue; a second task
 //! decodes and stores them. So a datagram that is too large, truncated, garbage or not an
-//! `emitBatch` is dropped and counted (`droppedDatagrams` in the receiver stats) without ever
+//! `emitBatch` (`emitZipkinBatch` on 5775) is dropped and counted (`droppedDatagrams` in the receiver stats) without ever
 //! stopping the socket, and when decoding falls behind, datagrams are dropped and counted rather
 //! than queued without bound. Read errors on the socket are logged and reading goes on.
 //!
@@ -42,6 +43,8 @@ pub enum AgentProtocol {
     Compact,
     /// Thrift binary (port 6832).
     Binary,
+    /// Zipkin spans in thrift compact, `emitZipkinBatch` (port 5775).
+    ZipkinCompact,
 }
 
 impl AgentProtocol {
@@ -49,6 +52,7 @@ impl AgentProtocol {
         match self {
             AgentProtocol::Compact => "jaeger-compact",
             AgentProtocol::Binary => "jaeger-binary",
+            AgentProtocol::ZipkinCompact => "zipkin-compact",
         }
     }
 
@@ -56,6 +60,7 @@ impl AgentProtocol {
         match self {
             AgentProtocol::Compact => convert_compact_datagram,
             AgentProtocol::Binary => convert_binary_datagram,
+            AgentProtocol::ZipkinCompact => super::zipkin::convert_emit_zipkin_batch,
         }
     }
 
@@ -63,6 +68,7 @@ impl AgentProtocol {
         match self {
             AgentProtocol::Compact => &receivers.stats.jaeger_agent_compact,
             AgentProtocol::Binary => &receivers.stats.jaeger_agent_binary,
+            AgentProtocol::ZipkinCompact => &receivers.stats.zipkin_agent_compact,
         }
     }
 }

@@ -152,3 +152,55 @@ pub(crate) fn span(
         incomplete: None,
     }
 }
+
+/// Zipkin v1 thrift spans as a thrift binary `list<Span>` (the body of `POST /api/v1/spans`).
+pub(crate) fn zipkin_list_binary(spans: &[zipkincore::Span]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut p = TBinaryOutputProtocol::new(&mut out, true);
+        p.write_list_begin(&thrift::protocol::TListIdentifier::new(
+            TType::Struct,
+            spans.len() as i32,
+        ))
+        .unwrap();
+        for s in spans {
+            s.write_to_out_protocol(&mut p).unwrap();
+        }
+        p.write_list_end().unwrap();
+        p.flush().unwrap();
+    }
+    out
+}
+
+/// An `Agent.emitZipkinBatch` oneway message in thrift compact (what 5775 receives).
+pub(crate) fn emit_zipkin_batch(spans: &[zipkincore::Span]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut p = TCompactOutputProtocol::new(&mut out);
+        p.write_message_begin(&TMessageIdentifier::new(
+            "emitZipkinBatch",
+            TMessageType::OneWay,
+            1,
+        ))
+        .unwrap();
+        p.write_struct_begin(&TStructIdentifier::new("emitZipkinBatch_args"))
+            .unwrap();
+        p.write_field_begin(&TFieldIdentifier::new("spans", TType::List, 1))
+            .unwrap();
+        p.write_list_begin(&thrift::protocol::TListIdentifier::new(
+            TType::Struct,
+            spans.len() as i32,
+        ))
+        .unwrap();
+        for s in spans {
+            s.write_to_out_protocol(&mut p).unwrap();
+        }
+        p.write_list_end().unwrap();
+        p.write_field_end().unwrap();
+        p.write_field_stop().unwrap();
+        p.write_struct_end().unwrap();
+        p.write_message_end().unwrap();
+        p.flush().unwrap();
+    }
+    out
+}

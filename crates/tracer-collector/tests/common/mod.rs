@@ -28,6 +28,8 @@ pub(crate) struct TestCollector {
     pub(crate) jaeger_compact: SocketAddr,
     /// Jaeger agent binary UDP (6832).
     pub(crate) jaeger_binary: SocketAddr,
+    /// Zipkin thrift compact UDP (5775).
+    pub(crate) zipkin_compact: SocketAddr,
     pub(crate) store: Arc<Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -56,6 +58,8 @@ impl TestCollector {
         let jaeger_http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let compact = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let binary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let zipkin_compact = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let zipkin_compact_addr = zipkin_compact.local_addr().unwrap();
         let (zipkin_addr, jaeger_http_addr, compact_addr, binary_addr) = (
             zipkin.local_addr().unwrap(),
             jaeger_http.local_addr().unwrap(),
@@ -72,6 +76,7 @@ impl TestCollector {
                 jaeger_http: Some(jaeger_http),
                 jaeger_udp_compact: Some(compact),
                 jaeger_udp_binary: Some(binary),
+                zipkin_udp_compact: Some(zipkin_compact),
             },
             async {
                 let _ = stopped.await;
@@ -85,6 +90,7 @@ impl TestCollector {
             jaeger_http: jaeger_http_addr,
             jaeger_compact: compact_addr,
             jaeger_binary: binary_addr,
+            zipkin_compact: zipkin_compact_addr,
             store,
             stop: Some(stop),
             task: Some(task),

@@ -7,11 +7,13 @@
 //! | `/api/v2/spans` | `application/json` (or none) | v2 JSON list of spans |
 //! | `/api/v2/spans` | `application/x-protobuf` | `zipkin.proto3.ListOfSpans` (`zipkin.proto`) |
 //! | `/api/v1/spans` | `application/json` (or none) | v1 JSON list of spans |
+//! | `/api/v1/spans` | `application/x-thrift` | thrift binary `list<Span>` (`zipkincore.thrift`) |
 //!
 //! `Content-Encoding: gzip` is accepted. The answer is `202 Accepted` with an empty body; errors
 //! are plain text: 400 undecodable (naming the first bad span and field), 413 over the body
 //! limit (after decompression), 415 another content type or encoding, 429 with `Retry-After`
-//! when the ingest budget is spent. v1 thrift (`application/x-thrift`) is answered 415 for now.
+//! when the ingest budget is spent. The same v1 thrift spans also arrive over UDP on 5775
+//! (`emitZipkinBatch`, thrift compact; see [`super::udp`]).
 //!
 //! # Mapping to OTLP (semantic conventions 1.42)
 //! | Zipkin v2 | OTLP |
@@ -46,6 +48,9 @@
 
 mod convert;
 mod model;
+mod thrift;
+
+pub(crate) use thrift::convert_emit_zipkin_batch;
 
 use axum::Router;
 use axum::body::Body;
@@ -126,13 +131,23 @@ async fn post_v1(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> 
             )
             .await
         }
+        Some("application/x-thrift" | "application/vnd.apache.thrift.binary") => {
+            receive(
+                &r,
+                &r.stats.zipkin_v1_thrift,
+                headers,
+                body,
+                thrift::convert_v1_thrift,
+            )
+            .await
+        }
         Some(other) => {
             r.stats.zipkin_v1_json.refused();
             plain(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!(
                     "unsupported content type {other:?} on {V1_SPANS_PATH}; send application/json \
-                     (v1 thrift is not supported yet)"
+                     or application/x-thrift"
                 ),
             )
         }
