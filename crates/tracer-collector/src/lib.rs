@@ -144,6 +144,8 @@ pub struct Listeners {
     pub jaeger_udp_binary: Option<UdpSocket>,
     /// Jaeger agent, Zipkin thrift compact over UDP (5775).
     pub zipkin_udp_compact: Option<UdpSocket>,
+    /// Jaeger sampling strategies (5778).
+    pub sampling: Option<TcpListener>,
 }
 
 /// The collector: a store plus the servers that fill and query it.
@@ -240,6 +242,10 @@ impl Collector {
         if let Some(l) = listeners.zipkin {
             let router = ingest::zipkin::router(self.receivers());
             servers.push(("zipkin", l, router, Audience::HttpIngest));
+        }
+        if let Some(l) = listeners.sampling {
+            let router = ingest::sampling::router();
+            servers.push(("sampling", l, router, Audience::HttpIngest));
         }
         if let Some(l) = listeners.jaeger_http {
             let router = ingest::jaeger_http::router(self.receivers());

@@ -5,7 +5,7 @@
 //!                  [--query-port 16686] [--max-spans N] [--max-bytes N] [--body-limit N]
 //!                  [--zipkin-port 9411] [--jaeger-http-port 14268]
 //!                  [--jaeger-compact-port 6831] [--jaeger-binary-port 6832]
-//!                  [--zipkin-compact-port 5775]
+//!                  [--zipkin-compact-port 5775] [--sampling-port 5778]
 //! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
 //! ```
 //! Every flag also reads an environment variable (see `--help`). Logs go to stderr; `RUST_LOG`
@@ -58,6 +58,9 @@ struct Cli {
     /// Zipkin thrift compact UDP port, `emitZipkinBatch` of legacy clients (0 disables).
     #[arg(long, env = "TRACER_COLLECTOR_ZIPKIN_COMPACT_PORT", default_value_t = receiver::DEFAULT_ZIPKIN_COMPACT_PORT)]
     zipkin_compact_port: u16,
+    /// Jaeger sampling strategies port, `GET /sampling?service=` (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_SAMPLING_PORT", default_value_t = tracer_collector::ingest::sampling::DEFAULT_SAMPLING_PORT)]
+    sampling_port: u16,
     /// Maximum spans kept in memory.
     #[arg(long, env = "TRACER_COLLECTOR_MAX_SPANS", default_value_t = tracer_collector::config::default_max_spans().get())]
     max_spans: usize,
@@ -208,6 +211,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         jaeger_udp_compact: bind_udp(cli.bind_address, cli.jaeger_compact_port).await?,
         jaeger_udp_binary: bind_udp(cli.bind_address, cli.jaeger_binary_port).await?,
         zipkin_udp_compact: bind_udp(cli.bind_address, cli.zipkin_compact_port).await?,
+        sampling: bind(cli.bind_address, cli.sampling_port).await?,
     };
     collector
         .run(listeners, shutdown_signal())

@@ -19,6 +19,7 @@ pub mod jaeger_http;
 pub mod jaeger_thrift;
 mod otlp_build;
 pub mod receiver;
+pub mod sampling;
 pub mod udp;
 pub mod zipkin;
 

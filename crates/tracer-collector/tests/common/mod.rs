@@ -30,6 +30,8 @@ pub(crate) struct TestCollector {
     pub(crate) jaeger_binary: SocketAddr,
     /// Zipkin thrift compact UDP (5775).
     pub(crate) zipkin_compact: SocketAddr,
+    /// Jaeger sampling strategies (5778).
+    pub(crate) sampling: SocketAddr,
     pub(crate) store: Arc<Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -60,6 +62,8 @@ impl TestCollector {
         let binary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let zipkin_compact = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let zipkin_compact_addr = zipkin_compact.local_addr().unwrap();
+        let sampling = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sampling_addr = sampling.local_addr().unwrap();
         let (zipkin_addr, jaeger_http_addr, compact_addr, binary_addr) = (
             zipkin.local_addr().unwrap(),
             jaeger_http.local_addr().unwrap(),
@@ -77,6 +81,7 @@ impl TestCollector {
                 jaeger_udp_compact: Some(compact),
                 jaeger_udp_binary: Some(binary),
                 zipkin_udp_compact: Some(zipkin_compact),
+                sampling: Some(sampling),
             },
             async {
                 let _ = stopped.await;
@@ -91,6 +96,7 @@ impl TestCollector {
             jaeger_compact: compact_addr,
             jaeger_binary: binary_addr,
             zipkin_compact: zipkin_compact_addr,
+            sampling: sampling_addr,
             store,
             stop: Some(stop),
             task: Some(task),
