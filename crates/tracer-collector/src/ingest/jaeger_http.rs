@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, StatusCode};
 
-use super::jaeger_thrift::convert_binary_batch;
+use super::receiver::Format;
 use super::receiver::{Receivers, error_response, is_gzip, media_type, plain, read_body, submit};
 
 /// Path of the Jaeger thrift HTTP endpoint.
@@ -74,7 +74,7 @@ async fn post_traces(
         payload,
         gzip,
         meter,
-        convert_binary_batch,
+        Format::JaegerThriftBinary.converter(),
     )
     .await
     {

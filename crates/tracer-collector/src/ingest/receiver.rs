@@ -185,6 +185,51 @@ pub struct Receivers {
 /// Converts a payload (already gunzipped and within the body limit) into an OTLP request.
 pub(crate) type Convert = fn(&[u8]) -> Result<ExportTraceServiceRequest, IngestError>;
 
+/// Every payload format the receivers accept, for converting payloads outside a listener
+/// (embedding, benchmarks) with [`Format::convert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Zipkin v2 JSON list of spans.
+    ZipkinV2Json,
+    /// Zipkin v2 protobuf `ListOfSpans`.
+    ZipkinV2Proto,
+    /// Zipkin v1 JSON list of spans.
+    ZipkinV1Json,
+    /// Zipkin v1 thrift binary `list<Span>`.
+    ZipkinV1Thrift,
+    /// Jaeger thrift binary `Batch` (HTTP body).
+    JaegerThriftBinary,
+    /// Jaeger agent `emitBatch` message, thrift compact (6831 datagram).
+    JaegerAgentCompact,
+    /// Jaeger agent `emitBatch` message, thrift binary (6832 datagram).
+    JaegerAgentBinary,
+    /// Jaeger agent `emitZipkinBatch` message, thrift compact (5775 datagram).
+    ZipkinAgentCompact,
+}
+
+impl Format {
+    /// The format's conversion: one function per format, payload to OTLP.
+    pub(crate) fn converter(self) -> Convert {
+        use super::{jaeger_thrift as j, zipkin as z};
+        match self {
+            Format::ZipkinV2Json => z::convert_json_v2,
+            Format::ZipkinV2Proto => z::convert_proto,
+            Format::ZipkinV1Json => z::convert_json_v1,
+            Format::ZipkinV1Thrift => z::convert_v1_thrift,
+            Format::JaegerThriftBinary => j::convert_binary_batch,
+            Format::JaegerAgentCompact => j::convert_compact_datagram,
+            Format::JaegerAgentBinary => j::convert_binary_datagram,
+            Format::ZipkinAgentCompact => z::convert_emit_zipkin_batch,
+        }
+    }
+
+    /// Decodes an uncompressed payload of this format into an OTLP request (which
+    /// [`crate::ingest::store_request`] stores).
+    pub fn convert(self, payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+        (self.converter())(payload)
+    }
+}
+
 /// Reserves budget for `payload`, gunzips it when `gzip`, converts it with `convert` and stores
 /// the result, counting the outcome in `counters`.
 pub(crate) async fn submit(

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use super::jaeger_thrift::{convert_binary_datagram, convert_compact_datagram};
+use super::receiver::Format;
 use super::receiver::{Convert, FormatCounters, Receivers, submit};
 
 /// Largest datagram decoded, in bytes (jaeger-agent's default `--processor.*.server-max-packet-size`).
@@ -58,9 +58,9 @@ impl AgentProtocol {
 
     fn convert(self) -> Convert {
         match self {
-            AgentProtocol::Compact => convert_compact_datagram,
-            AgentProtocol::Binary => convert_binary_datagram,
-            AgentProtocol::ZipkinCompact => super::zipkin::convert_emit_zipkin_batch,
+            AgentProtocol::Compact => Format::JaegerAgentCompact.converter(),
+            AgentProtocol::Binary => Format::JaegerAgentBinary.converter(),
+            AgentProtocol::ZipkinCompact => Format::ZipkinAgentCompact.converter(),
         }
     }
 

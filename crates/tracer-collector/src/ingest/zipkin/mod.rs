@@ -50,7 +50,8 @@ mod convert;
 mod model;
 mod thrift;
 
-pub(crate) use thrift::convert_emit_zipkin_batch;
+pub(crate) use convert::{convert_json_v1, convert_json_v2, convert_proto};
+pub(crate) use thrift::{convert_emit_zipkin_batch, convert_v1_thrift};
 
 use axum::Router;
 use axum::body::Body;
@@ -60,8 +61,8 @@ use axum::routing::post;
 use http::{HeaderMap, StatusCode};
 
 use super::receiver::{
-    Convert, FormatCounters, Receivers, error_response, is_gzip, media_type, plain, read_body,
-    submit,
+    Convert, Format, FormatCounters, Receivers, error_response, is_gzip, media_type, plain,
+    read_body, submit,
 };
 
 /// Path of the Zipkin v2 endpoint.
@@ -92,7 +93,7 @@ async fn post_v2(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> 
                 &r.stats.zipkin_v2_json,
                 headers,
                 body,
-                convert::convert_json_v2,
+                Format::ZipkinV2Json.converter(),
             )
             .await
         }
@@ -102,7 +103,7 @@ async fn post_v2(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> 
                 &r.stats.zipkin_v2_proto,
                 headers,
                 body,
-                convert::convert_proto,
+                Format::ZipkinV2Proto.converter(),
             )
             .await
         }
@@ -127,7 +128,7 @@ async fn post_v1(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> 
                 &r.stats.zipkin_v1_json,
                 headers,
                 body,
-                convert::convert_json_v1,
+                Format::ZipkinV1Json.converter(),
             )
             .await
         }
@@ -137,7 +138,7 @@ async fn post_v1(State(r): State<Receivers>, headers: HeaderMap, body: Body) -> 
                 &r.stats.zipkin_v1_thrift,
                 headers,
                 body,
-                thrift::convert_v1_thrift,
+                Format::ZipkinV1Thrift.converter(),
             )
             .await
         }
