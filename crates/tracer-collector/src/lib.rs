@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! OTLP/gRPC :4317 ─┐
-//!                  ├─> ingest (decode, validate) ─> store (bounded, indexed) ─> query :16686
-//! OTLP/HTTP :4318 ─┘                                                          (Jaeger v1, api_v3)
+//! OTLP/HTTP :4318 ─┤
+//! Zipkin    :9411 ─┼─> ingest (decode, validate) ─> store (bounded, indexed) ─> query :16686
+//! Jaeger   :14268 ─┤                                                          (Jaeger v1, api_v3)
+//! Jaeger agent UDP ┘ :6831 compact, :6832 binary, :5775 Zipkin compact (sampling :5778)
 //! ```
 //!
 //! Modules depend one way: [`ingest`] and [`query`] use [`store`]; [`view`] renders the query
@@ -133,7 +135,7 @@ pub struct Listeners {
     pub otlp_http: Option<TcpListener>,
     /// Jaeger query API (16686).
     pub query: Option<TcpListener>,
-    // --- Jaeger and Zipkin receivers (ingest::{zipkin, jaeger_http, udp}) ---
+    // --- Jaeger and Zipkin receivers (ingest::{zipkin, jaeger_http, udp, sampling}) ---
     /// Zipkin v1/v2 HTTP (9411).
     pub zipkin: Option<TcpListener>,
     /// Jaeger thrift over HTTP (14268).

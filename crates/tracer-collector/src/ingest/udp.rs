@@ -10,6 +10,10 @@
 //! stopping the socket, and when decoding falls behind, datagrams are dropped and counted rather
 //! than queued without bound. Read errors on the socket are logged and reading goes on.
 //!
+//! UDP carries no credentials, so the access token of the TCP ports cannot apply here: bound
+//! beyond loopback, these ports take datagrams from anyone who can reach them (disable them with
+//! port 0 where that matters).
+//!
 //! ```no_run
 //! # async fn demo(receivers: tracer_collector::ingest::receiver::Receivers) -> std::io::Result<()> {
 //! use tracer_collector::ingest::udp::{self, AgentProtocol};
