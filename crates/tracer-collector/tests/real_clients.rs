@@ -1,9 +1,10 @@
 //! Client libraries no one here wrote send to the receivers, and their spans read back through
 //! the query API: OpenTelemetry Python's Zipkin JSON exporter, Python `jaeger-client` (UDP
-//! compact), Node `jaeger-client` (UDP thrift binary and HTTP thrift) and OpenTelemetry JS's Zipkin
-//! exporter. The scripts are in `tests/peers/`; the libraries are installed by `scripts/test`
-//! into `${TRACER_PEERS_DIR:-$HOME/.cache/tracer-peers}` (a venv in `venv/`, npm packages in
-//! `node/`). A missing peer fails the test with the command that installs it.
+//! compact, and its remote sampler against the sampling port), Node `jaeger-client` (UDP thrift
+//! binary and HTTP thrift) and OpenTelemetry JS's Zipkin exporter. The scripts are in
+//! `tests/peers/`; the libraries are installed by `scripts/test` into
+//! `${TRACER_PEERS_DIR:-$HOME/.cache/tracer-peers}` (a venv in `venv/`, npm packages in `node/`).
+//! A missing peer fails the test with the command that installs it.
 
 mod common;
 
@@ -245,5 +246,22 @@ async fn opentelemetry_js_zipkin_exporter() {
         tag(child, "otel.status_description").unwrap(),
         "out of stock"
     );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_jaeger_client_remote_sampler_reads_the_sampling_port() {
+    let c = TestCollector::start().await;
+    let mut command = python("jaeger_client_sampling.py");
+    command
+        .arg("127.0.0.1")
+        .arg(c.sampling.port().to_string())
+        .arg(c.jaeger_compact.port().to_string());
+    let id = run(command).await;
+    let spans = spans(&c, &id, 1).await;
+    assert_eq!(spans[0].0, "py-jaeger-sampled");
+    // The client records the sampler that decided: the strategy fetched from the port.
+    assert_eq!(tag(&spans[0].1, "sampler.type").unwrap(), "probabilistic");
+    assert_eq!(tag(&spans[0].1, "sampler.param").unwrap(), 1.0);
     c.stop().await;
 }
