@@ -255,6 +255,7 @@ fn ingest_end_to_end(c: &mut Criterion) {
                 otlp_grpc: Some(grpc),
                 otlp_http: Some(http),
                 query: None,
+                ..Default::default()
             },
             async {
                 let _ = stopped.await;

@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! OTLP/gRPC :4317 ─┐
-//!                  ├─> ingest (decode, validate) ─> store (bounded, indexed) ─> query :16686
-//! OTLP/HTTP :4318 ─┘                                                          (Jaeger v1, api_v3)
+//! OTLP/HTTP :4318 ─┤
+//! Zipkin    :9411 ─┼─> ingest (decode, validate) ─> store (bounded, indexed) ─> query :16686
+//! Jaeger   :14268 ─┤                                                          (Jaeger v1, api_v3)
+//! Jaeger agent UDP ┘ :6831 compact, :6832 binary, :5775 Zipkin compact (sampling :5778)
 //! ```
 //!
 //! Modules depend one way: [`ingest`] and [`query`] use [`store`]; [`view`] renders the query
@@ -20,6 +22,7 @@
 //!     otlp_grpc: Some(TcpListener::bind("127.0.0.1:0").await?),
 //!     otlp_http: Some(TcpListener::bind("127.0.0.1:0").await?),
 //!     query: Some(TcpListener::bind("127.0.0.1:0").await?),
+//!     ..Listeners::default()
 //! };
 //! collector.run(listeners, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
@@ -41,7 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinSet;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -49,6 +52,7 @@ use crate::access::{Access, Audience};
 
 use crate::config::Config;
 use crate::ingest::Ingestor;
+use crate::ingest::receiver::{ReceiverStats, Receivers};
 use crate::query::QueryState;
 use crate::query::stream::QueryLimiter;
 use crate::store::Store;
@@ -116,6 +120,7 @@ impl CollectorBuilder {
             access,
             ingestor: Ingestor::new(store.clone(), &self.config),
             query_limiter: QueryLimiter::new(self.config.query_slots.get()),
+            receiver_stats: Arc::default(),
             store,
             config: self.config,
         }
@@ -131,6 +136,19 @@ pub struct Listeners {
     pub otlp_http: Option<TcpListener>,
     /// Jaeger query API (16686).
     pub query: Option<TcpListener>,
+    // --- Jaeger and Zipkin receivers (ingest::{zipkin, jaeger_http, udp, sampling}) ---
+    /// Zipkin v1/v2 HTTP (9411).
+    pub zipkin: Option<TcpListener>,
+    /// Jaeger thrift over HTTP (14268).
+    pub jaeger_http: Option<TcpListener>,
+    /// Jaeger agent, thrift compact over UDP (6831).
+    pub jaeger_udp_compact: Option<UdpSocket>,
+    /// Jaeger agent, thrift binary over UDP (6832).
+    pub jaeger_udp_binary: Option<UdpSocket>,
+    /// Jaeger agent, Zipkin thrift compact over UDP (5775).
+    pub zipkin_udp_compact: Option<UdpSocket>,
+    /// Jaeger sampling strategies (5778).
+    pub sampling: Option<TcpListener>,
 }
 
 /// The collector: a store plus the servers that fill and query it.
@@ -141,6 +159,7 @@ pub struct Collector {
     ingestor: Ingestor,
     query_limiter: QueryLimiter,
     access: Access,
+    receiver_stats: Arc<ReceiverStats>,
 }
 
 impl Collector {
@@ -166,7 +185,22 @@ impl Collector {
 
     /// The query router (Jaeger API and web UI on one origin), for mounting elsewhere.
     pub fn query_router(&self) -> Router {
-        self.api_router().merge(ui::router())
+        self.api_router()
+            .merge(ingest::receiver::stats_router(self.receiver_stats.clone()))
+            .merge(ui::router())
+    }
+
+    /// Counters of the Jaeger and Zipkin receivers (also served on the query port at
+    /// [`ingest::receiver::INGEST_STATS_PATH`]).
+    pub fn receiver_stats(&self) -> Arc<ReceiverStats> {
+        self.receiver_stats.clone()
+    }
+
+    fn receivers(&self) -> Receivers {
+        Receivers {
+            ingestor: self.ingestor(),
+            stats: self.receiver_stats.clone(),
+        }
     }
 
     /// The Jaeger query API alone, without the web UI.
@@ -208,6 +242,18 @@ impl Collector {
                 Audience::HttpIngest,
             ));
         }
+        if let Some(l) = listeners.zipkin {
+            let router = ingest::zipkin::router(self.receivers());
+            servers.push(("zipkin", l, router, Audience::HttpIngest));
+        }
+        if let Some(l) = listeners.sampling {
+            let router = ingest::sampling::router();
+            servers.push(("sampling", l, router, Audience::HttpIngest));
+        }
+        if let Some(l) = listeners.jaeger_http {
+            let router = ingest::jaeger_http::router(self.receivers());
+            servers.push(("jaeger-http", l, router, Audience::HttpIngest));
+        }
         if let Some(l) = listeners.query {
             servers.push(("query", l, self.query_router(), Audience::Query));
         }
@@ -237,6 +283,33 @@ impl Collector {
                 },
                 SHUTDOWN_GRACE,
             ));
+        }
+        let udp = [
+            (
+                listeners.jaeger_udp_compact,
+                ingest::udp::AgentProtocol::Compact,
+            ),
+            (
+                listeners.jaeger_udp_binary,
+                ingest::udp::AgentProtocol::Binary,
+            ),
+            (
+                listeners.zipkin_udp_compact,
+                ingest::udp::AgentProtocol::ZipkinCompact,
+            ),
+        ];
+        for (socket, protocol) in udp {
+            if let Some(socket) = socket {
+                let mut stop = stop_rx.clone();
+                tasks.spawn(ingest::udp::serve(
+                    socket,
+                    protocol,
+                    self.receivers(),
+                    async move {
+                        let _ = stop.changed().await;
+                    },
+                ));
+            }
         }
         drop(stop_rx);
         let early = tokio::select! {

@@ -3,6 +3,9 @@
 //! ```text
 //! tracer-collector [--bind-address 127.0.0.1] [--otlp-grpc-port 4317] [--otlp-http-port 4318]
 //!                  [--query-port 16686] [--max-spans N] [--max-bytes N] [--body-limit N]
+//!                  [--zipkin-port 9411] [--jaeger-http-port 14268]
+//!                  [--jaeger-compact-port 6831] [--jaeger-binary-port 6832]
+//!                  [--zipkin-compact-port 5775] [--sampling-port 5778]
 //! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
 //! ```
 //! Every flag also reads an environment variable (see `--help`). Logs go to stderr; `RUST_LOG`
@@ -17,6 +20,7 @@ use tracer_collector::access::Access;
 use tracer_collector::config::{
     self, Config, DEFAULT_OTLP_GRPC_PORT, DEFAULT_OTLP_HTTP_PORT, DEFAULT_QUERY_PORT,
 };
+use tracer_collector::ingest::receiver;
 use tracer_collector::query::model::{Envelope, Trace};
 use tracer_collector::{Collector, Listeners, view};
 
@@ -39,6 +43,24 @@ struct Cli {
     /// Query API and UI port (0 disables).
     #[arg(long, env = "TRACER_COLLECTOR_QUERY_PORT", default_value_t = DEFAULT_QUERY_PORT)]
     query_port: u16,
+    /// Zipkin v1/v2 HTTP port (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_ZIPKIN_PORT", default_value_t = receiver::DEFAULT_ZIPKIN_PORT)]
+    zipkin_port: u16,
+    /// Jaeger thrift-over-HTTP port (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_JAEGER_HTTP_PORT", default_value_t = receiver::DEFAULT_JAEGER_HTTP_PORT)]
+    jaeger_http_port: u16,
+    /// Jaeger agent thrift compact UDP port (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_JAEGER_COMPACT_PORT", default_value_t = receiver::DEFAULT_JAEGER_COMPACT_PORT)]
+    jaeger_compact_port: u16,
+    /// Jaeger agent thrift binary UDP port (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_JAEGER_BINARY_PORT", default_value_t = receiver::DEFAULT_JAEGER_BINARY_PORT)]
+    jaeger_binary_port: u16,
+    /// Zipkin thrift compact UDP port, `emitZipkinBatch` of legacy clients (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_ZIPKIN_COMPACT_PORT", default_value_t = receiver::DEFAULT_ZIPKIN_COMPACT_PORT)]
+    zipkin_compact_port: u16,
+    /// Jaeger sampling strategies port, `GET /sampling?service=` (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_SAMPLING_PORT", default_value_t = tracer_collector::ingest::sampling::DEFAULT_SAMPLING_PORT)]
+    sampling_port: u16,
     /// Maximum spans kept in memory.
     #[arg(long, env = "TRACER_COLLECTOR_MAX_SPANS", default_value_t = tracer_collector::config::default_max_spans().get())]
     max_spans: usize,
@@ -140,6 +162,17 @@ async fn bind(ip: IpAddr, port: u16) -> anyhow::Result<Option<TcpListener>> {
     Ok(Some(listener))
 }
 
+async fn bind_udp(ip: IpAddr, port: u16) -> anyhow::Result<Option<tokio::net::UdpSocket>> {
+    if port == 0 {
+        return Ok(None);
+    }
+    let addr = SocketAddr::new(ip, port);
+    let socket = tokio::net::UdpSocket::bind(addr)
+        .await
+        .with_context(|| format!("cannot bind {addr}/udp"))?;
+    Ok(Some(socket))
+}
+
 async fn serve(cli: Cli) -> anyhow::Result<()> {
     let token = cli.auth_token.clone().filter(|t| !t.is_empty());
     if !cli.bind_address.is_loopback() && token.is_none() && !cli.no_auth {
@@ -176,6 +209,12 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         otlp_grpc: bind(cli.bind_address, cli.otlp_grpc_port).await?,
         otlp_http: bind(cli.bind_address, cli.otlp_http_port).await?,
         query: bind(cli.bind_address, cli.query_port).await?,
+        zipkin: bind(cli.bind_address, cli.zipkin_port).await?,
+        jaeger_http: bind(cli.bind_address, cli.jaeger_http_port).await?,
+        jaeger_udp_compact: bind_udp(cli.bind_address, cli.jaeger_compact_port).await?,
+        jaeger_udp_binary: bind_udp(cli.bind_address, cli.jaeger_binary_port).await?,
+        zipkin_udp_compact: bind_udp(cli.bind_address, cli.zipkin_compact_port).await?,
+        sampling: bind(cli.bind_address, cli.sampling_port).await?,
     };
     collector
         .run(listeners, shutdown_signal())

@@ -12,8 +12,16 @@
 //! The ingest path logs but never creates spans of its own, so the collector cannot feed its own
 //! telemetry back into itself.
 
+mod r#gen;
 pub mod grpc;
 pub mod http;
+pub mod jaeger_http;
+pub mod jaeger_thrift;
+mod otlp_build;
+pub mod receiver;
+pub mod sampling;
+pub mod udp;
+pub mod zipkin;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -286,7 +294,7 @@ fn store_batch(store: &Store, batch: crate::store::PreparedBatch) -> ExportOutco
 }
 
 /// Decompresses gzip, reading at most `limit + 1` bytes so a compression bomb is cut short.
-fn gunzip(compressed: &[u8], limit: usize) -> Result<Bytes, IngestError> {
+pub(crate) fn gunzip(compressed: &[u8], limit: usize) -> Result<Bytes, IngestError> {
     let mut out = Vec::with_capacity((compressed.len() * 4).min(limit));
     flate2::read::MultiGzDecoder::new(compressed)
         .take(limit as u64 + 1)

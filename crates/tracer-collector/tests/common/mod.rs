@@ -20,6 +20,18 @@ pub(crate) struct TestCollector {
     pub(crate) grpc: SocketAddr,
     pub(crate) http: SocketAddr,
     pub(crate) query: SocketAddr,
+    /// Zipkin HTTP (9411 in production).
+    pub(crate) zipkin: SocketAddr,
+    /// Jaeger thrift over HTTP (14268).
+    pub(crate) jaeger_http: SocketAddr,
+    /// Jaeger agent compact UDP (6831).
+    pub(crate) jaeger_compact: SocketAddr,
+    /// Jaeger agent binary UDP (6832).
+    pub(crate) jaeger_binary: SocketAddr,
+    /// Zipkin thrift compact UDP (5775).
+    pub(crate) zipkin_compact: SocketAddr,
+    /// Jaeger sampling strategies (5778).
+    pub(crate) sampling: SocketAddr,
     pub(crate) store: Arc<Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -44,12 +56,32 @@ impl TestCollector {
             http.local_addr().unwrap(),
             query.local_addr().unwrap(),
         );
+        let zipkin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let jaeger_http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let compact = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let binary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let zipkin_compact = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let zipkin_compact_addr = zipkin_compact.local_addr().unwrap();
+        let sampling = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sampling_addr = sampling.local_addr().unwrap();
+        let (zipkin_addr, jaeger_http_addr, compact_addr, binary_addr) = (
+            zipkin.local_addr().unwrap(),
+            jaeger_http.local_addr().unwrap(),
+            compact.local_addr().unwrap(),
+            binary.local_addr().unwrap(),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(collector.run(
             Listeners {
                 otlp_grpc: Some(grpc),
                 otlp_http: Some(http),
                 query: Some(query),
+                zipkin: Some(zipkin),
+                jaeger_http: Some(jaeger_http),
+                jaeger_udp_compact: Some(compact),
+                jaeger_udp_binary: Some(binary),
+                zipkin_udp_compact: Some(zipkin_compact),
+                sampling: Some(sampling),
             },
             async {
                 let _ = stopped.await;
@@ -59,6 +91,12 @@ impl TestCollector {
             grpc: grpc_addr,
             http: http_addr,
             query: query_addr,
+            zipkin: zipkin_addr,
+            jaeger_http: jaeger_http_addr,
+            jaeger_compact: compact_addr,
+            jaeger_binary: binary_addr,
+            zipkin_compact: zipkin_compact_addr,
+            sampling: sampling_addr,
             store,
             stop: Some(stop),
             task: Some(task),
@@ -97,6 +135,49 @@ impl TestCollector {
             request = request.header("content-encoding", encoding);
         }
         request.body(body).send().await.unwrap()
+    }
+
+    /// POSTs `body` to `path` on `addr` with the given content type and encoding.
+    pub(crate) async fn post_to(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        content_type: Option<&str>,
+        encoding: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = reqwest::Client::new().post(format!("http://{addr}{path}"));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(encoding) = encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        request.body(body).send().await.unwrap()
+    }
+
+    /// Waits (up to 10 s) until the query API has trace `id` with at least `spans` spans, and
+    /// returns that trace in Jaeger JSON (`data[0]`).
+    pub(crate) async fn wait_trace(&self, id: &str, spans: usize) -> Json {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (status, body) = self.get(&format!("/api/traces/{id}")).await;
+            if status == 200 && body["data"][0]["spans"].as_array().map_or(0, Vec::len) >= spans {
+                return body["data"][0].clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "trace {id} with {spans} spans did not arrive; last answer {status}: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The receivers' counters (`GET /api/collector/ingest-stats`).
+    pub(crate) async fn ingest_stats(&self) -> Json {
+        let (status, body) = self.get("/api/collector/ingest-stats").await;
+        assert_eq!(status, 200, "{body}");
+        body
     }
 
     /// Stops the collector and waits for it.

@@ -50,6 +50,7 @@ impl UiCollector {
             otlp_http: Some(otlp),
             // The query port serves the Jaeger API and the web UI on one origin, as on :16686.
             query: Some(query),
+            ..Listeners::default()
         };
         let task = tokio::spawn(collector.run(listeners, async move {
             let _ = stopped.await;

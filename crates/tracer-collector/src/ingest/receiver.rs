@@ -1,0 +1,382 @@
+//! What the Jaeger and Zipkin receivers share: per-format counters, bounded request bodies and
+//! the path from a payload to the store.
+//!
+//! Every receiver hands `submit` the raw payload and one conversion function (payload bytes to
+//! an OTLP `ExportTraceServiceRequest`). `submit` reserves the payload's size from the
+//! [`Ingestor`]'s ingest budget, gunzips with the body limit as the bound, runs the conversion
+//! (on tokio's blocking pool for gzip and large payloads) and stores the result, counting what
+//! happened in the format's [`FormatCounters`]. The counters are served as JSON by
+//! [`stats_router`] (`GET /api/collector/ingest-stats`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_body_util::BodyExt;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use serde::Serialize;
+
+use super::{BudgetMeter, ExportOutcome, IngestError, Ingestor};
+
+/// Zipkin's HTTP port.
+pub const DEFAULT_ZIPKIN_PORT: u16 = 9411;
+/// Jaeger's thrift-over-HTTP collector port.
+pub const DEFAULT_JAEGER_HTTP_PORT: u16 = 14268;
+/// The Jaeger agent's thrift compact UDP port.
+pub const DEFAULT_JAEGER_COMPACT_PORT: u16 = 6831;
+/// The Jaeger agent's thrift binary UDP port.
+pub const DEFAULT_JAEGER_BINARY_PORT: u16 = 6832;
+/// The Jaeger agent's Zipkin thrift compact UDP port (legacy clients).
+pub const DEFAULT_ZIPKIN_COMPACT_PORT: u16 = 5775;
+
+/// Path of the receivers' counters on the router returned by [`stats_router`].
+pub const INGEST_STATS_PATH: &str = "/api/collector/ingest-stats";
+
+/// Payloads at least this large are converted on tokio's blocking pool.
+const BLOCKING_THRESHOLD: usize = 64 * 1024;
+
+/// Counters of one receiver format; all only grow.
+#[derive(Debug, Default)]
+pub struct FormatCounters {
+    /// Requests or datagrams that were decoded and stored.
+    pub batches: AtomicU64,
+    /// Spans stored.
+    pub spans: AtomicU64,
+    /// Spans the store refused (invalid ids, values nested too deep).
+    pub rejected_spans: AtomicU64,
+    /// Requests refused whole (undecodable, too large, busy).
+    pub rejected_batches: AtomicU64,
+    /// UDP datagrams dropped (undecodable, truncated, too large, or not an `emitBatch`).
+    pub dropped_datagrams: AtomicU64,
+}
+
+/// A point-in-time copy of [`FormatCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FormatSnapshot {
+    /// See [`FormatCounters::batches`].
+    pub batches: u64,
+    /// See [`FormatCounters::spans`].
+    pub spans: u64,
+    /// See [`FormatCounters::rejected_spans`].
+    pub rejected_spans: u64,
+    /// See [`FormatCounters::rejected_batches`].
+    pub rejected_batches: u64,
+    /// See [`FormatCounters::dropped_datagrams`].
+    pub dropped_datagrams: u64,
+}
+
+impl FormatCounters {
+    /// Copies the counters.
+    pub fn snapshot(&self) -> FormatSnapshot {
+        FormatSnapshot {
+            batches: self.batches.load(Ordering::Relaxed),
+            spans: self.spans.load(Ordering::Relaxed),
+            rejected_spans: self.rejected_spans.load(Ordering::Relaxed),
+            rejected_batches: self.rejected_batches.load(Ordering::Relaxed),
+            dropped_datagrams: self.dropped_datagrams.load(Ordering::Relaxed),
+        }
+    }
+
+    fn stored(&self, outcome: &ExportOutcome) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.spans
+            .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
+        self.rejected_spans
+            .fetch_add(outcome.rejected, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused whole.
+    pub(crate) fn refused(&self) {
+        self.rejected_batches.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a dropped datagram.
+    pub(crate) fn dropped(&self) {
+        self.dropped_datagrams.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counters of every Jaeger and Zipkin receiver format.
+#[derive(Debug, Default)]
+pub struct ReceiverStats {
+    /// Zipkin v2 JSON (`POST /api/v2/spans`, `application/json`).
+    pub zipkin_v2_json: FormatCounters,
+    /// Zipkin v2 protobuf (`POST /api/v2/spans`, `application/x-protobuf`).
+    pub zipkin_v2_proto: FormatCounters,
+    /// Zipkin v1 JSON (`POST /api/v1/spans`, `application/json`).
+    pub zipkin_v1_json: FormatCounters,
+    /// Zipkin v1 thrift (`POST /api/v1/spans`, `application/x-thrift`).
+    pub zipkin_v1_thrift: FormatCounters,
+    /// Jaeger thrift over HTTP (`POST /api/traces`).
+    pub jaeger_thrift_http: FormatCounters,
+    /// Jaeger agent thrift compact over UDP (6831).
+    pub jaeger_agent_compact: FormatCounters,
+    /// Jaeger agent thrift binary over UDP (6832).
+    pub jaeger_agent_binary: FormatCounters,
+    /// Zipkin thrift compact over UDP (5775, `emitZipkinBatch`).
+    pub zipkin_agent_compact: FormatCounters,
+}
+
+/// A point-in-time copy of [`ReceiverStats`], as served by [`stats_router`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiverSnapshot {
+    /// See [`ReceiverStats::zipkin_v2_json`].
+    pub zipkin_v2_json: FormatSnapshot,
+    /// See [`ReceiverStats::zipkin_v2_proto`].
+    pub zipkin_v2_proto: FormatSnapshot,
+    /// See [`ReceiverStats::zipkin_v1_json`].
+    pub zipkin_v1_json: FormatSnapshot,
+    /// See [`ReceiverStats::zipkin_v1_thrift`].
+    pub zipkin_v1_thrift: FormatSnapshot,
+    /// See [`ReceiverStats::jaeger_thrift_http`].
+    pub jaeger_thrift_http: FormatSnapshot,
+    /// See [`ReceiverStats::jaeger_agent_compact`].
+    pub jaeger_agent_compact: FormatSnapshot,
+    /// See [`ReceiverStats::jaeger_agent_binary`].
+    pub jaeger_agent_binary: FormatSnapshot,
+    /// See [`ReceiverStats::zipkin_agent_compact`].
+    pub zipkin_agent_compact: FormatSnapshot,
+}
+
+impl ReceiverStats {
+    /// Copies every counter.
+    pub fn snapshot(&self) -> ReceiverSnapshot {
+        ReceiverSnapshot {
+            zipkin_v2_json: self.zipkin_v2_json.snapshot(),
+            zipkin_v2_proto: self.zipkin_v2_proto.snapshot(),
+            zipkin_v1_json: self.zipkin_v1_json.snapshot(),
+            zipkin_v1_thrift: self.zipkin_v1_thrift.snapshot(),
+            jaeger_thrift_http: self.jaeger_thrift_http.snapshot(),
+            jaeger_agent_compact: self.jaeger_agent_compact.snapshot(),
+            jaeger_agent_binary: self.jaeger_agent_binary.snapshot(),
+            zipkin_agent_compact: self.zipkin_agent_compact.snapshot(),
+        }
+    }
+}
+
+/// `GET /api/collector/ingest-stats`: the receivers' counters as JSON ([`ReceiverSnapshot`]).
+pub fn stats_router(stats: Arc<ReceiverStats>) -> Router {
+    Router::new()
+        .route(INGEST_STATS_PATH, get(serve_stats))
+        .with_state(stats)
+}
+
+async fn serve_stats(State(stats): State<Arc<ReceiverStats>>) -> Response {
+    axum::Json(stats.snapshot()).into_response()
+}
+
+/// What a receiver's HTTP endpoints need: the ingestor and the counters.
+#[derive(Debug, Clone)]
+pub struct Receivers {
+    /// Decodes into and feeds the store.
+    pub ingestor: Ingestor,
+    /// Counters per format.
+    pub stats: Arc<ReceiverStats>,
+}
+
+/// Converts a payload (already gunzipped and within the body limit) into an OTLP request.
+pub(crate) type Convert = fn(&[u8]) -> Result<ExportTraceServiceRequest, IngestError>;
+
+/// Every payload format the receivers accept, for converting payloads outside a listener
+/// (embedding, benchmarks) with [`Format::convert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Zipkin v2 JSON list of spans.
+    ZipkinV2Json,
+    /// Zipkin v2 protobuf `ListOfSpans`.
+    ZipkinV2Proto,
+    /// Zipkin v1 JSON list of spans.
+    ZipkinV1Json,
+    /// Zipkin v1 thrift binary `list<Span>`.
+    ZipkinV1Thrift,
+    /// Jaeger thrift binary `Batch` (HTTP body).
+    JaegerThriftBinary,
+    /// Jaeger agent `emitBatch` message, thrift compact (6831 datagram).
+    JaegerAgentCompact,
+    /// Jaeger agent `emitBatch` message, thrift binary (6832 datagram).
+    JaegerAgentBinary,
+    /// Jaeger agent `emitZipkinBatch` message, thrift compact (5775 datagram).
+    ZipkinAgentCompact,
+}
+
+impl Format {
+    /// The format's conversion: one function per format, payload to OTLP.
+    pub(crate) fn converter(self) -> Convert {
+        use super::{jaeger_thrift as j, zipkin as z};
+        match self {
+            Format::ZipkinV2Json => z::convert_json_v2,
+            Format::ZipkinV2Proto => z::convert_proto,
+            Format::ZipkinV1Json => z::convert_json_v1,
+            Format::ZipkinV1Thrift => z::convert_v1_thrift,
+            Format::JaegerThriftBinary => j::convert_binary_batch,
+            Format::JaegerAgentCompact => j::convert_compact_datagram,
+            Format::JaegerAgentBinary => j::convert_binary_datagram,
+            Format::ZipkinAgentCompact => z::convert_emit_zipkin_batch,
+        }
+    }
+
+    /// Decodes an uncompressed payload of this format into an OTLP request (which
+    /// [`crate::ingest::store_request`] stores).
+    pub fn convert(self, payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+        (self.converter())(payload)
+    }
+}
+
+/// Reserves budget for `payload`, gunzips it when `gzip`, converts it with `convert` and stores
+/// the result, counting the outcome in `counters`.
+pub(crate) async fn submit(
+    ingestor: &Ingestor,
+    counters: &FormatCounters,
+    payload: Bytes,
+    gzip: bool,
+    mut meter: BudgetMeter,
+    convert: Convert,
+) -> Result<ExportOutcome, IngestError> {
+    let result = async {
+        meter.cover(payload.len())?;
+        let _meter = meter;
+        let store = ingestor.store().clone();
+        let limit = ingestor.body_limit();
+        let large = payload.len() >= BLOCKING_THRESHOLD;
+        let work = move || -> Result<ExportOutcome, IngestError> {
+            let payload = if gzip {
+                super::gunzip(&payload, limit)?
+            } else {
+                payload
+            };
+            if payload.len() > limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            let request = convert(&payload)?;
+            drop(payload);
+            Ok(super::store_request(&store, &request))
+        };
+        if gzip || large {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| IngestError::Internal(e.to_string()))?
+        } else {
+            work()
+        }
+    }
+    .await;
+    match &result {
+        Ok(outcome) => counters.stored(outcome),
+        Err(_) => counters.refused(),
+    }
+    result
+}
+
+/// The media type of a request (lowercase, parameters removed).
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+/// Whether the request is gzip-compressed; `Err` (the 415 message) for an encoding other than
+/// gzip and identity.
+pub(crate) fn is_gzip(headers: &HeaderMap) -> Result<bool, String> {
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("" | "identity") => Ok(false),
+        Some("gzip" | "x-gzip") => Ok(true),
+        Some(other) => Err(format!(
+            "unsupported content encoding {other:?}; send gzip or identity"
+        )),
+    }
+}
+
+/// A plain-text response (the Jaeger and Zipkin collectors answer errors as text).
+pub(crate) fn plain(status: StatusCode, message: String) -> Response {
+    tracing::debug!(status = status.as_u16(), %message, "receiver request refused");
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message,
+    )
+        .into_response()
+}
+
+/// The response for an [`IngestError`].
+pub(crate) fn error_response(error: IngestError) -> Response {
+    let status = match &error {
+        IngestError::Decode { .. } => StatusCode::BAD_REQUEST,
+        IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        IngestError::Busy => StatusCode::TOO_MANY_REQUESTS,
+        IngestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut response = plain(status, error.to_string());
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// Reads a request body up to the body limit, reserving ingest budget as it arrives.
+pub(crate) async fn read_body(
+    ingestor: &Ingestor,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, BudgetMeter), Response> {
+    let limit = ingestor.body_limit();
+    let too_large = || error_response(IngestError::TooLarge { limit });
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut meter = ingestor.meter();
+    if let Some(n) = declared {
+        meter.cover(n as usize).map_err(error_response)?;
+    }
+    let mut body = body;
+    let mut payload = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            let status = if crate::serve::is_body_timeout(&e) {
+                StatusCode::REQUEST_TIMEOUT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            plain(status, format!("failed to read request body: {e}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if payload.len() + data.len() > limit {
+            return Err(too_large());
+        }
+        meter.add(data.len()).map_err(error_response)?;
+        payload.extend_from_slice(&data);
+    }
+    Ok((payload.freeze(), meter))
+}
+
+/// A decode error naming the format.
+pub(crate) fn decode_error(encoding: &'static str, detail: impl ToString) -> IngestError {
+    IngestError::Decode {
+        encoding,
+        detail: detail.to_string(),
+    }
+}

@@ -1,0 +1,147 @@
+//! The Jaeger agent's UDP ports: 6831 (thrift compact) and 6832 (thrift binary), each datagram
+//! one `Agent.emitBatch` oneway message (jaegertracing/jaeger-idl `thrift/agent.thrift`), as
+//! Jaeger clients send them to `jaeger-agent`; and 5775, where legacy Zipkin-model clients send
+//! `Agent.emitZipkinBatch` in thrift compact (see `ingest::zipkin`).
+//!
+//! A datagram is at most [`MAX_DATAGRAM`] bytes (the agent's own default packet size). The socket
+//! is read by one task that does nothing but copy datagrams into a bounded queue; a second task
+//! decodes and stores them. So a datagram that is too large, truncated, garbage or not an
+//! `emitBatch` (`emitZipkinBatch` on 5775) is dropped and counted (`droppedDatagrams` in the receiver stats) without ever
+//! stopping the socket, and when decoding falls behind, datagrams are dropped and counted rather
+//! than queued without bound. Read errors on the socket are logged and reading goes on.
+//!
+//! UDP carries no credentials, so the access token of the TCP ports cannot apply here: bound
+//! beyond loopback, these ports take datagrams from anyone who can reach them (disable them with
+//! port 0 where that matters).
+//!
+//! ```no_run
+//! # async fn demo(receivers: tracer_collector::ingest::receiver::Receivers) -> std::io::Result<()> {
+//! use tracer_collector::ingest::udp::{self, AgentProtocol};
+//! let socket = tokio::net::UdpSocket::bind("127.0.0.1:6831").await?;
+//! udp::serve(socket, AgentProtocol::Compact, receivers, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
+
+use std::future::Future;
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::receiver::Format;
+use super::receiver::{Convert, FormatCounters, Receivers, submit};
+
+/// Largest datagram decoded, in bytes (jaeger-agent's default `--processor.*.server-max-packet-size`).
+pub const MAX_DATAGRAM: usize = 65_000;
+
+/// Datagrams waiting to be decoded; more are dropped and counted.
+pub const QUEUE_DATAGRAMS: usize = 256;
+
+/// Which thrift protocol a UDP port speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentProtocol {
+    /// Thrift compact (port 6831, what most Jaeger clients use).
+    Compact,
+    /// Thrift binary (port 6832).
+    Binary,
+    /// Zipkin spans in thrift compact, `emitZipkinBatch` (port 5775).
+    ZipkinCompact,
+}
+
+impl AgentProtocol {
+    fn name(self) -> &'static str {
+        match self {
+            AgentProtocol::Compact => "jaeger-compact",
+            AgentProtocol::Binary => "jaeger-binary",
+            AgentProtocol::ZipkinCompact => "zipkin-compact",
+        }
+    }
+
+    fn convert(self) -> Convert {
+        match self {
+            AgentProtocol::Compact => Format::JaegerAgentCompact.converter(),
+            AgentProtocol::Binary => Format::JaegerAgentBinary.converter(),
+            AgentProtocol::ZipkinCompact => Format::ZipkinAgentCompact.converter(),
+        }
+    }
+
+    fn counters(self, receivers: &Receivers) -> &FormatCounters {
+        match self {
+            AgentProtocol::Compact => &receivers.stats.jaeger_agent_compact,
+            AgentProtocol::Binary => &receivers.stats.jaeger_agent_binary,
+            AgentProtocol::ZipkinCompact => &receivers.stats.zipkin_agent_compact,
+        }
+    }
+}
+
+/// Receives `emitBatch` datagrams on `socket` until `shutdown` completes; datagrams already
+/// queued are still stored before it returns.
+pub async fn serve(
+    socket: UdpSocket,
+    protocol: AgentProtocol,
+    receivers: Receivers,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let addr = socket.local_addr()?;
+    tracing::info!(server = protocol.name(), %addr, "listening (udp)");
+    let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE_DATAGRAMS);
+    let worker_receivers = receivers.clone();
+    let worker = tokio::spawn(async move {
+        let counters = protocol.counters(&worker_receivers);
+        while let Some(datagram) = rx.recv().await {
+            let ingestor = &worker_receivers.ingestor;
+            if let Err(e) = submit(
+                ingestor,
+                counters,
+                datagram,
+                false,
+                ingestor.meter(),
+                protocol.convert(),
+            )
+            .await
+            {
+                counters.dropped();
+                tracing::debug!(server = protocol.name(), error = %e, "datagram dropped");
+            }
+        }
+    });
+    let counters = protocol.counters(&receivers);
+    // One byte more than the limit tells a datagram that is too large from one that fits.
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    tokio::pin!(shutdown);
+    loop {
+        let received = tokio::select! {
+            () = &mut shutdown => break,
+            r = socket.recv_from(&mut buf) => r,
+        };
+        match received {
+            Ok((n, _)) if n > MAX_DATAGRAM => {
+                counters.dropped();
+                tracing::debug!(
+                    server = protocol.name(),
+                    limit = MAX_DATAGRAM,
+                    "datagram over the size limit dropped"
+                );
+            }
+            Ok((n, _)) => {
+                if tx.try_send(Bytes::copy_from_slice(&buf[..n])).is_err() {
+                    counters.dropped();
+                    tracing::debug!(
+                        server = protocol.name(),
+                        "decode queue full, datagram dropped"
+                    );
+                }
+            }
+            Err(e) => {
+                // e.g. ICMP port-unreachable reported on the socket; nothing to do but go on.
+                tracing::debug!(server = protocol.name(), error = %e, "udp receive failed");
+            }
+        }
+    }
+    drop(tx);
+    let _ = worker.await;
+    Ok(())
+}

@@ -1,0 +1,575 @@
+//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON) normalised into one span model, then mapped to
+//! OTLP. See the [module docs](super) for the mapping table.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::{Span, span};
+use opentelemetry_semantic_conventions::attribute::{
+    NETWORK_LOCAL_ADDRESS, NETWORK_LOCAL_PORT, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT,
+    SERVER_ADDRESS, SERVER_PORT, SERVICE_NAME, SERVICE_PEER_NAME,
+};
+use prost::Message;
+
+use super::model::{JsonEndpoint, JsonSpan, ProtoEndpoint, ProtoListOfSpans, ProtoSpan, V1Span};
+use super::{DEBUG_ATTRIBUTE, SHARED_ATTRIBUTE, UNKNOWN_SERVICE};
+use crate::ingest::IngestError;
+use crate::ingest::otlp_build::{
+    BatchBuilder, KIND_CLIENT, KIND_CONSUMER, KIND_INTERNAL, KIND_PRODUCER, KIND_SERVER,
+    OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION, OTEL_STATUS_CODE,
+    OTEL_STATUS_DESCRIPTION, StatusTags, error_text_is_true, kv, string_kv,
+};
+use crate::ingest::receiver::decode_error;
+
+/// A Zipkin endpoint, parsed.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Endpoint {
+    pub(crate) service_name: Option<String>,
+    pub(crate) ipv4: Option<Ipv4Addr>,
+    pub(crate) ipv6: Option<Ipv6Addr>,
+    pub(crate) port: Option<u16>,
+}
+
+impl Endpoint {
+    fn ip(&self) -> Option<IpAddr> {
+        self.ipv4
+            .map(IpAddr::V4)
+            .or_else(|| self.ipv6.map(IpAddr::V6))
+    }
+}
+
+/// The Zipkin v2 span model, ids parsed, that every wire format is normalised to.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct ZipkinSpan {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) id: [u8; 8],
+    pub(crate) parent_id: Option<[u8; 8]>,
+    /// OTLP kind (INTERNAL when Zipkin names none).
+    pub(crate) kind: i32,
+    pub(crate) name: String,
+    /// Epoch microseconds.
+    pub(crate) timestamp: Option<u64>,
+    /// Microseconds.
+    pub(crate) duration: Option<u64>,
+    pub(crate) local: Option<Endpoint>,
+    pub(crate) remote: Option<Endpoint>,
+    /// (epoch microseconds, value).
+    pub(crate) annotations: Vec<(u64, String)>,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) debug: bool,
+    pub(crate) shared: bool,
+}
+
+fn hex_id<const N: usize>(field: &str, text: &str) -> Result<[u8; N], String> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > N * 2 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{field} {text:?} is not 1 to {} hex digits", N * 2));
+    }
+    // Left-pad: a 64-bit trace id becomes the low half of the 128-bit one.
+    let padded = format!("{text:0>width$}", width = N * 2);
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&padded[i * 2..i * 2 + 2], 16).map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+fn bytes_id<const N: usize>(field: &str, bytes: &[u8]) -> Result<[u8; N], String> {
+    if bytes.is_empty() || bytes.len() > N {
+        return Err(format!("{field} has {} bytes, want 1 to {N}", bytes.len()));
+    }
+    let mut out = [0u8; N];
+    out[N - bytes.len()..].copy_from_slice(bytes);
+    Ok(out)
+}
+
+fn kind_from_zipkin(kind: Option<&str>) -> i32 {
+    match kind.map(str::to_ascii_uppercase).as_deref() {
+        Some("CLIENT") => KIND_CLIENT,
+        Some("SERVER") => KIND_SERVER,
+        Some("PRODUCER") => KIND_PRODUCER,
+        Some("CONSUMER") => KIND_CONSUMER,
+        _ => KIND_INTERNAL,
+    }
+}
+
+fn json_endpoint(e: &JsonEndpoint) -> Endpoint {
+    Endpoint {
+        service_name: e.service_name.clone().filter(|s| !s.is_empty()),
+        ipv4: e.ipv4.as_deref().and_then(|s| s.trim().parse().ok()),
+        ipv6: e.ipv6.as_deref().and_then(|s| s.trim().parse().ok()),
+        port: e
+            .port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|&p| p != 0),
+    }
+}
+
+fn proto_endpoint(e: &ProtoEndpoint) -> Endpoint {
+    Endpoint {
+        service_name: Some(e.service_name.clone()).filter(|s| !s.is_empty()),
+        ipv4: <[u8; 4]>::try_from(e.ipv4.as_slice())
+            .ok()
+            .map(Ipv4Addr::from),
+        ipv6: <[u8; 16]>::try_from(e.ipv6.as_slice())
+            .ok()
+            .map(Ipv6Addr::from),
+        port: u16::try_from(e.port).ok().filter(|&p| p != 0),
+    }
+}
+
+/// A JSON tag value as text (Zipkin tags are strings; some clients send numbers or booleans).
+fn json_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Normalises v2 JSON spans; `Err` names the first span with an unusable id.
+pub(crate) fn from_json_v2(spans: Vec<JsonSpan>) -> Result<Vec<ZipkinSpan>, String> {
+    spans
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let at = |e: String| format!("span {i}: {e}");
+            Ok(ZipkinSpan {
+                trace_id: hex_id("traceId", &s.trace_id).map_err(at)?,
+                id: hex_id("id", &s.id).map_err(at)?,
+                parent_id: match s.parent_id.as_deref().map(str::trim) {
+                    None | Some("") => None,
+                    Some(p) => Some(hex_id("parentId", p).map_err(at)?),
+                },
+                kind: kind_from_zipkin(s.kind.as_deref()),
+                name: s.name.unwrap_or_default(),
+                timestamp: s.timestamp.filter(|&t| t != 0),
+                duration: s.duration,
+                local: s.local_endpoint.as_ref().map(json_endpoint),
+                remote: s.remote_endpoint.as_ref().map(json_endpoint),
+                annotations: s
+                    .annotations
+                    .into_iter()
+                    .map(|a| (a.timestamp, a.value))
+                    .collect(),
+                tags: s
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json_text(v)))
+                    .collect(),
+                debug: s.debug.unwrap_or(false),
+                shared: s.shared.unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// Normalises v2 protobuf spans.
+pub(crate) fn from_proto(spans: Vec<ProtoSpan>) -> Result<Vec<ZipkinSpan>, String> {
+    spans
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let at = |e: String| format!("span {i}: {e}");
+            Ok(ZipkinSpan {
+                trace_id: bytes_id("trace_id", &s.trace_id).map_err(at)?,
+                id: bytes_id("id", &s.id).map_err(at)?,
+                parent_id: if s.parent_id.is_empty() {
+                    None
+                } else {
+                    Some(bytes_id("parent_id", &s.parent_id).map_err(at)?)
+                },
+                kind: match s.kind {
+                    1 => KIND_CLIENT,
+                    2 => KIND_SERVER,
+                    3 => KIND_PRODUCER,
+                    4 => KIND_CONSUMER,
+                    _ => KIND_INTERNAL,
+                },
+                name: s.name,
+                timestamp: Some(s.timestamp).filter(|&t| t != 0),
+                duration: Some(s.duration).filter(|&d| d != 0),
+                local: s.local_endpoint.as_ref().map(proto_endpoint),
+                remote: s.remote_endpoint.as_ref().map(proto_endpoint),
+                annotations: s
+                    .annotations
+                    .into_iter()
+                    .map(|a| (a.timestamp, a.value))
+                    .collect(),
+                tags: s.tags.into_iter().collect(),
+                debug: s.debug,
+                shared: s.shared,
+            })
+        })
+        .collect()
+}
+
+/// Normalises v1 JSON spans the way Zipkin's own `V1SpanConverter` does, in outline: the core
+/// annotations (`cs`/`cr`, `sr`/`ss`, `ms`, `mr`) give the kind, timestamp, duration and local
+/// endpoint; a v1 span holding both a client and a server side becomes a client span and a
+/// shared server span; `ca`/`sa`/`ma` binary annotations give the remote endpoint; other
+/// annotations stay annotations and other binary annotations become tags.
+pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
+    let mut out = Vec::with_capacity(spans.len());
+    for (i, s) in spans.into_iter().enumerate() {
+        let at = |e: String| format!("span {i}: {e}");
+        let trace_id = hex_id("traceId", &s.trace_id).map_err(at)?;
+        let id = hex_id("id", &s.id).map_err(at)?;
+        let parent_id = match s.parent_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => Some(hex_id("parentId", p).map_err(at)?),
+        };
+        let core = |value: &str| {
+            s.annotations
+                .iter()
+                .find(|a| a.value == value)
+                .map(|a| (a.timestamp, a.endpoint.as_ref().map(json_endpoint)))
+        };
+        let (cs, cr, sr, ss, ms, mr) = (
+            core("cs"),
+            core("cr"),
+            core("sr"),
+            core("ss"),
+            core("ms"),
+            core("mr"),
+        );
+        let mut tags = Vec::new();
+        let (mut ca, mut sa, mut ma, mut lc) = (None, None, None, None);
+        for b in &s.binary_annotations {
+            let endpoint = b.endpoint.as_ref().map(json_endpoint);
+            match b.key.as_str() {
+                "ca" => ca = endpoint,
+                "sa" => sa = endpoint,
+                "ma" => ma = endpoint,
+                key => {
+                    if key == "lc" {
+                        lc = endpoint;
+                    }
+                    tags.push((key.to_owned(), json_text(&b.value)));
+                }
+            }
+        }
+        let any_endpoint = s
+            .annotations
+            .iter()
+            .filter_map(|a| a.endpoint.as_ref())
+            .chain(
+                s.binary_annotations
+                    .iter()
+                    .filter_map(|b| b.endpoint.as_ref()),
+            )
+            .next()
+            .map(json_endpoint);
+        let annotations: Vec<(u64, String)> = s
+            .annotations
+            .iter()
+            .filter(|a| !matches!(a.value.as_str(), "cs" | "cr" | "sr" | "ss" | "ms" | "mr"))
+            .map(|a| (a.timestamp, a.value.clone()))
+            .collect();
+        let base = ZipkinSpan {
+            trace_id,
+            id,
+            parent_id,
+            kind: KIND_INTERNAL,
+            name: s.name.clone().unwrap_or_default(),
+            timestamp: s.timestamp.filter(|&t| t != 0),
+            duration: s.duration,
+            local: None,
+            remote: None,
+            annotations,
+            tags,
+            debug: s.debug.unwrap_or(false),
+            shared: false,
+        };
+        let side = |kind,
+                    start: Option<(u64, Option<Endpoint>)>,
+                    end: Option<(u64, Option<Endpoint>)>,
+                    remote| {
+            let mut span = base.clone();
+            span.kind = kind;
+            let start_ts = start.as_ref().map(|s| s.0);
+            if span.timestamp.is_none() {
+                span.timestamp = start_ts.filter(|&t| t != 0);
+            }
+            if span.duration.is_none()
+                && let (Some(a), Some(b)) = (start_ts, end.as_ref().map(|e| e.0))
+            {
+                span.duration = Some(b.saturating_sub(a));
+            }
+            span.local = start
+                .and_then(|s| s.1)
+                .or_else(|| end.and_then(|e| e.1))
+                .or_else(|| lc.clone())
+                .or_else(|| any_endpoint.clone());
+            span.remote = remote;
+            span
+        };
+        let client = cs.is_some() || cr.is_some();
+        let server = sr.is_some() || ss.is_some();
+        if client && server {
+            // One v1 span for both sides of an RPC: the client keeps the span's own timing, the
+            // server side is timed by sr..ss and shared (see the module docs).
+            out.push(side(
+                KIND_CLIENT,
+                cs,
+                cr,
+                sa.clone().or_else(|| sr.as_ref().and_then(|s| s.1.clone())),
+            ));
+            let mut server_span = base.clone();
+            server_span.kind = KIND_SERVER;
+            server_span.shared = true;
+            server_span.timestamp = sr.as_ref().map(|s| s.0).filter(|&t| t != 0);
+            server_span.duration = match (&sr, &ss) {
+                (Some(a), Some(b)) => Some(b.0.saturating_sub(a.0)),
+                _ => None,
+            };
+            server_span.local = sr
+                .and_then(|s| s.1)
+                .or_else(|| ss.and_then(|s| s.1))
+                .or_else(|| any_endpoint.clone());
+            server_span.remote = ca;
+            out.push(server_span);
+        } else if client {
+            out.push(side(KIND_CLIENT, cs, cr, sa));
+        } else if server {
+            out.push(side(KIND_SERVER, sr, ss, ca));
+        } else if ms.is_some() {
+            out.push(side(KIND_PRODUCER, ms, None, ma));
+        } else if mr.is_some() {
+            out.push(side(KIND_CONSUMER, mr, None, ma));
+        } else {
+            out.push(side(KIND_INTERNAL, None, None, None));
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a v2 JSON body (`[span, ...]`) and maps it to OTLP.
+pub(crate) fn convert_json_v2(payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+    let spans: Vec<JsonSpan> =
+        serde_json::from_slice(payload).map_err(|e| decode_error("Zipkin v2 JSON", e))?;
+    let spans = from_json_v2(spans).map_err(|e| decode_error("Zipkin v2 JSON", e))?;
+    Ok(to_otlp(&spans))
+}
+
+/// Decodes a v2 protobuf body (`ListOfSpans`) and maps it to OTLP.
+pub(crate) fn convert_proto(payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+    let list =
+        ProtoListOfSpans::decode(payload).map_err(|e| decode_error("Zipkin v2 protobuf", e))?;
+    let spans = from_proto(list.spans).map_err(|e| decode_error("Zipkin v2 protobuf", e))?;
+    Ok(to_otlp(&spans))
+}
+
+/// Decodes a v1 JSON body and maps it to OTLP.
+pub(crate) fn convert_json_v1(payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+    let spans: Vec<V1Span> =
+        serde_json::from_slice(payload).map_err(|e| decode_error("Zipkin v1 JSON", e))?;
+    let spans = from_v1(spans).map_err(|e| decode_error("Zipkin v1 JSON", e))?;
+    Ok(to_otlp(&spans))
+}
+
+/// The span id a shared span is stored under: derived from its trace and span ids, so every
+/// copy of the same shared span gets the same one, never zero and never the id it shares.
+pub(crate) fn shared_span_id(trace_id: &[u8; 16], id: &[u8; 8]) -> [u8; 8] {
+    // FNV-1a over the ids and a domain tag, then one splitmix64 round to spread the bits.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in trace_id.iter().chain(id).chain(b"zipkin-shared") {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    let original = u64::from_be_bytes(*id);
+    if h == 0 || h == original {
+        h = original.wrapping_add(1).max(1);
+    }
+    h.to_be_bytes()
+}
+
+/// An annotation value as OpenTelemetry's Zipkin exporters write events:
+/// `{"<event name>": {<attributes>}}`; anything else is an event named by the value.
+fn event(timestamp: u64, value: &str) -> span::Event {
+    let mut event = span::Event {
+        time_unix_nano: timestamp.saturating_mul(1000),
+        name: value.to_owned(),
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+    };
+    if value.starts_with('{')
+        && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(value)
+        && map.len() == 1
+        && let Some((name, serde_json::Value::Object(attrs))) = map.into_iter().next()
+    {
+        event.name = name;
+        event.attributes = attrs
+            .into_iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    serde_json::Value::Bool(b) => any_value::Value::BoolValue(b),
+                    serde_json::Value::Number(n) if n.is_i64() => {
+                        any_value::Value::IntValue(n.as_i64().unwrap_or_default())
+                    }
+                    serde_json::Value::Number(n) => {
+                        any_value::Value::DoubleValue(n.as_f64().unwrap_or_default())
+                    }
+                    serde_json::Value::String(s) => any_value::Value::StringValue(s),
+                    other => any_value::Value::StringValue(other.to_string()),
+                };
+                kv(k, value)
+            })
+            .collect();
+    }
+    event
+}
+
+/// Maps normalised spans to one OTLP request (a resource per local service name).
+pub(crate) fn to_otlp(spans: &[ZipkinSpan]) -> ExportTraceServiceRequest {
+    let mut builder = BatchBuilder::default();
+    for s in spans {
+        let service = s
+            .local
+            .as_ref()
+            .and_then(|l| l.service_name.clone())
+            .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
+        let resource = [string_kv(SERVICE_NAME, service)];
+        let (scope, span) = convert_span(s);
+        builder.push(&resource, (&scope.0, &scope.1), span);
+    }
+    builder.finish()
+}
+
+fn convert_span(s: &ZipkinSpan) -> ((String, String), Span) {
+    let mut status = StatusTags::default();
+    let mut scope = (String::new(), String::new());
+    let mut attributes: Vec<KeyValue> = Vec::with_capacity(s.tags.len() + 6);
+    for (key, value) in &s.tags {
+        match key.as_str() {
+            "error" => {
+                if error_text_is_true(value) {
+                    let message = if value == "true" { "" } else { value };
+                    status.error = Some(message.to_owned());
+                }
+            }
+            OTEL_STATUS_CODE => status.code = Some(value.to_ascii_uppercase()),
+            OTEL_STATUS_DESCRIPTION => status.description = Some(value.clone()),
+            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope.0 = value.clone(),
+            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope.1 = value.clone(),
+            _ => attributes.push(string_kv(key.clone(), value.clone())),
+        }
+    }
+    // Endpoint attributes only where no tag already says it (OpenTelemetry's Zipkin exporters
+    // send both the attribute and the endpoint made from it).
+    let mut present: HashSet<String> = attributes.iter().map(|a| a.key.clone()).collect();
+    let mut add = |key: &str, value: any_value::Value| {
+        if present.insert(key.to_owned()) {
+            attributes.push(kv(key, value));
+        }
+    };
+    if let Some(local) = &s.local {
+        if let Some(ip) = local.ip() {
+            add(
+                NETWORK_LOCAL_ADDRESS,
+                any_value::Value::StringValue(ip.to_string()),
+            );
+        }
+        if let Some(port) = local.port {
+            add(
+                NETWORK_LOCAL_PORT,
+                any_value::Value::IntValue(i64::from(port)),
+            );
+        }
+    }
+    if let Some(remote) = &s.remote {
+        if let Some(name) = &remote.service_name {
+            add(
+                SERVICE_PEER_NAME,
+                any_value::Value::StringValue(name.clone()),
+            );
+        }
+        if let Some(ip) = remote.ip() {
+            add(
+                NETWORK_PEER_ADDRESS,
+                any_value::Value::StringValue(ip.to_string()),
+            );
+            if matches!(s.kind, KIND_CLIENT | KIND_PRODUCER) {
+                add(
+                    SERVER_ADDRESS,
+                    any_value::Value::StringValue(ip.to_string()),
+                );
+            }
+        }
+        if let Some(port) = remote.port {
+            add(
+                NETWORK_PEER_PORT,
+                any_value::Value::IntValue(i64::from(port)),
+            );
+            if matches!(s.kind, KIND_CLIENT | KIND_PRODUCER) {
+                add(SERVER_PORT, any_value::Value::IntValue(i64::from(port)));
+            }
+        }
+    }
+    if s.debug {
+        add(DEBUG_ATTRIBUTE, any_value::Value::BoolValue(true));
+    }
+    let (span_id, parent) = if s.shared {
+        add(SHARED_ATTRIBUTE, any_value::Value::BoolValue(true));
+        (shared_span_id(&s.trace_id, &s.id), Some(s.id))
+    } else {
+        (s.id, s.parent_id)
+    };
+    let start_us = s
+        .timestamp
+        .or_else(|| s.annotations.iter().map(|a| a.0).min())
+        .unwrap_or(0);
+    let start = start_us.saturating_mul(1000);
+    let span = Span {
+        trace_id: s.trace_id.to_vec(),
+        span_id: span_id.to_vec(),
+        parent_span_id: parent.map(|p| p.to_vec()).unwrap_or_default(),
+        // Zipkin reports only sampled spans.
+        flags: 1,
+        name: s.name.clone(),
+        kind: s.kind,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start.saturating_add(s.duration.unwrap_or(0).saturating_mul(1000)),
+        attributes,
+        events: s.annotations.iter().map(|(t, v)| event(*t, v)).collect(),
+        status: status.status(),
+        ..Default::default()
+    };
+    (scope, span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_ids_are_left_padded() {
+        let t: [u8; 16] = hex_id("traceId", "abc").unwrap();
+        assert_eq!(u128::from_be_bytes(t), 0xabc);
+        assert!(hex_id::<8>("id", "").is_err());
+        assert!(hex_id::<8>("id", "12345678901234567").is_err());
+        assert!(hex_id::<8>("id", "xyz").is_err());
+    }
+
+    #[test]
+    fn shared_span_ids_are_stable_and_distinct() {
+        let (t, id) = ([7u8; 16], [1u8; 8]);
+        let a = shared_span_id(&t, &id);
+        assert_eq!(a, shared_span_id(&t, &id));
+        assert_ne!(a, id);
+        assert_ne!(a, [0; 8]);
+    }
+
+    #[test]
+    fn otel_event_annotations_keep_name_and_attributes() {
+        let e = event(5, r#"{"retry": {"attempt": 2, "why": "busy"}}"#);
+        assert_eq!(e.name, "retry");
+        assert_eq!(e.attributes.len(), 2);
+        assert_eq!(e.time_unix_nano, 5000);
+        assert_eq!(event(1, "ws").name, "ws");
+    }
+}
