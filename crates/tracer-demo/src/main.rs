@@ -248,6 +248,7 @@ async fn main() -> anyhow::Result<()> {
                 otlp_grpc: Some(bind(a.otlp_grpc).await?),
                 otlp_http: Some(bind(a.otlp_http).await?),
                 query: Some(bind(a.query).await?),
+                ..Default::default()
             };
             tracer_collector::Collector::builder()
                 .build()

@@ -3,7 +3,7 @@
 //! A trace of 200,000 spans is some 35 MB in the store and several hundred MB as Jaeger or OTLP
 //! JSON, and a search may return many such traces. So a response whose size follows the data is
 //! never built whole: a blocking thread converts the spans a chunk at a time and writes the JSON
-//! into a [`BodyWriter`], which hands the body to the connection in [`CHUNK_BYTES`] pieces
+//! into a `BodyWriter`, which hands the body to the connection in [`CHUNK_BYTES`] pieces
 //! through a channel of [`CHANNEL_CHUNKS`] slots. A response then costs memory proportional to a
 //! chunk (plus the packed copy of the trace being written), and a client that stops reading
 //! stalls only its own writer, which gives up after [`SEND_TIMEOUT`].
@@ -102,7 +102,7 @@ impl Busy {
     }
 }
 
-/// A response body fed by a [`BodyWriter`].
+/// A response body fed by a `BodyWriter`.
 struct ChannelBody {
     rx: mpsc::Receiver<Bytes>,
 }

@@ -1,5 +1,5 @@
 //! W3C Baggage: the `baggage` header, parsed and written here from the recommendation
-//! (https://www.w3.org/TR/baggage/).
+//! (<https://www.w3.org/TR/baggage/>).
 //!
 //! ```text
 //! baggage-string = list-member 0*179( OWS "," OWS list-member )
