@@ -46,6 +46,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::BaggagePropagator;
 
+use b3::B3Debug;
 pub use b3::{B3Encoding, B3Propagator};
 pub use jaeger::JaegerPropagator;
 pub use w3c::TraceContextPropagator;
@@ -215,6 +216,16 @@ impl TextMapPropagator for Propagators {
                 let extra = p.extract_with_context(&Context::new(), extractor);
                 if !extra.baggage().is_empty() {
                     out = merge_baggage(&out, extra.baggage());
+                }
+                // No other format carries B3's debug flag: keep it when B3 names the same span,
+                // so it is written out again on the next hop.
+                if extra.get::<B3Debug>().is_some()
+                    && out.get::<B3Debug>().is_none()
+                    && extra.span().span_context().span_id() == out.span().span_context().span_id()
+                    && extra.span().span_context().trace_id()
+                        == out.span().span_context().trace_id()
+                {
+                    out = out.with_value(B3Debug);
                 }
                 continue;
             }
