@@ -39,6 +39,8 @@ pub struct Flavor {
     /// `sql_mode`); otherwise only in `E'...'` strings (PostgreSQL with
     /// `standard_conforming_strings`, its default since 9.1). Never in quoted identifiers.
     pub backslash_escapes: bool,
+    /// `/* ... */` comments nest (PostgreSQL): `/* a /* b */ c */` is one comment.
+    pub nested_comments: bool,
 }
 
 impl Flavor {
@@ -48,6 +50,7 @@ impl Flavor {
         hash_comments: true,
         dollar_quotes: false,
         backslash_escapes: true,
+        nested_comments: false,
     };
     /// PostgreSQL.
     pub const POSTGRES: Self = Self {
@@ -55,6 +58,7 @@ impl Flavor {
         hash_comments: false,
         dollar_quotes: true,
         backslash_escapes: false,
+        nested_comments: true,
     };
 }
 
@@ -89,10 +93,23 @@ pub fn sanitize(sql: &str, flavor: Flavor) -> String {
         }
         if c == b'/' && next == Some(b'*') {
             i += 2;
-            while i < n && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                i += 1;
+            let mut depth = 1;
+            while i < n {
+                match (b[i], b.get(i + 1)) {
+                    (b'*', Some(b'/')) => {
+                        i += 2;
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    (b'/', Some(b'*')) if flavor.nested_comments => {
+                        i += 2;
+                        depth += 1;
+                    }
+                    _ => i += 1,
+                }
             }
-            i = (i + 2).min(n);
             space = true;
             continue;
         }
@@ -586,6 +603,19 @@ mod tests {
         assert_eq!(pg("SELECT e'a\\'b', 'c' FROM t"), "SELECT ?, ? FROM t");
         assert_eq!(my("SELECT `a\\` , 'secret'"), "SELECT `a\\` , ?");
         assert_eq!(my("SELECT 'a\\'b', 'c'"), "SELECT ?, ?");
+    }
+
+    #[test]
+    fn postgres_block_comments_nest() {
+        // Found with the `sql_sanitize` fuzz target: the end of the inner comment was taken for
+        // the end of the outer one, and the rest of the outer comment was printed.
+        assert_eq!(
+            pg("SELECT /* a /* b */ it's */ 1 FROM t"),
+            "SELECT ? FROM t"
+        );
+        assert_eq!(pg("SELECT 1 /* a /* b */ c"), "SELECT ?");
+        // MySQL's do not nest: the first `*/` ends the comment.
+        assert_eq!(my("SELECT /* a /* b */ 1 FROM t"), "SELECT ? FROM t");
     }
 
     #[test]
