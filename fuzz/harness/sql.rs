@@ -99,6 +99,10 @@ fn quoted(body: &str, quote: char, backslash_escapes: bool, style: u8) -> String
     out
 }
 
+fn comment_body(bytes: &mut impl Iterator<Item = u8>) -> String {
+    body(bytes).replace("*/", "* /").replace("/*", "/ *")
+}
+
 fn identifier(bytes: &mut impl Iterator<Item = u8>) -> String {
     let len = 1 + usize::from(bytes.next().unwrap_or(0) % 6);
     (0..len)
@@ -149,10 +153,14 @@ fn token(kind: u8, bytes: &mut impl Iterator<Item = u8>, flavor: Flavor) -> Stri
         }
         // Comments.
         7 => format!("-- {}\n", body(bytes).replace('\n', " ")),
-        8 => format!(
-            "/* {} */",
-            body(bytes).replace("*/", "* /").replace("/*", "/ *")
+        // PostgreSQL block comments nest, MySQL ones do not.
+        8 if !mysql && bytes.next().unwrap_or(0) & 1 == 1 => format!(
+            "/* {} /* {} */ {} */",
+            comment_body(bytes),
+            comment_body(bytes),
+            comment_body(bytes)
         ),
+        8 => format!("/* {} */", comment_body(bytes)),
         9 if mysql => format!("# {}\n", body(bytes).replace('\n', " ")),
         // MySQL strings: backslash escapes (the default sql_mode), `'` or `"`.
         9..=12 if mysql => {
