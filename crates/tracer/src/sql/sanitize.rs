@@ -306,9 +306,12 @@ fn collapse_lists(text: String) -> String {
 
 fn last_word(text: &str) -> &str {
     let trimmed = text.trim_end();
+    // The character before the word may be several bytes long (`prénom`).
     let start = trimmed
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |p| p + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(p, c)| p + c.len_utf8());
     &trimmed[start..]
 }
 
@@ -616,6 +619,20 @@ mod tests {
         assert_eq!(pg("SELECT 1 /* a /* b */ c"), "SELECT ?");
         // MySQL's do not nest: the first `*/` ends the comment.
         assert_eq!(my("SELECT /* a /* b */ 1 FROM t"), "SELECT ? FROM t");
+    }
+
+    #[test]
+    fn a_call_after_a_multi_byte_character_is_kept() {
+        // Found by the `sql_sanitize` fuzz target: the keyword check before `(` sliced inside
+        // the `é` and panicked.
+        assert_eq!(
+            my("SELECT prénom(1, 2) FROM t"),
+            "SELECT prénom(?, ?) FROM t"
+        );
+        assert_eq!(
+            pg("SELECT é(1, 2), x IN (3, 4)"),
+            "SELECT é(?, ?), x IN (?)"
+        );
     }
 
     #[test]
