@@ -208,6 +208,26 @@ fn b3_debug_flag_survives_hops_when_traceparent_comes_first() {
 }
 
 #[test]
+fn w3c_trace_state_survives_hops_when_jaeger_comes_first() {
+    // Found by the `propagation` fuzz target: the second hop read the span from
+    // `uber-trace-id` and dropped the `tracestate` that only W3C carries.
+    let both = Propagators::new([PropagatorKind::Jaeger, PropagatorKind::TraceContext]);
+    let first = both.extract(&headers(&[
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        ("tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+    ]));
+    let second = both.extract(&inject(&both, &first));
+    assert_eq!(span_context(&second), span_context(&first));
+    assert_eq!(
+        inject(&both, &second)["tracestate"],
+        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+    );
+}
+
+#[test]
 fn b3_multi_headers_extract_and_inject() {
     let p = only(PropagatorKind::B3Multi);
     let cx = p.extract(&headers(&[

@@ -43,7 +43,7 @@ use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry_sdk::propagation::BaggagePropagator;
 
 use b3::B3Debug;
@@ -217,16 +217,7 @@ impl TextMapPropagator for Propagators {
                 if !extra.baggage().is_empty() {
                     out = merge_baggage(&out, extra.baggage());
                 }
-                // No other format carries B3's debug flag: keep it when B3 names the same span,
-                // so it is written out again on the next hop.
-                if extra.get::<B3Debug>().is_some()
-                    && out.get::<B3Debug>().is_none()
-                    && extra.span().span_context().span_id() == out.span().span_context().span_id()
-                    && extra.span().span_context().trace_id()
-                        == out.span().span_context().trace_id()
-                {
-                    out = out.with_value(B3Debug);
-                }
+                out = borrow_extras(out, &extra);
                 continue;
             }
             if kind.carries_span_context() {
@@ -243,6 +234,32 @@ impl TextMapPropagator for Propagators {
     fn fields(&self) -> FieldIter<'_> {
         FieldIter::new(&self.inner.fields)
     }
+}
+
+/// Only B3 carries its debug flag and only W3C its trace state: when a later format names the
+/// same span as the one taken, keep what it adds, so the next hop gets it again.
+fn borrow_extras(out: Context, later: &Context) -> Context {
+    let (taken, other) = (
+        out.span().span_context().clone(),
+        later.span().span_context().clone(),
+    );
+    if taken.trace_id() != other.trace_id() || taken.span_id() != other.span_id() {
+        return out;
+    }
+    let mut out = out;
+    if taken.trace_state().header().is_empty() && !other.trace_state().header().is_empty() {
+        out = out.with_remote_span_context(SpanContext::new(
+            taken.trace_id(),
+            taken.span_id(),
+            taken.trace_flags(),
+            taken.is_remote(),
+            other.trace_state().clone(),
+        ));
+    }
+    if later.get::<B3Debug>().is_some() && out.get::<B3Debug>().is_none() {
+        out = out.with_value(B3Debug);
+    }
+    out
 }
 
 fn merge_baggage(cx: &Context, extra: &Baggage) -> Context {
