@@ -19,7 +19,7 @@ for t in $targets; do
     case $t in
         query_*) dict=fuzz/dict/query.dict; max_len=1024 ;;
         params) dict=fuzz/dict/query.dict; max_len=512 ;;
-        otlp_json) dict=fuzz/dict/otlp_json.dict; max_len=2048 ;;
+        otlp_json) dict=fuzz/dict/otlp_json.dict; max_len=1024 ;;
         sql_sanitize) dict=; max_len=8192 ;;
         *) dict=; max_len=1024 ;;
     esac
