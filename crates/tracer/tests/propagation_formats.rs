@@ -180,6 +180,54 @@ fn b3_debug_flag_means_sampled_and_is_passed_on() {
 }
 
 #[test]
+fn b3_debug_flag_survives_hops_when_traceparent_comes_first() {
+    // Found by the `propagation` fuzz target: the second hop read the span from `traceparent`
+    // and dropped B3's debug flag, so the third hop got `-1` instead of `-d`.
+    let both = Propagators::new([PropagatorKind::TraceContext, PropagatorKind::B3]);
+    let first = both.extract(&headers(&[(
+        "b3",
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d",
+    )]));
+    let second = both.extract(&inject(&both, &first));
+    assert_eq!(
+        inject(&both, &second)["b3"],
+        "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d"
+    );
+    // A B3 header naming another span than `traceparent` lends it nothing.
+    let other = both.extract(&headers(&[
+        (
+            "traceparent",
+            "00-80f198ee56343ba864fe8b2a57d3eff7-00f067aa0ba902b7-01",
+        ),
+        ("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d"),
+    ]));
+    assert_eq!(
+        inject(&both, &other)["b3"],
+        "80f198ee56343ba864fe8b2a57d3eff7-00f067aa0ba902b7-1"
+    );
+}
+
+#[test]
+fn w3c_trace_state_survives_hops_when_jaeger_comes_first() {
+    // Found by the `propagation` fuzz target: the second hop read the span from
+    // `uber-trace-id` and dropped the `tracestate` that only W3C carries.
+    let both = Propagators::new([PropagatorKind::Jaeger, PropagatorKind::TraceContext]);
+    let first = both.extract(&headers(&[
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        ("tracestate", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+    ]));
+    let second = both.extract(&inject(&both, &first));
+    assert_eq!(span_context(&second), span_context(&first));
+    assert_eq!(
+        inject(&both, &second)["tracestate"],
+        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+    );
+}
+
+#[test]
 fn b3_multi_headers_extract_and_inject() {
     let p = only(PropagatorKind::B3Multi);
     let cx = p.extract(&headers(&[

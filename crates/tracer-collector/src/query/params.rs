@@ -178,7 +178,11 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
     }
     let offset_secs = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+        // Bytes, not `&rest[..1]`: the offset may hold a multi-byte character (`ü:000`).
+        _ if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
             let h: i64 = rest[1..3].parse().map_err(|_| err())?;
             let m: i64 = rest[4..6].parse().map_err(|_| err())?;
             let sign = if rest.starts_with('-') { -1 } else { 1 };

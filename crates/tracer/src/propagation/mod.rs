@@ -45,8 +45,9 @@ use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanContext, TraceContextExt};
 
+use b3::B3Debug;
 pub use b3::{B3Encoding, B3Propagator};
 pub use jaeger::JaegerPropagator;
 pub use w3c::TraceContextPropagator;
@@ -217,6 +218,7 @@ impl TextMapPropagator for Propagators {
                 if !extra.baggage().is_empty() {
                     out = merge_baggage(&out, extra.baggage());
                 }
+                out = borrow_extras(out, &extra);
                 continue;
             }
             if kind.carries_span_context() {
@@ -245,6 +247,38 @@ pub(crate) fn field_lines<'a>(extractor: &'a dyn Extractor, name: &str) -> Vec<&
     extractor
         .get_all(name)
         .unwrap_or_else(|| extractor.get(name).into_iter().collect())
+}
+
+/// Only B3 carries its debug flag and only W3C its trace state: when a later format names the
+/// same span as the one taken, keep what it adds, so the next hop gets it again.
+fn borrow_extras(out: Context, later: &Context) -> Context {
+    let (taken, other) = (
+        out.span().span_context().clone(),
+        later.span().span_context().clone(),
+    );
+    if taken.trace_id() != other.trace_id() || taken.span_id() != other.span_id() {
+        return out;
+    }
+    let mut out = out;
+    if taken.trace_state().header().is_empty() && !other.trace_state().header().is_empty() {
+        out = out.with_remote_span_context(SpanContext::new(
+            taken.trace_id(),
+            taken.span_id(),
+            taken.trace_flags(),
+            taken.is_remote(),
+            other.trace_state().clone(),
+        ));
+    }
+    if let Some(received) = later.get::<w3c::Received>()
+        && out.get::<w3c::Received>().is_none()
+    {
+        // The W3C `random` flag and `tracestate` as received (Level 2 keys included).
+        out = out.with_value(received.clone());
+    }
+    if later.get::<B3Debug>().is_some() && out.get::<B3Debug>().is_none() {
+        out = out.with_value(B3Debug);
+    }
+    out
 }
 
 fn merge_baggage(cx: &Context, extra: &Baggage) -> Context {

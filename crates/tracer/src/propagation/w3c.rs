@@ -58,7 +58,7 @@ const KNOWN_FLAGS: u8 = 0x03;
 /// What this service received in `traceparent`/`tracestate`, kept in the context so that
 /// outgoing calls of the same trace pass on the caller's `random` flag and `tracestate`.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     trace_id: TraceId,
     random: bool,
     tracestate: Option<Arc<str>>,

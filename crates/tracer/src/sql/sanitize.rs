@@ -35,6 +35,12 @@ pub struct Flavor {
     pub hash_comments: bool,
     /// `$tag$ ... $tag$` is a string literal and `$1` a placeholder (PostgreSQL).
     pub dollar_quotes: bool,
+    /// A backslash escapes the next character in every string literal (MySQL's default
+    /// `sql_mode`); otherwise only in `E'...'` strings (PostgreSQL with
+    /// `standard_conforming_strings`, its default since 9.1). Never in quoted identifiers.
+    pub backslash_escapes: bool,
+    /// `/* ... */` comments nest (PostgreSQL): `/* a /* b */ c */` is one comment.
+    pub nested_comments: bool,
 }
 
 impl Flavor {
@@ -43,12 +49,16 @@ impl Flavor {
         double_quoted_strings: true,
         hash_comments: true,
         dollar_quotes: false,
+        backslash_escapes: true,
+        nested_comments: false,
     };
     /// PostgreSQL.
     pub const POSTGRES: Self = Self {
         double_quoted_strings: false,
         hash_comments: false,
         dollar_quotes: true,
+        backslash_escapes: false,
+        nested_comments: true,
     };
 }
 
@@ -83,14 +93,28 @@ pub fn sanitize(sql: &str, flavor: Flavor) -> String {
         }
         if c == b'/' && next == Some(b'*') {
             i += 2;
-            while i < n && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
-                i += 1;
+            let mut depth = 1;
+            while i < n {
+                match (b[i], b.get(i + 1)) {
+                    (b'*', Some(b'/')) => {
+                        i += 2;
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    (b'/', Some(b'*')) if flavor.nested_comments => {
+                        i += 2;
+                        depth += 1;
+                    }
+                    _ => i += 1,
+                }
             }
-            i = (i + 2).min(n);
             space = true;
             continue;
         }
         let string_quote = c == b'\'' || (c == b'"' && flavor.double_quoted_strings);
+        let mut escapes = flavor.backslash_escapes;
         // A one-letter prefix (X'ff', B'01', E'\n', N'..') or charset introducer (_utf8'..')
         // written right before the quote belongs to the literal.
         if let Some(start) = word.filter(|_| string_quote && !space) {
@@ -99,6 +123,7 @@ pub fn sanitize(sql: &str, flavor: Flavor) -> String {
                 && matches!(w, "x" | "X" | "b" | "B" | "e" | "E" | "n" | "N" | "u" | "U"))
                 || w.starts_with('_');
             if prefix {
+                escapes |= matches!(w, "e" | "E");
                 out.truncate(start);
             }
         }
@@ -108,11 +133,11 @@ pub fn sanitize(sql: &str, flavor: Flavor) -> String {
         space = false;
         word = None;
         if string_quote {
-            i = skip_quoted(b, i, c);
+            i = skip_quoted(b, i, c, escapes);
             out.push('?');
         } else if c == b'"' || c == b'`' {
             // A quoted identifier: kept, with its quotes.
-            let end = skip_quoted(b, i, c);
+            let end = skip_quoted(b, i, c, false);
             out.push_str(&sql[i..end]);
             i = end;
         } else if c == b'$' && flavor.dollar_quotes {
@@ -159,14 +184,16 @@ fn ends_with_word(out: &str) -> bool {
         .is_some_and(|&b| is_word_byte(b) || b == b')')
 }
 
-/// Index after the literal opened by `quote` at `start`: doubled quotes and backslash escapes
-/// stay inside. Backslashes are treated as escapes in every dialect: where they are not, the
-/// literal only looks longer, which hides more, never less.
-fn skip_quoted(b: &[u8], start: usize, quote: u8) -> usize {
+/// Index after the literal opened by `quote` at `start`: doubled quotes (and backslash escapes
+/// when `escapes`) stay inside. Reading a backslash as an escape where the dialect does not
+/// would be a leak, not a safe over-approximation: in PostgreSQL `'C:\' , 'secret'` is two
+/// strings, and a lexer that skipped the second quote would end the first string at the third
+/// and print `secret`.
+fn skip_quoted(b: &[u8], start: usize, quote: u8, escapes: bool) -> usize {
     let mut i = start + 1;
     while i < b.len() {
         match b[i] {
-            b'\\' if quote != b'`' => i += 2,
+            b'\\' if escapes => i += 2,
             q if q == quote => {
                 if b.get(i + 1) == Some(&quote) {
                     i += 2;
@@ -241,6 +268,8 @@ fn collapse_lists(text: String) -> String {
         let (before, from) = rest.split_at(open);
         out.push_str(before);
         let Some(close) = from.find(')') else {
+            // `before` is written already: only the unclosed group is left.
+            rest = from;
             break;
         };
         let group = &from[..=close];
@@ -277,9 +306,12 @@ fn collapse_lists(text: String) -> String {
 
 fn last_word(text: &str) -> &str {
     let trimmed = text.trim_end();
+    // The character before the word may be several bytes long (`prénom`).
     let start = trimmed
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |p| p + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(p, c)| p + c.len_utf8());
     &trimmed[start..]
 }
 
@@ -560,6 +592,56 @@ mod tests {
         assert_eq!(
             my("SELECT COALESCE(a, 1) FROM t"),
             "SELECT COALESCE(a, ?) FROM t"
+        );
+    }
+
+    #[test]
+    fn postgres_backslashes_escape_only_in_e_strings() {
+        // Found by the `sql_sanitize` fuzz target: reading `\'` as an escaped quote in a
+        // standard PostgreSQL string (or a quoted identifier) ended the literal one quote late
+        // and printed the next literal's text.
+        assert_eq!(pg("SELECT 'C:\\' , 'secret'"), "SELECT ? , ?");
+        assert_eq!(pg("SELECT \"h\\\" , 'secret'"), "SELECT \"h\\\" , ?");
+        assert_eq!(pg("SELECT E'a\\'b', 'c' FROM t"), "SELECT ?, ? FROM t");
+        assert_eq!(pg("SELECT e'a\\'b', 'c' FROM t"), "SELECT ?, ? FROM t");
+        assert_eq!(my("SELECT `a\\` , 'secret'"), "SELECT `a\\` , ?");
+        assert_eq!(my("SELECT 'a\\'b', 'c'"), "SELECT ?, ?");
+    }
+
+    #[test]
+    fn postgres_block_comments_nest() {
+        // Found with the `sql_sanitize` fuzz target: the end of the inner comment was taken for
+        // the end of the outer one, and the rest of the outer comment was printed.
+        assert_eq!(
+            pg("SELECT /* a /* b */ it's */ 1 FROM t"),
+            "SELECT ? FROM t"
+        );
+        assert_eq!(pg("SELECT 1 /* a /* b */ c"), "SELECT ?");
+        // MySQL's do not nest: the first `*/` ends the comment.
+        assert_eq!(my("SELECT /* a /* b */ 1 FROM t"), "SELECT ? FROM t");
+    }
+
+    #[test]
+    fn a_call_after_a_multi_byte_character_is_kept() {
+        // Found by the `sql_sanitize` fuzz target: the keyword check before `(` sliced inside
+        // the `é` and panicked.
+        assert_eq!(
+            my("SELECT prénom(1, 2) FROM t"),
+            "SELECT prénom(?, ?) FROM t"
+        );
+        assert_eq!(
+            pg("SELECT é(1, 2), x IN (3, 4)"),
+            "SELECT é(?, ?), x IN (?)"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_parenthesis_is_written_once() {
+        // Found by the `sql_sanitize` fuzz target: the text before an unclosed `(` came out twice.
+        assert_eq!(my("CALL p(1, .5, 'unterminated"), "CALL p(?, ?, ?");
+        assert_eq!(
+            my("SELECT a IN (1, 2) FROM t WHERE f(1, 2"),
+            "SELECT a IN (?) FROM t WHERE f(?, ?"
         );
     }
 
