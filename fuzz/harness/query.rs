@@ -74,7 +74,9 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
+        // Timers on: the query handlers bound their waits (query slots, streamed responses).
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .expect("a current-thread runtime");
         let collector = Collector::builder().max_spans(1000).build();
