@@ -36,7 +36,7 @@ use super::convert::{parse_trace_id, to_otlp_spans, to_summaries};
 use super::model::TraceSummaries;
 use super::params::{QueryParams, parse_go_duration, parse_rfc3339};
 use super::rest_handler::search_timeout_message;
-use super::stream::{BodyWriter, Busy, SEARCH_TIMEOUT};
+use super::stream::{BodyWriter, Busy, CONVERT_SPANS, SEARCH_TIMEOUT};
 use crate::store::{KIND_NAMES, TraceQuery, parse_span_kind};
 
 /// Traces a search returns when the request gives no `query.search_depth` (or
@@ -97,7 +97,7 @@ fn result(state: &QueryState, permit: OwnedSemaphorePermit, ids: Vec<u128>) -> R
             let Some(trace) = store.trace(id) else {
                 continue;
             };
-            for chunk in trace.span_chunks(CONVERT_CHUNK) {
+            for chunk in trace.span_chunks(CONVERT_SPANS) {
                 let data = to_otlp_spans(&store, chunk.map(|span| (id, span)));
                 for resource_spans in &data.resource_spans {
                     if !first {
@@ -111,9 +111,6 @@ fn result(state: &QueryState, permit: OwnedSemaphorePermit, ids: Vec<u128>) -> R
         w.raw("]}}")
     })
 }
-
-/// Spans converted at once while a response is streamed.
-const CONVERT_CHUNK: usize = 256;
 
 fn busy(b: Busy) -> Response {
     let mut response = error(StatusCode::SERVICE_UNAVAILABLE, b.message());

@@ -25,7 +25,7 @@ use serde::Serialize;
 use super::convert::{JaegerSpans, parse_trace_id};
 use super::model::{DependencyLink, Envelope, EnvelopeError, Operation};
 use super::params::{QueryParams, parse_go_duration};
-use super::stream::{BodyWriter, SEARCH_TIMEOUT};
+use super::stream::{BodyWriter, CONVERT_SPANS, SEARCH_TIMEOUT};
 use super::{QueryState, now_ns};
 use crate::store::{KIND_NAMES, Store, StoredTrace, TraceQuery, parse_span_kind};
 
@@ -316,9 +316,6 @@ enum Wanted {
     Search(TraceQuery),
 }
 
-/// Spans converted per hold of the name and value readers while a trace is streamed.
-const CONVERT_CHUNK: usize = 256;
-
 /// Writes one trace as Jaeger's UI model (the JSON of [`Trace`]), a chunk of spans at a time.
 fn write_jaeger_trace(store: &Store, w: &mut BodyWriter, trace: &StoredTrace) -> io::Result<()> {
     let mut converter = JaegerSpans::new(store, trace.trace_id);
@@ -326,7 +323,7 @@ fn write_jaeger_trace(store: &Store, w: &mut BodyWriter, trace: &StoredTrace) ->
     w.json(converter.trace_hex())?;
     w.raw(",\"spans\":[")?;
     let mut first = true;
-    for chunk in trace.span_chunks(CONVERT_CHUNK) {
+    for chunk in trace.span_chunks(CONVERT_SPANS) {
         for span in converter.convert(chunk) {
             if !first {
                 w.raw(",")?;

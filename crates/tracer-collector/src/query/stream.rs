@@ -29,6 +29,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 /// Size of one piece of a streamed response body.
 pub const CHUNK_BYTES: usize = 64 << 10;
 
+/// Spans converted per hold of the name and value readers while a trace is streamed.
+pub(crate) const CONVERT_SPANS: usize = 256;
+
 /// Pieces buffered between the writing thread and the connection.
 pub const CHANNEL_CHUNKS: usize = 4;
 
