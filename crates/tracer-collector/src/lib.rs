@@ -120,6 +120,7 @@ impl CollectorBuilder {
             access,
             ingestor: Ingestor::new(store.clone(), &self.config),
             query_limiter: QueryLimiter::new(self.config.query_slots.get()),
+            listener_stats: serve::ListenerRegistry::default(),
             receiver_stats: Arc::default(),
             store,
             config: self.config,
@@ -158,6 +159,7 @@ pub struct Collector {
     store: Arc<Store>,
     ingestor: Ingestor,
     query_limiter: QueryLimiter,
+    listener_stats: serve::ListenerRegistry,
     access: Access,
     receiver_stats: Arc<ReceiverStats>,
 }
@@ -212,6 +214,7 @@ impl Collector {
                 .search_lookback_secs
                 .saturating_mul(1_000_000_000),
             limiter: self.query_limiter.clone(),
+            listeners: self.listener_stats.clone(),
         })
     }
 
@@ -272,7 +275,7 @@ impl Collector {
                 .layer(CatchPanicLayer::custom(panic_response));
             tracing::info!(server = name, %addr, "listening");
             let mut stop = stop_rx.clone();
-            let stats = Arc::new(serve::ListenerStats::default());
+            let stats = self.listener_stats.add(name);
             tasks.spawn(serve::serve(
                 listener,
                 router,

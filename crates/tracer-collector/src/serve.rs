@@ -95,6 +95,36 @@ pub struct ListenerCounts {
     pub open: u64,
 }
 
+/// The counters of every listener a collector serves, by name, as `GET /api/collector/stats`
+/// shows them under `listeners`.
+#[derive(Debug, Clone, Default)]
+pub struct ListenerRegistry(Arc<std::sync::RwLock<Vec<NamedStats>>>);
+
+/// A listener's name and counters.
+type NamedStats = (&'static str, Arc<ListenerStats>);
+
+impl ListenerRegistry {
+    /// Registers the listener `name` and returns its counters.
+    pub(crate) fn add(&self, name: &'static str) -> Arc<ListenerStats> {
+        let stats = Arc::new(ListenerStats::default());
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, stats.clone()));
+        stats
+    }
+
+    /// The current counts of every registered listener.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<&'static str, ListenerCounts> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, stats)| (*name, stats.snapshot()))
+            .collect()
+    }
+}
+
 impl ListenerStats {
     /// The current counts.
     pub fn snapshot(&self) -> ListenerCounts {

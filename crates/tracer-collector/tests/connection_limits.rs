@@ -165,9 +165,13 @@ async fn past_the_connection_cap_new_connections_are_refused_at_once_and_the_res
     let mut extra = TcpStream::connect(collector.http).await.unwrap();
     let (_, took) = read_until_closed(&mut extra, Duration::from_secs(2)).await;
     assert!(took < Duration::from_secs(1), "refused after {took:?}");
-    // Other ports are not affected.
+    // Other ports are not affected, and the refusal is counted.
     let (status, _) = collector.get("/api/services").await;
     assert_eq!(status, 200);
+    let (_, stats) = collector.get("/api/collector/stats").await;
+    let http = &stats["listeners"]["otlp-http"];
+    assert!(http["refused"].as_u64() >= Some(1), "{stats}");
+    assert_eq!(http["open"].as_u64(), Some(8), "{stats}");
     // Once the idle ones go, exports are served again.
     drop(idle);
     tokio::time::sleep(Duration::from_millis(200)).await;

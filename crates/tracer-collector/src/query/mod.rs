@@ -32,6 +32,8 @@ pub struct QueryState {
     pub default_lookback_ns: u64,
     /// The pool of query slots.
     pub limiter: stream::QueryLimiter,
+    /// Connection counters of the collector's listeners.
+    pub listeners: crate::serve::ListenerRegistry,
 }
 
 /// The query router: Jaeger v1, api_v3 and the stats endpoint.

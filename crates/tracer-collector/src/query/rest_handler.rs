@@ -412,6 +412,14 @@ async fn dependencies(State(state): State<QueryState>, RawQuery(raw): RawQuery) 
     ok(links, total)
 }
 
+/// The store's counters plus, under `listeners`, each port's connection counters.
 async fn stats(State(state): State<QueryState>) -> Response {
-    Json(state.store.stats()).into_response()
+    let mut body = serde_json::to_value(state.store.stats()).unwrap_or_default();
+    if let serde_json::Value::Object(map) = &mut body {
+        map.insert(
+            "listeners".to_owned(),
+            serde_json::to_value(state.listeners.snapshot()).unwrap_or_default(),
+        );
+    }
+    Json(body).into_response()
 }
