@@ -10,11 +10,11 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpListener;
-use tracer_demo::directive::Service;
-use tracer_demo::loops::DEFAULT_MAX_DEPTH;
+use tracer_demo::call_back_loop::DEFAULT_MAX_DEPTH;
+use tracer_demo::faults::directive::Service;
 use tracer_demo::runner::cluster::EXIT_WITH_PARENT_ENV;
 use tracer_demo::runner::{self, RunOptions};
-use tracer_demo::{server1, server2, server3, store::Store};
+use tracer_demo::{server1, server2, server3, shop_data::Store};
 
 #[derive(Parser)]
 #[command(

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tracer::Tracer;
 use tracer::http::client::{RequestAttempts, TraceMiddleware};
 
-use crate::directive::{CUSTOMER_ATTRIBUTE, Directive};
+use crate::faults::directive::{CUSTOMER_ATTRIBUTE, Directive};
 
 /// How many times a hop sends a request that is answered 503 before giving up.
 pub const MAX_ATTEMPTS: u32 = 3;

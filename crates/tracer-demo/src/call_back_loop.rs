@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::directive::Directive;
+use crate::faults::directive::Directive;
 
 /// Default depth limit of the call-back loop.
 pub const DEFAULT_MAX_DEPTH: u32 = 10;
@@ -41,7 +41,7 @@ pub fn stop_message(depth: u32, limit: u32) -> String {
 pub fn check(directive: &Directive, depth: u32, max: u32) -> Result<(), Response> {
     let limit = limit(directive, max);
     if depth >= limit {
-        return Err(crate::hop::error(
+        return Err(crate::http_forwarding::error(
             StatusCode::LOOP_DETECTED,
             stop_message(depth, limit),
         ));

@@ -20,7 +20,7 @@ use tracer::Tracer;
 use tracer::redis::InstrumentedConnection;
 use tracer::sql::Pool;
 
-use crate::directive::{MysqlFault, RedisFault};
+use crate::faults::directive::{MysqlFault, RedisFault};
 use crate::faults::proxy::{Fault, FaultProxy};
 
 /// Number of products seeded.
