@@ -304,4 +304,5 @@ pub static CATALOGUE: &[&Scenario] = &[
     &context::TRACING_OFF_SERVER2,
     &context::UNSAMPLED,
     &collector::COLLECTOR_DOWN,
+    &rpc_faults::HTTP_503_GIVES_UP,
 ];

@@ -66,6 +66,32 @@ pub static HTTP_503_RETRIES: Scenario = Scenario {
     check: None,
 };
 
+/// `http-503-gives-up`.
+pub static HTTP_503_GIVES_UP: Scenario = Scenario {
+    name: "http-503-gives-up",
+    summary: "server2 answers every attempt with 503: server1 gives up after three and answers 502",
+    shows: "three attempts of server1's request, each answered 503, the retries counted; server1's span red with 502",
+    expected: r#"
+        client internal http-503-gives-up
+          client client GET !error http.response.status_code=502 error.type=502
+            server1 server GET /products/{sku} !error http.response.status_code=502 error.type=502
+              server1 client GET !error http.response.status_code=503 error.type=503
+                server2 server GET /products/{sku} !error http.response.status_code=503 error.type=503
+              server1 client GET !error http.response.status_code=503 http.request.resend_count=1 error.type=503
+                server2 server GET /products/{sku} !error http.response.status_code=503 error.type=503
+              server1 client GET !error http.response.status_code=503 http.request.resend_count=2 error.type=503
+                server2 server GET /products/{sku} !error http.response.status_code=503 error.type=503
+    "#,
+    injected_by: "`src/server2.rs` `Server2::enter` (503 for the first attempts)",
+    concurrent: false,
+    play: Play::Get {
+        baggage: &[("fault.unavailable", "3")],
+        path: "/products/34",
+        want: 502,
+    },
+    check: None,
+};
+
 /// `http-handler-panic`.
 pub static HTTP_HANDLER_PANIC: Scenario = Scenario {
     name: "http-handler-panic",
