@@ -30,6 +30,7 @@
 
 pub mod access;
 pub mod config;
+pub mod forward;
 pub mod ingest;
 pub mod loadgen;
 pub mod query;
@@ -66,6 +67,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct CollectorBuilder {
     config: Config,
     access: Access,
+    forward: Vec<forward::Upstream>,
 }
 
 fn non_zero(n: usize) -> NonZeroUsize {
@@ -109,6 +111,13 @@ impl CollectorBuilder {
         self
     }
 
+    /// Forwards everything accepted to these upstreams as OTLP ([`forward`]), from
+    /// [`Collector::run`] on.
+    pub fn forward(mut self, upstreams: Vec<forward::Upstream>) -> Self {
+        self.forward = upstreams;
+        self
+    }
+
     /// Builds the collector and its empty store.
     pub fn build(self) -> Collector {
         let store = Arc::new(Store::new(self.config.store_limits()));
@@ -124,6 +133,8 @@ impl CollectorBuilder {
             receiver_stats: Arc::default(),
             store,
             config: self.config,
+            forward: self.forward,
+            forwarder: Arc::default(),
         }
     }
 }
@@ -162,6 +173,8 @@ pub struct Collector {
     listener_stats: serve::ListenerRegistry,
     access: Access,
     receiver_stats: Arc<ReceiverStats>,
+    forward: Vec<forward::Upstream>,
+    forwarder: Arc<std::sync::OnceLock<forward::Forwarder>>,
 }
 
 impl Collector {
@@ -215,7 +228,13 @@ impl Collector {
                 .saturating_mul(1_000_000_000),
             limiter: self.query_limiter.clone(),
             listeners: self.listener_stats.clone(),
+            forward: self.forwarder.clone(),
         })
+    }
+
+    /// Counters of each forwarding upstream (empty until [`Collector::run`] starts them).
+    pub fn forward_stats(&self) -> Vec<forward::UpstreamStats> {
+        self.forwarder.get().map(|f| f.stats()).unwrap_or_default()
     }
 
     /// Serves the given listeners until `shutdown` completes, then lets in-flight requests
@@ -223,7 +242,26 @@ impl Collector {
     /// fails. Each listener applies the configured connection limits ([`serve`]) and access
     /// rules ([`access`]).
     pub async fn run(
-        self,
+        mut self,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        if !self.forward.is_empty() {
+            let forwarder = forward::Forwarder::start(std::mem::take(&mut self.forward))
+                .map_err(std::io::Error::other)?;
+            self.ingestor = self.ingestor.clone().with_forwarder(forwarder.clone());
+            let _ = self.forwarder.set(forwarder);
+        }
+        let result = self.serve(listeners, shutdown).await;
+        if let Some(forwarder) = self.forwarder.get() {
+            // Servers are done: nothing more arrives; give the upstreams a moment to take the rest.
+            forwarder.shutdown(SHUTDOWN_GRACE).await;
+        }
+        result
+    }
+
+    async fn serve(
+        &self,
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {

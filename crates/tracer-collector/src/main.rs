@@ -105,6 +105,44 @@ struct Cli {
     /// read and write traces).
     #[arg(long, env = "TRACER_COLLECTOR_NO_AUTH")]
     no_auth: bool,
+    /// Also send everything accepted to this OTLP endpoint (repeatable, or comma-separated in
+    /// the variable): `http(s)://host:4317` for grpc, `http(s)://host:4318` (or the full
+    /// `/v1/traces` URL) for http/protobuf.
+    #[arg(
+        long = "forward-otlp",
+        env = "TRACER_COLLECTOR_FORWARD_OTLP",
+        value_delimiter = ','
+    )]
+    forward_otlp: Vec<String>,
+    /// Transport of the forward endpoints: grpc or http/protobuf.
+    #[arg(
+        long,
+        env = "TRACER_COLLECTOR_FORWARD_PROTOCOL",
+        default_value = "grpc"
+    )]
+    forward_protocol: tracer_collector::forward::Protocol,
+    /// A header (gRPC metadata) sent with every forwarded export, `KEY=VALUE` (repeatable).
+    #[arg(
+        long = "forward-header",
+        env = "TRACER_COLLECTOR_FORWARD_HEADERS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    forward_headers: Vec<String>,
+    /// Compression of forwarded exports: gzip or none.
+    #[arg(
+        long,
+        env = "TRACER_COLLECTOR_FORWARD_COMPRESSION",
+        default_value = "none"
+    )]
+    forward_compression: String,
+    /// PEM file of extra CA certificates trusted for https:// forward endpoints (besides the
+    /// system's roots).
+    #[arg(long, env = "TRACER_COLLECTOR_FORWARD_CA_FILE")]
+    forward_ca_file: Option<std::path::PathBuf>,
+    /// Bytes each forward endpoint may have waiting; past it, the oldest data is dropped.
+    #[arg(long, env = "TRACER_COLLECTOR_FORWARD_BUFFER_BYTES", default_value_t = tracer_collector::forward::DEFAULT_BUFFER_BYTES)]
+    forward_buffer_bytes: usize,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -195,8 +233,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         allowed_hosts: cli.allowed_hosts.clone(),
         ..Config::default()
     };
+    let upstreams = forward_upstreams(&cli)?;
     let collector = Collector::builder()
         .config(config)
+        .forward(upstreams)
         .max_spans(cli.max_spans)
         .max_bytes(cli.max_bytes)
         .body_limit(cli.body_limit)
@@ -220,6 +260,42 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         .run(listeners, shutdown_signal())
         .await
         .context("collector failed")
+}
+
+/// The `--forward-*` flags as upstreams, with errors naming the bad flag and value.
+fn forward_upstreams(cli: &Cli) -> anyhow::Result<Vec<tracer_collector::forward::Upstream>> {
+    use tracer_collector::forward::{Upstream, parse_header};
+    let gzip = match cli.forward_compression.as_str() {
+        "gzip" => true,
+        "none" => false,
+        other => bail!("--forward-compression {other:?}: expected gzip or none"),
+    };
+    let headers = cli
+        .forward_headers
+        .iter()
+        .map(|h| parse_header(h).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ca_pem = match &cli.forward_ca_file {
+        Some(path) => Some(
+            std::fs::read(path).with_context(|| format!("--forward-ca-file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    if cli.forward_buffer_bytes == 0 {
+        bail!("--forward-buffer-bytes must be at least 1");
+    }
+    cli.forward_otlp
+        .iter()
+        .map(|url| {
+            let mut upstream =
+                Upstream::new(url, cli.forward_protocol).map_err(anyhow::Error::msg)?;
+            upstream.headers = headers.clone();
+            upstream.gzip = gzip;
+            upstream.ca_pem = ca_pem.clone();
+            upstream.buffer_bytes = cli.forward_buffer_bytes;
+            Ok(upstream)
+        })
+        .collect()
 }
 
 /// Completes on ctrl-c, or on SIGTERM where there is one.
