@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Modules depend one way: [`ingest`] and [`query`] use [`store`]; [`view`] renders the query
-//! model. A [`Collector`] ties them together and serves pre-bound listeners until a shutdown
+//! model; [`files`] (trace files: export, import, `/api/transform`) uses [`ingest`] and
+//! [`query`]. A [`Collector`] ties them together and serves pre-bound listeners until a shutdown
 //! future completes, so tests bind `127.0.0.1:0` and read the ports back.
 //!
 //! ```no_run
@@ -30,6 +31,7 @@
 
 pub mod access;
 pub mod config;
+pub mod files;
 pub mod ingest;
 pub mod loadgen;
 pub mod query;
@@ -188,6 +190,10 @@ impl Collector {
     /// The query router (Jaeger API and web UI on one origin), for mounting elsewhere.
     pub fn query_router(&self) -> Router {
         self.api_router()
+            .merge(files::api::router(files::api::FilesState {
+                query: self.query_state(),
+                ingestor: self.ingestor(),
+            }))
             .merge(ingest::receiver::stats_router(self.receiver_stats.clone()))
             .merge(ui::router())
     }
@@ -207,7 +213,11 @@ impl Collector {
 
     /// The Jaeger query API alone, without the web UI.
     pub fn api_router(&self) -> Router {
-        query::router(QueryState {
+        query::router(self.query_state())
+    }
+
+    fn query_state(&self) -> QueryState {
+        QueryState {
             store: self.store.clone(),
             default_lookback_ns: self
                 .config
@@ -215,7 +225,7 @@ impl Collector {
                 .saturating_mul(1_000_000_000),
             limiter: self.query_limiter.clone(),
             listeners: self.listener_stats.clone(),
-        })
+        }
     }
 
     /// Serves the given listeners until `shutdown` completes, then lets in-flight requests
