@@ -44,8 +44,8 @@ pub(crate) fn run(data: &[u8]) {
         let spans = jaeger.spans.len();
         let doc = serde_json::to_vec(&serde_json::json!({ "data": [jaeger] }))
             .expect("the Jaeger model serializes");
-        let again = parse(&doc)
-            .unwrap_or_else(|e| panic!("served Jaeger JSON is not accepted back: {e}"));
+        let again =
+            parse(&doc).unwrap_or_else(|e| panic!("served Jaeger JSON is not accepted back: {e}"));
         let copy = small_store();
         let mut accepted = 0;
         for request in &again.requests {

@@ -9,10 +9,10 @@ mod otlp;
 mod params;
 #[path = "../../../fuzz/harness/query.rs"]
 mod query;
-#[path = "../../../fuzz/harness/trace_files.rs"]
-mod trace_files;
 #[path = "../../../fuzz/harness/replay.rs"]
 mod replay;
+#[path = "../../../fuzz/harness/trace_files.rs"]
+mod trace_files;
 
 use replay::replay;
 

@@ -98,7 +98,10 @@ async fn our_own_export_imported_elsewhere_reads_back_equal_in_both_formats() {
         &a,
         vec![
             ("checkout", vec![rich_span(0xabc, 1, 0, t)]),
-            ("payments", vec![child, simple_span(0xabc, 3, 2, "charge", t, 200, 50)]),
+            (
+                "payments",
+                vec![child, simple_span(0xabc, 3, 2, "charge", t, 200, 50)],
+            ),
         ],
     )
     .await;
@@ -130,10 +133,18 @@ async fn our_own_export_imported_elsewhere_reads_back_equal_in_both_formats() {
         ])
         .await;
         assert_eq!(code, 0, "import {format}: {err}");
-        assert_eq!(out.trim(), "0000000000000abc", "stdout lists the stored trace");
+        assert_eq!(
+            out.trim(),
+            "0000000000000abc",
+            "stdout lists the stored trace"
+        );
         assert!(err.contains("3 span(s) in 1 trace(s)"), "{err}");
         let copy = b.wait_trace(&id, 3).await;
-        assert_eq!(normalized(&copy), normalized(&original), "{format} round trip");
+        assert_eq!(
+            normalized(&copy),
+            normalized(&original),
+            "{format} round trip"
+        );
         if format == "otlp-json" {
             // OTLP JSON keeps everything, OTLP-only fields included.
             let (_, copy_v3) = b.get(&format!("/api/v3/traces/{id}")).await;
@@ -155,7 +166,11 @@ async fn a_services_traces_export_as_json_lines_and_import_back() {
         ];
         load(&a, vec![("web", spans)]).await;
     }
-    load(&a, vec![("other", vec![simple_span(9, 1, 0, "x", t, 0, 5)])]).await;
+    load(
+        &a,
+        vec![("other", vec![simple_span(9, 1, 0, "x", t, 0, 5)])],
+    )
+    .await;
     a.wait_trace(&format!("{:032x}", 3), 2).await;
     a.wait_trace(&format!("{:032x}", 9), 1).await;
 
@@ -174,7 +189,11 @@ async fn a_services_traces_export_as_json_lines_and_import_back() {
     .await;
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(text.lines().count(), 3, "one OTLP JSON line per trace:\n{text}");
+    assert_eq!(
+        text.lines().count(),
+        3,
+        "one OTLP JSON line per trace:\n{text}"
+    );
 
     let b = TestCollector::start().await;
     let (code, out, err) = cli(vec![
@@ -294,10 +313,18 @@ provider.shutdown()
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let written = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(written.lines().count(), 3, "one line per exported batch:\n{written}");
+    assert_eq!(
+        written.lines().count(),
+        3,
+        "one line per exported batch:\n{written}"
+    );
 
     let b = TestCollector::start().await;
     let (code, stdout, err) = cli(vec![
@@ -351,7 +378,10 @@ async fn transform_answers_the_fixture_as_jaeger_does_and_stores_nothing() {
     assert_eq!(response.status(), 400);
     let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     let msg = body["errors"][0]["msg"].as_str().unwrap();
-    assert!(msg.contains("line 1") && msg.contains("resourceSpans"), "{msg}");
+    assert!(
+        msg.contains("line 1") && msg.contains("resourceSpans"),
+        "{msg}"
+    );
     c.stop().await;
 }
 
@@ -363,16 +393,27 @@ async fn bad_files_are_refused_naming_line_and_field_and_store_nothing() {
     let post = |body: String| {
         let url = c.query_url("/api/import");
         async move {
-            let r = reqwest::Client::new().post(url).body(body).send().await.unwrap();
+            let r = reqwest::Client::new()
+                .post(url)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             let status = r.status().as_u16();
             let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-            (status, body["errors"][0]["msg"].as_str().unwrap_or("").to_owned())
+            (
+                status,
+                body["errors"][0]["msg"].as_str().unwrap_or("").to_owned(),
+            )
         }
     };
     let (status, msg) = post(format!("{good}\n{bad}\n")).await;
     assert_eq!(status, 400);
     assert!(msg.starts_with("line 2, column "), "{msg}");
-    assert!(msg.contains("resourceSpans[0].scopeSpans[0].spans[0].spanId"), "{msg}");
+    assert!(
+        msg.contains("resourceSpans[0].scopeSpans[0].spans[0].spanId"),
+        "{msg}"
+    );
 
     let jaeger = r#"{"data":[{"traceID":"ab","spans":[{"traceID":"ab","spanID":"01","operationName":"x","startTime":1,"duration":1,"processID":"p9"}],"processes":{}}]}"#;
     let (status, msg) = post(jaeger.to_owned()).await;
@@ -404,7 +445,10 @@ async fn bad_files_are_refused_naming_line_and_field_and_store_nothing() {
     ])
     .await;
     assert_eq!(code, 65, "{err}");
-    assert!(err.contains(&format!("{}: line 2, column", bad_file.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}: line 2, column", bad_file.display())),
+        "{err}"
+    );
     let (_, services) = c.get("/api/services").await;
     assert_eq!(services["data"], json!(["a"]));
 

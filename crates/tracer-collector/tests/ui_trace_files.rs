@@ -26,7 +26,10 @@ async fn waterfall(browser: &Browser) -> Value {
     browser.find(ROWS).await;
     browser
         .wait_for(
-            &format!("document.querySelectorAll('{ROWS}').length === {}", CHECKOUT_ROWS.len()),
+            &format!(
+                "document.querySelectorAll('{ROWS}').length === {}",
+                CHECKOUT_ROWS.len()
+            ),
             "every row",
         )
         .await;
@@ -88,7 +91,9 @@ async fn download_serves_otlp_json_and_the_saved_html_opens_offline_with_the_sam
     assert_eq!(downloaded[0], json!(200));
     assert_eq!(
         downloaded[1],
-        json!(format!("attachment; filename=\"trace-{CHECKOUT}.otlp.json\""))
+        json!(format!(
+            "attachment; filename=\"trace-{CHECKOUT}.otlp.json\""
+        ))
     );
     let otlp: Value = serde_json::from_str(downloaded[2].as_str().unwrap()).unwrap();
     let spans: usize = otlp["resourceSpans"]
@@ -128,9 +133,7 @@ async fn download_serves_otlp_json_and_the_saved_html_opens_offline_with_the_sam
         )
         .await;
     browser.console().await; // forget the online page's entries
-    browser
-        .goto(&format!("file://{}", file.display()))
-        .await;
+    browser.goto(&format!("file://{}", file.display())).await;
     let offline = waterfall(&browser).await;
     assert_eq!(offline, online, "the saved page shows the same waterfall");
     let critical: Vec<&str> = offline
@@ -170,7 +173,10 @@ async fn files_picked_or_dropped_are_stored_and_opened() {
         )
         .await;
     browser
-        .wait_for(&format!("document.querySelectorAll('{ROWS}').length === 2"), "two rows")
+        .wait_for(
+            &format!("document.querySelectorAll('{ROWS}').length === 2"),
+            "two rows",
+        )
         .await;
     assert_eq!(browser.text("#trace-title-op").await, "GET /checkout");
     browser.screenshot("trace-files-uploaded").await;
@@ -229,7 +235,10 @@ async fn files_picked_or_dropped_are_stored_and_opened() {
     browser.screenshot("trace-files-dropped").await;
     browser.click("#upload-results a").await;
     browser
-        .wait_for("location.hash === '#/trace/00000000000000ee'", "the dropped trace")
+        .wait_for(
+            "location.hash === '#/trace/00000000000000ee'",
+            "the dropped trace",
+        )
         .await;
     assert_eq!(browser.text("#trace-title-op").await, "dropped op");
     let (_, _, services) = collector.get("/api/services").await;

@@ -64,7 +64,12 @@ pub struct ImportSummary {
     pub jaeger_documents: usize,
 }
 
-fn envelope<T: Serialize>(status: StatusCode, data: Option<T>, total: usize, errors: Vec<String>) -> Response {
+fn envelope<T: Serialize>(
+    status: StatusCode,
+    data: Option<T>,
+    total: usize,
+    errors: Vec<String>,
+) -> Response {
     let body = Envelope {
         data,
         total,
@@ -205,7 +210,10 @@ async fn import(State(state): State<FilesState>, headers: HeaderMap, body: Body)
 
 /// Converts a file to Jaeger traces through a throwaway store, the same path (ingest, then the
 /// query conversion) a stored trace takes.
-fn transform_file(bytes: &[u8], limit: usize) -> Result<(Vec<Trace>, Vec<String>), super::parse::ParseError> {
+fn transform_file(
+    bytes: &[u8],
+    limit: usize,
+) -> Result<(Vec<Trace>, Vec<String>), super::parse::ParseError> {
     let file = parse(bytes)?;
     let non_zero = |n: usize| NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN);
     // Large enough that nothing a body within the limit holds is evicted.

@@ -112,9 +112,12 @@ struct Client {
 
 impl Client {
     fn new(base: &str, token: Option<String>) -> Result<Self, CliError> {
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|e| fail(EXIT_UNAVAILABLE, format!("cannot build an HTTP client: {e}")))?;
+        let http = reqwest::Client::builder().build().map_err(|e| {
+            fail(
+                EXIT_UNAVAILABLE,
+                format!("cannot build an HTTP client: {e}"),
+            )
+        })?;
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_owned(),
@@ -131,23 +134,33 @@ impl Client {
     }
 
     /// Sends a request; the status and body, or an error naming the URL.
-    async fn send(&self, request: reqwest::RequestBuilder, path: &str) -> Result<(u16, Vec<u8>), CliError> {
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<(u16, Vec<u8>), CliError> {
         let url = format!("{}{path}", self.base);
         let response = request.send().await.map_err(|e| {
             fail(
                 EXIT_UNAVAILABLE,
-                format!("cannot reach the collector at {url}: {e} (is it running? see --collector)"),
+                format!(
+                    "cannot reach the collector at {url}: {e} (is it running? see --collector)"
+                ),
             )
         })?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| fail(EXIT_UNAVAILABLE, format!("{url}: cannot read the answer: {e}")))?;
+        let body = response.bytes().await.map_err(|e| {
+            fail(
+                EXIT_UNAVAILABLE,
+                format!("{url}: cannot read the answer: {e}"),
+            )
+        })?;
         if status == 401 {
             return Err(fail(
                 EXIT_UNAVAILABLE,
-                format!("{url}: 401, the collector wants its access token (--auth-token or TRACER_COLLECTOR_AUTH_TOKEN)"),
+                format!(
+                    "{url}: 401, the collector wants its access token (--auth-token or TRACER_COLLECTOR_AUTH_TOKEN)"
+                ),
             ));
         }
         Ok((status, body.to_vec()))
@@ -200,7 +213,12 @@ pub async fn export(args: ExportArgs, token: Option<String>) -> Result<(), CliEr
     let ids = match (&args.trace_id, &args.service) {
         (Some(id), _) => vec![id.clone()],
         (None, Some(service)) => find_ids(&client, service, &args).await?,
-        (None, None) => return Err(fail(2, "give --trace ID, or --service NAME --since DURATION")),
+        (None, None) => {
+            return Err(fail(
+                2,
+                "give --trace ID, or --service NAME --since DURATION",
+            ));
+        }
     };
     let mut out: Vec<u8> = Vec::new();
     let mut jaeger: Vec<serde_json::Value> = Vec::new();
@@ -249,7 +267,10 @@ pub async fn export(args: ExportArgs, token: Option<String>) -> Result<(), CliEr
     }
     match &args.output {
         Some(path) => std::fs::write(path, &out).map_err(|e| {
-            fail(EXIT_NO_INPUT, format!("cannot write {}: {e}", path.display()))
+            fail(
+                EXIT_NO_INPUT,
+                format!("cannot write {}: {e}", path.display()),
+            )
         })?,
         None => std::io::stdout()
             .write_all(&out)
@@ -259,12 +280,23 @@ pub async fn export(args: ExportArgs, token: Option<String>) -> Result<(), CliEr
     Ok(())
 }
 
-async fn find_ids(client: &Client, service: &str, args: &ExportArgs) -> Result<Vec<String>, CliError> {
+async fn find_ids(
+    client: &Client,
+    service: &str,
+    args: &ExportArgs,
+) -> Result<Vec<String>, CliError> {
     let since = args.since.as_deref().unwrap_or("1h");
-    let since_ns = parse_go_duration(since)
-        .map_err(|e| fail(2, format!("--since {since:?}: {e}; give a Go duration such as 30m or 2h")))?;
+    let since_ns = parse_go_duration(since).map_err(|e| {
+        fail(
+            2,
+            format!("--since {since:?}: {e}; give a Go duration such as 30m or 2h"),
+        )
+    })?;
     if !(1..=1500).contains(&args.limit) {
-        return Err(fail(2, format!("--limit {}: accepted 1 to 1500", args.limit)));
+        return Err(fail(
+            2,
+            format!("--limit {}: accepted 1 to 1500", args.limit),
+        ));
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -331,10 +363,13 @@ async fn import_file(client: &Client, path: &std::path::Path) -> Result<(), CliE
     if size > MAX_FILE_BYTES {
         return Err(fail(
             EXIT_NO_INPUT,
-            format!("{name}: {size} bytes is over the import limit of {MAX_FILE_BYTES} bytes; split it"),
+            format!(
+                "{name}: {size} bytes is over the import limit of {MAX_FILE_BYTES} bytes; split it"
+            ),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(EXIT_NO_INPUT, format!("{name}: cannot read: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(EXIT_NO_INPUT, format!("{name}: cannot read: {e}")))?;
     let file = super::parse::parse(&bytes).map_err(|e| fail(EXIT_DATA, format!("{name}: {e}")))?;
     drop(bytes);
     let mut batches: Vec<Vec<u8>> = Vec::new();
@@ -364,7 +399,10 @@ async fn import_file(client: &Client, path: &std::path::Path) -> Result<(), CliE
         if status != 200 {
             return Err(fail(
                 EXIT_UNAVAILABLE,
-                format!("{name}: the collector refused the import: {status} {}", answer_error(&answer)),
+                format!(
+                    "{name}: the collector refused the import: {status} {}",
+                    answer_error(&answer)
+                ),
             ));
         }
         let doc: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
@@ -387,7 +425,11 @@ async fn import_file(client: &Client, path: &std::path::Path) -> Result<(), CliE
         ids.len(),
         file.otlp_documents,
         file.jaeger_documents,
-        if rejected > 0 { format!(", {rejected} rejected") } else { String::new() }
+        if rejected > 0 {
+            format!(", {rejected} rejected")
+        } else {
+            String::new()
+        }
     );
     let mut stdout = std::io::stdout().lock();
     for id in ids {

@@ -21,11 +21,11 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value,
-};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as OtlpSpan, Status, span};
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span as OtlpSpan, Status, span,
+};
 use serde::Deserialize;
 
 /// A Jaeger trace as the UI JSON has it.
@@ -135,10 +135,7 @@ fn short(value: &str) -> String {
 }
 
 fn hex_id(value: &str, digits: usize, path: String) -> Result<Vec<u8>, FieldError> {
-    if value.is_empty()
-        || value.len() > digits
-        || !value.bytes().all(|b| b.is_ascii_hexdigit())
-    {
+    if value.is_empty() || value.len() > digits || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad(
             path,
             format!(
@@ -162,10 +159,7 @@ fn value_of(tag: &Tag, path: &str) -> Result<AnyValue, FieldError> {
         got.truncate(48);
         bad(
             path(),
-            format!(
-                "a {:?} tag needs {want}, got {got}",
-                tag.value_type
-            ),
+            format!("a {:?} tag needs {want}, got {got}", tag.value_type),
         )
     };
     let value = match (tag.value_type.to_ascii_lowercase().as_str(), &tag.value) {
@@ -177,10 +171,9 @@ fn value_of(tag: &Tag, path: &str) -> Result<AnyValue, FieldError> {
         ("bool", J::String(s)) if s == "true" || s == "false" => V::BoolValue(s == "true"),
         ("bool", _) => return Err(wrong("true or false")),
         ("int64", J::Number(n)) if n.is_i64() => V::IntValue(n.as_i64().unwrap_or_default()),
-        ("int64", J::String(s)) => V::IntValue(
-            s.parse::<i64>()
-                .map_err(|_| wrong("a 64-bit integer"))?,
-        ),
+        ("int64", J::String(s)) => {
+            V::IntValue(s.parse::<i64>().map_err(|_| wrong("a 64-bit integer"))?)
+        }
         ("int64", _) => return Err(wrong("a 64-bit integer")),
         ("float64", J::Number(n)) => V::DoubleValue(n.as_f64().unwrap_or_default()),
         // serde_json (and so `/api/traces`) writes NaN and infinities as null.
@@ -338,13 +331,26 @@ fn convert_span(
             ("span.kind", Some(v)) if kind_of(v).is_some() => {
                 out.kind = kind_of(v).unwrap_or_default();
             }
-            ("otel.status_code", Some("OK")) => status = Some(Status { code: 1, ..Default::default() }),
+            ("otel.status_code", Some("OK")) => {
+                status = Some(Status {
+                    code: 1,
+                    ..Default::default()
+                })
+            }
             ("otel.status_code", Some("ERROR")) => {
-                status = Some(Status { code: 2, ..Default::default() });
+                status = Some(Status {
+                    code: 2,
+                    ..Default::default()
+                });
             }
             ("otel.status_description", Some(v)) => status_message = v.to_owned(),
             ("w3c.tracestate", Some(v)) => out.trace_state = v.to_owned(),
-            ("error", _) if matches!(value_of(tag, &tpath)?.value, Some(any_value::Value::BoolValue(true))) => {
+            ("error", _)
+                if matches!(
+                    value_of(tag, &tpath)?.value,
+                    Some(any_value::Value::BoolValue(true))
+                ) =>
+            {
                 error_tag = true;
             }
             _ => out.attributes.push(attribute(tag, &tpath)?),
@@ -352,7 +358,10 @@ fn convert_span(
     }
     let mut status = match status {
         Some(s) => s,
-        None if error_tag => Status { code: 2, ..Default::default() },
+        None if error_tag => Status {
+            code: 2,
+            ..Default::default()
+        },
         None => Status::default(),
     };
     status.message = status_message;

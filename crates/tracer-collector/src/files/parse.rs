@@ -110,7 +110,12 @@ struct Document {
 fn position(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+    let column = offset
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
     (line, column)
 }
 
@@ -178,7 +183,11 @@ fn document(
         let (l, c) = (inner.line(), inner.column());
         ParseError::Field {
             line: line + l.saturating_sub(1),
-            column: if l <= 1 { column + c.saturating_sub(1) } else { c },
+            column: if l <= 1 {
+                column + c.saturating_sub(1)
+            } else {
+                c
+            },
             path: match e.path().to_string() {
                 p if p == "." => "(document)".to_owned(),
                 p => p,
@@ -193,7 +202,10 @@ fn document(
         detail,
     };
     if let Some(resource_spans) = doc.resource_spans {
-        return Ok((Format::OtlpJson, ExportTraceServiceRequest { resource_spans }));
+        return Ok((
+            Format::OtlpJson,
+            ExportTraceServiceRequest { resource_spans },
+        ));
     }
     if let Some(traces) = doc.data {
         let mut request = ExportTraceServiceRequest::default();

@@ -87,7 +87,11 @@ fn identifier(s: &str) -> Option<&str> {
 }
 
 /// Rewrites one module; `rename` maps an imported file name to the module used instead.
-fn rewrite(name: &str, source: &str, rename: &dyn Fn(&str) -> String) -> Result<Module, BundleError> {
+fn rewrite(
+    name: &str,
+    source: &str,
+    rename: &dyn Fn(&str) -> String,
+) -> Result<Module, BundleError> {
     let mut imports = Vec::new();
     let mut exports = Vec::new();
     let mut body = String::with_capacity(source.len() + 256);
@@ -138,7 +142,9 @@ fn rewrite(name: &str, source: &str, rename: &dyn Fn(&str) -> String) -> Result<
             } else {
                 return Err(unsupported(name, &statement));
             };
-            body.push_str(&format!("const {binding} = __tracer_modules[{target:?}];\n"));
+            body.push_str(&format!(
+                "const {binding} = __tracer_modules[{target:?}];\n"
+            ));
             imports.push(target);
             continue;
         }
@@ -184,10 +190,12 @@ pub fn bundle(entry: &str, offline: bool) -> Result<String, BundleError> {
         if modules.contains_key(&name) {
             continue;
         }
-        let source = sources.get(name.as_str()).ok_or_else(|| BundleError::Missing {
-            module: entry.to_owned(),
-            import: name.clone(),
-        })?;
+        let source = sources
+            .get(name.as_str())
+            .ok_or_else(|| BundleError::Missing {
+                module: entry.to_owned(),
+                import: name.clone(),
+            })?;
         let module = rewrite(&name, source, &rename)?;
         for import in &module.imports {
             if !sources.contains_key(import.as_str()) {
@@ -225,7 +233,13 @@ pub fn bundle(entry: &str, offline: bool) -> Result<String, BundleError> {
         order.push(name.to_owned());
         Ok(())
     }
-    visit(&rename(entry), &modules, &mut done, &mut visiting, &mut order)?;
+    visit(
+        &rename(entry),
+        &modules,
+        &mut done,
+        &mut visiting,
+        &mut order,
+    )?;
     let mut out = String::from("(() => {\n'use strict';\nconst __tracer_modules = {};\n");
     for name in order {
         out.push_str(&format!(
@@ -328,7 +342,10 @@ mod tests {
         trace.trace_id = "</script><script>alert(1)</script>".to_owned();
         let page = page(&[trace]).unwrap();
         assert!(!page.contains("src=\"/"), "a same-origin reference is left");
-        assert!(!page.contains("href=\"/"), "a same-origin reference is left");
+        assert!(
+            !page.contains("href=\"/"),
+            "a same-origin reference is left"
+        );
         assert!(!page.contains("alert(1)</script>"));
         assert!(page.contains("connect-src") || page.contains("default-src 'none'"));
     }
