@@ -224,6 +224,10 @@ fn kind_of(name: &str) -> Option<i32> {
     })
 }
 
+/// Where a process's spans go: its resource's index in the request, and the index of each
+/// (scope name, scope version) within that resource.
+type Placed = (usize, BTreeMap<(String, String), usize>);
+
 /// Appends the spans of `trace` to `request`, one resource per process and one scope per
 /// instrumentation scope. `prefix` is the trace's JSON path, for error messages.
 pub(crate) fn append(
@@ -231,9 +235,7 @@ pub(crate) fn append(
     trace: &Trace,
     prefix: &str,
 ) -> Result<(), FieldError> {
-    // Resource index by process key, then scope index by (name, version) within it.
-    let mut resources: BTreeMap<String, (usize, BTreeMap<(String, String), usize>)> =
-        BTreeMap::new();
+    let mut resources: BTreeMap<String, Placed> = BTreeMap::new();
     for (i, span) in trace.spans.iter().enumerate() {
         let path = join(prefix, &format!("spans[{i}]"));
         let (process_key, process) = match (&span.process, trace.processes.get(&span.process_id)) {

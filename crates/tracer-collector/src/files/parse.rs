@@ -9,7 +9,7 @@
 //! - `{"resourceSpans": [...]}`: OTLP JSON (`ExportTraceServiceRequest` or `TracesData`, which
 //!   have the same JSON), read by the same serde model the OTLP/HTTP endpoint uses;
 //! - `{"data": [trace, ...]}` or one bare trace `{"traceID", "spans", "processes"}`: Jaeger UI
-//!   JSON, converted to OTLP by [`super::jaeger_json`].
+//!   JSON, converted to OTLP by `files/jaeger_json.rs` (the inverse of the Jaeger conversion).
 //!
 //! Parsing happens in two passes so memory stays bounded by the input: the first only finds
 //! where each document starts and ends (nothing is allocated per value), the second decodes
