@@ -102,7 +102,13 @@ struct Cli {
     allowed_hosts: Vec<String>,
     /// Access token every request must present (`Authorization: Bearer`, or a browser
     /// sign-in); required when binding beyond loopback.
-    #[arg(long, env = "TRACER_COLLECTOR_AUTH_TOKEN", hide_env_values = true)]
+    /// The `export` and `import` commands present it to the collector they talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "TRACER_COLLECTOR_AUTH_TOKEN",
+        hide_env_values = true
+    )]
     auth_token: Option<String>,
     /// Serve beyond loopback without an access token (anyone who can reach the ports can
     /// read and write traces).

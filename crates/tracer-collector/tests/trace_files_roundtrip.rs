@@ -395,6 +395,7 @@ async fn bad_files_are_refused_naming_line_and_field_and_store_nothing() {
         async move {
             let r = reqwest::Client::new()
                 .post(url)
+                .header("content-type", "application/json")
                 .body(body)
                 .send()
                 .await
@@ -427,6 +428,16 @@ async fn bad_files_are_refused_naming_line_and_field_and_store_nothing() {
     let (status, msg) = post(format!("{good}\n").repeat(400)).await;
     assert_eq!(status, 413);
     assert!(msg.contains("65536 bytes"), "{msg}");
+
+    // A content type a cross-site form could send is refused.
+    let r = reqwest::Client::new()
+        .post(c.query_url("/api/import"))
+        .header("content-type", "text/plain")
+        .body(good.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
 
     let (_, services) = c.get("/api/services").await;
     assert_eq!(services["data"], json!([]), "a refused file stores nothing");
@@ -475,4 +486,61 @@ async fn bad_files_are_refused_naming_line_and_field_and_store_nothing() {
     .await;
     assert_eq!(code, 69, "{err}");
     assert!(err.contains("cannot reach the collector"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_import_present_the_collectors_access_token() {
+    let access = tracer_collector::access::Access {
+        allowed_hosts: Vec::new(),
+        token: Some("s3cret".into()),
+    };
+    let c = TestCollector::start_with(Collector::builder().access(access)).await;
+    let file = scratch("token.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"t"}}]},"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"x","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#,
+    )
+    .unwrap();
+    let import = |token: Option<&str>| {
+        let mut args = vec!["import".to_owned(), file.display().to_string()];
+        if let Some(token) = token {
+            args.extend(["--auth-token".to_owned(), token.to_owned()]);
+        }
+        args.extend(["--collector".to_owned(), base(&c)]);
+        cli(args)
+    };
+    let (code, _, err) = import(None).await;
+    assert_eq!(code, 69, "{err}");
+    assert!(err.contains("401") && err.contains("--auth-token"), "{err}");
+    let (code, out, err) = import(Some("s3cret")).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "0af7651916cd43dd8448eb211c80319c");
+    // The variable works as well as the flag.
+    let args = vec![
+        "export".to_owned(),
+        "--trace".to_owned(),
+        "0af7651916cd43dd8448eb211c80319c".to_owned(),
+        "--collector".to_owned(),
+        base(&c),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(&args)
+            .env("TRACER_COLLECTOR_AUTH_TOKEN", "s3cret")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"],
+        "b7ad6b7169203331"
+    );
+    c.stop().await;
 }

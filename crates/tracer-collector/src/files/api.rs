@@ -188,6 +188,31 @@ fn store_file(store: &Store, bytes: &[u8]) -> Result<ImportSummary, super::parse
 }
 
 async fn import(State(state): State<FilesState>, headers: HeaderMap, body: Body) -> Response {
+    // A JSON content type cannot be sent cross-origin without a CORS preflight (which this port
+    // never grants), so a web page elsewhere cannot make the browser store traces here.
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if !matches!(
+        media.as_deref(),
+        Some("application/json" | "application/x-ndjson" | "application/jsonl")
+    ) {
+        return fail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "unsupported content type {:?}; send the file as application/json \
+                 (application/x-ndjson for JSON lines works too)",
+                media.as_deref().unwrap_or("(none)")
+            ),
+        );
+    }
     let (bytes, permit) = match read_body(&state.ingestor, &headers, body).await {
         Ok(read) => read,
         Err(response) => return response,

@@ -15,7 +15,7 @@
 //!
 //! | Request | Answer |
 //! |---|---|
-//! | `POST /api/import`, body: a trace file | `{"data": {"traceIDs": [...], "spans": N, "rejected": N, ...}}`; the traces are stored like any ingested trace |
+//! | `POST /api/import`, body: a trace file, `Content-Type: application/json` (or `application/x-ndjson`; others get 415, so no other site's page can make a browser store traces here) | `{"data": {"traceIDs": [...], "spans": N, "rejected": N, ...}}`; the traces are stored like any ingested trace |
 //! | `POST /api/transform`, body: OTLP JSON | `{"data": [jaeger trace, ...], "total": 0, ...}`, as Jaeger's query service answers the Jaeger UI's OTLP upload; nothing is stored |
 //! | `GET /api/export/{id}?format=otlp-json\|jaeger-json\|html` | the trace as a file (`Content-Disposition: attachment`) |
 //!
