@@ -106,17 +106,37 @@ struct Document {
     errors: Option<serde_json::Value>,
 }
 
-/// 1-based line and column of byte `offset` in `bytes`.
-fn position(bytes: &[u8], offset: usize) -> (usize, usize) {
-    let before = &bytes[..offset.min(bytes.len())];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = offset
-        - before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1)
-        + 1;
-    (line, column)
+/// Line and column of byte offsets met in increasing order, counting each byte once (a file of
+/// many short lines is scanned once, not once per line).
+struct Positions<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl<'a> Positions<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Positions {
+            bytes,
+            offset: 0,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    /// 1-based line and column of byte `offset` (not before the previous one asked for).
+    fn at(&mut self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.bytes.len()).max(self.offset);
+        for (i, &b) in self.bytes[self.offset..offset].iter().enumerate() {
+            if b == b'\n' {
+                self.line += 1;
+                self.line_start = self.offset + i + 1;
+            }
+        }
+        self.offset = offset;
+        (self.line, offset - self.line_start + 1)
+    }
 }
 
 /// serde_json's message without its " at line L column C" suffix (the position is reported
@@ -135,6 +155,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, ParseError> {
     let mut out = ParsedFile::default();
     let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<IgnoredAny>();
     let mut end = 0;
+    let mut positions = Positions::new(bytes);
     loop {
         let start = end
             + bytes[end..]
@@ -156,7 +177,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, ParseError> {
         if out.requests.len() == MAX_DOCUMENTS {
             return Err(ParseError::TooManyDocuments);
         }
-        let (format, request) = document(bytes, start, end)?;
+        let (format, request) = document(bytes, positions.at(start), start, end)?;
         match format {
             Format::OtlpJson => out.otlp_documents += 1,
             Format::JaegerJson => out.jaeger_documents += 1,
@@ -169,13 +190,13 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, ParseError> {
     Ok(out)
 }
 
-/// Decodes the document at `bytes[start..end]`.
+/// Decodes the document at `bytes[start..end]`, which starts at `(line, column)`.
 fn document(
     bytes: &[u8],
+    (line, column): (usize, usize),
     start: usize,
     end: usize,
 ) -> Result<(Format, ExportTraceServiceRequest), ParseError> {
-    let (line, column) = position(bytes, start);
     let mut de = serde_json::Deserializer::from_slice(&bytes[start..end]);
     let doc: Document = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
@@ -266,6 +287,16 @@ mod tests {
             err.contains("resourceSpans[0].scopeSpans[0].spans[0].spanId"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_line_of_an_error_deep_in_many_lines_is_right() {
+        let mut text = format!("{OTLP_LINE}\n").repeat(5000);
+        text.push_str("  {\"resourceSpans\": 7}\n");
+        match parse(text.as_bytes()).unwrap_err() {
+            ParseError::Field { line, column, .. } => assert_eq!((line, column), (5001, 21)), // the `7`,
+            other => panic!("{other}"),
+        }
     }
 
     #[test]
