@@ -25,7 +25,8 @@ use std::path::PathBuf;
 
 use crate::query::params::parse_go_duration;
 
-/// Largest file `import` reads.
+/// Largest file `import` reads. It holds the file and its re-encoded batches (about as large)
+/// in memory, never all the decoded requests at once.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// Largest body `import` sends in one request (a single larger document is sent alone).
 pub const IMPORT_BATCH_BYTES: usize = 4 << 20;
@@ -370,19 +371,31 @@ async fn import_file(client: &Client, path: &std::path::Path) -> Result<(), CliE
     }
     let bytes = std::fs::read(path)
         .map_err(|e| fail(EXIT_NO_INPUT, format!("{name}: cannot read: {e}")))?;
-    let file = super::parse::parse(&bytes).map_err(|e| fail(EXIT_DATA, format!("{name}: {e}")))?;
-    drop(bytes);
+    // First pass: the whole file is valid, or nothing of it is sent.
+    let file = super::parse::for_each(&bytes, drop)
+        .map_err(|e| fail(EXIT_DATA, format!("{name}: {e}")))?;
+    // Second pass: one document at a time, re-encoded into batches (the file and its batches
+    // are held, never all the decoded requests at once).
     let mut batches: Vec<Vec<u8>> = Vec::new();
     let mut batch: Vec<u8> = Vec::new();
-    for request in &file.requests {
-        let line = serde_json::to_vec(request)
-            .map_err(|e| fail(EXIT_DATA, format!("{name}: cannot re-encode: {e}")))?;
-        if !batch.is_empty() && batch.len() + line.len() + 1 > IMPORT_BATCH_BYTES {
-            batches.push(std::mem::take(&mut batch));
+    let mut encode_error = None;
+    super::parse::for_each(&bytes, |request| match serde_json::to_vec(&request) {
+        Ok(line) => {
+            if !batch.is_empty() && batch.len() + line.len() + 1 > IMPORT_BATCH_BYTES {
+                batches.push(std::mem::take(&mut batch));
+            }
+            batch.extend_from_slice(&line);
+            batch.push(b'\n');
         }
-        batch.extend_from_slice(&line);
-        batch.push(b'\n');
+        Err(e) => {
+            encode_error.get_or_insert(e);
+        }
+    })
+    .map_err(|e| fail(EXIT_DATA, format!("{name}: {e}")))?;
+    if let Some(e) = encode_error {
+        return Err(fail(EXIT_DATA, format!("{name}: cannot re-encode: {e}")));
     }
+    drop(bytes);
     batches.push(batch);
     let mut ids: Vec<String> = Vec::new();
     let (mut spans, mut rejected) = (0u64, 0u64);

@@ -151,6 +151,18 @@ fn message(e: &serde_json::Error) -> String {
 
 /// Reads a whole file: every document, in order, as OTLP requests.
 pub fn parse(bytes: &[u8]) -> Result<ParsedFile, ParseError> {
+    let mut requests = Vec::new();
+    let counts = for_each(bytes, |request| requests.push(request))?;
+    Ok(ParsedFile { requests, ..counts })
+}
+
+/// Reads a file one document at a time, handing each request to `each` as soon as it is
+/// decoded, so only one document's request is held at once. Returns the counts (with no
+/// requests). An error stops the reading; the requests handed over before it were valid.
+pub fn for_each(
+    bytes: &[u8],
+    mut each: impl FnMut(ExportTraceServiceRequest),
+) -> Result<ParsedFile, ParseError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut out = ParsedFile::default();
     let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<IgnoredAny>();
@@ -174,7 +186,7 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, ParseError> {
             Some(Ok(IgnoredAny)) => {}
         }
         end = stream.byte_offset();
-        if out.requests.len() == MAX_DOCUMENTS {
+        if out.otlp_documents + out.jaeger_documents == MAX_DOCUMENTS {
             return Err(ParseError::TooManyDocuments);
         }
         let (format, request) = document(bytes, positions.at(start), start, end)?;
@@ -182,9 +194,9 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, ParseError> {
             Format::OtlpJson => out.otlp_documents += 1,
             Format::JaegerJson => out.jaeger_documents += 1,
         }
-        out.requests.push(request);
+        each(request);
     }
-    if out.requests.is_empty() {
+    if out.otlp_documents + out.jaeger_documents == 0 {
         return Err(ParseError::Empty);
     }
     Ok(out)
