@@ -381,5 +381,16 @@ async fn export(
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if format == ExportFormat::Html {
+        // Should a browser render it in place, the page keeps the policy it carries offline.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(crate::ui::offline::OFFLINE_CONTENT_SECURITY_POLICY),
+        );
+    }
     response
 }
