@@ -11,7 +11,7 @@ WORK=${WORK:-/work/fuzz-work}
 RUNS=${RUNS:-10000000}
 MAX_TIME=${MAX_TIME:-1500}
 TARGET_DIR=${TARGET_DIR:-/work/target-fuzz-run}
-targets=${*:-"sql_sanitize propagation params query_v3 query_v1 otlp_json otlp_protobuf"}
+targets=${*:-"sql_sanitize propagation params query_v3 query_v1 otlp_json otlp_protobuf trace_files"}
 mkdir -p "$WORK/logs"
 for t in $targets; do
     # Longest input: past a few KiB these parsers only repeat themselves, slower; the SQL
@@ -20,6 +20,7 @@ for t in $targets; do
         query_*) dict=fuzz/dict/query.dict; max_len=1024 ;;
         params) dict=fuzz/dict/query.dict; max_len=512 ;;
         otlp_json) dict=fuzz/dict/otlp_json.dict; max_len=1024 ;;
+        trace_files) dict=fuzz/dict/trace_files.dict; max_len=2048 ;;
         sql_sanitize) dict=; max_len=8192 ;;
         *) dict=; max_len=1024 ;;
     esac

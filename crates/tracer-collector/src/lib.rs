@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Modules depend one way: [`ingest`] and [`query`] use [`store`]; [`view`] renders the query
-//! model. A [`Collector`] ties them together and serves pre-bound listeners until a shutdown
+//! model; [`files`] (trace files: export, import, `/api/transform`) uses [`ingest`] and
+//! [`query`]. A [`Collector`] ties them together and serves pre-bound listeners until a shutdown
 //! future completes, so tests bind `127.0.0.1:0` and read the ports back.
 //!
 //! ```no_run
@@ -30,6 +31,7 @@
 
 pub mod access;
 pub mod config;
+pub mod files;
 pub mod forward;
 pub mod ingest;
 pub mod loadgen;
@@ -201,6 +203,10 @@ impl Collector {
     /// The query router (Jaeger API and web UI on one origin), for mounting elsewhere.
     pub fn query_router(&self) -> Router {
         self.api_router()
+            .merge(files::api::router(files::api::FilesState {
+                query: self.query_state(),
+                ingestor: self.ingestor(),
+            }))
             .merge(ingest::receiver::stats_router(self.receiver_stats.clone()))
             .merge(ui::router())
     }
@@ -220,7 +226,11 @@ impl Collector {
 
     /// The Jaeger query API alone, without the web UI.
     pub fn api_router(&self) -> Router {
-        query::router(QueryState {
+        query::router(self.query_state())
+    }
+
+    fn query_state(&self) -> QueryState {
+        QueryState {
             store: self.store.clone(),
             default_lookback_ns: self
                 .config
@@ -229,7 +239,7 @@ impl Collector {
             limiter: self.query_limiter.clone(),
             listeners: self.listener_stats.clone(),
             forward: self.forwarder.clone(),
-        })
+        }
     }
 
     /// Counters of each forwarding upstream (empty until [`Collector::run`] starts them).

@@ -7,6 +7,9 @@
 //!                  [--jaeger-compact-port 6831] [--jaeger-binary-port 6832]
 //!                  [--zipkin-compact-port 5775] [--sampling-port 5778]
 //! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
+//! tracer-collector export --trace ID [--format otlp-json|jaeger-json] [--output FILE]
+//! tracer-collector export --service NAME --since DURATION [--limit N] [...]
+//! tracer-collector import FILE... [--collector http://127.0.0.1:16686]
 //! ```
 //! Every flag also reads an environment variable (see `--help`). Logs go to stderr; `RUST_LOG`
 //! filters them.
@@ -22,7 +25,7 @@ use tracer_collector::config::{
 };
 use tracer_collector::ingest::receiver;
 use tracer_collector::query::model::{Envelope, Trace};
-use tracer_collector::{Collector, Listeners, view};
+use tracer_collector::{Collector, Listeners, files, view};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -99,7 +102,13 @@ struct Cli {
     allowed_hosts: Vec<String>,
     /// Access token every request must present (`Authorization: Bearer`, or a browser
     /// sign-in); required when binding beyond loopback.
-    #[arg(long, env = "TRACER_COLLECTOR_AUTH_TOKEN", hide_env_values = true)]
+    /// The `export` and `import` commands present it to the collector they talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "TRACER_COLLECTOR_AUTH_TOKEN",
+        hide_env_values = true
+    )]
     auth_token: Option<String>,
     /// Serve beyond loopback without an access token (anyone who can reach the ports can
     /// read and write traces).
@@ -166,6 +175,11 @@ enum Command {
     },
     /// Send OTLP at a fixed rate with known trace ids, then check every span was stored.
     Loadgen(tracer_collector::loadgen::Args),
+    /// Write traces of a running collector to a file (OTLP JSON lines or Jaeger JSON).
+    Export(files::cli::ExportArgs),
+    /// Store trace files (OTLP JSON, JSON lines or one document; Jaeger UI JSON) in a running
+    /// collector; prints the trace ids stored.
+    Import(files::cli::ImportArgs),
 }
 
 #[tokio::main]
@@ -185,7 +199,20 @@ async fn main() -> anyhow::Result<()> {
             width,
         }) => view_trace(trace_id, query, width).await,
         Some(Command::Loadgen(args)) => Ok(tracer_collector::loadgen::cli(args).await?),
+        Some(Command::Export(args)) => exit_with(files::cli::export(args, cli.auth_token).await),
+        Some(Command::Import(args)) => exit_with(files::cli::import(args, cli.auth_token).await),
         None => serve(cli).await,
+    }
+}
+
+/// Ends the process with the command's exit code (see [`files::cli`]).
+fn exit_with(result: Result<(), files::cli::CliError>) -> anyhow::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            std::process::exit(i32::from(e.code));
+        }
     }
 }
 

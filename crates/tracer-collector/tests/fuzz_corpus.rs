@@ -1,5 +1,5 @@
 //! The checked-in fuzz corpus of the collector's parsers replays cleanly on the stable
-//! toolchain: every input in `fuzz/corpus/{otlp_protobuf,otlp_json,query_v1,query_v3,params}/`
+//! toolchain: every input in `fuzz/corpus/{otlp_protobuf,otlp_json,query_v1,query_v3,params,trace_files}/`
 //! runs through the same harness code as the fuzz target (`fuzz/harness/*.rs`, shared with
 //! `#[path]`), so CI guards what the fuzzers found. How the fuzzers run: docs/RELIABILITY.md.
 
@@ -11,6 +11,8 @@ mod params;
 mod query;
 #[path = "../../../fuzz/harness/replay.rs"]
 mod replay;
+#[path = "../../../fuzz/harness/trace_files.rs"]
+mod trace_files;
 
 use replay::replay;
 
@@ -37,4 +39,9 @@ fn query_v3_corpus_replays_without_a_crash() {
 #[test]
 fn params_corpus_replays_without_a_crash() {
     replay(env!("CARGO_MANIFEST_DIR"), "params", params::run);
+}
+
+#[test]
+fn trace_files_corpus_replays_without_a_crash() {
+    replay(env!("CARGO_MANIFEST_DIR"), "trace_files", trace_files::run);
 }
