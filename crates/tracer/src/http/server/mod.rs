@@ -45,6 +45,11 @@
 //! tower-http's `CatchPanicLayer`, add it *after* (outside) this layer and turn catching off
 //! here; the span still records the panic before letting it unwind to the outer layer.
 //!
+//! The hooks (filter, span namer, extra attributes) are the ones every integration shares,
+//! [`crate::hooks`], over the request head `http::request::Parts`: the filter runs first, the
+//! extra attributes only for a sampled span, after the sampling decision, as on gRPC. The
+//! layer records with [`crate::global`] unless given `.with_tracer(tracer)`.
+//!
 //! While the tracer is switched off, or the [filter](crate::hooks::Filter) skips a request, no span is
 //! made but the incoming context is still attached while the handler runs, so the handler's
 //! client calls forward it and the trace is not split.
