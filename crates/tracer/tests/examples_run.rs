@@ -165,6 +165,48 @@ fn the_redis_sql_example_shows_a_miss_then_a_hit() {
 }
 
 #[test]
+fn the_http_example_traces_two_services_in_one_trace() {
+    let stdout = run_example("http", &[]);
+    assert!(stdout.contains("GET /hello -> hello, world"), "{stdout}");
+    assert!(
+        stdout.contains("spans exported"),
+        "guard.shutdown() not reached:\n{stdout}"
+    );
+    let (names, traces) = spans(&stdout);
+    assert_eq!(
+        names,
+        owned(&[
+            ("frontend", "server", "GET /hello"),
+            ("frontend", "client", "GET"),
+            ("backend", "server", "GET /greeting/{name}"),
+        ]),
+        "{stdout}"
+    );
+    assert_eq!(traces.len(), 1, "one trace for the request:\n{stdout}");
+}
+
+#[test]
+fn the_grpc_example_traces_two_services_in_one_trace() {
+    let stdout = run_example("grpc", &[]);
+    assert!(stdout.contains("Check -> Serving"), "{stdout}");
+    assert!(
+        stdout.contains("spans exported"),
+        "guard.shutdown() not reached:\n{stdout}"
+    );
+    let (names, traces) = spans(&stdout);
+    assert_eq!(
+        names,
+        owned(&[
+            ("gateway", "server", "grpc.health.v1.Health/Check"),
+            ("gateway", "client", "grpc.health.v1.Health/Check"),
+            ("backend", "server", "grpc.health.v1.Health/Check"),
+        ]),
+        "{stdout}"
+    );
+    assert_eq!(traces.len(), 1, "one trace for the call:\n{stdout}");
+}
+
+#[test]
 fn the_console_example_runs() {
     let stdout = run_example("console", &[]);
     assert!(!parse(&stdout).is_empty(), "{stdout}");
