@@ -31,7 +31,7 @@ pub fn traced_client(tracer: &Tracer, timeout: Duration) -> ClientWithMiddleware
         .build()
         .expect("a reqwest client with no TLS and no proxy always builds");
     reqwest_middleware::ClientBuilder::new(inner)
-        .with(TraceMiddleware::with_tracer(tracer.clone()))
+        .with(TraceMiddleware::new().with_tracer(tracer.clone()))
         .build()
 }
 

@@ -61,7 +61,7 @@ pub fn router(options: Options, tracer: Tracer) -> Router {
         .route("/loop", get(call_loop))
         .route("/customers/{name}", get(customer))
         .with_state(state)
-        .layer(TraceLayer::with_tracer(tracer.clone()))
+        .layer(TraceLayer::new().with_tracer(tracer.clone()))
         .merge(http_forwarding::admin_router(tracer))
 }
 

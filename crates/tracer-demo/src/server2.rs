@@ -70,7 +70,9 @@ fn shop_client(url: &str, tracer: &Tracer) -> Result<Shop, tonic::transport::Err
         .connect_timeout(Duration::from_secs(1))
         .connect_lazy();
     Ok(ShopClient::new(
-        GrpcClientLayer::with_tracer(tracer.clone()).layer(channel),
+        GrpcClientLayer::new()
+            .with_tracer(tracer.clone())
+            .layer(channel),
     ))
 }
 
@@ -90,7 +92,7 @@ pub fn router(options: Options, tracer: Tracer) -> Result<Router, tonic::transpo
         .route("/prices/{sku}", get(price))
         .route("/loop", get(call_loop))
         .with_state(state)
-        .layer(TraceLayer::with_tracer(tracer.clone()))
+        .layer(TraceLayer::new().with_tracer(tracer.clone()))
         .merge(http_forwarding::admin_router(tracer)))
 }
 

@@ -354,7 +354,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let admin_routes = http_forwarding::admin_router(tracer.clone());
     let grpc = tonic::transport::Server::builder()
-        .layer(GrpcServerLayer::with_tracer(tracer))
+        .layer(GrpcServerLayer::new().with_tracer(tracer))
         .add_service(ShopServer::from_arc(Arc::new(server)))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     match admin {

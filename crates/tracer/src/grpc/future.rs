@@ -1,6 +1,7 @@
-//! [`ServerFuture`]: waits for the response head, catching panics.
+//! [`GrpcFuture`]: the response future of both sides, which waits for the response head.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
@@ -9,53 +10,68 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use tonic::Code;
 
-use super::ServerBody;
-use crate::grpc::BoxError;
-use crate::grpc::call::{Call, MessageTap};
-use crate::grpc::status::{
-    GRPC_MESSAGE, GRPC_STATUS, code_from_error, code_from_headers, code_from_http,
-    message_from_headers,
+use super::BoxError;
+use super::body::{GrpcBody, PANIC_MESSAGE, panic_status};
+use super::call::{Call, MessageTap};
+use super::role::{ClientSide, Role, ServerSide};
+use super::status::{
+    Side, code_from_error, code_from_headers, code_from_http, message_from_headers,
 };
 
-/// The `grpc-message` of the response a panicking handler is replaced with.
-pub(super) const PANIC_MESSAGE: &str = "handler panicked";
+/// The response future of [`GrpcServerService`](super::GrpcServerService).
+pub type ServerFuture<F> = GrpcFuture<F, ServerSide>;
+
+/// The response future of [`GrpcClientService`](super::GrpcClientService).
+pub type ClientFuture<F> = GrpcFuture<F, ClientSide>;
 
 pin_project_lite::pin_project! {
-    /// The response future of [`GrpcServerService`](super::GrpcServerService).
+    /// The response future of a traced call, on the side `R`.
     ///
-    /// Keeps the call's context current while the handler runs, turns a panic into a
-    /// trailers-only `INTERNAL` response, and hands the span to the response body (or ends it
-    /// at once for a trailers-only response). Dropped before the response, it ends the span as
-    /// `CANCELLED` (or `DEADLINE_EXCEEDED` once the call's deadline has passed).
-    pub struct ServerFuture<F> {
+    /// Keeps the call's context current while the inner future runs, and ends the span at once
+    /// for a trailers-only response (status in the headers) or a transport error
+    /// (`UNAVAILABLE` for a refused connection); otherwise it hands the span to the response
+    /// body. Dropped before the response, it ends the span as `CANCELLED` (or
+    /// `DEADLINE_EXCEEDED` once the call's deadline has passed). On the server a panicking
+    /// handler becomes a trailers-only `INTERNAL` response.
+    pub struct GrpcFuture<F, R> {
         #[pin]
         inner: F,
         call: Option<Call>,
-        sent: Option<MessageTap>,
+        messages: Option<MessageTap>,
+        side: PhantomData<R>,
     }
 }
 
-impl<F> ServerFuture<F> {
-    pub(super) fn new(inner: F, call: Option<Call>, sent: Option<MessageTap>) -> Self {
-        Self { inner, call, sent }
+impl<F, R> GrpcFuture<F, R> {
+    pub(super) fn new(inner: F, call: Call, messages: Option<MessageTap>) -> Self {
+        Self {
+            inner,
+            call: Some(call),
+            messages,
+            side: PhantomData,
+        }
     }
 }
 
-impl<F, B, E> Future for ServerFuture<F>
+impl<F, B, E, R> Future for GrpcFuture<F, R>
 where
     F: Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
+    R: Role,
 {
-    type Output = Result<Response<ServerBody<B>>, BoxError>;
+    type Output = Result<Response<GrpcBody<B, R>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let polled = {
             let _attached = this.call.as_ref().map(Call::attach);
             let inner = this.inner;
-            panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+            match R::SIDE {
+                Side::Server => panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
+                Side::Client => Ok(inner.poll(cx)),
+            }
         };
         let outcome = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
@@ -88,20 +104,19 @@ where
             }
             (!call.is_done()).then_some(call)
         });
-        let body = ServerBody::new(body, call, this.sent.take());
+        let body = GrpcBody::new(body, call, this.messages.take());
         Poll::Ready(Ok(Response::from_parts(parts, body)))
     }
 }
 
 /// The trailers-only `INTERNAL` response that replaces a panicking handler's.
-fn panic_response<B>() -> Response<ServerBody<B>> {
-    let mut response = Response::new(ServerBody::empty());
+fn panic_response<B, R>() -> Response<GrpcBody<B, R>> {
+    let mut response = Response::new(GrpcBody::empty());
     let headers = response.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/grpc"),
     );
-    headers.insert(GRPC_STATUS, HeaderValue::from_static("13"));
-    headers.insert(GRPC_MESSAGE, HeaderValue::from_static("handler%20panicked"));
+    panic_status(headers);
     response
 }
