@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub redis_url: String,
     /// MySQL URL.
     pub mysql_url: String,
+    /// Extra arguments of the collector process: `--forward-otlp URL`, `--forward-protocol P`.
+    pub forward: Vec<String>,
 }
 
 /// The result of one scenario.
@@ -114,7 +116,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<bool> {
     };
     let started = Instant::now();
     eprintln!("starting the collector, server1, server2 and server3 ...");
-    let cluster = Cluster::start(&exe, &data).await?;
+    let cluster = Cluster::start_with(&exe, &data, &options.forward).await?;
     eprintln!(
         "ready in {:.1} s; the UI is at {}",
         started.elapsed().as_secs_f64(),
