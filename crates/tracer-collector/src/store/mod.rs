@@ -5,6 +5,12 @@
 //! bounded twice, by a span count and by a byte budget; when either is exceeded the traces that
 //! arrived first are evicted whole, and the evictions are counted ([`StoreStats`]).
 //!
+//! Input: one format-neutral [`SpanBatch`] per request, whatever the format (each receiver's
+//! decoder in `crate::ingest` produces it). The store knows no wire format and no tag
+//! vocabulary: [`Store::prepare`] packs a batch outside the store lock, [`Store::insert`] stores
+//! it; searches take span-field conditions ([`FieldCondition`]), which the query API derives
+//! from Jaeger's tag names (`crate::vocabulary`).
+//!
 //! Indexes:
 //! - trace id -> trace (hash map), for trace-by-id;
 //! - trace start time -> (trace id, bit set of the trace's services), ordered, so searches walk
@@ -29,9 +35,24 @@
 //! slice; a trace is copied out under the lock and converted after it is released.
 //!
 //! ```
-//! use tracer_collector::store::{Store, StoreLimits};
+//! use tracer_collector::store::batch::{Resource, Scope, Span};
+//! use tracer_collector::store::{SpanBatch, Store, StoreLimits};
+//!
 //! let store = Store::new(StoreLimits::default());
-//! assert_eq!(store.stats().spans, 0);
+//! let mut batch = SpanBatch::new();
+//! batch.resources.push(Resource { service: "checkout", ..Resource::default() });
+//! batch.scopes.push(Scope::default());
+//! batch.spans.push(Span {
+//!     trace_id: 7,
+//!     span_id: 1,
+//!     name: "GET /cart",
+//!     start_ns: 1_000,
+//!     end_ns: 2_000,
+//!     ..Span::default()
+//! });
+//! store.insert(store.prepare(&batch));
+//! assert_eq!(store.stats().spans, 1);
+//! assert_eq!(store.services(), ["checkout"]);
 //! ```
 
 pub mod batch;
@@ -99,7 +120,7 @@ pub struct StoreStats {
     pub max_bytes: u64,
     /// Spans accepted since start.
     pub received_spans: u64,
-    /// Spans rejected (invalid ids) since start.
+    /// Spans rejected (by their decoder: invalid ids, values past a limit) since start.
     pub rejected_spans: u64,
     /// Traces evicted since start.
     pub evicted_traces: u64,
@@ -818,7 +839,7 @@ mod tests {
         Vec<(&'a str, u64, Vec<KeyValue<'a>>)>,
     );
 
-    /// A batch of one resource (service `svc` plus `resource`), one scope, one span per entry
+    /// A batch of one resource (service `svc`, attributes `resource`), one scope, one span per entry
     /// named `name`, each with span id 1, from 1 µs to 2 µs.
     fn batch_of<'a>(
         name: &'a str,
@@ -826,10 +847,6 @@ mod tests {
         spans: Vec<TestSpan<'a>>,
     ) -> SpanBatch<'a> {
         let mut batch = SpanBatch::new();
-        batch.attributes.push(KeyValue {
-            key: "service.name",
-            value: AnyValue::Str("svc"),
-        });
         batch.attributes.extend(resource);
         batch.resources.push(Resource {
             service: "svc",
@@ -899,9 +916,11 @@ mod tests {
         store
     }
 
+    /// Traces matching the attribute condition `key=value`; key `@event` asks for an event
+    /// name instead.
     fn hits(store: &Store, key: &str, value: &str) -> usize {
         let field = match key {
-            "event" => Some(FieldCondition::EventName(value.into())),
+            "@event" => Some(FieldCondition::EventName(value.into())),
             _ => None,
         };
         store
@@ -975,7 +994,7 @@ mod tests {
         // Search and decoding resolve the references.
         assert_eq!(hits(&store, "http.route", "/orders/{id}"), 1000);
         assert_eq!(hits(&store, "server.address", "orders.internal"), 1000);
-        assert_eq!(hits(&store, "event", "db.query"), 1000);
+        assert_eq!(hits(&store, "@event", "db.query"), 1000);
         assert_eq!(hits(&store, "http.route", "/orders/{other}"), 0);
         let values = store.values.reader();
         let detail = trace.spans().next().unwrap().detail(values.resolver());
@@ -1075,7 +1094,7 @@ mod tests {
             ("cached", "false"),
             ("path", "/a"),
             ("attempt", "3"),
-            ("event", "retry"),
+            ("@event", "retry"),
             ("host.name", "h1"),
         ] {
             assert_eq!(hits(&store, key, value), 1, "{key}={value}");
@@ -1086,7 +1105,7 @@ mod tests {
             ("cached", "true"),
             ("path", "/b"),
             ("attempt", "4"),
-            ("event", "other"),
+            ("@event", "other"),
             ("host.name", "h2"),
             ("unknown.key", "x"),
         ] {
