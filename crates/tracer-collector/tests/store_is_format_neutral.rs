@@ -40,5 +40,9 @@ fn store_sources_name_no_wire_format_and_no_tag_vocabulary() {
         }
         checked += 1;
     }
-    assert!(checked >= 5, "only {checked} store sources found in {}", dir.display());
+    assert!(
+        checked >= 5,
+        "only {checked} store sources found in {}",
+        dir.display()
+    );
 }
