@@ -19,9 +19,10 @@ use opentelemetry_proto::tonic::trace::v1::{
 };
 
 use super::model;
-use crate::store::batch::{AnyValue as StoredValue, STATUS_ERROR};
+use crate::store::batch::STATUS_ERROR;
 use crate::store::{
-    InternReader, LinkDetail, ProcessId, Resolver, ScopeId, SpanRef, Store, StoredTrace, Sym, Value,
+    Decoded, InternReader, LinkDetail, ProcessId, Resolver, ScopeId, SpanRef, Store, StoredTrace,
+    Sym, Value,
 };
 use crate::vocabulary::{
     self, ERROR, EVENT, OPENTRACING_REF_TYPE, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION,
@@ -74,39 +75,42 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// Plain JSON of a stored value, the way the Collector's `AsString` renders arrays and maps.
-fn any_to_json(value: &StoredValue<'_>) -> serde_json::Value {
+fn any_to_json(value: &Decoded<'_>) -> serde_json::Value {
     match value {
-        StoredValue::Str(s) => (*s).into(),
-        StoredValue::Bool(b) => (*b).into(),
-        StoredValue::Int(i) => (*i).into(),
-        StoredValue::Double(d) => (*d).into(),
-        StoredValue::Bytes(b) => base64(b).into(),
-        StoredValue::Array(a) => a.iter().map(any_to_json).collect(),
-        StoredValue::Map(kv) => kv
+        Decoded::Scalar(Value::Str(s)) => (*s).into(),
+        Decoded::Scalar(Value::Bool(b)) => (*b).into(),
+        Decoded::Scalar(Value::Int(i)) => (*i).into(),
+        Decoded::Scalar(Value::Double(d)) => (*d).into(),
+        Decoded::Scalar(Value::Bytes(b)) => base64(b).into(),
+        // Not produced by decoding; nothing to show.
+        Decoded::Scalar(Value::Complex(_)) => serde_json::Value::Null,
+        Decoded::Array(a) => a.iter().map(any_to_json).collect(),
+        Decoded::Map(kv) => kv
             .iter()
-            .map(|kv| (kv.key.to_owned(), any_to_json(&kv.value)))
+            .map(|(k, v)| ((*k).to_owned(), any_to_json(v)))
             .collect::<serde_json::Map<_, _>>()
             .into(),
     }
 }
 
 /// The OTLP form of a stored value.
-fn otlp_value(value: &StoredValue<'_>) -> AnyValue {
+fn otlp_value(value: &Decoded<'_>) -> AnyValue {
     let value = match value {
-        StoredValue::Str(s) => any_value::Value::StringValue((*s).to_owned()),
-        StoredValue::Bool(b) => any_value::Value::BoolValue(*b),
-        StoredValue::Int(i) => any_value::Value::IntValue(*i),
-        StoredValue::Double(d) => any_value::Value::DoubleValue(*d),
-        StoredValue::Bytes(b) => any_value::Value::BytesValue(b.to_vec()),
-        StoredValue::Array(a) => any_value::Value::ArrayValue(ArrayValue {
+        Decoded::Scalar(Value::Str(s)) => any_value::Value::StringValue((*s).to_owned()),
+        Decoded::Scalar(Value::Bool(b)) => any_value::Value::BoolValue(*b),
+        Decoded::Scalar(Value::Int(i)) => any_value::Value::IntValue(*i),
+        Decoded::Scalar(Value::Double(d)) => any_value::Value::DoubleValue(*d),
+        Decoded::Scalar(Value::Bytes(b)) => any_value::Value::BytesValue(b.to_vec()),
+        Decoded::Scalar(Value::Complex(_)) => any_value::Value::StringValue(String::new()),
+        Decoded::Array(a) => any_value::Value::ArrayValue(ArrayValue {
             values: a.iter().map(otlp_value).collect(),
         }),
-        StoredValue::Map(kv) => any_value::Value::KvlistValue(KeyValueList {
+        Decoded::Map(kv) => any_value::Value::KvlistValue(KeyValueList {
             values: kv
                 .iter()
-                .map(|kv| OtlpKeyValue {
-                    key: kv.key.to_owned(),
-                    value: Some(otlp_value(&kv.value)),
+                .map(|(k, v)| OtlpKeyValue {
+                    key: (*k).to_owned(),
+                    value: Some(otlp_value(v)),
                     key_strindex: 0,
                 })
                 .collect(),
@@ -125,7 +129,7 @@ fn tag(key: &str, value: Value<'_>) -> model::KeyValue {
         Value::Int(i) => ("int64", i.into()),
         Value::Double(d) => ("float64", d.into()),
         Value::Bytes(b) => ("binary", base64(b).into()),
-        Value::Complex(_) => ("string", any_to_json(&value.to_any()).to_string().into()),
+        Value::Complex(_) => ("string", any_to_json(&value.decoded()).to_string().into()),
     };
     model::KeyValue {
         key: key.to_owned(),
@@ -329,7 +333,7 @@ fn attrs_to_otlp(names: &dyn Fn(Sym) -> String, attrs: &[(Sym, Value<'_>)]) -> V
         .iter()
         .map(|(k, v)| OtlpKeyValue {
             key: names(*k),
-            value: Some(otlp_value(&v.to_any())),
+            value: Some(otlp_value(&v.decoded())),
             key_strindex: 0,
         })
         .collect()
@@ -343,7 +347,7 @@ fn packed_to_otlp<'a>(
     attrs
         .map(|(k, v)| OtlpKeyValue {
             key: names(k),
-            value: Some(otlp_value(&v.to_any())),
+            value: Some(otlp_value(&v.decoded())),
             key_strindex: 0,
         })
         .collect()
@@ -385,7 +389,9 @@ pub(crate) fn to_otlp_spans<'a>(
                     None => Resource {
                         attributes: vec![OtlpKeyValue {
                             key: SERVICE_NAME.to_owned(),
-                            value: Some(otlp_value(&StoredValue::Str(names.get(record.service)))),
+                            value: Some(otlp_value(&Decoded::Scalar(Value::Str(
+                                names.get(record.service),
+                            )))),
                             key_strindex: 0,
                         }],
                         ..Default::default()

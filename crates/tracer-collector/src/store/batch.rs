@@ -42,8 +42,9 @@ pub const STATUS_OK: StatusCode = 1;
 /// Failure.
 pub const STATUS_ERROR: StatusCode = 2;
 
-/// An attribute value.
-#[derive(Debug, Clone, PartialEq)]
+/// An attribute value. Plain data (`Copy`, no drop): an array's items and a map's entries live
+/// in the batch ([`SpanBatch::values`], [`SpanBatch::entries`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AnyValue<'a> {
     /// Text (also what an empty value is stored as: `Str("")`).
     Str(&'a str),
@@ -55,14 +56,24 @@ pub enum AnyValue<'a> {
     Double(f64),
     /// Raw bytes.
     Bytes(&'a [u8]),
-    /// An ordered list of values.
-    Array(Vec<AnyValue<'a>>),
-    /// An ordered list of (key, value) pairs.
-    Map(Vec<KeyValue<'a>>),
+    /// An ordered list of values: `SpanBatch::values[start..end]`.
+    Array {
+        /// First item.
+        start: u32,
+        /// One past the last item.
+        end: u32,
+    },
+    /// An ordered list of (key, value) pairs: `SpanBatch::entries[start..end]`.
+    Map {
+        /// First entry.
+        start: u32,
+        /// One past the last entry.
+        end: u32,
+    },
 }
 
 /// One attribute.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KeyValue<'a> {
     /// The attribute's name.
     pub key: &'a str,
@@ -182,6 +193,10 @@ pub struct SpanBatch<'a> {
     pub links: Vec<Link<'a>>,
     /// Attributes of all resources, scopes, spans, events and links.
     pub attributes: Vec<KeyValue<'a>>,
+    /// Items of the array values ([`AnyValue::Array`]).
+    pub values: Vec<AnyValue<'a>>,
+    /// Entries of the map values ([`AnyValue::Map`]).
+    pub entries: Vec<KeyValue<'a>>,
     /// Spans the decoder rejected (bad ids, values past a limit), counted in the store's stats.
     pub rejected: u64,
     /// Why the first rejected span was rejected.
@@ -202,6 +217,8 @@ impl<'a> SpanBatch<'a> {
         self.events.clear();
         self.links.clear();
         self.attributes.clear();
+        self.values.clear();
+        self.entries.clear();
         self.rejected = 0;
         self.first_error = None;
     }
@@ -243,6 +260,42 @@ impl<'a> SpanBatch<'a> {
     /// The links in `range`.
     pub fn links_in(&self, range: &Range<u32>) -> &[Link<'a>] {
         slice(&self.links, range)
+    }
+
+    /// An array value of `items`, which are appended to [`SpanBatch::values`].
+    pub fn push_array(&mut self, items: &[AnyValue<'a>]) -> AnyValue<'a> {
+        let start = index(self.values.len());
+        self.values.extend_from_slice(items);
+        AnyValue::Array {
+            start,
+            end: index(self.values.len()),
+        }
+    }
+
+    /// A map value of `entries`, which are appended to [`SpanBatch::entries`].
+    pub fn push_map(&mut self, entries: &[KeyValue<'a>]) -> AnyValue<'a> {
+        let start = index(self.entries.len());
+        self.entries.extend_from_slice(entries);
+        AnyValue::Map {
+            start,
+            end: index(self.entries.len()),
+        }
+    }
+
+    /// The items of an array value (empty for any other value).
+    pub fn array_items(&self, value: &AnyValue<'a>) -> &[AnyValue<'a>] {
+        match *value {
+            AnyValue::Array { start, end } => slice(&self.values, &(start..end)),
+            _ => &[],
+        }
+    }
+
+    /// The entries of a map value (empty for any other value).
+    pub fn map_entries(&self, value: &AnyValue<'a>) -> &[KeyValue<'a>] {
+        match *value {
+            AnyValue::Map { start, end } => slice(&self.entries, &(start..end)),
+            _ => &[],
+        }
     }
 
     /// Forgets everything pushed for a span being built when it must be rejected: keeps the

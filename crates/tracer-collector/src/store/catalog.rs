@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use super::batch::{KeyValue, Resource, Scope as BatchScope};
+use super::batch::{KeyValue, Resource, Scope as BatchScope, SpanBatch};
 use super::fxhash::{FxHashMap, FxHashSet};
 use super::intern::{Interner, Sym};
 use super::span::{AttrIter, ProcessId, Reader, ScopeId, Writer};
@@ -48,23 +48,32 @@ impl Scope {
 }
 
 /// The table key of a list of attributes: their text and values, nothing interned.
-fn key_attributes(w: &mut Writer, attributes: &[KeyValue<'_>], dropped: u32) {
+fn key_attributes(
+    w: &mut Writer,
+    batch: &SpanBatch<'_>,
+    attributes: &[KeyValue<'_>],
+    dropped: u32,
+) {
     w.varint(u64::from(dropped));
     w.varint(attributes.len() as u64);
     for kv in attributes {
         w.str(kv.key);
-        w.any(&kv.value);
+        w.any(batch, &kv.value);
     }
 }
 
 /// Packs attributes for storage (keys interned). Call without holding a table's lock: a query
 /// holds the interner's read lock while it reads the tables.
-fn pack_attributes(attributes: &[KeyValue<'_>], interner: &Interner) -> Box<[u8]> {
+fn pack_attributes(
+    batch: &SpanBatch<'_>,
+    attributes: &[KeyValue<'_>],
+    interner: &Interner,
+) -> Box<[u8]> {
     let mut w = Writer::default();
     w.varint(attributes.len() as u64);
     for kv in attributes {
         w.varint(u64::from(interner.intern(kv.key).0));
-        w.any(&kv.value);
+        w.any(batch, &kv.value);
     }
     w.buf.into_boxed_slice()
 }
@@ -217,17 +226,18 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    /// The id of `resource` (whose attributes are `attributes`), adding it on first sight,
-    /// with a lease the caller records in its batch's [`CatalogRefs`].
+    /// The id of `resource` (of `batch`), adding it on first sight, with a lease the caller
+    /// records in its batch's [`CatalogRefs`].
     pub(crate) fn process_id(
         &self,
         resource: &Resource<'_>,
-        attributes: &[KeyValue<'_>],
+        batch: &SpanBatch<'_>,
         interner: &Interner,
     ) -> ProcessId {
+        let attributes = batch.attributes_in(&resource.attributes);
         let mut key = Writer::default();
         key.str(resource.service);
-        key_attributes(&mut key, attributes, resource.dropped_attributes);
+        key_attributes(&mut key, batch, attributes, resource.dropped_attributes);
         let key = key.buf;
         if let Some(id) = lease_existing(&self.processes, &key) {
             return ProcessId(id);
@@ -236,25 +246,26 @@ impl Catalog {
         // while it reads this table, so interning under the write lock could deadlock.
         let process = Process {
             service: interner.intern(resource.service),
-            packed_attributes: pack_attributes(attributes, interner),
+            packed_attributes: pack_attributes(batch, attributes, interner),
             dropped_attributes: resource.dropped_attributes,
         };
         let mut table = self.processes.write().unwrap_or_else(|e| e.into_inner());
         ProcessId(table.get_or_lease(key, || process))
     }
 
-    /// The id of `scope` (whose attributes are `attributes`), adding it on first sight, with a
-    /// lease (see [`Catalog::process_id`]).
+    /// The id of `scope` (of `batch`), adding it on first sight, with a lease (see
+    /// [`Catalog::process_id`]).
     pub(crate) fn scope_id(
         &self,
         scope: &BatchScope<'_>,
-        attributes: &[KeyValue<'_>],
+        batch: &SpanBatch<'_>,
         interner: &Interner,
     ) -> ScopeId {
+        let attributes = batch.attributes_in(&scope.attributes);
         let mut key = Writer::default();
         key.str(scope.name);
         key.str(scope.version);
-        key_attributes(&mut key, attributes, scope.dropped_attributes);
+        key_attributes(&mut key, batch, attributes, scope.dropped_attributes);
         let key = key.buf;
         if let Some(id) = lease_existing(&self.scopes, &key) {
             return ScopeId(id);
@@ -262,7 +273,7 @@ impl Catalog {
         let stored = Scope {
             name: scope.name.to_owned(),
             version: scope.version.to_owned(),
-            packed_attributes: pack_attributes(attributes, interner),
+            packed_attributes: pack_attributes(batch, attributes, interner),
             dropped_attributes: scope.dropped_attributes,
         };
         let mut table = self.scopes.write().unwrap_or_else(|e| e.into_inner());

@@ -76,7 +76,9 @@ use batch::{SpanKind, StatusCode};
 pub(crate) use catalog::{Catalog, CatalogRefs};
 use fxhash::FxHashMap;
 pub(crate) use intern::{InternReader, Interner, Sym};
-pub(crate) use span::{LinkDetail, ProcessId, ScopeId, SpanRecord, SpanRef, Value, span_refs};
+pub(crate) use span::{
+    Decoded, LinkDetail, ProcessId, ScopeId, SpanRecord, SpanRef, Value, span_refs,
+};
 pub(crate) use values::Resolver;
 pub(crate) use values::ValueDict;
 

@@ -132,10 +132,7 @@ impl Store {
             .resources
             .iter()
             .map(|resource| {
-                let attributes = batch.attributes_in(&resource.attributes);
-                let process = self
-                    .catalog
-                    .process_id(resource, attributes, &self.interner);
+                let process = self.catalog.process_id(resource, batch, &self.interner);
                 prepared.refs.lease_process(process);
                 let service = self.catalog.process(process).map_or(Sym(0), |p| p.service);
                 (process, service)
@@ -145,8 +142,7 @@ impl Store {
             .scopes
             .iter()
             .map(|scope| {
-                let attributes = batch.attributes_in(&scope.attributes);
-                let scope = self.catalog.scope_id(scope, attributes, &self.interner);
+                let scope = self.catalog.scope_id(scope, batch, &self.interner);
                 prepared.refs.lease_scope(scope);
                 scope
             })
@@ -191,6 +187,7 @@ impl Store {
 fn pack_pairs(
     packer: &mut Packer<'_>,
     w: &mut Writer,
+    batch: &SpanBatch<'_>,
     attrs: &[KeyValue<'_>],
     mut bloom: Option<&mut u64>,
 ) {
@@ -205,7 +202,7 @@ fn pack_pairs(
                 packer.value(w, key.0, value);
             }
             // Arrays and maps: inline, not searchable.
-            None => w.any(&kv.value),
+            None => w.any(batch, &kv.value),
         }
     }
 }
@@ -227,7 +224,7 @@ fn pack(packer: &mut Packer<'_>, w: &mut Writer, batch: &SpanBatch<'_>, span: &S
     w.header(&fields);
     let attributes = batch.attributes_in(&span.attributes);
     w.varint(attributes.len() as u64);
-    pack_pairs(packer, w, attributes, Some(&mut bloom));
+    pack_pairs(packer, w, batch, attributes, Some(&mut bloom));
     let events = batch.events_in(&span.events);
     w.varint(events.len() as u64);
     for event in events {
@@ -235,7 +232,7 @@ fn pack(packer: &mut Packer<'_>, w: &mut Writer, batch: &SpanBatch<'_>, span: &S
         packer.value(w, EVENT_NAME_KEY, Value::Str(event.name));
         let attributes = batch.attributes_in(&event.attributes);
         w.event_header(attributes.len(), event.dropped_attributes);
-        pack_pairs(packer, w, attributes, Some(&mut bloom));
+        pack_pairs(packer, w, batch, attributes, Some(&mut bloom));
     }
     w.after_events(&fields);
     for link in links {
@@ -246,7 +243,7 @@ fn pack(packer: &mut Packer<'_>, w: &mut Writer, batch: &SpanBatch<'_>, span: &S
         w.varint(u64::from(link.dropped_attributes));
         let attributes = batch.attributes_in(&link.attributes);
         w.varint(attributes.len() as u64);
-        pack_pairs(packer, w, attributes, None);
+        pack_pairs(packer, w, batch, attributes, None);
     }
     w.after_links(&fields);
     bloom

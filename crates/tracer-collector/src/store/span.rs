@@ -25,7 +25,7 @@
 //! string: 0 (array) or 1 (map), the item count, then per item (a map's key as a string, then)
 //! the value as above, inline.
 
-use super::batch::{AnyValue, KIND_CONSUMER, KeyValue, STATUS_ERROR};
+use super::batch::{AnyValue, KIND_CONSUMER, STATUS_ERROR, SpanBatch};
 use super::intern::Sym;
 use super::values::Resolver;
 
@@ -339,7 +339,7 @@ pub(crate) enum Value<'a> {
     Double(f64),
     Bytes(&'a [u8]),
     /// An array or key-value list in the packed form (see the module docs); decode it with
-    /// [`Value::to_any`].
+    /// `Value::decoded`.
     Complex(&'a [u8]),
 }
 
@@ -353,23 +353,18 @@ impl<'a> Value<'a> {
             AnyValue::Int(i) => Value::Int(i),
             AnyValue::Double(d) => Value::Double(d),
             AnyValue::Bytes(b) => Value::Bytes(b),
-            AnyValue::Array(_) | AnyValue::Map(_) => return None,
+            AnyValue::Array { .. } | AnyValue::Map { .. } => return None,
         })
     }
 
-    /// The value in the batch's terms, arrays and maps decoded.
-    pub(crate) fn to_any(self) -> AnyValue<'a> {
-        self.to_any_within(MAX_READ_DEPTH)
+    /// The value with arrays and maps decoded.
+    pub(crate) fn decoded(self) -> Decoded<'a> {
+        self.decoded_within(MAX_READ_DEPTH)
     }
 
-    fn to_any_within(self, depth: usize) -> AnyValue<'a> {
+    fn decoded_within(self, depth: usize) -> Decoded<'a> {
         match self {
-            Value::Str(s) => AnyValue::Str(s),
-            Value::Bool(b) => AnyValue::Bool(b),
-            Value::Int(i) => AnyValue::Int(i),
-            Value::Double(d) => AnyValue::Double(d),
-            Value::Bytes(b) => AnyValue::Bytes(b),
-            Value::Complex(_) if depth == 0 => AnyValue::Str(""),
+            Value::Complex(_) if depth == 0 => Decoded::Scalar(Value::Str("")),
             Value::Complex(raw) => {
                 let mut r = Reader(raw);
                 let is_map = r.byte() == 1;
@@ -380,18 +375,19 @@ impl<'a> Value<'a> {
                     let mut items = Vec::with_capacity(n);
                     for _ in 0..n {
                         let key = r.str();
-                        let value = r.value(Resolver::NONE).to_any_within(depth - 1);
-                        items.push(KeyValue { key, value });
+                        let value = r.value(Resolver::NONE).decoded_within(depth - 1);
+                        items.push((key, value));
                     }
-                    AnyValue::Map(items)
+                    Decoded::Map(items)
                 } else {
                     let mut items = Vec::with_capacity(n);
                     for _ in 0..n {
-                        items.push(r.value(Resolver::NONE).to_any_within(depth - 1));
+                        items.push(r.value(Resolver::NONE).decoded_within(depth - 1));
                     }
-                    AnyValue::Array(items)
+                    Decoded::Array(items)
                 }
             }
+            scalar => Decoded::Scalar(scalar),
         }
     }
 
@@ -405,6 +401,15 @@ impl<'a> Value<'a> {
             Value::Bytes(_) | Value::Complex(_) => false,
         }
     }
+}
+
+/// A stored value with its arrays and maps decoded, for rendering.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decoded<'a> {
+    /// Anything but an array or map.
+    Scalar(Value<'a>),
+    Array(Vec<Decoded<'a>>),
+    Map(Vec<(&'a str, Decoded<'a>)>),
 }
 
 /// Decoded event.
@@ -612,25 +617,27 @@ impl Writer {
         }
     }
 
-    /// Writes one batch value inline, arrays and maps in their packed form.
-    pub(crate) fn any(&mut self, v: &AnyValue<'_>) {
+    /// Writes one value of `batch` inline, arrays and maps in their packed form.
+    pub(crate) fn any(&mut self, batch: &SpanBatch<'_>, v: &AnyValue<'_>) {
         match v {
-            AnyValue::Array(items) => {
+            AnyValue::Array { .. } => {
+                let items = batch.array_items(v);
                 let mut inner = Writer::default();
                 inner.buf.push(0);
                 inner.varint(items.len() as u64);
                 for item in items {
-                    inner.any(item);
+                    inner.any(batch, item);
                 }
                 self.typed(Value::Complex(&inner.buf));
             }
-            AnyValue::Map(items) => {
+            AnyValue::Map { .. } => {
+                let entries = batch.map_entries(v);
                 let mut inner = Writer::default();
                 inner.buf.push(1);
-                inner.varint(items.len() as u64);
-                for kv in items {
+                inner.varint(entries.len() as u64);
+                for kv in entries {
                     inner.str(kv.key);
-                    inner.any(&kv.value);
+                    inner.any(batch, &kv.value);
                 }
                 self.typed(Value::Complex(&inner.buf));
             }
@@ -836,14 +843,14 @@ mod tests {
 
     #[test]
     fn arrays_and_maps_round_trip_through_the_packed_form() {
-        let value = AnyValue::Map(vec![
+        use super::super::batch::KeyValue;
+        let mut batch = SpanBatch::new();
+        let inner = batch.push_array(&[AnyValue::Bool(true)]);
+        let list = batch.push_array(&[AnyValue::Int(-3), AnyValue::Str("x"), inner]);
+        let value = batch.push_map(&[
             KeyValue {
                 key: "list",
-                value: AnyValue::Array(vec![
-                    AnyValue::Int(-3),
-                    AnyValue::Str("x"),
-                    AnyValue::Array(vec![AnyValue::Bool(true)]),
-                ]),
+                value: list,
             },
             KeyValue {
                 key: "raw",
@@ -855,9 +862,24 @@ mod tests {
             },
         ]);
         let mut w = Writer::default();
-        w.any(&value);
+        w.any(&batch, &value);
         let mut r = Reader(&w.buf);
-        assert_eq!(r.value(Resolver::NONE).to_any(), value);
+        let scalar = |v| Decoded::Scalar(v);
+        assert_eq!(
+            r.value(Resolver::NONE).decoded(),
+            Decoded::Map(vec![
+                (
+                    "list",
+                    Decoded::Array(vec![
+                        scalar(Value::Int(-3)),
+                        scalar(Value::Str("x")),
+                        Decoded::Array(vec![scalar(Value::Bool(true))]),
+                    ])
+                ),
+                ("raw", scalar(Value::Bytes(&[0, 255]))),
+                ("d", scalar(Value::Double(1.5))),
+            ])
+        );
         assert!(r.0.is_empty());
     }
 

@@ -126,9 +126,13 @@ fn fixed32(f: Field<'_>) -> Result<u32> {
     }
 }
 
-/// Decodes an `AnyValue` message nesting arrays and maps at most `left` levels deep; `None`
-/// when it nests deeper.
-fn any_value(msg: &[u8], left: usize) -> Result<Option<AnyValue<'_>>> {
+/// Decodes an `AnyValue` message nesting arrays and maps at most `left` levels deep (their
+/// items pushed onto the batch); `None` when it nests deeper.
+fn any_value<'a>(
+    batch: &mut SpanBatch<'a>,
+    msg: &'a [u8],
+    left: usize,
+) -> Result<Option<AnyValue<'a>>> {
     // `None`: the value read last nests too deep (a later field may still replace it).
     let mut value = Some(AnyValue::Str(""));
     let mut fields = Fields(msg);
@@ -152,28 +156,28 @@ fn any_value(msg: &[u8], left: usize) -> Result<Option<AnyValue<'_>>> {
                 let mut deep = false;
                 while let Some((m, item)) = list.next_field()? {
                     if m == 1 && !deep {
-                        match any_value(len(item)?, left - 1)? {
+                        match any_value(batch, len(item)?, left - 1)? {
                             Some(v) => items.push(v),
                             None => deep = true,
                         }
                     }
                 }
-                (!deep).then_some(AnyValue::Array(items))
+                (!deep).then(|| batch.push_array(&items))
             }
             // KeyValueList { repeated KeyValue values = 1 }.
             6 => {
-                let mut items = Vec::new();
+                let mut entries = Vec::new();
                 let mut list = Fields(len(f)?);
                 let mut deep = false;
                 while let Some((m, item)) = list.next_field()? {
                     if m == 1 && !deep {
-                        match key_value(len(item)?, left - 1)? {
-                            (key, Some(value)) => items.push(KeyValue { key, value }),
+                        match key_value(batch, len(item)?, left - 1)? {
+                            (key, Some(value)) => entries.push(KeyValue { key, value }),
                             (_, None) => deep = true,
                         }
                     }
                 }
-                (!deep).then_some(AnyValue::Map(items))
+                (!deep).then(|| batch.push_map(&entries))
             }
             _ => continue,
         };
@@ -183,14 +187,18 @@ fn any_value(msg: &[u8], left: usize) -> Result<Option<AnyValue<'_>>> {
 
 /// Decodes a `KeyValue` message: its key and its value, `None` when the value nests past `left`
 /// levels.
-fn key_value(msg: &[u8], left: usize) -> Result<(&str, Option<AnyValue<'_>>)> {
+fn key_value<'a>(
+    batch: &mut SpanBatch<'a>,
+    msg: &'a [u8],
+    left: usize,
+) -> Result<(&'a str, Option<AnyValue<'a>>)> {
     let mut key = "";
     let mut value = Some(AnyValue::Str(""));
     let mut fields = Fields(msg);
     while let Some((n, f)) = fields.next_field()? {
         match n {
             1 => key = string(f)?,
-            2 => value = any_value(len(f)?, left)?,
+            2 => value = any_value(batch, len(f)?, left)?,
             _ => {}
         }
     }
@@ -205,7 +213,7 @@ fn push_attribute<'a>(
     kv: &'a [u8],
     problem: &mut Option<String>,
 ) -> Result<()> {
-    let (key, value) = key_value(kv, MAX_VALUE_DEPTH)?;
+    let (key, value) = key_value(batch, kv, MAX_VALUE_DEPTH)?;
     let value = value.unwrap_or_else(|| {
         problem.get_or_insert_with(|| too_deep(key));
         AnyValue::Str("")

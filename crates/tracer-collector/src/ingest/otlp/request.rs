@@ -14,9 +14,13 @@ use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
 use super::{MAX_VALUE_DEPTH, kind_and_status, link_ids, service_of, too_deep, validate_ids};
 use crate::store::batch::{AnyValue, Event, KeyValue, Link, Resource, Scope, Span, SpanBatch};
 
-/// The value of an OTLP `AnyValue` nesting arrays and maps at most `left` levels deep; `None`
-/// when it nests deeper. An empty value is an empty string.
-pub(crate) fn value_of(value: Option<&OtlpAnyValue>, left: usize) -> Option<AnyValue<'_>> {
+/// The value of an OTLP `AnyValue` nesting arrays and maps at most `left` levels deep (their
+/// items pushed onto the batch); `None` when it nests deeper. An empty value is an empty string.
+pub(crate) fn value_of<'a>(
+    batch: &mut SpanBatch<'a>,
+    value: Option<&'a OtlpAnyValue>,
+    left: usize,
+) -> Option<AnyValue<'a>> {
     Some(match value.and_then(|v| v.value.as_ref()) {
         None => AnyValue::Str(""),
         Some(any_value::Value::StringValue(s)) => AnyValue::Str(s),
@@ -28,23 +32,24 @@ pub(crate) fn value_of(value: Option<&OtlpAnyValue>, left: usize) -> Option<AnyV
         Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) if left == 0 => {
             return None;
         }
-        Some(any_value::Value::ArrayValue(a)) => AnyValue::Array(
-            a.values
-                .iter()
-                .map(|v| value_of(Some(v), left - 1))
-                .collect::<Option<Vec<_>>>()?,
-        ),
-        Some(any_value::Value::KvlistValue(kv)) => AnyValue::Map(
-            kv.values
-                .iter()
-                .map(|kv| {
-                    Some(KeyValue {
-                        key: &kv.key,
-                        value: value_of(kv.value.as_ref(), left - 1)?,
-                    })
-                })
-                .collect::<Option<Vec<_>>>()?,
-        ),
+        Some(any_value::Value::ArrayValue(a)) => {
+            let mut items = Vec::with_capacity(a.values.len());
+            for v in &a.values {
+                items.push(value_of(batch, Some(v), left - 1)?);
+            }
+            batch.push_array(&items)
+        }
+        Some(any_value::Value::KvlistValue(kv)) => {
+            let mut entries = Vec::with_capacity(kv.values.len());
+            for kv in &kv.values {
+                let value = value_of(batch, kv.value.as_ref(), left - 1)?;
+                entries.push(KeyValue {
+                    key: &kv.key,
+                    value,
+                });
+            }
+            batch.push_map(&entries)
+        }
     })
 }
 
@@ -57,7 +62,7 @@ fn push_attributes<'a>(
 ) {
     batch.attributes.reserve(attributes.len());
     for kv in attributes {
-        let value = value_of(kv.value.as_ref(), MAX_VALUE_DEPTH).unwrap_or_else(|| {
+        let value = value_of(batch, kv.value.as_ref(), MAX_VALUE_DEPTH).unwrap_or_else(|| {
             problem.get_or_insert_with(|| too_deep(&kv.key));
             AnyValue::Str("")
         });
