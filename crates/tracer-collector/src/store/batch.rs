@@ -298,13 +298,36 @@ impl<'a> SpanBatch<'a> {
         }
     }
 
-    /// Forgets everything pushed for a span being built when it must be rejected: keeps the
-    /// first `attributes`, `events` and `links` entries.
-    pub fn truncate(&mut self, attributes: usize, events: usize, links: usize) {
-        self.attributes.truncate(attributes);
-        self.events.truncate(events);
-        self.links.truncate(links);
+    /// The lengths of the vectors a span adds to, to go back to with [`SpanBatch::rewind`].
+    pub fn mark(&self) -> Mark {
+        Mark {
+            attributes: self.attributes.len(),
+            events: self.events.len(),
+            links: self.links.len(),
+            values: self.values.len(),
+            entries: self.entries.len(),
+        }
     }
+
+    /// Forgets everything pushed since `mark` was taken (a span being built that must be
+    /// rejected).
+    pub fn rewind(&mut self, mark: Mark) {
+        self.attributes.truncate(mark.attributes);
+        self.events.truncate(mark.events);
+        self.links.truncate(mark.links);
+        self.values.truncate(mark.values);
+        self.entries.truncate(mark.entries);
+    }
+}
+
+/// Where a batch's vectors ended at one point ([`SpanBatch::mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    attributes: usize,
+    events: usize,
+    links: usize,
+    values: usize,
+    entries: usize,
 }
 
 /// A vector index as stored in ranges. Batches are bounded by the body limit, far below 4 G

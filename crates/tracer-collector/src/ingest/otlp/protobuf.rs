@@ -344,6 +344,7 @@ fn push_span<'a>(
 ) -> Result<()> {
     parts.events.clear();
     parts.links.clear();
+    let mark = batch.mark();
     let (attrs_start, events_start, links_start) = (
         batch.attributes.len(),
         batch.events.len(),
@@ -436,11 +437,11 @@ fn push_span<'a>(
             batch.spans.push(span);
         }
         Ok(_) => {
-            batch.truncate(attrs_start, events_start, links_start);
+            batch.rewind(mark);
             batch.reject(span.name, problem.as_deref().unwrap_or_default());
         }
         Err(id_problem) => {
-            batch.truncate(attrs_start, events_start, links_start);
+            batch.rewind(mark);
             batch.reject(span.name, &id_problem);
         }
     }

@@ -109,6 +109,7 @@ fn push_span<'a>(batch: &mut SpanBatch<'a>, span: &'a OtlpSpan, resource: u32, s
             return;
         }
     };
+    let mark = batch.mark();
     let (attrs_start, events_start, links_start) = (
         batch.attributes.len(),
         batch.events.len(),
@@ -145,7 +146,7 @@ fn push_span<'a>(batch: &mut SpanBatch<'a>, span: &'a OtlpSpan, resource: u32, s
         });
     }
     if let Some(problem) = problem {
-        batch.truncate(attrs_start, events_start, links_start);
+        batch.rewind(mark);
         batch.reject(&span.name, &problem);
         return;
     }
