@@ -40,6 +40,7 @@ pub mod serve;
 pub mod store;
 pub mod ui;
 pub mod view;
+pub mod vocabulary;
 
 use std::future::Future;
 use std::num::NonZeroUsize;

@@ -43,6 +43,7 @@ use super::otlp_build::{
     error_text_is_true, kind_from_name, kv, micros_to_nanos, string_kv,
 };
 use super::receiver::decode_error;
+use crate::vocabulary;
 
 /// Attribute set on spans whose Jaeger flags carry the debug bit (2).
 pub const DEBUG_ATTRIBUTE: &str = "tracer.jaeger.debug";
@@ -243,7 +244,7 @@ fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
                 Some(k) => kind = k,
                 None => attrs.push(kv(tag.key.clone(), tag_value(tag))),
             },
-            "error" => {
+            vocabulary::ERROR => {
                 let text = tag_text(tag);
                 if error_text_is_true(&text) {
                     status.error = Some(if text == "true" { String::new() } else { text });
@@ -269,7 +270,7 @@ fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
             let mut name = None;
             let mut attributes = Vec::with_capacity(log.fields.len());
             for field in &log.fields {
-                if field.key == "event" && name.is_none() {
+                if field.key == vocabulary::EVENT && name.is_none() {
                     name = Some(tag_text(field));
                 } else {
                     attributes.push(kv(field.key.clone(), tag_value(field)));
