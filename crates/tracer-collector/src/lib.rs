@@ -71,6 +71,7 @@ pub struct CollectorBuilder {
     config: Config,
     access: Access,
     forward: Vec<forward::Upstream>,
+    tail_sampling: Option<forward::tail::TailConfig>,
 }
 
 fn non_zero(n: usize) -> NonZeroUsize {
@@ -121,6 +122,13 @@ impl CollectorBuilder {
         self
     }
 
+    /// Samples what is forwarded by trace, with these policies ([`forward::tail`]); the local
+    /// store still keeps everything.
+    pub fn tail_sampling(mut self, config: forward::tail::TailConfig) -> Self {
+        self.tail_sampling = Some(config);
+        self
+    }
+
     /// Builds the collector and its empty store.
     pub fn build(self) -> Collector {
         let store = Arc::new(Store::new(self.config.store_limits()));
@@ -137,6 +145,7 @@ impl CollectorBuilder {
             store,
             config: self.config,
             forward: self.forward,
+            tail_sampling: self.tail_sampling,
             forwarder: Arc::default(),
         }
     }
@@ -177,6 +186,7 @@ pub struct Collector {
     access: Access,
     receiver_stats: Arc<ReceiverStats>,
     forward: Vec<forward::Upstream>,
+    tail_sampling: Option<forward::tail::TailConfig>,
     forwarder: Arc<std::sync::OnceLock<forward::Forwarder>>,
 }
 
@@ -258,8 +268,11 @@ impl Collector {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         if !self.forward.is_empty() {
-            let forwarder = forward::Forwarder::start(std::mem::take(&mut self.forward))
-                .map_err(std::io::Error::other)?;
+            let forwarder = forward::Forwarder::start_sampled(
+                std::mem::take(&mut self.forward),
+                self.tail_sampling.take(),
+            )
+            .map_err(std::io::Error::other)?;
             self.ingestor = self.ingestor.clone().with_forwarder(forwarder.clone());
             let _ = self.forwarder.set(forwarder);
         }

@@ -152,6 +152,10 @@ struct Cli {
     /// Bytes each forward endpoint may have waiting; past it, the oldest data is dropped.
     #[arg(long, env = "TRACER_COLLECTOR_FORWARD_BUFFER_BYTES", default_value_t = tracer_collector::forward::DEFAULT_BUFFER_BYTES)]
     forward_buffer_bytes: usize,
+    /// Tail-based sampling of what is forwarded: a strict JSON file of policies (see the
+    /// `forward::tail` module docs and docs/DEPLOYMENT.md); the local store keeps everything.
+    #[arg(long, env = "TRACER_COLLECTOR_TAIL_SAMPLING")]
+    tail_sampling: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -261,7 +265,18 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         ..Config::default()
     };
     let upstreams = forward_upstreams(&cli)?;
-    let collector = Collector::builder()
+    let mut builder = Collector::builder();
+    if let Some(path) = &cli.tail_sampling {
+        if upstreams.is_empty() {
+            bail!("--tail-sampling samples what is forwarded: give --forward-otlp too");
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--tail-sampling {}", path.display()))?;
+        let config = tracer_collector::forward::tail::TailConfig::parse(&text)
+            .map_err(|e| anyhow::anyhow!("--tail-sampling {}: {e}", path.display()))?;
+        builder = builder.tail_sampling(config);
+    }
+    let collector = builder
         .config(config)
         .forward(upstreams)
         .max_spans(cli.max_spans)

@@ -426,6 +426,12 @@ async fn stats(State(state): State<QueryState>) -> Response {
                 "forward".to_owned(),
                 serde_json::to_value(forwarder.stats()).unwrap_or_default(),
             );
+            if let Some(tail) = forwarder.tail_stats() {
+                map.insert(
+                    "forward_tail_sampling".to_owned(),
+                    serde_json::to_value(tail).unwrap_or_default(),
+                );
+            }
         }
     }
     Json(body).into_response()
