@@ -15,11 +15,14 @@
 mod r#gen;
 pub mod grpc;
 pub mod http;
+pub mod jaeger_grpc;
 pub mod jaeger_http;
+pub mod jaeger_proto;
 pub mod jaeger_thrift;
 mod otlp_build;
 pub mod receiver;
 pub mod sampling;
+pub mod strategies;
 pub mod udp;
 pub mod zipkin;
 
