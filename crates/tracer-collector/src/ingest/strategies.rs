@@ -288,6 +288,10 @@ impl SamplingStrategies {
             origin: None,
             detail,
         };
+        // serde would take a struct as an array of its fields; the format has objects only.
+        let value: serde_json::Value =
+            serde_json::from_slice(json).map_err(|e| invalid(e.to_string()))?;
+        objects_only(&value, "the document").map_err(invalid)?;
         let file: FileStrategies =
             serde_json::from_slice(json).map_err(|e| invalid(e.to_string()))?;
         let default = match &file.default_strategy {
@@ -326,6 +330,40 @@ impl SamplingStrategies {
     /// The strategy for `service` (its own, else the default).
     pub fn for_service(&self, service: &str) -> &StrategyResponse {
         self.services.get(service).unwrap_or(&self.default)
+    }
+}
+
+/// Checks that `value` (named `at`) is an object, and so is every strategy under it (serde
+/// reports the other shape errors, and unknown keys).
+fn objects_only(value: &serde_json::Value, at: &str) -> Result<(), String> {
+    let Some(object) = value.as_object() else {
+        return Err(format!("{at} is {}; accepted: an object", json_kind(value)));
+    };
+    for (key, value) in object {
+        match (key.as_str(), value) {
+            ("service_strategies" | "operation_strategies", serde_json::Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    objects_only(item, &format!("{key}[{i}]"))?;
+                }
+            }
+            ("default_strategy", serde_json::Value::Array(_)) => {
+                return Err(format!("{key} is an array; accepted: an object"));
+            }
+            ("default_strategy", serde_json::Value::Object(_)) => objects_only(value, key)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
