@@ -466,6 +466,26 @@ async fn the_sampling_manager_answers_what_the_strategies_file_says() {
     let mut client = SamplingManagerClient::connect(format!("http://{}", c.jaeger_grpc))
         .await
         .unwrap();
+    // An undecodable strategy request is INVALID_ARGUMENT, and the next one is answered.
+    let raw = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = raw
+        .post(format!(
+            "http://{}{}",
+            c.jaeger_grpc,
+            tracer_collector::ingest::jaeger_grpc::GET_SAMPLING_STRATEGY_PATH
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(vec![0u8, 0, 0, 0, 2, 0x0a, 0x05])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["grpc-status"], "3", "{:?}", r.headers());
+    let message = r.headers()["grpc-message"].to_str().unwrap().to_owned();
+    assert!(message.contains("SamplingStrategyParameters"), "{message}");
     let mut ask = async |service: &str| {
         client
             .get_sampling_strategy(SamplingStrategyParameters {

@@ -10,7 +10,8 @@
 //! ([`super::strategies`]).
 //!
 //! Status codes: `INVALID_ARGUMENT` with the decoder's message for an undecodable message (or
-//! an id of the wrong length), or a call with other than one message; `RESOURCE_EXHAUSTED` over
+//! an id of the wrong length; on either method), or a `PostSpans` call with other than one
+//! message; `RESOURCE_EXHAUSTED` over
 //! the body limit; `UNAVAILABLE` (retryable) when the ingest budget is spent; as on the OTLP
 //! port, HTTP/1 gets 505 and a content type other than `application/grpc` 415. Rejected spans
 //! (invalid ids) do not fail the call: `PostSpansResponse` has no field to report them, so they
@@ -29,6 +30,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
+use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::server::{ClientStreamingService, Grpc, UnaryService};
 use tonic::{Code, Status, Streaming};
@@ -164,14 +166,13 @@ async fn get_sampling_strategy(State(state): State<PortState>, req: Request) -> 
     ) {
         return refusal;
     }
-    let mut grpc = Grpc::new(tonic_prost::ProstCodec::<
-        api_v2::SamplingStrategyResponse,
-        api_v2::SamplingStrategyParameters,
-    >::default())
-    .accept_compressed(CompressionEncoding::Gzip)
-    .send_compressed(CompressionEncoding::Gzip)
-    // A service name; anything larger is not a strategy request.
-    .max_decoding_message_size(64 << 10);
+    // Raw bytes in, so an undecodable message is `INVALID_ARGUMENT` (prost's codec in tonic
+    // reports it as `INTERNAL`).
+    let mut grpc = Grpc::new(RawCodec::<api_v2::SamplingStrategyResponse>::default())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        // A service name; anything larger is not a strategy request.
+        .max_decoding_message_size(64 << 10);
     grpc.unary(StrategySvc(state.strategies), req)
         .await
         .into_response()
@@ -179,20 +180,22 @@ async fn get_sampling_strategy(State(state): State<PortState>, req: Request) -> 
 
 struct StrategySvc(Arc<SamplingStrategies>);
 
-impl UnaryService<api_v2::SamplingStrategyParameters> for StrategySvc {
+impl UnaryService<Bytes> for StrategySvc {
     type Response = api_v2::SamplingStrategyResponse;
     type Future =
         Pin<Box<dyn Future<Output = Result<tonic::Response<Self::Response>, Status>> + Send>>;
 
-    fn call(
-        &mut self,
-        request: tonic::Request<api_v2::SamplingStrategyParameters>,
-    ) -> Self::Future {
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let strategies = self.0.clone();
         Box::pin(async move {
-            let service = request.into_inner().service_name;
+            let parameters = api_v2::SamplingStrategyParameters::decode(request.into_inner())
+                .map_err(|e| {
+                    Status::invalid_argument(format!(
+                        "invalid SamplingStrategyParameters message: {e}"
+                    ))
+                })?;
             Ok(tonic::Response::new(
-                strategies.for_service(&service).to_proto(),
+                strategies.for_service(&parameters.service_name).to_proto(),
             ))
         })
     }
