@@ -566,3 +566,35 @@ async fn the_sampling_manager_answers_what_the_strategies_file_says() {
     );
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_port_has_the_per_listener_connection_cap_and_counts_refusals() {
+    use tokio::io::AsyncReadExt;
+    let config = tracer_collector::config::Config {
+        max_connections: std::num::NonZeroUsize::new(2).unwrap(),
+        ..Default::default()
+    };
+    let c = TestCollector::start_with(Collector::builder().config(config)).await;
+    let idle = [
+        tokio::net::TcpStream::connect(c.jaeger_grpc).await.unwrap(),
+        tokio::net::TcpStream::connect(c.jaeger_grpc).await.unwrap(),
+    ];
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut extra = tokio::net::TcpStream::connect(c.jaeger_grpc).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(2), extra.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "a third connection was not closed: {read:?}"
+    );
+    let (_, stats) = c.get("/api/collector/stats").await;
+    let port = &stats["listeners"]["jaeger-grpc"];
+    assert!(port["refused"].as_u64() >= Some(1), "{stats}");
+    assert_eq!(port["open"].as_u64(), Some(2), "{stats}");
+    drop(idle);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    post(&c, batch(&[4; 16]))
+        .await
+        .expect("served once the idle ones went");
+    c.stop().await;
+}
