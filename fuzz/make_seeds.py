@@ -186,6 +186,60 @@ write(
     ],
 )
 
+# --- trace files: OTLP JSON lines or documents, Jaeger UI JSON (fuzz/harness/trace_files.rs) ---
+ONE = jrequest([("frontend", [jspan(T1, S[0], None, "GET /", 2, 0)])])
+TWO = jrequest([("backend", [jspan(T2, S[2], None, "POST /x", 2, 20)])])
+
+
+def jaeger_trace(bare=False):
+    tid = T1.hex()
+    trace = {
+        "traceID": tid,
+        "spans": [
+            {"traceID": tid, "spanID": S[0].hex(), "flags": 1, "operationName": "GET /",
+             "references": [], "startTime": START // 1000, "duration": 1200,
+             "tags": [{"key": "otel.scope.name", "type": "string", "value": "lib"},
+                      {"key": "span.kind", "type": "string", "value": "server"},
+                      {"key": "n", "type": "int64", "value": 3},
+                      {"key": "big", "type": "int64", "value": "9007199254740993"},
+                      {"key": "r", "type": "float64", "value": 0.5},
+                      {"key": "raw", "type": "binary", "value": "AQID"},
+                      {"key": "ok", "type": "bool", "value": True},
+                      {"key": "otel.status_code", "type": "string", "value": "ERROR"},
+                      {"key": "error", "type": "bool", "value": True}],
+             "logs": [{"timestamp": START // 1000 + 5, "fields": [
+                 {"key": "event", "type": "string", "value": "exception"},
+                 {"key": "exception.type", "type": "string", "value": "E"}]}],
+             "processID": "p1", "warnings": None},
+            {"traceID": tid, "spanID": S[1].hex(), "operationName": "call",
+             "references": [{"refType": "CHILD_OF", "traceID": tid, "spanID": S[0].hex()},
+                            {"refType": "FOLLOWS_FROM", "traceID": T2.hex(), "spanID": S[3].hex()}],
+             "startTime": START // 1000 + 10, "duration": 100, "tags": [], "logs": [],
+             "processID": "p2"},
+        ],
+        "processes": {"p1": {"serviceName": "frontend", "tags": [{"key": "host", "type": "string", "value": "h"}]},
+                      "p2": {"serviceName": "backend", "tags": []}},
+        "warnings": None,
+    }
+    return json.dumps(trace if bare else {"data": [trace], "total": 1, "limit": 0, "offset": 0, "errors": None})
+
+
+write(
+    "trace_files",
+    [
+        ONE,
+        ONE + "\n" + TWO + "\n",
+        json.dumps(json.loads(ONE), indent=2),
+        jaeger_trace(),
+        jaeger_trace(bare=True),
+        '{"data": null, "errors": [{"code": 404, "msg": "trace not found"}]}',
+        ONE + "\n{\"resourceSpans\": [\n",
+        '{"data":[{"traceID":"ab","spans":[{"spanID":"01","processID":"p9"}],"processes":{}}]}',
+        "\ufeff" + ONE,
+        "",
+    ],
+)
+
 # --- query API: first byte = endpoint index (see fuzz/harness/query.rs) ---
 T1H, T2H = T1.hex(), T2.hex()
 v1 = [

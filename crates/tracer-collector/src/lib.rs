@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Modules depend one way: [`ingest`] and [`query`] use [`store`]; [`view`] renders the query
-//! model. A [`Collector`] ties them together and serves pre-bound listeners until a shutdown
+//! model; [`files`] (trace files: export, import, `/api/transform`) uses [`ingest`] and
+//! [`query`]. A [`Collector`] ties them together and serves pre-bound listeners until a shutdown
 //! future completes, so tests bind `127.0.0.1:0` and read the ports back.
 //!
 //! ```no_run
@@ -31,6 +32,8 @@
 
 pub mod access;
 pub mod config;
+pub mod files;
+pub mod forward;
 pub mod ingest;
 pub mod loadgen;
 pub mod query;
@@ -69,6 +72,7 @@ pub struct CollectorBuilder {
     config: Config,
     access: Access,
     strategies: SamplingStrategies,
+    forward: Vec<forward::Upstream>,
 }
 
 fn non_zero(n: usize) -> NonZeroUsize {
@@ -119,6 +123,13 @@ impl CollectorBuilder {
         self
     }
 
+    /// Forwards everything accepted to these upstreams as OTLP ([`forward`]), from
+    /// [`Collector::run`] on.
+    pub fn forward(mut self, upstreams: Vec<forward::Upstream>) -> Self {
+        self.forward = upstreams;
+        self
+    }
+
     /// Builds the collector and its empty store.
     pub fn build(self) -> Collector {
         let store = Arc::new(Store::new(self.config.store_limits()));
@@ -135,6 +146,8 @@ impl CollectorBuilder {
             strategies: Arc::new(self.strategies),
             store,
             config: self.config,
+            forward: self.forward,
+            forwarder: Arc::default(),
         }
     }
 }
@@ -176,6 +189,8 @@ pub struct Collector {
     access: Access,
     receiver_stats: Arc<ReceiverStats>,
     strategies: Arc<SamplingStrategies>,
+    forward: Vec<forward::Upstream>,
+    forwarder: Arc<std::sync::OnceLock<forward::Forwarder>>,
 }
 
 impl Collector {
@@ -202,6 +217,10 @@ impl Collector {
     /// The query router (Jaeger API and web UI on one origin), for mounting elsewhere.
     pub fn query_router(&self) -> Router {
         self.api_router()
+            .merge(files::api::router(files::api::FilesState {
+                query: self.query_state(),
+                ingestor: self.ingestor(),
+            }))
             .merge(ingest::receiver::stats_router(self.receiver_stats.clone()))
             .merge(ui::router())
     }
@@ -221,7 +240,11 @@ impl Collector {
 
     /// The Jaeger query API alone, without the web UI.
     pub fn api_router(&self) -> Router {
-        query::router(QueryState {
+        query::router(self.query_state())
+    }
+
+    fn query_state(&self) -> QueryState {
+        QueryState {
             store: self.store.clone(),
             default_lookback_ns: self
                 .config
@@ -229,7 +252,13 @@ impl Collector {
                 .saturating_mul(1_000_000_000),
             limiter: self.query_limiter.clone(),
             listeners: self.listener_stats.clone(),
-        })
+            forward: self.forwarder.clone(),
+        }
+    }
+
+    /// Counters of each forwarding upstream (empty until [`Collector::run`] starts them).
+    pub fn forward_stats(&self) -> Vec<forward::UpstreamStats> {
+        self.forwarder.get().map(|f| f.stats()).unwrap_or_default()
     }
 
     /// Serves the given listeners until `shutdown` completes, then lets in-flight requests
@@ -237,7 +266,26 @@ impl Collector {
     /// fails. Each listener applies the configured connection limits ([`serve`]) and access
     /// rules ([`access`]).
     pub async fn run(
-        self,
+        mut self,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        if !self.forward.is_empty() {
+            let forwarder = forward::Forwarder::start(std::mem::take(&mut self.forward))
+                .map_err(std::io::Error::other)?;
+            self.ingestor = self.ingestor.clone().with_forwarder(forwarder.clone());
+            let _ = self.forwarder.set(forwarder);
+        }
+        let result = self.serve(listeners, shutdown).await;
+        if let Some(forwarder) = self.forwarder.get() {
+            // Servers are done: nothing more arrives; give the upstreams a moment to take the rest.
+            forwarder.shutdown(SHUTDOWN_GRACE).await;
+        }
+        result
+    }
+
+    async fn serve(
+        &self,
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {

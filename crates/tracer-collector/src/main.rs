@@ -8,6 +8,9 @@
 //!                  [--zipkin-compact-port 5775] [--sampling-port 5778]
 //!                  [--jaeger-grpc-port 14250] [--sampling-strategies FILE]
 //! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
+//! tracer-collector export --trace ID [--format otlp-json|jaeger-json] [--output FILE]
+//! tracer-collector export --service NAME --since DURATION [--limit N] [...]
+//! tracer-collector import FILE... [--collector http://127.0.0.1:16686]
 //! ```
 //! Every flag also reads an environment variable (see `--help`). Logs go to stderr; `RUST_LOG`
 //! filters them.
@@ -24,7 +27,7 @@ use tracer_collector::config::{
 use tracer_collector::ingest::receiver;
 use tracer_collector::ingest::strategies::SamplingStrategies;
 use tracer_collector::query::model::{Envelope, Trace};
-use tracer_collector::{Collector, Listeners, view};
+use tracer_collector::{Collector, Listeners, files, view};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -108,12 +111,56 @@ struct Cli {
     allowed_hosts: Vec<String>,
     /// Access token every request must present (`Authorization: Bearer`, or a browser
     /// sign-in); required when binding beyond loopback.
-    #[arg(long, env = "TRACER_COLLECTOR_AUTH_TOKEN", hide_env_values = true)]
+    /// The `export` and `import` commands present it to the collector they talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "TRACER_COLLECTOR_AUTH_TOKEN",
+        hide_env_values = true
+    )]
     auth_token: Option<String>,
     /// Serve beyond loopback without an access token (anyone who can reach the ports can
     /// read and write traces).
     #[arg(long, env = "TRACER_COLLECTOR_NO_AUTH")]
     no_auth: bool,
+    /// Also send everything accepted to this OTLP endpoint (repeatable, or comma-separated in
+    /// the variable): `http(s)://host:4317` for grpc, `http(s)://host:4318` (or the full
+    /// `/v1/traces` URL) for http/protobuf.
+    #[arg(
+        long = "forward-otlp",
+        env = "TRACER_COLLECTOR_FORWARD_OTLP",
+        value_delimiter = ','
+    )]
+    forward_otlp: Vec<String>,
+    /// Transport of the forward endpoints: grpc or http/protobuf.
+    #[arg(
+        long,
+        env = "TRACER_COLLECTOR_FORWARD_PROTOCOL",
+        default_value = "grpc"
+    )]
+    forward_protocol: tracer_collector::forward::Protocol,
+    /// A header (gRPC metadata) sent with every forwarded export, `KEY=VALUE` (repeatable).
+    #[arg(
+        long = "forward-header",
+        env = "TRACER_COLLECTOR_FORWARD_HEADERS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    forward_headers: Vec<String>,
+    /// Compression of forwarded exports: gzip or none.
+    #[arg(
+        long,
+        env = "TRACER_COLLECTOR_FORWARD_COMPRESSION",
+        default_value = "none"
+    )]
+    forward_compression: String,
+    /// PEM file of extra CA certificates trusted for https:// forward endpoints (besides the
+    /// system's roots).
+    #[arg(long, env = "TRACER_COLLECTOR_FORWARD_CA_FILE")]
+    forward_ca_file: Option<std::path::PathBuf>,
+    /// Bytes each forward endpoint may have waiting; past it, the oldest data is dropped.
+    #[arg(long, env = "TRACER_COLLECTOR_FORWARD_BUFFER_BYTES", default_value_t = tracer_collector::forward::DEFAULT_BUFFER_BYTES)]
+    forward_buffer_bytes: usize,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -137,6 +184,11 @@ enum Command {
     },
     /// Send OTLP at a fixed rate with known trace ids, then check every span was stored.
     Loadgen(tracer_collector::loadgen::Args),
+    /// Write traces of a running collector to a file (OTLP JSON lines or Jaeger JSON).
+    Export(files::cli::ExportArgs),
+    /// Store trace files (OTLP JSON, JSON lines or one document; Jaeger UI JSON) in a running
+    /// collector; prints the trace ids stored.
+    Import(files::cli::ImportArgs),
 }
 
 #[tokio::main]
@@ -156,7 +208,20 @@ async fn main() -> anyhow::Result<()> {
             width,
         }) => view_trace(trace_id, query, width).await,
         Some(Command::Loadgen(args)) => Ok(tracer_collector::loadgen::cli(args).await?),
+        Some(Command::Export(args)) => exit_with(files::cli::export(args, cli.auth_token).await),
+        Some(Command::Import(args)) => exit_with(files::cli::import(args, cli.auth_token).await),
         None => serve(cli).await,
+    }
+}
+
+/// Ends the process with the command's exit code (see [`files::cli`]).
+fn exit_with(result: Result<(), files::cli::CliError>) -> anyhow::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            std::process::exit(i32::from(e.code));
+        }
     }
 }
 
@@ -208,9 +273,11 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         Some(path) => SamplingStrategies::from_file(path)?,
         None => SamplingStrategies::default(),
     };
+    let upstreams = forward_upstreams(&cli)?;
     let collector = Collector::builder()
         .config(config)
         .sampling_strategies(strategies)
+        .forward(upstreams)
         .max_spans(cli.max_spans)
         .max_bytes(cli.max_bytes)
         .body_limit(cli.body_limit)
@@ -235,6 +302,42 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         .run(listeners, shutdown_signal())
         .await
         .context("collector failed")
+}
+
+/// The `--forward-*` flags as upstreams, with errors naming the bad flag and value.
+fn forward_upstreams(cli: &Cli) -> anyhow::Result<Vec<tracer_collector::forward::Upstream>> {
+    use tracer_collector::forward::{Upstream, parse_header};
+    let gzip = match cli.forward_compression.as_str() {
+        "gzip" => true,
+        "none" => false,
+        other => bail!("--forward-compression {other:?}: expected gzip or none"),
+    };
+    let headers = cli
+        .forward_headers
+        .iter()
+        .map(|h| parse_header(h).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ca_pem = match &cli.forward_ca_file {
+        Some(path) => Some(
+            std::fs::read(path).with_context(|| format!("--forward-ca-file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    if cli.forward_buffer_bytes == 0 {
+        bail!("--forward-buffer-bytes must be at least 1");
+    }
+    cli.forward_otlp
+        .iter()
+        .map(|url| {
+            let mut upstream =
+                Upstream::new(url, cli.forward_protocol).map_err(anyhow::Error::msg)?;
+            upstream.headers = headers.clone();
+            upstream.gzip = gzip;
+            upstream.ca_pem = ca_pem.clone();
+            upstream.buffer_bytes = cli.forward_buffer_bytes;
+            Ok(upstream)
+        })
+        .collect()
 }
 
 /// Completes on ctrl-c, or on SIGTERM where there is one.

@@ -1,8 +1,9 @@
 //! The checked-in fuzz corpus of the collector's parsers replays cleanly on the stable
-//! toolchain: every input in `fuzz/corpus/{otlp_protobuf,otlp_json,query_v1,query_v3,params}/`
-//! and in the receivers' corpora (`jaeger_*`, `zipkin_*`, `sampling_strategies`) runs through
-//! the same harness code as the fuzz target (`fuzz/harness/*.rs`, shared with `#[path]`), so CI
-//! guards what the fuzzers found. How the fuzzers run: docs/RELIABILITY.md.
+//! toolchain: every input in
+//! `fuzz/corpus/{otlp_protobuf,otlp_json,query_v1,query_v3,params,trace_files}/` and in the
+//! receivers' corpora (`jaeger_*`, `zipkin_*`, `sampling_strategies`) runs through the same
+//! harness code as the fuzz target (`fuzz/harness/*.rs`, shared with `#[path]`), so CI guards
+//! what the fuzzers found. How the fuzzers run: docs/RELIABILITY.md.
 
 #[path = "../../../fuzz/harness/otlp.rs"]
 mod otlp;
@@ -14,6 +15,8 @@ mod query;
 mod receivers;
 #[path = "../../../fuzz/harness/replay.rs"]
 mod replay;
+#[path = "../../../fuzz/harness/trace_files.rs"]
+mod trace_files;
 
 use replay::replay;
 
@@ -130,4 +133,9 @@ fn sampling_strategies_corpus_replays_without_a_crash() {
         "sampling_strategies",
         receivers::sampling_strategies,
     );
+}
+
+#[test]
+fn trace_files_corpus_replays_without_a_crash() {
+    replay(env!("CARGO_MANIFEST_DIR"), "trace_files", trace_files::run);
 }

@@ -8,10 +8,13 @@ export class ApiError extends Error {
   }
 }
 
-async function getJson(path, signal) {
+/** False here; true in the saved offline page, whose api module answers from inlined traces. */
+export const offline = false;
+
+async function getJson(path, signal, init = {}) {
   let response;
   try {
-    response = await fetch(path, { signal, headers: { accept: 'application/json' } });
+    response = await fetch(path, { signal, headers: { accept: 'application/json' }, ...init });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, `cannot reach the collector: ${e.message}`);
@@ -48,6 +51,22 @@ export async function trace(id, signal) {
   const body = await getJson(`/api/traces/${enc(id)}`, signal);
   if (!body.data || !body.data.length) throw new ApiError(404, 'trace not found');
   return body.data[0];
+}
+
+/** URL of one trace as a file: format `otlp-json`, `jaeger-json` or `html` (a page that opens offline). */
+export function exportUrl(id, format) {
+  return `/api/export/${enc(id)}?format=${enc(format)}`;
+}
+
+/**
+ * Stores a trace file (OTLP JSON, JSON lines or one document, or Jaeger JSON) like any trace.
+ * Returns `{traceIDs, spans, rejected, message}`; a bad file throws ApiError naming line and field.
+ */
+export async function importFile(file, signal) {
+  const body = await getJson('/api/import', signal, {
+    method: 'POST', body: file, headers: { accept: 'application/json', 'content-type': 'application/json' },
+  });
+  return body.data;
 }
 
 /** Dependency links `{parent, child, callCount}` for the window ending at endMs. */

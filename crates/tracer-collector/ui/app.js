@@ -13,6 +13,7 @@ import { searchView } from './search.js';
 import { traceView } from './trace.js';
 import { depsView } from './deps.js';
 import { compareView } from './compare.js';
+import { installUpload } from './upload.js';
 
 const main = document.getElementById('app');
 
@@ -74,6 +75,13 @@ document.getElementById('jump').addEventListener('submit', (e) => {
   if (id) location.hash = `#/trace/${encodeURIComponent(id)}`;
   input.value = '';
 });
+
+if (api.offline) {
+  // The saved page holds its traces only: nothing to upload to, no collector to search.
+  document.getElementById('upload').remove();
+} else {
+  installUpload(main, (hash) => { location.hash = hash; });
+}
 
 window.addEventListener('hashchange', route);
 api.services().then(registerServices, () => {}).finally(route);

@@ -4,7 +4,7 @@
 
 import * as api from './api.js';
 import { h, mount, notice, s } from './dom.js';
-import { parseGoDuration, serviceColor } from './format.js';
+import { formatCount, parseGoDuration, serviceColor } from './format.js';
 import { edgesFromTraces } from './model.js';
 import { hashOf } from './route.js';
 
@@ -12,20 +12,22 @@ const LOOKBACKS = [['1h', 'Last hour'], ['6h', 'Last 6 hours'], ['24h', 'Last 24
 const ERROR_SAMPLE_LIMIT = 1000; // traces read (per service when searching service by service)
 const NODE_W = 180;
 const NODE_H = 46;
-const COL_GAP = 130;
-const ROW_GAP = 44;
+const LANE_H = 18; // the slot an edge takes when it crosses a column
+const ROW_GAP = 44; // between two services of a column
+const LANE_GAP = 14; // next to a crossing edge
+const MIN_COL_GAP = 120;
+const LABEL_H = 18;
+const LABEL_SPACING = 22; // between the centres of two labels in one gap
+const PORT_OFFSET = 7; // edges leave and enter a node above (calls) or below (call-backs) its middle
 const PAD = 30;
 
-/**
- * Places services in columns, callers left of callees (longest path from a caller-only
- * service; edges that close a cycle are ignored for this), then orders each column to keep
- * edges short (barycentre sweeps). Returns Map name -> {x, y, layer}.
- */
-export function layout(names, edges) {
+const keyOf = (e) => `${e.parent}\u0000${e.child}`;
+
+/** Marks the edges that close a cycle, by a depth-first walk from services nobody calls. */
+function backEdges(names, edges) {
   const out = new Map(names.map((n) => [n, []]));
   for (const e of edges) out.get(e.parent).push(e.child);
   for (const list of out.values()) list.sort();
-  // Depth-first from services nobody calls (then from any unvisited one) marks back edges.
   const indegree = new Map(names.map((n) => [n, 0]));
   for (const e of edges) indegree.set(e.child, indegree.get(e.child) + 1);
   const starts = [...names].sort((a, b) => indegree.get(a) - indegree.get(b) || a.localeCompare(b));
@@ -52,9 +54,13 @@ export function layout(names, edges) {
       }
     }
   }
-  // Longest path layering over the remaining (acyclic) edges, Kahn style.
+  return back;
+}
+
+/** Longest-path layers over the edges that are not back edges (callers left of callees). */
+function layers(names, edges, back) {
   const layer = new Map(names.map((n) => [n, 0]));
-  const forward = edges.filter((e) => !back.has(`${e.parent}\u0000${e.child}`));
+  const forward = edges.filter((e) => !back.has(keyOf(e)) && e.parent !== e.child);
   const inCount = new Map(names.map((n) => [n, 0]));
   for (const e of forward) inCount.set(e.child, inCount.get(e.child) + 1);
   const queue = names.filter((n) => inCount.get(n) === 0);
@@ -67,41 +73,159 @@ export function layout(names, edges) {
       if (inCount.get(e.child) === 0) queue.push(e.child);
     }
   }
+  return layer;
+}
+
+/**
+ * A layered drawing of the service graph (the Sugiyama scheme), where no edge crosses a node
+ * and no label covers one:
+ *
+ * 1. services go in columns, callers left of callees (longest path; the edges that close a
+ *    cycle, call-backs, are routed as if reversed and drawn back);
+ * 2. an edge that spans several columns gets a lane (a slot of its own) in each column it
+ *    crosses, so it passes between the services of that column, never over one;
+ * 3. each column is ordered to keep edges short (barycentre sweeps over services and lanes);
+ * 4. between two columns an edge is a curve whose x only grows (or only shrinks), so it stays
+ *    in the gap; in a column it runs straight along its lane;
+ * 5. an edge's label sits in the gap next to its caller, and labels sharing a gap are spread
+ *    apart; `colGap` is chosen by the caller to fit the widest label.
+ *
+ * `edges` are `{parent, child}`; returns node boxes, edge routes and label anchors.
+ */
+export function layout(names, edges, colGap = MIN_COL_GAP) {
+  const back = backEdges(names, edges);
+  const layer = layers(names, edges, back);
+  // Chains of items (services and lanes) per edge, from its left end to its right end.
   const columns = [];
-  for (const n of [...names].sort()) {
-    const l = layer.get(n);
-    (columns[l] = columns[l] || []).push(n);
-  }
+  const itemLayer = new Map();
+  const add = (item, l) => {
+    itemLayer.set(item, l);
+    (columns[l] = columns[l] || []).push(item);
+  };
+  for (const n of [...names].sort()) add(n, layer.get(n));
+  const chains = edges.map((e, i) => {
+    if (e.parent === e.child) return null;
+    const reversed = back.has(keyOf(e));
+    const [left, right] = reversed ? [e.child, e.parent] : [e.parent, e.child];
+    const chain = [left];
+    for (let l = layer.get(left) + 1; l < layer.get(right); l++) {
+      const lane = `\u0001${i}\u0001${l}`;
+      add(lane, l);
+      chain.push(lane);
+    }
+    chain.push(right);
+    return { reversed, chain };
+  });
   for (let l = 0; l < columns.length; l++) columns[l] = columns[l] || [];
+  const isLane = (item) => item.startsWith('\u0001');
+  const sides = new Map([...itemLayer.keys()].map((n) => [n, { before: [], after: [] }]));
+  for (const c of chains) {
+    if (!c) continue;
+    for (let k = 0; k + 1 < c.chain.length; k++) {
+      sides.get(c.chain[k]).after.push(c.chain[k + 1]);
+      sides.get(c.chain[k + 1]).before.push(c.chain[k]);
+    }
+  }
   const position = new Map();
   const index = () => {
     for (const col of columns) col.forEach((n, i) => position.set(n, i));
   };
   index();
-  const neighbours = (n, towards) => edges
-    .filter((e) => (towards < 0 ? e.child === n && layer.get(e.parent) < layer.get(n) : e.parent === n && layer.get(e.child) > layer.get(n)))
-    .map((e) => position.get(towards < 0 ? e.parent : e.child));
-  for (let sweep = 0; sweep < 4; sweep++) {
+  for (let sweep = 0; sweep < 6; sweep++) {
     const down = sweep % 2 === 0;
-    const order = down ? columns.keys() : [...columns.keys()].reverse();
+    const order = down ? [...columns.keys()] : [...columns.keys()].reverse();
     for (const l of order) {
       const bary = new Map(columns[l].map((n) => {
-        const ps = neighbours(n, down ? -1 : 1);
+        const ps = (down ? sides.get(n).before : sides.get(n).after).map((m) => position.get(m));
         return [n, ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : position.get(n)];
       }));
-      columns[l].sort((a, b) => bary.get(a) - bary.get(b) || a.localeCompare(b));
+      columns[l].sort((a, b) => bary.get(a) - bary.get(b) || position.get(a) - position.get(b));
       index();
     }
   }
-  const tallest = Math.max(...columns.map((c) => c.length), 1);
-  const result = new Map();
+  // Coordinates: items stacked in their column, columns centred on the tallest.
+  const heightOf = (item) => (isLane(item) ? LANE_H : NODE_H);
+  const stacked = columns.map((col) => {
+    let y = 0;
+    const tops = col.map((item, i) => {
+      if (i > 0) y += isLane(item) || isLane(col[i - 1]) ? LANE_GAP : ROW_GAP;
+      const top = y;
+      y += heightOf(item);
+      return top;
+    });
+    return { tops, height: y };
+  });
+  const tallest = Math.max(...stacked.map((c) => c.height), NODE_H);
+  const colX = (l) => PAD + l * (NODE_W + colGap);
+  const box = new Map();
   columns.forEach((col, l) => {
-    const offset = ((tallest - col.length) * (NODE_H + ROW_GAP)) / 2;
-    col.forEach((n, i) => result.set(n, {
-      x: PAD + l * (NODE_W + COL_GAP), y: PAD + offset + i * (NODE_H + ROW_GAP), layer: l,
+    const offset = (tallest - stacked[l].height) / 2;
+    col.forEach((item, i) => box.set(item, {
+      x: colX(l), y: PAD + offset + stacked[l].tops[i], w: NODE_W, h: heightOf(item), layer: l,
     }));
   });
-  return { positions: result, columns: columns.length, tallest, back };
+  const positions = new Map(names.map((n) => [n, box.get(n)]));
+  // Routes: a list of points; consecutive points in different columns are joined by a curve.
+  const routes = edges.map((e, i) => {
+    const c = chains[i];
+    if (!c) {
+      const b = box.get(e.parent);
+      return { self: true, back: false, points: [[b.x + NODE_W, b.y + 12], [b.x + NODE_W, b.y + NODE_H - 12]], gap: b.layer };
+    }
+    const off = c.reversed ? PORT_OFFSET : -PORT_OFFSET;
+    const points = [];
+    c.chain.forEach((item, k) => {
+      const b = box.get(item);
+      const cy = isLane(item) ? b.y + LANE_H / 2 : b.y + NODE_H / 2 + off;
+      if (k > 0) points.push([b.x, cy]);
+      if (k + 1 < c.chain.length) points.push([b.x + NODE_W, cy]);
+    });
+    if (c.reversed) points.reverse();
+    // The label goes in the gap next to the caller: the first gap of the drawn path.
+    return { self: false, back: c.reversed, points, gap: c.reversed ? layer.get(e.parent) - 1 : layer.get(e.parent) };
+  });
+  // Labels: at the middle of the caller's gap curve, spread apart within each gap.
+  const labels = routes.map((r) => {
+    if (r.self) return { x: r.points[0][0] + colGap / 2 + 10, y: (r.points[0][1] + r.points[1][1]) / 2, gap: r.gap };
+    const [p0, p1] = r.points;
+    return { x: (p0[0] + p1[0]) / 2, y: (p0[1] + p1[1]) / 2, gap: r.gap };
+  });
+  const byGap = new Map();
+  labels.forEach((lab) => (byGap.get(lab.gap) || byGap.set(lab.gap, []).get(lab.gap)).push(lab));
+  let bottom = PAD + tallest;
+  for (const group of byGap.values()) {
+    group.sort((a, b) => a.y - b.y);
+    for (let k = 1; k < group.length; k++) group[k].y = Math.max(group[k].y, group[k - 1].y + LABEL_SPACING);
+    bottom = Math.max(bottom, group[group.length - 1].y + LABEL_H);
+  }
+  const lastLayer = columns.length - 1;
+  const rightGap = routes.some((r) => r.self && r.gap === lastLayer) ? colGap : 0;
+  return {
+    positions,
+    routes,
+    labels,
+    back,
+    width: PAD * 2 + columns.length * NODE_W + lastLayer * colGap + rightGap,
+    height: bottom + PAD,
+  };
+}
+
+/** The SVG path through a route's points: curves across gaps, straight runs along lanes. */
+export function routePath(route) {
+  const [first, ...rest] = route.points;
+  if (route.self) {
+    const [a, b] = route.points;
+    return `M${a[0]},${a[1]} C${a[0] + 36},${a[1] - 10} ${b[0] + 36},${b[1] + 10} ${b[0]},${b[1]}`;
+  }
+  let d = `M${first[0]},${first[1]}`;
+  let prev = first;
+  for (const p of rest) {
+    const dx = (p[0] - prev[0]) / 2;
+    const sameColumn = Math.abs(p[0] - prev[0]) === NODE_W && p[1] === prev[1];
+    d += sameColumn ? ` L${p[0]},${p[1]}` : ` C${prev[0] + dx},${prev[1]} ${p[0] - dx},${p[1]} ${p[0]},${p[1]}`;
+    prev = p;
+  }
+  return d;
 }
 
 function truncate(text, n) {
@@ -143,9 +267,10 @@ export async function depsView(main, params, ctx) {
     return null;
   }
   const names = [...new Set(edges.flatMap((e) => [e.parent, e.child]))].sort();
-  const { positions, columns, tallest, back } = layout(names, edges);
-  const width = PAD * 2 + columns * NODE_W + (columns - 1) * COL_GAP;
-  const height = PAD * 2 + tallest * NODE_H + (tallest - 1) * ROW_GAP + 70;
+  const labelText = (e) => [`${formatCount(e.calls)} call${e.calls === 1 ? '' : 's'}`, e.errors ? ` · ${formatCount(e.errors)} err` : ''];
+  const labelWidth = (e) => labelText(e).join('').length * 6.6 + 10;
+  const colGap = Math.max(MIN_COL_GAP, ...edges.map((e) => labelWidth(e) + 24));
+  const { positions, routes, labels, width, height } = layout(names, edges, colGap);
   const maxCalls = Math.max(...edges.map((e) => e.calls));
 
   const svg = s('svg', {
@@ -160,41 +285,32 @@ export async function depsView(main, params, ctx) {
 
   const edgeLayer = s('g', { class: 'edges' });
   const labelLayer = s('g', { class: 'edge-labels' });
-  for (const e of edges) {
-    const a = positions.get(e.parent);
-    const b = positions.get(e.child);
-    let d;
-    let mid;
-    const isBack = back.has(`${e.parent}\u0000${e.child}`) || b.layer <= a.layer;
-    if (!isBack) {
-      const p0 = [a.x + NODE_W, a.y + NODE_H / 2 - 6];
-      const p3 = [b.x, b.y + NODE_H / 2 - 6];
-      const dx = (p3[0] - p0[0]) / 2;
-      d = `M${p0[0]},${p0[1]} C${p0[0] + dx},${p0[1]} ${p3[0] - dx},${p3[1]} ${p3[0]},${p3[1]}`;
-      mid = [(p0[0] + p3[0]) / 2, (p0[1] + p3[1]) / 2];
-    } else {
-      // Calls back to an earlier column: an arc under the nodes, entering from below.
-      const p0 = [a.x + NODE_W / 2 - 20, a.y + NODE_H];
-      const p3 = [b.x + NODE_W / 2 + 20, b.y + NODE_H];
-      const dip = Math.max(p0[1], p3[1]) + 48;
-      d = `M${p0[0]},${p0[1]} C${p0[0]},${dip} ${p3[0]},${dip} ${p3[0]},${p3[1]}`;
-      mid = [(p0[0] + p3[0]) / 2, (p0[1] + 3 * dip + 3 * dip + p3[1]) / 8];
-    }
+  const searchCalls = (e) => ctx.go(hashOf('/search', { service: e.child }));
+  edges.forEach((e, i) => {
+    const route = routes[i];
     const widthPx = 1.5 + 3 * Math.log1p(e.calls) / Math.log1p(maxCalls);
-    const title = `${e.parent} → ${e.child}: ${e.calls} call${e.calls === 1 ? '' : 's'}, ${e.errors} error${e.errors === 1 ? '' : 's'}`;
-    edgeLayer.appendChild(s('g', {
-      class: ['edge', e.errors ? 'has-errors' : '', isBack ? 'back' : ''],
+    const title = `${e.parent} → ${e.child}: ${e.calls} call${e.calls === 1 ? '' : 's'}, ${e.errors} error${e.errors === 1 ? '' : 's'} — click to search ${e.child}'s traces`;
+    const edge = s('g', {
+      class: ['edge', e.errors ? 'has-errors' : '', route.back ? 'back' : '', route.self ? 'self' : ''],
       dataset: { parent: e.parent, child: e.child, calls: e.calls, errors: e.errors },
     },
     s('title', null, title),
-    s('path', { d, class: 'edge-line', 'stroke-width': widthPx.toFixed(2), 'marker-end': e.errors ? 'url(#arrow-error)' : 'url(#arrow)' })));
-    const text = `${e.calls} call${e.calls === 1 ? '' : 's'}`;
-    const err = e.errors ? ` · ${e.errors} err` : '';
-    const w = (text.length + err.length) * 6.6 + 10;
-    labelLayer.appendChild(s('g', { class: 'edge-label', transform: `translate(${mid[0]},${mid[1]})` },
-      s('rect', { x: -w / 2, y: -9, width: w, height: 18, rx: 4 }),
-      s('text', { 'text-anchor': 'middle', y: 4 }, text, err ? s('tspan', { class: 'err' }, err) : null)));
-  }
+    s('path', { d: routePath(route), class: 'edge-line', 'stroke-width': widthPx.toFixed(2), 'marker-end': e.errors ? 'url(#arrow-error)' : 'url(#arrow)' }));
+    edge.addEventListener('click', () => searchCalls(e));
+    edgeLayer.appendChild(edge);
+    const [text, err] = labelText(e);
+    const w = labelWidth(e);
+    const label = s('g', {
+      class: 'edge-label', transform: `translate(${labels[i].x},${labels[i].y})`,
+      dataset: { parent: e.parent, child: e.child }, tabindex: '0',
+    },
+    s('title', null, title),
+    s('rect', { x: -w / 2, y: -LABEL_H / 2, width: w, height: LABEL_H, rx: 4 }),
+    s('text', { 'text-anchor': 'middle', y: 4 }, text, err ? s('tspan', { class: 'err' }, err) : null));
+    label.addEventListener('click', () => searchCalls(e));
+    label.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') searchCalls(e); });
+    labelLayer.appendChild(label);
+  });
   const nodeLayer = s('g', { class: 'nodes' });
   for (const name of names) {
     const p = positions.get(name);

@@ -95,3 +95,12 @@ export function tagText(value) {
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
+
+/** A count short enough for a label: 950 -> "950", 12345 -> "12.3k", 4500000 -> "4.5M". */
+export function formatCount(n) {
+  const abs = Math.abs(n);
+  if (abs < 1e4) return String(n);
+  if (abs < 1e6) return `${trim(n / 1e3, abs < 1e5 ? 1 : 0)}k`;
+  if (abs < 1e9) return `${trim(n / 1e6, abs < 1e7 ? 1 : 0)}M`;
+  return `${trim(n / 1e9, 1)}G`;
+}

@@ -121,7 +121,15 @@ export async function traceView(main, id, params, ctx) {
     h('span', { class: 'find' }, findInput, findStatus, prevMatch, nextMatch),
     h('span', { class: 'spacer' }),
     h('a', { class: 'button', href: hashOf(`/compare/${encodeURIComponent(trace.id)}`) }, 'Compare with…'),
-    h('a', { class: 'button', href: `/api/traces/${encodeURIComponent(trace.id)}`, target: '_blank', rel: 'noopener' }, 'JSON'));
+    api.offline ? null : h('a', { class: 'button', href: `/api/traces/${encodeURIComponent(trace.id)}`, target: '_blank', rel: 'noopener' }, 'JSON'),
+    api.offline ? null : h('a', {
+      class: 'button', id: 'download-otlp', href: api.exportUrl(trace.id, 'otlp-json'),
+      download: `trace-${trace.id}.otlp.json`, title: 'The trace as OTLP JSON, for tracer-collector import or any OTLP tool',
+    }, 'Download OTLP JSON'),
+    api.offline ? null : h('a', {
+      class: 'button', id: 'save-html', href: api.exportUrl(trace.id, 'html'),
+      download: `trace-${trace.id}.html`, title: 'One HTML file with this view that opens offline, to attach to a bug report',
+    }, 'Save as HTML'));
 
   // ---- waterfall ----------------------------------------------------------------------------
   const ruler = h('div', { class: 'wf-ruler' });

@@ -4,17 +4,21 @@
 //!
 //! - [`server1`], [`server2`], [`server3`]: the services (each also a subcommand of the
 //!   `tracer-demo` binary, so each runs as its own process);
-//! - [`directive`]: the per-request fault directive, carried as baggage through every hop;
-//! - [`faults::proxy`]: the TCP proxy that puts real network faults in front of Redis and MySQL;
-//! - [`store`]: server3's Redis cache and MySQL store, direct and faulty;
-//! - [`scenarios`]: the catalogue, with each scenario's expected trace tree;
+//! - [`faults`]: how faults are chosen ([`faults::directive`], the per-request directive carried
+//!   as baggage through every hop) and made real ([`faults::proxy`], the TCP proxy that puts
+//!   network faults in front of Redis and MySQL);
+//! - [`http_forwarding`]: what every HTTP hop shares: the traced client, forwarding downstream
+//!   with retries, error replies, the admin routes;
+//! - [`call_back_loop`]: the server1 -> server2 -> server3 -> server2 -> ... loop and its limit;
+//! - [`shop_data`]: server3's Redis cache and MySQL store, direct and faulty;
+//! - [`scenarios`]: the catalogue, one module per group of scenarios, each with its play, its
+//!   expected trace tree and its checks;
 //! - [`runner`]: `tracer-demo run`, which starts everything and checks every scenario;
 //! - [`outage`]: `tracer-demo outage`, the collector down in the middle of a steady load.
 
-pub mod directive;
+pub mod call_back_loop;
 pub mod faults;
-pub mod hop;
-pub mod loops;
+pub mod http_forwarding;
 pub mod outage;
 pub mod proto;
 pub mod runner;
@@ -22,4 +26,4 @@ pub mod scenarios;
 pub mod server1;
 pub mod server2;
 pub mod server3;
-pub mod store;
+pub mod shop_data;

@@ -10,11 +10,11 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpListener;
-use tracer_demo::directive::Service;
-use tracer_demo::loops::DEFAULT_MAX_DEPTH;
+use tracer_demo::call_back_loop::DEFAULT_MAX_DEPTH;
+use tracer_demo::faults::directive::Service;
 use tracer_demo::runner::cluster::EXIT_WITH_PARENT_ENV;
 use tracer_demo::runner::{self, RunOptions};
-use tracer_demo::{server1, server2, server3, store::Store};
+use tracer_demo::{server1, server2, server3, shop_data::Store};
 
 #[derive(Parser)]
 #[command(
@@ -85,6 +85,21 @@ struct RunArgs {
     quiet: bool,
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    forward: ForwardArgs,
+}
+
+/// Forwarding of the embedded collector, passed through to `tracer-collector`'s forwarder.
+#[derive(Args, Clone, Default)]
+struct ForwardArgs {
+    /// Also forward everything the collector accepts to this OTLP endpoint (repeatable), e.g.
+    /// an OpenTelemetry Collector or Jaeger: `http://host:4317` (grpc) or `http://host:4318`
+    /// (http/protobuf).
+    #[arg(long = "forward-otlp", value_name = "URL")]
+    forward_otlp: Vec<String>,
+    /// Transport of the forward endpoints: grpc or http/protobuf.
+    #[arg(long, default_value = "grpc")]
+    forward_protocol: String,
 }
 
 #[derive(Args, Clone)]
@@ -170,6 +185,8 @@ struct CollectorArgs {
     /// Query API and UI address.
     #[arg(long, default_value = "127.0.0.1:16686")]
     query: SocketAddr,
+    #[command(flatten)]
+    forward: ForwardArgs,
 }
 
 #[tokio::main]
@@ -196,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
                 quiet: args.quiet,
                 redis_url: args.data.redis_url,
                 mysql_url: args.data.mysql_url,
+                forward: forward_flags(&args.forward),
             };
             let passed = runner::run(options).await?;
             if !passed {
@@ -250,13 +268,41 @@ async fn main() -> anyhow::Result<()> {
                 query: Some(bind(a.query).await?),
                 ..Default::default()
             };
+            let protocol: tracer_collector::forward::Protocol = a
+                .forward
+                .forward_protocol
+                .parse()
+                .map_err(anyhow::Error::msg)?;
+            let upstreams = a
+                .forward
+                .forward_otlp
+                .iter()
+                .map(|url| tracer_collector::forward::Upstream::new(url, protocol))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
             tracer_collector::Collector::builder()
+                .forward(upstreams)
                 .build()
                 .run(listeners, stop_signal())
                 .await
                 .context("the collector failed")
         }
     }
+}
+
+/// The `--forward-*` flags as arguments of the `collector` subcommand.
+fn forward_flags(forward: &ForwardArgs) -> Vec<String> {
+    let mut flags = Vec::new();
+    for url in &forward.forward_otlp {
+        flags.extend(["--forward-otlp".to_owned(), url.clone()]);
+    }
+    if !forward.forward_otlp.is_empty() {
+        flags.extend([
+            "--forward-protocol".to_owned(),
+            forward.forward_protocol.clone(),
+        ]);
+    }
+    flags
 }
 
 /// `tracer-demo outage`: the reference run, then the run with the fault.

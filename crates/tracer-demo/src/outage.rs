@@ -21,9 +21,9 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use tokio::net::TcpListener;
 use tracer::{ExportStats, ExporterKind, Protocol};
 
+use crate::call_back_loop::DEFAULT_MAX_DEPTH;
 use crate::faults::proxy::{Fault, FaultProxy};
-use crate::loops::DEFAULT_MAX_DEPTH;
-use crate::{server1, server2, server3, store::Store};
+use crate::{server1, server2, server3, shop_data::Store};
 
 /// What to run.
 #[derive(Clone, Debug)]

@@ -25,9 +25,9 @@ use tokio::net::TcpListener;
 use tracer::Tracer;
 use tracer::http::server::TraceLayer;
 
-use crate::directive::{Directive, Service};
-use crate::hop::{self, forward};
-use crate::loops::{self, LoopParams};
+use crate::call_back_loop::{self, LoopParams};
+use crate::faults::directive::{Directive, Service};
+use crate::http_forwarding::{self, forward};
 
 /// server1's settings.
 #[derive(Clone, Debug)]
@@ -51,7 +51,7 @@ const CUSTOMERS: &[(&str, u32)] = &[("alice", 10), ("bob", 0), ("carol", 25)];
 /// server1's router: traced routes plus the untraced admin routes.
 pub fn router(options: Options, tracer: Tracer) -> Router {
     let state = Arc::new(Server1 {
-        client: hop::traced_client(&tracer, options.timeout),
+        client: http_forwarding::traced_client(&tracer, options.timeout),
         options,
     });
     Router::new()
@@ -61,8 +61,8 @@ pub fn router(options: Options, tracer: Tracer) -> Router {
         .route("/loop", get(call_loop))
         .route("/customers/{name}", get(customer))
         .with_state(state)
-        .layer(TraceLayer::with_tracer(tracer.clone()))
-        .merge(hop::admin_router(tracer))
+        .layer(TraceLayer::new().with_tracer(tracer.clone()))
+        .merge(http_forwarding::admin_router(tracer))
 }
 
 /// Serves server1 on `listener` until the process ends.
@@ -77,7 +77,7 @@ pub async fn serve(listener: TcpListener, options: Options, tracer: Tracer) -> s
 
 async fn enter() -> Directive {
     let directive = Directive::current();
-    hop::record_customer(&directive);
+    http_forwarding::record_customer(&directive);
     directive.enter(Service::Server1).await;
     directive
 }
@@ -111,7 +111,7 @@ async fn order(State(s): State<Arc<Server1>>, Json(body): Json<Value>) -> Respon
 async fn call_loop(State(s): State<Arc<Server1>>, Query(p): Query<LoopParams>) -> Response {
     let directive = enter().await;
     let depth = p.depth.max(1);
-    if let Err(stop) = loops::check(&directive, depth, s.options.max_loop_depth) {
+    if let Err(stop) = call_back_loop::check(&directive, depth, s.options.max_loop_depth) {
         return stop;
     }
     let url = format!("{}/loop", s.options.server2);
@@ -129,6 +129,8 @@ async fn customer(Path(name): Path<String>) -> Response {
         Some((name, discount)) => {
             Json(json!({ "name": name, "discount_percent": discount })).into_response()
         }
-        None => hop::error(StatusCode::NOT_FOUND, format!("no customer named {name:?}")),
+        None => {
+            http_forwarding::error(StatusCode::NOT_FOUND, format!("no customer named {name:?}"))
+        }
     }
 }

@@ -32,9 +32,9 @@ use tracer::Tracer;
 use tracer::grpc::{GrpcClientLayer, GrpcClientService};
 use tracer::http::server::TraceLayer;
 
-use crate::directive::{Directive, Service};
-use crate::hop::{self, forward};
-use crate::loops::{self, LoopParams};
+use crate::call_back_loop::{self, LoopParams};
+use crate::faults::directive::{Directive, Service};
+use crate::http_forwarding::{self, forward};
 use crate::proto::{
     GetProductRequest, ListProductsRequest, LoopRequest, PlaceOrderRequest, ShopClient,
 };
@@ -70,14 +70,16 @@ fn shop_client(url: &str, tracer: &Tracer) -> Result<Shop, tonic::transport::Err
         .connect_timeout(Duration::from_secs(1))
         .connect_lazy();
     Ok(ShopClient::new(
-        GrpcClientLayer::with_tracer(tracer.clone()).layer(channel),
+        GrpcClientLayer::new()
+            .with_tracer(tracer.clone())
+            .layer(channel),
     ))
 }
 
 /// server2's router: traced routes plus the untraced admin routes.
 pub fn router(options: Options, tracer: Tracer) -> Result<Router, tonic::transport::Error> {
     let state = Arc::new(Server2 {
-        http: hop::traced_client(&tracer, options.timeout),
+        http: http_forwarding::traced_client(&tracer, options.timeout),
         shop: shop_client(&options.server3, &tracer)?,
         unreachable: shop_client(&options.server3_unreachable, &tracer)?,
         options,
@@ -90,8 +92,8 @@ pub fn router(options: Options, tracer: Tracer) -> Result<Router, tonic::transpo
         .route("/prices/{sku}", get(price))
         .route("/loop", get(call_loop))
         .with_state(state)
-        .layer(TraceLayer::with_tracer(tracer.clone()))
-        .merge(hop::admin_router(tracer)))
+        .layer(TraceLayer::new().with_tracer(tracer.clone()))
+        .merge(http_forwarding::admin_router(tracer)))
 }
 
 /// Serves server2 on `listener` until the process ends.
@@ -110,10 +112,10 @@ impl Server2 {
     #[allow(clippy::result_large_err)]
     async fn enter(&self) -> Result<Directive, Response> {
         let directive = Directive::current();
-        hop::record_customer(&directive);
+        http_forwarding::record_customer(&directive);
         directive.enter(Service::Server2).await;
         if directive.unavailable > 0 && self.attempt() <= directive.unavailable {
-            return Err(hop::error(
+            return Err(http_forwarding::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "server2 is unavailable, as the fault directive asks",
             ));
@@ -165,7 +167,7 @@ fn grpc_failure(status: &tonic::Status) -> Response {
         Code::DeadlineExceeded | Code::Cancelled => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::BAD_GATEWAY,
     };
-    hop::error(
+    http_forwarding::error(
         code,
         format!("server3 answered {:?}: {}", status.code(), status.message()),
     )
@@ -204,7 +206,7 @@ fn parse_skus(text: &str) -> Result<Vec<u64>, Response> {
         .map(|s| s.trim().parse::<u64>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| {
-            hop::error(
+            http_forwarding::error(
                 StatusCode::BAD_REQUEST,
                 format!("skus must be comma-separated numbers, not {text:?}"),
             )
@@ -279,7 +281,7 @@ async fn price(
         Err(reply) => return reply,
     };
     if directive.fail_sku == Some(sku) {
-        return hop::error(
+        return http_forwarding::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("no price for sku {sku}, as the fault directive asks"),
         );
@@ -303,7 +305,7 @@ async fn call_loop(State(s): State<Arc<Server2>>, Query(p): Query<LoopParams>) -
         Err(reply) => return reply,
     };
     let depth = p.depth.max(1);
-    if let Err(stop) = loops::check(&directive, depth, s.options.max_loop_depth) {
+    if let Err(stop) = call_back_loop::check(&directive, depth, s.options.max_loop_depth) {
         return stop;
     }
     if p.from.as_deref() == Some("server3") {
@@ -317,7 +319,7 @@ async fn call_loop(State(s): State<Arc<Server2>>, Query(p): Query<LoopParams>) -
     let (mut shop, request) = s.shop(&directive, LoopRequest { depth: depth + 1 });
     match shop.r#loop(request).await {
         Ok(reply) => Json(json!({ "depth": reply.get_ref().depth })).into_response(),
-        Err(status) if status.code() == tonic::Code::ResourceExhausted => hop::error(
+        Err(status) if status.code() == tonic::Code::ResourceExhausted => http_forwarding::error(
             StatusCode::BAD_GATEWAY,
             format!("server3 answered {:?}: {}", status.code(), status.message()),
         ),

@@ -16,14 +16,14 @@ use tonic::{Request, Response, Status};
 use tracer::Tracer;
 use tracer::grpc::GrpcServerLayer;
 
-use crate::directive::{Directive, MysqlFault, Service};
-use crate::hop;
-use crate::loops;
+use crate::call_back_loop;
+use crate::faults::directive::{Directive, MysqlFault, Service};
+use crate::http_forwarding;
 use crate::proto::{
     GetProductRequest, ListProductsRequest, LoopReply, LoopRequest, OrderReceipt,
     PlaceOrderRequest, Product, ProductList, Shop, ShopServer,
 };
-use crate::store::{CACHE_TTL_SECS, SLOW_QUERY_SECS, SMALL_POOL_HOLD_SECS, Store};
+use crate::shop_data::{CACHE_TTL_SECS, SLOW_QUERY_SECS, SMALL_POOL_HOLD_SECS, Store};
 
 /// How many times server3 tries a Redis read that timed out.
 pub const CACHE_ATTEMPTS: u32 = 3;
@@ -57,7 +57,7 @@ impl Server3 {
     /// server3 over an open store.
     pub fn new(options: Options, store: Store, tracer: &Tracer) -> Self {
         Server3 {
-            http: hop::traced_client(tracer, options.timeout),
+            http: http_forwarding::traced_client(tracer, options.timeout),
             options,
             store,
         }
@@ -65,7 +65,7 @@ impl Server3 {
 
     async fn enter(&self) -> Result<Directive, Status> {
         let directive = Directive::current();
-        hop::record_customer(&directive);
+        http_forwarding::record_customer(&directive);
         directive.enter(Service::Server3).await;
         if directive.customer_fails() {
             return Err(Status::internal(format!(
@@ -200,7 +200,10 @@ impl Server3 {
     async fn call_server2(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, Status> {
         let url = format!("{}{path}", self.options.server2);
         let sent = self.http.get(&url).query(query).send().await.map_err(|e| {
-            Status::unavailable(format!("server2 unreachable: {}", hop::error_chain(&e)))
+            Status::unavailable(format!(
+                "server2 unreachable: {}",
+                http_forwarding::error_chain(&e)
+            ))
         })?;
         let status = sent.status();
         let body: Value = sent.json().await.unwrap_or_default();
@@ -221,7 +224,10 @@ fn store_failure(e: &sqlx::Error) -> Status {
     {
         return Status::already_exists(format!("the store refused a duplicate: {}", db.message()));
     }
-    Status::internal(format!("the store failed: {}", hop::error_chain(e)))
+    Status::internal(format!(
+        "the store failed: {}",
+        http_forwarding::error_chain(e)
+    ))
 }
 
 #[tonic::async_trait]
@@ -311,9 +317,9 @@ impl Shop for Server3 {
     async fn r#loop(&self, request: Request<LoopRequest>) -> Result<Response<LoopReply>, Status> {
         let d = self.enter().await?;
         let depth = request.get_ref().depth.max(1);
-        let limit = loops::limit(&d, self.options.max_loop_depth);
+        let limit = call_back_loop::limit(&d, self.options.max_loop_depth);
         if depth >= limit {
-            return Err(Status::resource_exhausted(loops::stop_message(
+            return Err(Status::resource_exhausted(call_back_loop::stop_message(
                 depth, limit,
             )));
         }
@@ -338,7 +344,7 @@ fn plain(sku: u64, name: String, price_cents: i64) -> Product {
 }
 
 /// Serves server3's gRPC API on `listener` and, when `admin` is given, the untraced admin
-/// routes of every demo service ([`hop::admin_router`]: `GET /admin/stats`, `PUT
+/// routes of every demo service ([`http_forwarding::admin_router`]: `GET /admin/stats`, `PUT
 /// /admin/tracing`) over HTTP on `admin`, until the process ends.
 pub async fn serve(
     listener: TcpListener,
@@ -346,9 +352,9 @@ pub async fn serve(
     server: Server3,
     tracer: Tracer,
 ) -> anyhow::Result<()> {
-    let admin_routes = hop::admin_router(tracer.clone());
+    let admin_routes = http_forwarding::admin_router(tracer.clone());
     let grpc = tonic::transport::Server::builder()
-        .layer(GrpcServerLayer::with_tracer(tracer))
+        .layer(GrpcServerLayer::new().with_tracer(tracer))
         .add_service(ShopServer::from_arc(Arc::new(server)))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     match admin {

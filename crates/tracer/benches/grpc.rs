@@ -133,13 +133,13 @@ fn bench(c: &mut Criterion) {
     );
     variant!(
         "tracer_sampled",
-        GrpcServerLayer::with_tracer(sampled.clone()),
-        GrpcClientLayer::with_tracer(sampled.clone())
+        GrpcServerLayer::new().with_tracer(sampled.clone()),
+        GrpcClientLayer::new().with_tracer(sampled.clone())
     );
     variant!(
         "tracer_off",
-        GrpcServerLayer::with_tracer(off.clone()),
-        GrpcClientLayer::with_tracer(off.clone())
+        GrpcServerLayer::new().with_tracer(off.clone()),
+        GrpcClientLayer::new().with_tracer(off.clone())
     );
     variant!(
         "peer_tonic_tracing_opentelemetry",
@@ -288,15 +288,15 @@ fn in_process(c: &mut Criterion) {
     variant!(
         "tracer_sampled",
         tower::ServiceBuilder::new()
-            .layer(GrpcClientLayer::with_tracer(sampled.clone()))
-            .layer(GrpcServerLayer::with_tracer(sampled.clone()))
+            .layer(GrpcClientLayer::new().with_tracer(sampled.clone()))
+            .layer(GrpcServerLayer::new().with_tracer(sampled.clone()))
             .service(canned_handler())
     );
     variant!(
         "tracer_off",
         tower::ServiceBuilder::new()
-            .layer(GrpcClientLayer::with_tracer(off.clone()))
-            .layer(GrpcServerLayer::with_tracer(off.clone()))
+            .layer(GrpcClientLayer::new().with_tracer(off.clone()))
+            .layer(GrpcServerLayer::new().with_tracer(off.clone()))
             .service(canned_handler())
     );
     variant!(

@@ -220,15 +220,17 @@ impl Env {
         match scenario {
             Scenario::Baseline => app,
             Scenario::TracerSampled => {
-                app.layer(TraceLayer::with_tracer(self.sampled.tracer().clone()))
+                app.layer(TraceLayer::new().with_tracer(self.sampled.tracer().clone()))
             }
             Scenario::TracerSampledNullExport => {
-                app.layer(TraceLayer::with_tracer(self.null_export.tracer().clone()))
+                app.layer(TraceLayer::new().with_tracer(self.null_export.tracer().clone()))
             }
             Scenario::TracerUnsampled => {
-                app.layer(TraceLayer::with_tracer(self.unsampled.tracer().clone()))
+                app.layer(TraceLayer::new().with_tracer(self.unsampled.tracer().clone()))
             }
-            Scenario::TracerOff => app.layer(TraceLayer::with_tracer(self.off.tracer().clone())),
+            Scenario::TracerOff => {
+                app.layer(TraceLayer::new().with_tracer(self.off.tracer().clone()))
+            }
             Scenario::TowerHttp => app.layer(tower_http::trace::TraceLayer::new_for_http()),
             Scenario::AxumTracingOtel => {
                 app.layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())

@@ -276,7 +276,7 @@ impl TracerBuilder {
                 "stdout".into(),
                 self.loss_warning_interval,
             )?),
-            #[cfg(feature = "otlp")]
+            #[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
             ExporterKind::Otlp => {
                 let otlp = config.otlp.clone();
                 let protocol = match otlp.protocol {
@@ -294,10 +294,11 @@ impl TracerBuilder {
                     self.loss_warning_interval,
                 )?)
             }
-            #[cfg(not(feature = "otlp"))]
+            #[cfg(not(any(feature = "otlp-http", feature = "otlp-grpc")))]
             ExporterKind::Otlp => {
                 return Err(InitError::Exporter(
-                    "the OTLP exporter needs tracer's `otlp` feature".into(),
+                    "the OTLP exporter needs tracer's `otlp` feature (or `otlp-http`, `otlp-grpc`)"
+                        .into(),
                 ));
             }
         };

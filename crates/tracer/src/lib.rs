@@ -45,6 +45,7 @@ mod global;
 #[cfg(feature = "tonic")]
 pub mod grpc;
 mod guard;
+pub mod hooks;
 #[cfg(any(feature = "tower", feature = "reqwest"))]
 pub mod http;
 #[cfg(feature = "tracing")]

@@ -32,7 +32,7 @@ fn slow() -> EchoRequest {
 #[tokio::test]
 async fn an_expired_deadline_shows_on_both_sides_and_stops_the_handler() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     let mut req = tonic::Request::new(slow());
@@ -68,7 +68,7 @@ async fn an_expired_deadline_shows_on_both_sides_and_stops_the_handler() {
 #[tokio::test]
 async fn a_deadline_that_is_met_is_recorded_but_harmless() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     let mut req = tonic::Request::new(request("quick"));
@@ -88,7 +88,7 @@ async fn a_deadline_that_is_met_is_recorded_but_harmless() {
 #[tokio::test]
 async fn a_client_that_goes_away_leaves_a_cancelled_server_span_and_no_work() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     // No deadline on the wire: the client simply stops waiting and drops the call.

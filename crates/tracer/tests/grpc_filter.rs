@@ -16,8 +16,8 @@ use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
 #[tokio::test]
 async fn health_checks_are_not_traced_by_default() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
-    let layer = GrpcClientLayer::with_tracer(capture.tracer("frontend"));
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
+    let layer = GrpcClientLayer::new().with_tracer(capture.tracer("frontend"));
     let channel = tower::ServiceBuilder::new()
         .layer(layer)
         .service(server.channel());
@@ -52,13 +52,15 @@ async fn filter_name_and_attribute_hooks_apply_on_both_sides() {
         }
     };
     let server = start(
-        GrpcServerLayer::with_tracer(capture.tracer("backend"))
+        GrpcServerLayer::new()
+            .with_tracer(capture.tracer("backend"))
             .filter(not_streams)
             .span_name(short_name)
-            .attributes(tenant),
+            .extra_attributes(tenant),
     )
     .await;
-    let layer = GrpcClientLayer::with_tracer(capture.tracer("frontend"))
+    let layer = GrpcClientLayer::new()
+        .with_tracer(capture.tracer("frontend"))
         .filter(not_streams)
         .span_name(short_name);
     let mut client = EchoClient::new(

@@ -22,11 +22,11 @@ async fn relay(State(mut client): State<TracedClient>) -> String {
 #[tokio::test]
 async fn an_http_handler_calling_grpc_is_one_trace() {
     let capture = SpanCapture::new();
-    let backend = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let backend = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let gateway = capture.tracer("gateway");
     let app = Router::new()
         .route("/relay", get(relay))
-        .layer(TraceLayer::with_tracer(gateway.clone()))
+        .layer(TraceLayer::new().with_tracer(gateway.clone()))
         .with_state(backend.client(&gateway));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

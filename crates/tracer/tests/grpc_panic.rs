@@ -14,7 +14,7 @@ const SHOWN: [&str; 2] = ["rpc.response.status_code", "error.type"];
 #[tokio::test]
 async fn a_panicking_unary_handler_answers_internal_and_the_next_call_succeeds() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     let req = EchoRequest {
@@ -56,7 +56,7 @@ async fn a_panicking_unary_handler_answers_internal_and_the_next_call_succeeds()
 #[tokio::test]
 async fn a_panic_inside_a_response_stream_ends_it_with_internal() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     let req = EchoRequest {

@@ -43,7 +43,7 @@ async fn the_server_continues_the_trace_given_in_each_format() {
             .build()
             .unwrap()
             .into_tracer();
-        let server = start(GrpcServerLayer::with_tracer(tracer)).await;
+        let server = start(GrpcServerLayer::new().with_tracer(tracer)).await;
         let mut req = tonic::Request::new(request("from elsewhere"));
         for (key, value) in incoming(kind) {
             req.metadata_mut()
@@ -87,7 +87,7 @@ async fn the_client_writes_the_configured_formats_and_the_server_reads_them() {
                 .unwrap()
                 .into_tracer()
         };
-        let server = start(GrpcServerLayer::with_tracer(tracer("backend"))).await;
+        let server = start(GrpcServerLayer::new().with_tracer(tracer("backend"))).await;
         let mut client = traced_client(server.addr, &tracer("frontend"));
         client.unary(request("hi")).await.unwrap();
 
@@ -114,7 +114,7 @@ async fn the_client_writes_the_configured_formats_and_the_server_reads_them() {
 #[tokio::test]
 async fn malformed_metadata_starts_a_new_trace() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut req = tonic::Request::new(request("garbage"));
     req.metadata_mut()
         .insert("traceparent", MetadataValue::from_static("00-zzzz-yyyy-01"));

@@ -37,7 +37,7 @@ const SHOWN: [&str; 2] = ["rpc.response.status_code", "error.type"];
 #[tokio::test]
 async fn every_error_code_is_a_client_error_but_only_server_failures_are_server_errors() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     let mut expected = String::new();
@@ -75,7 +75,7 @@ async fn every_error_code_is_a_client_error_but_only_server_failures_are_server_
 #[tokio::test]
 async fn a_status_after_messages_is_read_from_the_trailers() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     for code in [Code::NotFound, Code::DataLoss] {
@@ -117,13 +117,13 @@ async fn a_status_after_messages_is_read_from_the_trailers() {
 #[tokio::test]
 async fn a_trailers_only_status_is_read_from_the_headers() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     // An unknown method: tonic answers with a trailers-only UNIMPLEMENTED before any handler.
     let mut raw = tonic::client::Grpc::new(
         tower::ServiceBuilder::new()
-            .layer(GrpcClientLayer::with_tracer(capture.tracer("frontend")))
+            .layer(GrpcClientLayer::new().with_tracer(capture.tracer("frontend")))
             .service(server.channel()),
     );
     raw.ready().await.unwrap();
@@ -161,10 +161,13 @@ async fn a_trailers_only_status_is_read_from_the_headers() {
 #[tokio::test]
 async fn legacy_attribute_names_are_an_opt_in() {
     let capture = SpanCapture::new();
-    let layer = GrpcServerLayer::with_tracer(capture.tracer("backend")).semconv(Semconv::Duplicate);
+    let layer = GrpcServerLayer::new()
+        .with_tracer(capture.tracer("backend"))
+        .semconv(Semconv::Duplicate);
     let server = start(layer).await;
-    let client_layer =
-        GrpcClientLayer::with_tracer(capture.tracer("frontend")).semconv(Semconv::Legacy);
+    let client_layer = GrpcClientLayer::new()
+        .with_tracer(capture.tracer("frontend"))
+        .semconv(Semconv::Legacy);
     let mut client = EchoClient::new(
         tower::ServiceBuilder::new()
             .layer(client_layer)

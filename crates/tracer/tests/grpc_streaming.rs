@@ -31,9 +31,15 @@ struct Setup {
 /// Both layers with message events on.
 async fn setup() -> Setup {
     let capture = SpanCapture::new();
-    let server =
-        start(GrpcServerLayer::with_tracer(capture.tracer("backend")).message_events(true)).await;
-    let layer = GrpcClientLayer::with_tracer(capture.tracer("frontend")).message_events(true);
+    let server = start(
+        GrpcServerLayer::new()
+            .with_tracer(capture.tracer("backend"))
+            .message_events(true),
+    )
+    .await;
+    let layer = GrpcClientLayer::new()
+        .with_tracer(capture.tracer("frontend"))
+        .message_events(true);
     let client = EchoClient::new(
         tower::ServiceBuilder::new()
             .layer(layer)

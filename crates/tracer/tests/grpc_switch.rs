@@ -12,9 +12,9 @@ use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
 async fn a_switched_off_middle_service_forwards_the_trace() {
     let capture = SpanCapture::new();
     let middle_tracer = capture.tracer("middle");
-    let back = start(GrpcServerLayer::with_tracer(capture.tracer("back"))).await;
+    let back = start(GrpcServerLayer::new().with_tracer(capture.tracer("back"))).await;
     let middle = start_with(
-        GrpcServerLayer::with_tracer(middle_tracer.clone()),
+        GrpcServerLayer::new().with_tracer(middle_tracer.clone()),
         Some(back.client(&middle_tracer)),
     )
     .await;
@@ -56,7 +56,7 @@ async fn switched_off_everywhere_there_are_no_spans_but_calls_work() {
     let capture = SpanCapture::new();
     let tracer = capture.tracer("svc");
     tracer.set_enabled(false);
-    let server = start(GrpcServerLayer::with_tracer(tracer.clone())).await;
+    let server = start(GrpcServerLayer::new().with_tracer(tracer.clone())).await;
     let mut client = server.client(&tracer);
     client.unary(request("quiet")).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -13,7 +13,7 @@ use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
 #[tokio::test]
 async fn a_unary_call_is_one_trace_with_a_client_and_a_server_span() {
     let capture = SpanCapture::new();
-    let server = start(GrpcServerLayer::with_tracer(capture.tracer("backend"))).await;
+    let server = start(GrpcServerLayer::new().with_tracer(capture.tracer("backend"))).await;
     let mut client = server.client(&capture.tracer("frontend"));
 
     let reply = client
@@ -75,10 +75,10 @@ async fn a_unary_call_is_one_trace_with_a_client_and_a_server_span() {
 #[tokio::test]
 async fn the_server_span_is_current_while_the_handler_calls_downstream() {
     let capture = SpanCapture::new();
-    let back = start(GrpcServerLayer::with_tracer(capture.tracer("back"))).await;
+    let back = start(GrpcServerLayer::new().with_tracer(capture.tracer("back"))).await;
     let downstream = back.client(&capture.tracer("middle"));
     let middle = grpc_support::start_with(
-        GrpcServerLayer::with_tracer(capture.tracer("middle")),
+        GrpcServerLayer::new().with_tracer(capture.tracer("middle")),
         Some(downstream),
     )
     .await;

@@ -57,13 +57,13 @@ async fn a_client_disconnect_cancels_the_server_span_and_the_downstream_call() {
     let capture = SpanCapture::new();
     let back = Router::new()
         .route("/slow", get(slow))
-        .layer(TraceLayer::with_tracer(capture.tracer("back")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("back")));
     let back_url = serve(back).await;
     let front_tracer = capture.tracer("front");
     let (started, mut handler_started) = mpsc::unbounded_channel();
     let app = Router::new()
         .route("/order", get(front))
-        .layer(TraceLayer::with_tracer(front_tracer.clone()))
+        .layer(TraceLayer::new().with_tracer(front_tracer.clone()))
         .with_state(Front {
             client: traced_client(&front_tracer),
             back: back_url,
@@ -102,7 +102,7 @@ async fn a_disconnect_mid_stream_cancels_the_span() {
     };
     let app = Router::new()
         .route("/ticks", get(endless))
-        .layer(TraceLayer::with_tracer(capture.tracer("svc")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("svc")));
     let base = serve(app).await;
 
     let mut connection = raw_request(&base, "/ticks").await;
@@ -128,7 +128,7 @@ async fn a_client_timeout_is_a_timeout_on_the_client_and_cancelled_on_the_server
     let capture = SpanCapture::new();
     let app = Router::new()
         .route("/slow", get(slow))
-        .layer(TraceLayer::with_tracer(capture.tracer("svc")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("svc")));
     let base = serve(app).await;
 
     let client = reqwest_middleware::ClientBuilder::new(
@@ -138,9 +138,7 @@ async fn a_client_timeout_is_a_timeout_on_the_client_and_cancelled_on_the_server
             .build()
             .unwrap(),
     )
-    .with(tracer::http::client::TraceMiddleware::with_tracer(
-        capture.tracer("caller"),
-    ))
+    .with(tracer::http::client::TraceMiddleware::new().with_tracer(capture.tracer("caller")))
     .build();
     let error = client.get(format!("{base}/slow")).send().await.unwrap_err();
     assert!(error.is_timeout(), "{error}");

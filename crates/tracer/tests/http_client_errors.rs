@@ -47,7 +47,7 @@ async fn a_404_is_a_client_error_but_not_a_server_error() {
     let capture = SpanCapture::new();
     let app = Router::new()
         .route("/orders/{id}", delete(|| async { StatusCode::NOT_FOUND }))
-        .layer(TraceLayer::with_tracer(capture.tracer("server")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("server")));
     let base = serve(app).await;
     let client = traced_client(&capture.tracer("caller"));
     let response = client
@@ -72,7 +72,7 @@ async fn an_unknown_method_is_recorded_as_other() {
     let capture = SpanCapture::new();
     let app = Router::new()
         .fallback(|| async { "purged" })
-        .layer(TraceLayer::with_tracer(capture.tracer("server")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("server")));
     let base = serve(app).await;
     let client = traced_client(&capture.tracer("caller"));
     let purge = reqwest::Method::from_bytes(b"PURGE").unwrap();

@@ -9,7 +9,7 @@ use axum::routing::get;
 use http::request::Parts;
 use http_support::{attr, plain_client, serve, span_named, wait_spans};
 use opentelemetry::KeyValue;
-use tracer::http::server::{ResponseHeader, TraceLayer};
+use tracer::http::server::{ResponseHeader, TraceLayer, matched_route};
 use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
 
 fn app(layer: TraceLayer) -> Router {
@@ -22,7 +22,8 @@ fn app(layer: TraceLayer) -> Router {
 #[tokio::test]
 async fn the_filter_skips_health_checks() {
     let capture = SpanCapture::new();
-    let layer = TraceLayer::with_tracer(capture.tracer("svc"))
+    let layer = TraceLayer::new()
+        .with_tracer(capture.tracer("svc"))
         .filter(|request: &Parts| request.uri.path() != "/health");
     let base = serve(app(layer)).await;
     let client = plain_client();
@@ -48,11 +49,16 @@ async fn the_filter_skips_health_checks() {
 #[tokio::test]
 async fn span_name_and_attribute_hooks_apply() {
     let capture = SpanCapture::new();
-    let layer = TraceLayer::with_tracer(capture.tracer("svc"))
-        .span_name(|request: &Parts, route: Option<&str>| {
-            format!("handle {} {}", request.method, route.unwrap_or("?"))
+    let layer = TraceLayer::new()
+        .with_tracer(capture.tracer("svc"))
+        .span_name(|request: &Parts| {
+            format!(
+                "handle {} {}",
+                request.method,
+                matched_route(request).unwrap_or("?")
+            )
         })
-        .attributes(|request: &Parts, out: &mut Vec<KeyValue>| {
+        .extra_attributes(|request: &Parts, out: &mut Vec<KeyValue>| {
             if let Some(tenant) = request
                 .headers
                 .get("x-tenant")
@@ -82,7 +88,9 @@ async fn the_response_header_names_the_server_span() {
         (ResponseHeader::TraceParent, "traceparent"),
     ] {
         let capture = SpanCapture::new();
-        let layer = TraceLayer::with_tracer(capture.tracer("svc")).response_header(kind);
+        let layer = TraceLayer::new()
+            .with_tracer(capture.tracer("svc"))
+            .response_header(kind);
         let base = serve(app(layer)).await;
         let response = plain_client()
             .get(format!("{base}/users/5"))
@@ -105,7 +113,7 @@ async fn the_response_header_names_the_server_span() {
     }
     // Off by default.
     let capture = SpanCapture::new();
-    let base = serve(app(TraceLayer::with_tracer(capture.tracer("svc")))).await;
+    let base = serve(app(TraceLayer::new().with_tracer(capture.tracer("svc")))).await;
     let response = plain_client()
         .get(format!("{base}/users/5"))
         .send()

@@ -61,7 +61,7 @@ async fn incoming_headers_of_every_format_continue_the_trace() {
             .into_tracer();
         let app = Router::new()
             .route("/orders/{id}", get(|| async { "order" }))
-            .layer(TraceLayer::with_tracer(tracer));
+            .layer(TraceLayer::new().with_tracer(tracer));
         let base = serve(app).await;
         let mut request = plain_client().get(format!("{base}/orders/1"));
         for (header, value) in &headers {
@@ -94,7 +94,7 @@ async fn without_incoming_headers_the_server_span_is_a_root() {
     let capture = SpanCapture::new();
     let app = Router::new()
         .route("/", get(|| async { "hi" }))
-        .layer(TraceLayer::with_tracer(capture.tracer("svc")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("svc")));
     let base = serve(app).await;
     // Malformed headers are ignored: a new root starts.
     plain_client()

@@ -23,7 +23,7 @@ async fn credentials_and_sensitive_query_values_are_never_recorded() {
     let capture = SpanCapture::new();
     let app = Router::new()
         .route("/login", get(|| async { "welcome" }))
-        .layer(TraceLayer::with_tracer(capture.tracer("server")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("server")));
     let base = serve(app).await;
     let authority = base.trim_start_matches("http://");
     let url = format!(

@@ -37,7 +37,7 @@ async fn flaky(State(calls): State<(Arc<AtomicU32>, u32)>) -> StatusCode {
 async fn flaky_server(capture: &SpanCapture, failures: u32) -> String {
     let app = Router::new()
         .route("/flaky", get(flaky))
-        .layer(TraceLayer::with_tracer(capture.tracer("server")))
+        .layer(TraceLayer::new().with_tracer(capture.tracer("server")))
         .with_state((Arc::new(AtomicU32::new(0)), failures));
     serve(app).await
 }
@@ -62,7 +62,7 @@ async fn reqwest_retry_attempts_are_siblings_with_a_resend_count() {
         .build_with_max_retries(3);
     let client = ClientBuilder::new(plain_client())
         .with(RetryTransientMiddleware::new_with_policy(policy)) // outer: loops
-        .with(TraceMiddleware::with_tracer(caller.clone())) // inner: a span per attempt
+        .with(TraceMiddleware::new().with_tracer(caller.clone())) // inner: a span per attempt
         .build();
 
     let root = caller
@@ -88,7 +88,7 @@ async fn a_hand_written_retry_loop_counts_resends_with_request_attempts() {
     let base = flaky_server(&capture, 2).await;
     let caller = capture.tracer("caller");
     let client = ClientBuilder::new(plain_client())
-        .with(TraceMiddleware::with_tracer(caller.clone()))
+        .with(TraceMiddleware::new().with_tracer(caller.clone()))
         .build();
 
     let root = caller

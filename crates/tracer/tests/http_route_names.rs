@@ -7,6 +7,7 @@ mod http_support;
 use axum::Router;
 use axum::routing::{get, post};
 use http_support::{attr, plain_client, serve, span_named, wait_spans};
+use tower::Layer as _;
 use tracer::http::server::TraceLayer;
 use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
 
@@ -19,7 +20,7 @@ async fn spans_are_named_after_the_matched_route_template() {
         .route("/users/{id}", get(|| async { "user" }))
         .route("/orders", post(|| async { "created" }))
         .nest("/api", api)
-        .layer(TraceLayer::with_tracer(tracer));
+        .layer(TraceLayer::new().with_tracer(tracer));
     let base = serve(app).await;
     let client = plain_client();
     for (method, path) in [
@@ -71,7 +72,7 @@ async fn route_layer_traces_matched_routes_only() {
     let tracer = capture.tracer("shop");
     let app = Router::new()
         .route("/users/{id}", get(|| async { "user" }))
-        .route_layer(TraceLayer::with_tracer(tracer));
+        .route_layer(TraceLayer::new().with_tracer(tracer));
     let base = serve(app).await;
     let client = plain_client();
     client.get(format!("{base}/missing")).send().await.unwrap();
@@ -91,7 +92,9 @@ async fn a_plain_tower_service_gets_method_only_names() {
     let service = tower::service_fn(|_request: http::Request<axum::body::Body>| async {
         Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::from("hi")))
     });
-    let traced = tracer::http::server::TraceService::new(service, capture.tracer("plain"));
+    let traced = TraceLayer::new()
+        .with_tracer(capture.tracer("plain"))
+        .layer(service);
     let request = http::Request::get("/users/7")
         .body(axum::body::Body::empty())
         .unwrap();

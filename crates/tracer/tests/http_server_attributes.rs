@@ -14,7 +14,7 @@ async fn the_server_span_carries_the_http_semantic_conventions() {
     let capture = SpanCapture::new();
     let app = Router::new()
         .route("/users/{id}/orders", get(|| async { "orders" }))
-        .layer(TraceLayer::with_tracer(capture.tracer("svc")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("svc")));
     let base = serve(app).await;
     let port = base.rsplit(':').next().unwrap().to_owned();
     plain_client()
@@ -55,7 +55,7 @@ async fn forwarded_headers_name_the_original_client_and_scheme() {
     let capture = SpanCapture::new();
     let app = Router::new()
         .route("/", get(|| async { "hi" }))
-        .layer(TraceLayer::with_tracer(capture.tracer("svc")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("svc")));
     let base = serve(app).await;
     plain_client()
         .get(format!("{base}/"))

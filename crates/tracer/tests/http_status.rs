@@ -38,7 +38,7 @@ fn app(layer: TraceLayer) -> Router {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_codes_and_panics_map_to_span_status() {
     let capture = SpanCapture::new();
-    let base = serve(app(TraceLayer::with_tracer(capture.tracer("server")))).await;
+    let base = serve(app(TraceLayer::new().with_tracer(capture.tracer("server")))).await;
     let client = traced_client(&capture.tracer("caller"));
     let mut statuses = Vec::new();
     for path in ["/ok", "/missing", "/fail", "/unavailable", "/panic", "/ok"] {
@@ -91,7 +91,11 @@ async fn with_tower_http_catch_panic_outside_the_span_still_records_the_panic() 
     let app = Router::new()
         .route("/panic", get(panics))
         .route("/ok", get(|| async { "ok" }))
-        .layer(TraceLayer::with_tracer(capture.tracer("server")).catch_panic(false))
+        .layer(
+            TraceLayer::new()
+                .with_tracer(capture.tracer("server"))
+                .catch_panic(false),
+        )
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
     let base = serve(app).await;
     let client = plain_client();

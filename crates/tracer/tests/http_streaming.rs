@@ -37,7 +37,7 @@ async fn the_span_covers_the_whole_stream() {
     let capture = SpanCapture::new();
     let app = Router::new()
         .route("/export", get(stream))
-        .layer(TraceLayer::with_tracer(capture.tracer("svc")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("svc")));
     let base = serve(app).await;
 
     let started = Instant::now();

@@ -47,13 +47,13 @@ async fn chain(capture: &SpanCapture, formats: &[PropagatorKind], middle_on: boo
     let back_url = serve(
         Router::new()
             .route("/stock", get(|| async { "in stock" }))
-            .layer(TraceLayer::with_tracer(back)),
+            .layer(TraceLayer::new().with_tracer(back)),
     )
     .await;
     let middle_url = serve(
         Router::new()
             .route("/inventory", get(forward))
-            .layer(TraceLayer::with_tracer(middle.clone()))
+            .layer(TraceLayer::new().with_tracer(middle.clone()))
             .with_state(Hop {
                 client: traced_client(&middle),
                 next: format!("{back_url}/stock"),
@@ -63,7 +63,7 @@ async fn chain(capture: &SpanCapture, formats: &[PropagatorKind], middle_on: boo
     let front_url = serve(
         Router::new()
             .route("/order", get(forward))
-            .layer(TraceLayer::with_tracer(front.clone()))
+            .layer(TraceLayer::new().with_tracer(front.clone()))
             .with_state(Hop {
                 client: traced_client(&front),
                 next: format!("{middle_url}/inventory"),

@@ -59,13 +59,13 @@ async fn tracing_spans_in_a_handler_are_children_of_the_server_span() {
     let prices = serve(
         Router::new()
             .route("/prices", get(|| async { "3 EUR" }))
-            .layer(TraceLayer::with_tracer(capture.tracer("pricing"))),
+            .layer(TraceLayer::new().with_tracer(capture.tracer("pricing"))),
     )
     .await;
     let base = serve(
         Router::new()
             .route("/cart", get(cart))
-            .layer(TraceLayer::with_tracer(shop.clone()))
+            .layer(TraceLayer::new().with_tracer(shop.clone()))
             .with_state(App {
                 client: traced_client(&shop),
                 prices: format!("{prices}/prices"),

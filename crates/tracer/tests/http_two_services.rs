@@ -45,12 +45,12 @@ async fn server_to_client_to_server_is_one_trace() {
             "/stock/{sku}",
             get(|Path(sku): Path<String>| async move { format!("{sku}: 3 left") }),
         )
-        .layer(TraceLayer::with_tracer(back_tracer));
+        .layer(TraceLayer::new().with_tracer(back_tracer));
     let back_url = serve(back).await;
 
     let front = Router::new()
         .route("/checkout", get(checkout))
-        .layer(TraceLayer::with_tracer(front_tracer.clone()))
+        .layer(TraceLayer::new().with_tracer(front_tracer.clone()))
         .with_state(Front {
             client: traced_client(&front_tracer),
             back: back_url,

@@ -53,7 +53,7 @@ async fn every_emitted_attribute_key_is_a_current_semconv_name_or_our_own() {
                 "never"
             }),
         )
-        .layer(TraceLayer::with_tracer(capture.tracer("web")));
+        .layer(TraceLayer::new().with_tracer(capture.tracer("web")));
     let base = http_support::serve(router).await;
     let client = http_support::traced_client(&tracer);
     for path in [
@@ -74,10 +74,14 @@ async fn every_emitted_attribute_key_is_a_current_semconv_name_or_our_own() {
 
     // gRPC: a unary call with message events and a deadline, and a failing one.
     let server = grpc_support::start(
-        GrpcServerLayer::with_tracer(capture.tracer("backend")).message_events(true),
+        GrpcServerLayer::new()
+            .with_tracer(capture.tracer("backend"))
+            .message_events(true),
     )
     .await;
-    let layer = GrpcClientLayer::with_tracer(capture.tracer("frontend")).message_events(true);
+    let layer = GrpcClientLayer::new()
+        .with_tracer(capture.tracer("frontend"))
+        .message_events(true);
     let mut grpc = grpc_support::EchoClient::new(
         tower::ServiceBuilder::new()
             .layer(layer)

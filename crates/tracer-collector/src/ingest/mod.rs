@@ -90,6 +90,7 @@ pub struct Ingestor {
     budget_kib: u32,
     blocking_threshold: usize,
     body_limit: usize,
+    forwarder: Option<crate::forward::Forwarder>,
 }
 
 impl Ingestor {
@@ -104,7 +105,19 @@ impl Ingestor {
             budget_kib,
             blocking_threshold: config.blocking_threshold,
             body_limit: config.body_limit.get(),
+            forwarder: None,
         }
+    }
+
+    /// Also sends every accepted export on to the upstreams of `forwarder`.
+    pub fn with_forwarder(mut self, forwarder: crate::forward::Forwarder) -> Self {
+        self.forwarder = Some(forwarder);
+        self
+    }
+
+    /// The forwarder, when forwarding is on.
+    pub fn forwarder(&self) -> Option<&crate::forward::Forwarder> {
+        self.forwarder.as_ref()
     }
 
     /// The store written to.
@@ -167,6 +180,7 @@ impl Ingestor {
         let large = payload.len() >= self.blocking_threshold;
         let store = self.store.clone();
         let limit = self.body_limit;
+        let forwarder = self.forwarder.clone();
         let work = move || -> Result<ExportOutcome, IngestError> {
             let payload = if gzip {
                 gunzip(&payload, limit)?
@@ -177,11 +191,20 @@ impl Ingestor {
                 return Err(IngestError::TooLarge { limit });
             }
             match encoding {
-                Encoding::Protobuf => store_protobuf(&store, &payload),
+                Encoding::Protobuf => {
+                    let outcome = store_protobuf(&store, &payload)?;
+                    if let Some(f) = &forwarder {
+                        // Forwarded as received: the bytes are already an export request.
+                        f.offer(payload, outcome.accepted as u64 + outcome.rejected);
+                    }
+                    Ok(outcome)
+                }
                 Encoding::Json => {
                     let request = decode(&payload, encoding)?;
                     drop(payload);
-                    Ok(store_request(&store, &request))
+                    let outcome = store_request(&store, &request);
+                    forward_request(forwarder.as_ref(), &request, &outcome);
+                    Ok(outcome)
                 }
             }
         };
@@ -272,6 +295,23 @@ pub fn decode(
 /// Validates, packs and inserts the spans of a decoded request.
 pub fn store_request(store: &Store, request: &ExportTraceServiceRequest) -> ExportOutcome {
     store_batch(store, store.prepare(request))
+}
+
+/// Offers a decoded (or converted) request to the forwarder, encoded, when forwarding is on
+/// and anything of it was accepted.
+pub(crate) fn forward_request(
+    forwarder: Option<&crate::forward::Forwarder>,
+    request: &ExportTraceServiceRequest,
+    outcome: &ExportOutcome,
+) {
+    if let Some(f) = forwarder
+        && outcome.accepted > 0
+    {
+        f.offer(
+            Bytes::from(request.encode_to_vec()),
+            outcome.accepted as u64 + outcome.rejected,
+        );
+    }
 }
 
 /// Decodes a protobuf request straight into the store (see [`Store::prepare_protobuf`]),

@@ -255,6 +255,7 @@ pub(crate) async fn submit(
         let _meter = meter;
         let store = ingestor.store().clone();
         let limit = ingestor.body_limit();
+        let forwarder = ingestor.forwarder().cloned();
         let large = payload.len() >= BLOCKING_THRESHOLD;
         let work = move || -> Result<ExportOutcome, IngestError> {
             let payload = if gzip {
@@ -267,7 +268,9 @@ pub(crate) async fn submit(
             }
             let request = convert(&payload)?;
             drop(payload);
-            Ok(super::store_request(&store, &request))
+            let outcome = super::store_request(&store, &request);
+            super::forward_request(forwarder.as_ref(), &request, &outcome);
+            Ok(outcome)
         };
         if gzip || large {
             tokio::task::spawn_blocking(work)

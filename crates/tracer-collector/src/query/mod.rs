@@ -34,6 +34,8 @@ pub struct QueryState {
     pub limiter: stream::QueryLimiter,
     /// Connection counters of the collector's listeners.
     pub listeners: crate::serve::ListenerRegistry,
+    /// The forwarder, once forwarding runs (its counters are served with the stats).
+    pub forward: Arc<std::sync::OnceLock<crate::forward::Forwarder>>,
 }
 
 /// The query router: Jaeger v1, api_v3 and the stats endpoint.

@@ -420,6 +420,12 @@ async fn stats(State(state): State<QueryState>) -> Response {
             "listeners".to_owned(),
             serde_json::to_value(state.listeners.snapshot()).unwrap_or_default(),
         );
+        if let Some(forwarder) = state.forward.get() {
+            map.insert(
+                "forward".to_owned(),
+                serde_json::to_value(forwarder.stats()).unwrap_or_default(),
+            );
+        }
     }
     Json(body).into_response()
 }

@@ -12,6 +12,10 @@
 //! Jaeger UI's own paths (`/search`, `/trace/{id}`, `/dependencies`) redirect to them, so links
 //! written for Jaeger keep working.
 //!
+//! A trace view can be saved as one self-contained HTML file that opens offline ([`offline`]);
+//! traces are downloaded, uploaded (file picker or drag-and-drop) and saved through the
+//! endpoints of [`crate::files`].
+//!
 //! Every response carries a strict Content-Security-Policy (`default-src 'self'`, no inline
 //! script or style, no framing) on top of the page's own rule of building the DOM with
 //! `textContent`: span data can never run script in the page.
@@ -24,6 +28,8 @@
 //! axum::serve(listener, app).await
 //! # }
 //! ```
+
+pub mod offline;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery};
@@ -112,6 +118,17 @@ const ASSETS: &[Asset] = &[
         path: "/ui/compare.js",
         content_type: JS,
         body: include_str!("../../ui/compare.js"),
+    },
+    Asset {
+        path: "/ui/upload.js",
+        content_type: JS,
+        body: include_str!("../../ui/upload.js"),
+    },
+    // Stands in for api.js in the saved HTML page (see `offline`); served too, unused online.
+    Asset {
+        path: "/ui/offline-api.js",
+        content_type: JS,
+        body: include_str!("../../ui/offline-api.js"),
     },
 ];
 

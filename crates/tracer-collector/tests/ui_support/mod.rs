@@ -621,6 +621,17 @@ impl Browser {
         .await;
     }
 
+    /// Picks a file in a `<input type=file>` (WebDriver sends its path as the input's keys).
+    pub(crate) async fn pick_file(&self, css: &str, path: &Path) {
+        let el = self.find(css).await;
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", el.0),
+            json!({ "text": path.display().to_string() }),
+        )
+        .await;
+    }
+
     /// `textContent` of the first element matching `css` (waits for it).
     pub(crate) async fn text(&self, css: &str) -> String {
         self.find(css).await;

@@ -58,6 +58,16 @@ impl Cluster {
     /// Starts the collector and the three services from executable `exe`, waits until each
     /// listens, and returns. Process logs go to files in a fresh temporary directory.
     pub async fn start(exe: &Path, data: &DataUrls) -> anyhow::Result<Cluster> {
+        Self::start_with(exe, data, &[]).await
+    }
+
+    /// [`Cluster::start`] with extra arguments for the collector process (its forwarding
+    /// flags, `--forward-otlp URL`).
+    pub async fn start_with(
+        exe: &Path,
+        data: &DataUrls,
+        collector_args: &[String],
+    ) -> anyhow::Result<Cluster> {
         let log_dir = std::env::temp_dir().join(format!("tracer-demo-{}", std::process::id()));
         std::fs::create_dir_all(&log_dir)
             .with_context(|| format!("cannot create {}", log_dir.display()))?;
@@ -65,21 +75,18 @@ impl Cluster {
         let (s1, s2, s3) = (free_port()?, free_port()?, free_port()?);
         let s3_admin = free_port()?;
         let mut children = Vec::new();
-        let collector = spawn(
-            exe,
-            &log_dir,
-            "collector",
-            &[
-                "collector",
-                "--otlp-http",
-                &otlp_http.to_string(),
-                "--otlp-grpc",
-                &otlp_grpc.to_string(),
-                "--query",
-                &query.to_string(),
-            ],
-            None,
-        )?;
+        let mut args = vec![
+            "collector".to_owned(),
+            "--otlp-http".to_owned(),
+            otlp_http.to_string(),
+            "--otlp-grpc".to_owned(),
+            otlp_grpc.to_string(),
+            "--query".to_owned(),
+            query.to_string(),
+        ];
+        args.extend(collector_args.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let collector = spawn(exe, &log_dir, "collector", &args, None)?;
         children.push(("collector", collector));
         let export_proxy = FaultProxy::start(otlp_http)
             .await

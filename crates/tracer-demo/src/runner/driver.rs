@@ -40,7 +40,7 @@ impl<'c> Driver<'c> {
     pub fn new(cluster: &'c Cluster, tracer: Tracer) -> Self {
         Driver {
             cluster,
-            traced: crate::hop::traced_client(&tracer, Duration::from_secs(10)),
+            traced: crate::http_forwarding::traced_client(&tracer, Duration::from_secs(10)),
             tracer,
             plain: reqwest::Client::builder()
                 .no_proxy()
@@ -152,7 +152,7 @@ async fn answer(sent: Result<reqwest::Response, reqwest_middleware::Error>) -> A
         }
         Err(e) => Answer {
             status: 0,
-            body: Value::String(crate::hop::error_chain(&e)),
+            body: Value::String(crate::http_forwarding::error_chain(&e)),
         },
     }
 }

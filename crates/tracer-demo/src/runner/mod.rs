@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub redis_url: String,
     /// MySQL URL.
     pub mysql_url: String,
+    /// Extra arguments of the collector process: `--forward-otlp URL`, `--forward-protocol P`.
+    pub forward: Vec<String>,
 }
 
 /// The result of one scenario.
@@ -72,7 +74,7 @@ impl Outcome {
 /// Picks the scenarios named (all when none); an unknown name is an error listing the known.
 pub fn select(names: &[String]) -> anyhow::Result<Vec<&'static Scenario>> {
     if names.is_empty() {
-        return Ok(CATALOGUE.iter().collect());
+        return Ok(CATALOGUE.to_vec());
     }
     names
         .iter()
@@ -114,7 +116,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<bool> {
     };
     let started = Instant::now();
     eprintln!("starting the collector, server1, server2 and server3 ...");
-    let cluster = Cluster::start(&exe, &data).await?;
+    let cluster = Cluster::start_with(&exe, &data, &options.forward).await?;
     eprintln!(
         "ready in {:.1} s; the UI is at {}",
         started.elapsed().as_secs_f64(),

@@ -15,7 +15,7 @@
 //! telemetry suppressed, so it can never feed spans back into the pipeline it reports on.
 
 pub(crate) mod console;
-#[cfg(feature = "otlp")]
+#[cfg(any(feature = "otlp-http", feature = "otlp-grpc"))]
 pub(crate) mod otlp;
 pub(crate) mod queue;
 pub(crate) mod report;

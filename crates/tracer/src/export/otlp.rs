@@ -1,8 +1,15 @@
-//! The OTLP exporter, built from [`OtlpConfig`].
+//! The OTLP exporter, built from [`OtlpConfig`]. Each transport is behind its own feature
+//! (`otlp-http`, `otlp-grpc`) so that an HTTP-only build has no tonic in it; a protocol whose
+//! feature is off is an error at init naming the feature.
 
+#[cfg(feature = "otlp-http")]
 use std::collections::HashMap;
 
-use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
+#[cfg(feature = "otlp-http")]
+use opentelemetry_otlp::WithHttpConfig;
+#[cfg(feature = "otlp-grpc")]
+use opentelemetry_otlp::WithTonicConfig;
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 
 use crate::InitError;
 use crate::config::{Compression, OtlpConfig, Protocol};
@@ -14,6 +21,23 @@ pub(crate) fn build(config: &OtlpConfig) -> Result<SpanExporter, InitError> {
         Compression::None => None,
     };
     let exporter = match config.protocol {
+        #[cfg(not(feature = "otlp-grpc"))]
+        Protocol::Grpc => {
+            return Err(InitError::Exporter(format!(
+                "OTLP protocol grpc to {} needs tracer's `otlp-grpc` feature (this build has \
+                 `otlp-http`: use http/protobuf or http/json)",
+                config.endpoint
+            )));
+        }
+        #[cfg(not(feature = "otlp-http"))]
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            return Err(InitError::Exporter(format!(
+                "OTLP protocol http to {} needs tracer's `otlp-http` feature (this build has \
+                 `otlp-grpc`: use grpc)",
+                config.endpoint
+            )));
+        }
+        #[cfg(feature = "otlp-grpc")]
         Protocol::Grpc => {
             let mut metadata = tonic::metadata::MetadataMap::new();
             for (k, v) in &config.headers {
@@ -37,6 +61,7 @@ pub(crate) fn build(config: &OtlpConfig) -> Result<SpanExporter, InitError> {
             }
             builder.build()
         }
+        #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let protocol = if config.protocol == Protocol::HttpJson {
                 opentelemetry_otlp::Protocol::HttpJson

@@ -19,20 +19,20 @@ use opentelemetry::{Context, ContextGuard, KeyValue};
 use tonic::Code;
 
 use super::attributes::{self as attr, RpcMethod, Semconv};
-use super::hooks::{CallFilter, CallInfo, DefaultAttributes, DefaultFilter, DefaultSpanName};
-use super::hooks::{RequestAttributes, SpanNamer};
+use super::hooks::{CallInfo, DefaultSpanName, SkipHealthChecks};
 use super::metadata::MetadataExtractor;
 use super::status::{Side, code_name, is_error, timeout_from_headers};
 use crate::Tracer;
+use crate::hooks::{ExtraAttributes, Filter, NoExtraAttributes, SpanNamer};
 
 /// Layer settings, shared (behind an `Arc`) by every service a layer makes.
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) tracer: Tracer,
     pub(crate) semconv: Semconv,
-    pub(crate) filter: Arc<dyn CallFilter>,
-    pub(crate) namer: Arc<dyn SpanNamer>,
-    pub(crate) attributes: Arc<dyn RequestAttributes>,
+    pub(crate) filter: Arc<dyn for<'a> Filter<CallInfo<'a>>>,
+    pub(crate) namer: Arc<dyn for<'a> SpanNamer<CallInfo<'a>>>,
+    pub(crate) extra: Arc<dyn for<'a> ExtraAttributes<CallInfo<'a>>>,
     pub(crate) message_events: bool,
     /// Client only: `server.address`/`server.port` when the request URI has no authority.
     pub(crate) server_address: Option<(String, Option<u16>)>,
@@ -43,28 +43,27 @@ impl Settings {
         Self {
             tracer,
             semconv: Semconv::default(),
-            filter: Arc::new(DefaultFilter),
+            filter: Arc::new(SkipHealthChecks),
             namer: Arc::new(DefaultSpanName),
-            attributes: Arc::new(DefaultAttributes),
+            extra: Arc::new(NoExtraAttributes),
             message_events: false,
             server_address: None,
         }
     }
 
-    /// Starts the call for a request, or `None` when the filter leaves it untraced.
+    /// Starts the call for a request.
     ///
     /// The server's parent is the context extracted from the request headers, the client's the
-    /// current context. While the tracer is off the call carries that context but no span.
-    pub(crate) fn begin(&self, side: Side, uri: &Uri, headers: &HeaderMap) -> Option<Call> {
+    /// current context. While the tracer is off, or when the filter leaves the call untraced,
+    /// the call carries that context but no span (see [`crate::hooks`] for the order of hooks
+    /// and sampling).
+    pub(crate) fn begin(&self, side: Side, uri: &Uri, headers: &HeaderMap) -> Call {
         let method = RpcMethod::from_path(uri.path());
         let info = CallInfo {
             method,
             headers,
             side,
         };
-        if !self.filter.should_trace(&info) {
-            return None;
-        }
         let parent = match side {
             Side::Server => self
                 .tracer
@@ -81,36 +80,39 @@ impl Settings {
             counts: None,
             done: false,
         };
-        if !self.tracer.is_enabled() {
-            return Some(call);
+        if !self.tracer.is_enabled() || !self.filter.filter(&info) {
+            return call;
         }
-        let address = match side {
-            Side::Server => attr::uri_address(uri),
-            Side::Client => attr::uri_address(uri).or_else(|| {
-                self.server_address
-                    .as_ref()
-                    .map(|(host, port)| (host.as_str(), *port))
-            }),
-        };
-        let mut attributes =
-            attr::start_attributes(self.semconv, &method, address, timeout.map(millis_ceil));
-        self.attributes.on_request(&info, &mut attributes);
         let kind = match side {
             Side::Server => SpanKind::Server,
             Side::Client => SpanKind::Client,
         };
-        let builder = SpanBuilder::from_name(self.namer.span_name(&info))
-            .with_kind(kind)
-            .with_attributes(attributes);
-        if let Some(span) = self.tracer.start_span(builder, &call.cx) {
-            use opentelemetry::trace::Span as _;
-            call.recording = span.is_recording();
-            call.cx = call.cx.with_span(span);
-            if call.recording && self.message_events {
+        let builder = SpanBuilder::from_name(self.namer.span_name(&info)).with_kind(kind);
+        let Some(mut span) = self.tracer.start_span(builder, &call.cx) else {
+            return call;
+        };
+        use opentelemetry::trace::Span as _;
+        call.recording = span.is_recording();
+        if call.recording {
+            // Sampled: only now the attributes (the samplers never read them).
+            let address = match side {
+                Side::Server => attr::uri_address(uri),
+                Side::Client => attr::uri_address(uri).or_else(|| {
+                    self.server_address
+                        .as_ref()
+                        .map(|(host, port)| (host.as_str(), *port))
+                }),
+            };
+            let mut attributes =
+                attr::start_attributes(self.semconv, &method, address, timeout.map(millis_ceil));
+            self.extra.extra_attributes(&info, &mut attributes);
+            span.set_attributes(attributes);
+            if self.message_events {
                 call.counts = Some(Arc::default());
             }
         }
-        Some(call)
+        call.cx = call.cx.with_span(span);
+        call
     }
 }
 

@@ -37,9 +37,17 @@
 //! incoming context and keeps it current while the handler runs, and the client injects through
 //! [`Tracer::inject`](crate::Tracer::inject), so the trace passes through the silent hop.
 //!
-//! Both layers take their tracer as an argument (`with_tracer`), defaulting to
-//! [`crate::global`], and accept hooks ([`CallFilter`], [`SpanNamer`], [`RequestAttributes`]).
-//! `grpc.health.v1.Health` is not traced by default.
+//! **One generic layer, two sides.** [`GrpcServerLayer`] and [`GrpcClientLayer`] are the one
+//! [`GrpcLayer`] on the [`ServerSide`] or the [`ClientSide`]; so are their services, futures and
+//! bodies. The server's parent is the context extracted from the request metadata, the client's
+//! the current context, which it injects; the server catches handler panics, the client does not.
+//!
+//! Both layers record with [`crate::global`] unless given a tracer (`.with_tracer(tracer)`, a
+//! consuming builder method as on every integration), and accept the hooks of
+//! [`crate::hooks`] ([`Filter`](crate::hooks::Filter), [`SpanNamer`](crate::hooks::SpanNamer),
+//! [`ExtraAttributes`](crate::hooks::ExtraAttributes)) over a [`CallInfo`]; extra attributes
+//! are computed only for sampled spans, after the sampling decision, as on HTTP.
+//! `grpc.health.v1.Health` is not traced by default ([`SkipHealthChecks`]).
 //!
 //! ```
 //! use tonic::transport::{Endpoint, Server};
@@ -53,7 +61,7 @@
 //! let capture = SpanCapture::new();
 //! // The default: every call but health checks; here the filter is widened to show them.
 //! let everything = |_: &CallInfo<'_>| true;
-//! let server_layer = GrpcServerLayer::with_tracer(capture.tracer("backend")).filter(everything);
+//! let server_layer = GrpcServerLayer::new().with_tracer(capture.tracer("backend")).filter(everything);
 //! let (_reporter, health) = tonic_health::server::health_reporter();
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -67,7 +75,7 @@
 //!
 //! let channel = Endpoint::from_shared(format!("http://{addr}"))?.connect_lazy();
 //! let channel = tower::ServiceBuilder::new()
-//!     .layer(GrpcClientLayer::with_tracer(capture.tracer("frontend")).filter(everything))
+//!     .layer(GrpcClientLayer::new().with_tracer(capture.tracer("frontend")).filter(everything))
 //!     .service(channel);
 //! HealthClient::new(channel).check(HealthCheckRequest::default()).await?;
 //!
@@ -84,21 +92,24 @@
 //! ```
 
 pub mod attributes;
+mod body;
 mod call;
-pub mod client;
+mod future;
 mod hooks;
+mod layer;
 pub mod metadata;
-pub mod server;
+mod role;
+mod service;
 pub mod status;
 
 pub use attributes::{RpcMethod, Semconv};
-pub use client::{GrpcClientLayer, GrpcClientService};
-pub use hooks::{
-    CallFilter, CallInfo, DefaultAttributes, DefaultFilter, DefaultSpanName, HEALTH_SERVICE,
-    RequestAttributes, SpanNamer,
-};
+pub use body::{ClientBody, GrpcBody, ServerBody};
+pub use future::{ClientFuture, GrpcFuture, ServerFuture};
+pub use hooks::{CallInfo, DefaultSpanName, HEALTH_SERVICE, SkipHealthChecks};
+pub use layer::{GrpcClientLayer, GrpcLayer, GrpcServerLayer};
 pub use metadata::{MetadataExtractor, MetadataInjector};
-pub use server::{GrpcServerLayer, GrpcServerService};
+pub use role::{ClientSide, Role, ServerSide};
+pub use service::{GrpcClientService, GrpcServerService, GrpcService};
 pub use status::Side;
 
 /// The error type of both layers' services and bodies: tonic converts it to a `Status`.

@@ -38,7 +38,7 @@
 //! use tracer::http::client::TraceMiddleware;
 //!
 //! let client = ClientBuilder::new(reqwest::Client::new())
-//!     .with(TraceMiddleware::new()) // the global tracer; `with_tracer(t)` for another
+//!     .with(TraceMiddleware::new()) // the global tracer; `.with_tracer(t)` for another
 //!     .build();
 //! # drop(client);
 //! ```
@@ -120,14 +120,18 @@ pub struct TraceMiddleware {
 }
 
 impl TraceMiddleware {
-    /// Records with [`crate::global`], read once, now: build it after `init()`.
+    /// Records with [`crate::global`]; built before `init()`, it records with the tracer
+    /// `init()` installs, from then on.
     pub fn new() -> Self {
-        Self::with_tracer(crate::global())
+        Self {
+            tracer: crate::global(),
+        }
     }
 
-    /// Records with `tracer`.
-    pub fn with_tracer(tracer: Tracer) -> Self {
-        Self { tracer }
+    /// Records with `tracer` instead of the global tracer.
+    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
+        self.tracer = tracer;
+        self
     }
 
     /// The tracer this middleware records with.

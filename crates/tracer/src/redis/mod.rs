@@ -148,20 +148,7 @@ impl<C> InstrumentedConnection<C> {
         &self.settings.tracer
     }
 
-    /// The wrapped connection.
-    pub fn get_ref(&self) -> &C {
-        &self.inner
-    }
-
-    /// The wrapped connection, mutably: commands sent through it directly are not recorded.
-    pub fn get_mut(&mut self) -> &mut C {
-        &mut self.inner
-    }
-
-    /// Unwraps the connection.
-    pub fn into_inner(self) -> C {
-        self.inner
-    }
+    crate::hooks::inner_accessors!(inner: C, "connection");
 }
 
 impl<C: fmt::Debug> fmt::Debug for InstrumentedConnection<C> {

@@ -215,7 +215,8 @@ pub fn channel(addr: SocketAddr) -> Channel {
 
 /// A client to `addr` through the tracer's client layer recording with `tracer`.
 pub fn traced_client(addr: SocketAddr, tracer: &Tracer) -> TracedClient {
-    let layer = GrpcClientLayer::with_tracer(tracer.clone())
+    let layer = GrpcClientLayer::new()
+        .with_tracer(tracer.clone())
         .server_address(addr.ip().to_string(), Some(addr.port()));
     EchoClient::new(
         tower::ServiceBuilder::new()

@@ -31,7 +31,7 @@ pub async fn serve(router: Router) -> String {
 /// A reqwest client traced with `tracer`.
 pub fn traced_client(tracer: &tracer::Tracer) -> ClientWithMiddleware {
     ClientBuilder::new(plain_client())
-        .with(TraceMiddleware::with_tracer(tracer.clone()))
+        .with(TraceMiddleware::new().with_tracer(tracer.clone()))
         .build()
 }
 

@@ -9,8 +9,7 @@ use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use pin_project_lite::pin_project;
 
-use super::future::cancelled;
-use crate::http::attributes::ERROR_TYPE;
+use crate::http::attributes::{CANCELLED, ERROR_TYPE};
 
 pin_project! {
     /// The body of a traced response.
@@ -126,4 +125,12 @@ where
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
+}
+
+/// Marks the server span as cut short by the client (the one cancellation rule, see the
+/// [module docs](super)); the caller ends it.
+pub(super) fn cancelled(cx: &Context, why: &'static str) {
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(ERROR_TYPE, CANCELLED));
+    span.set_status(Status::error(why));
 }

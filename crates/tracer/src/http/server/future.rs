@@ -14,11 +14,11 @@ use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use pin_project_lite::pin_project;
 
-use super::body::ResponseBody;
+use super::body::{ResponseBody, cancelled};
 use super::hooks::ResponseHeader;
 use crate::http::attributes::{
-    CANCELLED, ERROR_TYPE, EXCEPTION_EVENT, EXCEPTION_MESSAGE, EXCEPTION_TYPE,
-    HTTP_RESPONSE_STATUS_CODE, OTHER, status_text,
+    ERROR_TYPE, EXCEPTION_EVENT, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_RESPONSE_STATUS_CODE,
+    OTHER, status_text,
 };
 
 /// What a future with a recording span needs to finish it.
@@ -171,12 +171,6 @@ fn respond<B: Body>(
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED);
     response.map(|body| ResponseBody::new(body, Some(cx.clone()), expects_body))
-}
-
-pub(crate) fn cancelled(cx: &Context, why: &'static str) {
-    let span = cx.span();
-    span.set_attribute(KeyValue::new(ERROR_TYPE, CANCELLED));
-    span.set_status(Status::error(why));
 }
 
 fn record_panic(cx: &Context, message: &str) {

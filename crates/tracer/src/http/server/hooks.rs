@@ -1,108 +1,56 @@
-//! Hooks that customise the server span: which requests are traced, what the span is called and
-//! which extra attributes it gets. Each is a small trait implemented by a `Default*`-style struct
-//! and by plain closures.
+//! The HTTP server's hooks, in the shared vocabulary of [`crate::hooks`]: every hook sees the
+//! request head (`http::request::Parts`); [`matched_route`] gives the route template the router
+//! matched. The defaults: [`TraceAll`](crate::hooks::TraceAll), [`DefaultSpanName`],
+//! [`NoExtraAttributes`](crate::hooks::NoExtraAttributes).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use ::http::request::Parts;
-use opentelemetry::KeyValue;
 
+use crate::hooks::SpanNamer;
 use crate::http::attributes::known_method;
 
-/// Decides whether a request gets a span (`true`) or is served untraced (`false`).
-///
-/// An untraced request still has its incoming context attached while the handler runs, so calls
-/// it makes continue the caller's trace.
+/// The route template the router matched for `request` (axum's `MatchedPath`, e.g.
+/// `/users/{id}`), if any; always `None` without the `axum` feature.
 ///
 /// ```
-/// use tracer::http::server::RequestFilter;
-///
-/// let skip_health = |request: &http::request::Parts| request.uri.path() != "/health";
-/// let request = http::Request::get("/health").body(()).unwrap().into_parts().0;
-/// assert!(!skip_health.trace(&request));
+/// let request = http::Request::get("/users/7").body(()).unwrap().into_parts().0;
+/// assert_eq!(tracer::http::server::matched_route(&request), None); // not routed by axum
 /// ```
-pub trait RequestFilter: Send + Sync + 'static {
-    /// Whether to trace `request`.
-    fn trace(&self, request: &Parts) -> bool;
+#[cfg(feature = "axum")]
+pub fn matched_route(request: &Parts) -> Option<&str> {
+    request
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
 }
 
-/// The default filter: every request is traced.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TraceAll;
-
-impl RequestFilter for TraceAll {
-    fn trace(&self, _request: &Parts) -> bool {
-        true
-    }
-}
-
-impl<F> RequestFilter for F
-where
-    F: Fn(&Parts) -> bool + Send + Sync + 'static,
-{
-    fn trace(&self, request: &Parts) -> bool {
-        self(request)
-    }
-}
-
-/// Names the server span. `route` is the matched route template (e.g. `/users/{id}`) when the
-/// router reported one; never use the raw path, whose cardinality is unbounded.
-pub trait SpanNamer: Send + Sync + 'static {
-    /// The span name for `request`.
-    fn span_name(&self, request: &Parts, route: Option<&str>) -> String;
+/// The route template the router matched for `request`, if any; always `None` without the
+/// `axum` feature.
+#[cfg(not(feature = "axum"))]
+pub fn matched_route(_request: &Parts) -> Option<&str> {
+    None
 }
 
 /// The semconv name: `{METHOD} {route}`, or `{METHOD}` when no route is known; `HTTP` stands for
-/// a method outside the well-known set.
+/// a method outside the well-known set. Never the raw path, whose cardinality is unbounded.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultSpanName;
 
-impl SpanNamer for DefaultSpanName {
-    fn span_name(&self, request: &Parts, route: Option<&str>) -> String {
+impl SpanNamer<Parts> for DefaultSpanName {
+    fn span_name(&self, request: &Parts) -> Cow<'static, str> {
         let method = known_method(&request.method).unwrap_or("HTTP");
-        match route {
+        match matched_route(request) {
             Some(route) => {
                 let mut name = String::with_capacity(method.len() + 1 + route.len());
                 name.push_str(method);
                 name.push(' ');
                 name.push_str(route);
-                name
+                Cow::Owned(name)
             }
-            None => method.to_owned(),
+            None => Cow::Borrowed(method),
         }
-    }
-}
-
-impl<F> SpanNamer for F
-where
-    F: Fn(&Parts, Option<&str>) -> String + Send + Sync + 'static,
-{
-    fn span_name(&self, request: &Parts, route: Option<&str>) -> String {
-        self(request, route)
-    }
-}
-
-/// Adds attributes of your own to the server span, from the request. Called only for sampled
-/// requests. Never copy secrets (tokens, cookies, bodies) into attributes.
-pub trait RequestAttributes: Send + Sync + 'static {
-    /// Pushes extra attributes for `request`.
-    fn attributes(&self, request: &Parts, attributes: &mut Vec<KeyValue>);
-}
-
-/// The default: no extra attributes.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoExtraAttributes;
-
-impl RequestAttributes for NoExtraAttributes {
-    fn attributes(&self, _request: &Parts, _attributes: &mut Vec<KeyValue>) {}
-}
-
-impl<F> RequestAttributes for F
-where
-    F: Fn(&Parts, &mut Vec<KeyValue>) + Send + Sync + 'static,
-{
-    fn attributes(&self, request: &Parts, attributes: &mut Vec<KeyValue>) {
-        self(request, attributes)
     }
 }
 

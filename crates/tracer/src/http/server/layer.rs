@@ -5,20 +5,20 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use super::hooks::{
-    DebugHook, DefaultSpanName, RequestAttributes, RequestFilter, ResponseHeader, SpanNamer,
-    TraceAll,
-};
+use ::http::request::Parts;
+
+use super::hooks::{DebugHook, DefaultSpanName, ResponseHeader};
 use super::service::TraceService;
 use crate::Tracer;
+use crate::hooks::{ExtraAttributes, Filter, SpanNamer, TraceAll};
 
 /// Settings shared by every clone of a [`TraceService`]; one `Arc` per service clone.
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub(crate) tracer: Tracer,
-    pub(crate) filter: Arc<dyn RequestFilter>,
-    pub(crate) namer: Arc<dyn SpanNamer>,
-    pub(crate) extra: Option<Arc<dyn RequestAttributes>>,
+    pub(crate) filter: Arc<dyn Filter<Parts>>,
+    pub(crate) namer: Arc<dyn SpanNamer<Parts>>,
+    pub(crate) extra: Option<Arc<dyn ExtraAttributes<Parts>>>,
     pub(crate) response_header: ResponseHeader,
     pub(crate) catch_panic: bool,
 }
@@ -27,11 +27,11 @@ impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TraceLayer")
             .field("tracer", &self.tracer)
-            .field("filter", &DebugHook("RequestFilter"))
+            .field("filter", &DebugHook("Filter"))
             .field("namer", &DebugHook("SpanNamer"))
             .field(
                 "extra",
-                &self.extra.as_ref().map(|_| DebugHook("RequestAttributes")),
+                &self.extra.as_ref().map(|_| DebugHook("ExtraAttributes")),
             )
             .field("response_header", &self.response_header)
             .field("catch_panic", &self.catch_panic)
@@ -41,8 +41,9 @@ impl fmt::Debug for Shared {
 
 /// A tower [`Layer`] that traces every request served by the wrapped service.
 ///
-/// Built with [`TraceLayer::new`] (global tracer) or [`TraceLayer::with_tracer`], customised with
-/// the consuming methods below; cloning is cheap. See the [module docs](super) for the span it
+/// Built with [`TraceLayer::new`] and customised with the consuming methods below
+/// ([`with_tracer`](TraceLayer::with_tracer) to record with another tracer than the global one);
+/// cloning is cheap. See the [module docs](super) for the span it
 /// makes and where to put it in an axum router.
 #[derive(Clone, Debug)]
 #[must_use]
@@ -51,16 +52,12 @@ pub struct TraceLayer {
 }
 
 impl TraceLayer {
-    /// A layer recording with [`crate::global`], read once, now: build it after `init()`.
+    /// A layer recording with [`crate::global`]; built before `init()`, it records with the
+    /// tracer `init()` installs, from then on.
     pub fn new() -> Self {
-        Self::with_tracer(crate::global())
-    }
-
-    /// A layer recording with `tracer`.
-    pub fn with_tracer(tracer: Tracer) -> Self {
         Self {
             shared: Arc::new(Shared {
-                tracer,
+                tracer: crate::global(),
                 filter: Arc::new(TraceAll),
                 namer: Arc::new(DefaultSpanName),
                 extra: None,
@@ -75,19 +72,27 @@ impl TraceLayer {
         self
     }
 
+    /// Records with `tracer` instead of the global tracer.
+    pub fn with_tracer(self, tracer: Tracer) -> Self {
+        self.edit(|s| s.tracer = tracer)
+    }
+
     /// Traces only the requests `filter` accepts (e.g. skip `/health`); the others are served
-    /// with the incoming context attached but no span.
-    pub fn filter(self, filter: impl RequestFilter) -> Self {
+    /// with the incoming context attached but no span. The default is
+    /// [`TraceAll`](crate::hooks::TraceAll).
+    pub fn filter(self, filter: impl Filter<Parts>) -> Self {
         self.edit(|s| s.filter = Arc::new(filter))
     }
 
-    /// Names spans with `namer` instead of `{METHOD} {route}`.
-    pub fn span_name(self, namer: impl SpanNamer) -> Self {
+    /// Names spans with `namer` instead of `{METHOD} {route}` ([`DefaultSpanName`]); see
+    /// [`matched_route`](super::matched_route) for the route.
+    pub fn span_name(self, namer: impl SpanNamer<Parts>) -> Self {
         self.edit(|s| s.namer = Arc::new(namer))
     }
 
-    /// Adds attributes of your own to each sampled span.
-    pub fn attributes(self, extra: impl RequestAttributes) -> Self {
+    /// Adds attributes of your own to each sampled span, after the built-in ones (never called
+    /// for an unsampled request, see [`crate::hooks`]).
+    pub fn extra_attributes(self, extra: impl ExtraAttributes<Parts>) -> Self {
         self.edit(|s| s.extra = Some(Arc::new(extra)))
     }
 

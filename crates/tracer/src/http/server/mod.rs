@@ -45,7 +45,12 @@
 //! tower-http's `CatchPanicLayer`, add it *after* (outside) this layer and turn catching off
 //! here; the span still records the panic before letting it unwind to the outer layer.
 //!
-//! While the tracer is switched off, or the [filter](RequestFilter) skips a request, no span is
+//! The hooks (filter, span namer, extra attributes) are the ones every integration shares,
+//! [`crate::hooks`], over the request head `http::request::Parts`: the filter runs first, the
+//! extra attributes only for a sampled span, after the sampling decision, as on gRPC. The
+//! layer records with [`crate::global`] unless given `.with_tracer(tracer)`.
+//!
+//! While the tracer is switched off, or the [filter](crate::hooks::Filter) skips a request, no span is
 //! made but the incoming context is still attached while the handler runs, so the handler's
 //! client calls forward it and the trace is not split.
 //!
@@ -66,7 +71,7 @@
 //!     .unwrap();
 //! let app = Router::new()
 //!     .route("/users/{id}", get(|| async { "hello" }))
-//!     .layer(TraceLayer::with_tracer(guard.tracer().clone()));
+//!     .layer(TraceLayer::new().with_tracer(guard.tracer().clone()));
 //!
 //! let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
 //! let request = http::Request::get("/users/7").body(axum::body::Body::empty()).unwrap();
@@ -81,14 +86,14 @@
 //! ```
 //! use http::request::Parts;
 //! use opentelemetry::KeyValue;
-//! use tracer::http::server::{ResponseHeader, TraceLayer};
+//! use tracer::http::server::{ResponseHeader, TraceLayer, matched_route};
 //!
 //! let layer = TraceLayer::new()
 //!     .filter(|request: &Parts| request.uri.path() != "/health")
-//!     .span_name(|request: &Parts, route: Option<&str>| {
-//!         format!("{} {}", request.method, route.unwrap_or("unmatched"))
+//!     .span_name(|request: &Parts| {
+//!         format!("{} {}", request.method, matched_route(request).unwrap_or("unmatched"))
 //!     })
-//!     .attributes(|request: &Parts, out: &mut Vec<KeyValue>| {
+//!     .extra_attributes(|request: &Parts, out: &mut Vec<KeyValue>| {
 //!         if let Some(tenant) = request.headers.get("x-tenant").and_then(|v| v.to_str().ok()) {
 //!             out.push(KeyValue::new("app.tenant", tenant.to_owned()));
 //!         }
@@ -105,9 +110,6 @@ mod service;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
-pub use hooks::{
-    DefaultSpanName, NoExtraAttributes, RequestAttributes, RequestFilter, ResponseHeader,
-    SpanNamer, TraceAll,
-};
+pub use hooks::{DefaultSpanName, ResponseHeader, matched_route};
 pub use layer::TraceLayer;
 pub use service::TraceService;

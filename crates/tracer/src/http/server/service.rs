@@ -14,8 +14,8 @@ use tower::Service;
 
 use super::body::ResponseBody;
 use super::future::{ResponseFuture, Traced};
+use super::hooks::matched_route;
 use super::layer::{Shared, TraceLayer};
-use crate::Tracer;
 use crate::http::HeaderExtractor;
 use crate::http::attributes::{
     CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_ROUTE,
@@ -32,10 +32,11 @@ pub struct TraceService<S> {
 }
 
 impl<S> TraceService<S> {
-    /// Wraps `inner`, recording with `tracer` and the default hooks.
-    pub fn new(inner: S, tracer: Tracer) -> Self {
+    /// Wraps `inner`, recording with the global tracer and the default hooks; for anything
+    /// else build a [`TraceLayer`] and call its `layer`.
+    pub fn new(inner: S) -> Self {
         use tower::Layer as _;
-        TraceLayer::with_tracer(tracer).layer(inner)
+        TraceLayer::new().layer(inner)
     }
 
     pub(crate) fn from_shared(inner: S, shared: Arc<Shared>) -> Self {
@@ -47,20 +48,7 @@ impl<S> TraceService<S> {
         TraceLayer::new()
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::hooks::inner_accessors!(inner: S, "service");
 }
 
 impl<S: fmt::Debug> fmt::Debug for TraceService<S> {
@@ -90,7 +78,7 @@ where
         let shared = &self.shared;
         let (parts, body) = request.into_parts();
         let parent = shared.tracer.extract(&HeaderExtractor(&parts.headers));
-        let (cx, traced) = if shared.tracer.is_enabled() && shared.filter.trace(&parts) {
+        let (cx, traced) = if shared.tracer.is_enabled() && shared.filter.filter(&parts) {
             start_span(shared, &parts, parent)
         } else {
             (parent, None)
@@ -109,9 +97,8 @@ where
 /// Starts the server span under `parent`; returns the context to run the handler in and, when
 /// the span records, what the future needs to finish it.
 fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Option<Traced>) {
-    let route = route(parts);
-    let builder =
-        SpanBuilder::from_name(shared.namer.span_name(parts, route)).with_kind(SpanKind::Server);
+    let route = matched_route(parts);
+    let builder = SpanBuilder::from_name(shared.namer.span_name(parts)).with_kind(SpanKind::Server);
     // The attributes are added once the span is known to record: the configured samplers never
     // look at them, and an unsampled request then costs no attribute work at all.
     let Some(mut span) = shared.tracer.start_span(builder, &parent) else {
@@ -156,7 +143,7 @@ fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Opti
         attributes.push(KeyValue::new(CLIENT_ADDRESS, client));
     }
     if let Some(extra) = &shared.extra {
-        extra.attributes(parts, &mut attributes);
+        extra.extra_attributes(parts, &mut attributes);
     }
     span.set_attributes(attributes);
     let traced = Traced {
@@ -164,21 +151,6 @@ fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Opti
         response_header: shared.response_header,
     };
     (parent.with_span(span), Some(traced))
-}
-
-/// The route template the router matched, if any.
-#[cfg(feature = "axum")]
-fn route(parts: &Parts) -> Option<&str> {
-    parts
-        .extensions
-        .get::<axum::extract::MatchedPath>()
-        .map(axum::extract::MatchedPath::as_str)
-}
-
-/// The route template the router matched, if any (none without the `axum` feature).
-#[cfg(not(feature = "axum"))]
-fn route(_parts: &Parts) -> Option<&str> {
-    None
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {

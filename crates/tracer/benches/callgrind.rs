@@ -1,0 +1,248 @@
+//! A fixed-iteration driver for instruction counts under callgrind, which are repeatable on a
+//! busy machine where criterion's wall-clock figures are not. Each run measures one scenario:
+//! inject or extract per propagator (ours and, where the SDK has one, the SDK's) and a span
+//! under an unsampled or sampled parent (ours and the SDK's), `ITERATIONS` times inside
+//! `callgrind_measured`, the only function callgrind collects in:
+//!
+//! ```text
+//! cargo bench -p tracer --bench callgrind --no-run   # prints the binary's path
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*callgrind_measured*' \
+//!     target/release/deps/callgrind-<hash> extract/tracecontext 10000
+//! ```
+//!
+//! Collected instructions / iterations = instructions per operation. Without arguments it lists
+//! the scenarios and runs each once (so `cargo bench` stays quick).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{
+    Span as _, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Tracer as _, TracerProvider as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Sampler as SdkSampler, SdkTracerProvider, SpanData, SpanExporter};
+use tracer::Sampler;
+use tracer::propagation::{PropagatorKind, Propagators};
+
+/// Header pairs with case-insensitive lookup (as in `benches/propagation.rs`).
+#[derive(Default)]
+struct Headers(Vec<(String, String)>);
+
+impl Injector for Headers {
+    fn set(&mut self, key: &str, value: String) {
+        match self.0.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key.to_owned(), value)),
+        }
+    }
+}
+
+impl Extractor for Headers {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_str()).collect()
+    }
+}
+
+#[derive(Debug, Default)]
+struct NullExporter;
+
+impl SpanExporter for NullExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// The only code callgrind counts: `iterations` runs of `operation`.
+#[inline(never)]
+fn callgrind_measured(iterations: u64, operation: &mut dyn FnMut()) {
+    for _ in 0..iterations {
+        operation();
+    }
+}
+
+fn parent(flags: TraceFlags) -> Context {
+    Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736),
+        SpanId::from(0x00f067aa0ba902b7),
+        flags,
+        true,
+        TraceState::default(),
+    ))
+}
+
+fn with_baggage(cx: Context) -> Context {
+    use opentelemetry::baggage::BaggageExt as _;
+    cx.with_baggage([
+        KeyValue::new("user", "alice"),
+        KeyValue::new("tenant", "acme"),
+    ])
+}
+
+fn propagator(name: &str) -> Option<Box<dyn TextMapPropagator>> {
+    let ours = |kind| Some(Box::new(Propagators::new([kind])) as Box<dyn TextMapPropagator>);
+    match name {
+        "tracecontext" => ours(PropagatorKind::TraceContext),
+        "baggage" => ours(PropagatorKind::Baggage),
+        "b3" => ours(PropagatorKind::B3),
+        "b3multi" => ours(PropagatorKind::B3Multi),
+        "jaeger" => ours(PropagatorKind::Jaeger),
+        "sdk-tracecontext" => Some(Box::new(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        )),
+        "sdk-baggage" => Some(Box::new(
+            opentelemetry_sdk::propagation::BaggagePropagator::new(),
+        )),
+        _ => None,
+    }
+}
+
+const PROPAGATORS: [&str; 7] = [
+    "tracecontext",
+    "sdk-tracecontext",
+    "baggage",
+    "sdk-baggage",
+    "b3",
+    "b3multi",
+    "jaeger",
+];
+
+fn tracer(sampler: Sampler) -> tracer::Guard {
+    tracer::builder()
+        .without_env()
+        .service_name("bench")
+        .sampler(sampler)
+        .span_exporter(NullExporter)
+        .schedule_delay(Duration::from_millis(100))
+        .build()
+        .expect("a valid configuration")
+}
+
+fn sdk(sampler: SdkSampler) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_batch_exporter(NullExporter)
+        .build()
+}
+
+fn attributes() -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("http.request.method", "GET"),
+        KeyValue::new("http.route", "/orders/{id}"),
+    ]
+}
+
+/// Runs `scenario`; `false` when there is no such scenario.
+fn run(scenario: &str, iterations: u64) -> bool {
+    let (what, name) = scenario.split_once('/').unwrap_or((scenario, ""));
+    match what {
+        "inject" | "extract" => {
+            let Some(propagator) = propagator(name) else {
+                return false;
+            };
+            let cx = with_baggage(parent(TraceFlags::SAMPLED));
+            let mut carrier = Headers::default();
+            propagator.inject_context(&cx, &mut carrier);
+            if what == "inject" {
+                callgrind_measured(iterations, &mut || {
+                    let mut out = Headers(Vec::with_capacity(4));
+                    propagator.inject_context(&cx, &mut out);
+                    black_box(out);
+                });
+            } else {
+                callgrind_measured(iterations, &mut || {
+                    black_box(propagator.extract(&carrier));
+                });
+            }
+            true
+        }
+        "span" => {
+            let unsampled = parent(TraceFlags::default());
+            let sampled = parent(TraceFlags::SAMPLED);
+            match name {
+                "unsampled-child" | "sampled-child" => {
+                    let guard = tracer(Sampler::ParentBasedAlwaysOn);
+                    let t = guard.tracer().clone();
+                    let p = if name == "sampled-child" {
+                        &sampled
+                    } else {
+                        &unsampled
+                    };
+                    callgrind_measured(iterations, &mut || {
+                        let span = t.span("GET /orders/{id}", SpanKind::Server, attributes(), p);
+                        drop(black_box(span));
+                    });
+                }
+                "sdk-unsampled-child" | "sdk-sampled-child" => {
+                    let provider = sdk(SdkSampler::ParentBased(Box::new(SdkSampler::AlwaysOn)));
+                    let t = provider.tracer("bench");
+                    let p = if name == "sdk-sampled-child" {
+                        &sampled
+                    } else {
+                        &unsampled
+                    };
+                    callgrind_measured(iterations, &mut || {
+                        let mut span = t
+                            .span_builder("GET /orders/{id}")
+                            .with_kind(SpanKind::Server)
+                            .with_attributes(attributes())
+                            .start_with_context(&t, p);
+                        span.end();
+                    });
+                }
+                _ => return false,
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+fn scenarios() -> Vec<String> {
+    let mut out = Vec::new();
+    for p in PROPAGATORS {
+        out.push(format!("inject/{p}"));
+        out.push(format!("extract/{p}"));
+    }
+    for s in [
+        "unsampled-child",
+        "sdk-unsampled-child",
+        "sampled-child",
+        "sdk-sampled-child",
+    ] {
+        out.push(format!("span/{s}"));
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args.as_slice() {
+        [scenario, iterations] => {
+            let iterations = iterations.parse().expect("iterations is a number");
+            assert!(
+                run(scenario, iterations),
+                "unknown scenario {scenario:?}; one of {:?}",
+                scenarios()
+            );
+        }
+        _ => {
+            for scenario in scenarios() {
+                assert!(run(&scenario, 1), "{scenario}");
+                println!("{scenario}");
+            }
+        }
+    }
+}
