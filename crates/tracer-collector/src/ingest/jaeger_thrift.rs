@@ -200,9 +200,7 @@ fn attributes(tags: &[jaeger::Tag]) -> Vec<KeyValue> {
 
 /// Maps a decoded batch to one OTLP request (one resource: the batch's process).
 pub(crate) fn to_otlp(batch: &jaeger::Batch) -> ExportTraceServiceRequest {
-    let process = &batch.process;
-    let mut resource = vec![string_kv(SERVICE_NAME, process.service_name.clone())];
-    resource.extend(attributes(process.tags.as_deref().unwrap_or_default()));
+    let resource = resource(&batch.process);
     let mut builder = BatchBuilder::default();
     for span in &batch.spans {
         let (scope, otlp) = convert_span(span);
@@ -211,7 +209,16 @@ pub(crate) fn to_otlp(batch: &jaeger::Batch) -> ExportTraceServiceRequest {
     builder.finish()
 }
 
-fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
+/// The resource attributes of a process: `service.name` and the process tags.
+pub(crate) fn resource(process: &jaeger::Process) -> Vec<KeyValue> {
+    let mut resource = vec![string_kv(SERVICE_NAME, process.service_name.clone())];
+    resource.extend(attributes(process.tags.as_deref().unwrap_or_default()));
+    resource
+}
+
+/// Maps one span; returns its instrumentation scope (name, version; empty when no tag names
+/// one) and the OTLP span. Shared with the Jaeger protobuf receiver ([`super::jaeger_proto`]).
+pub(crate) fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
     let trace = trace_id(s.trace_id_high, s.trace_id_low);
     let mut parent = (s.parent_span_id != 0).then(|| s.parent_span_id.to_be_bytes().to_vec());
     let mut links = Vec::new();

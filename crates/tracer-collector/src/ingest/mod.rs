@@ -21,12 +21,15 @@
 mod r#gen;
 pub mod grpc;
 pub mod http;
+pub mod jaeger_grpc;
 pub mod jaeger_http;
+pub mod jaeger_proto;
 pub mod jaeger_thrift;
 pub mod otlp;
 mod otlp_build;
 pub mod receiver;
 pub mod sampling;
+pub mod strategies;
 pub mod udp;
 pub mod zipkin;
 
