@@ -35,6 +35,7 @@ pub mod files;
 pub mod forward;
 pub mod ingest;
 pub mod loadgen;
+pub mod mcp;
 pub mod query;
 pub mod serve;
 pub mod store;
@@ -208,6 +209,7 @@ impl Collector {
                 ingestor: self.ingestor(),
             }))
             .merge(ingest::receiver::stats_router(self.receiver_stats.clone()))
+            .merge(mcp::router(self.query_state()))
             .merge(ui::router())
     }
 
