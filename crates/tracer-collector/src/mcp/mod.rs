@@ -130,15 +130,15 @@ fn origin_allowed(headers: &HeaderMap) -> bool {
 
 fn host_of(authority: &str) -> &str {
     if authority.starts_with('[') {
-        return authority.split(']').next().map_or(authority, |h| &h[..]);
+        return authority.split(']').next().unwrap_or(authority);
     }
     authority.rsplit_once(':').map_or(authority, |(h, _)| h)
 }
 
-/// Checks the headers every POST and DELETE shares; `Err` is the rejection.
-fn check_headers(headers: &HeaderMap) -> Result<(), Response> {
+/// Checks the headers every POST and DELETE shares; `Some` is the rejection.
+fn check_headers(headers: &HeaderMap) -> Option<Response> {
     if !origin_allowed(headers) {
-        return Err(reject(
+        return Some(reject(
             StatusCode::FORBIDDEN,
             -32000,
             format!(
@@ -151,7 +151,7 @@ fn check_headers(headers: &HeaderMap) -> Result<(), Response> {
     if let Some(version) = header_str(headers, VERSION_HEADER)
         && !PROTOCOL_VERSIONS.contains(&version)
     {
-        return Err(reject(
+        return Some(reject(
             StatusCode::BAD_REQUEST,
             -32600,
             format!(
@@ -160,7 +160,7 @@ fn check_headers(headers: &HeaderMap) -> Result<(), Response> {
             ),
         ));
     }
-    Ok(())
+    None
 }
 
 impl McpState {
@@ -208,7 +208,7 @@ async fn handle_get() -> Response {
 }
 
 async fn handle_delete(State(state): State<McpState>, headers: HeaderMap) -> Response {
-    if let Err(rejection) = check_headers(&headers) {
+    if let Some(rejection) = check_headers(&headers) {
         return rejection;
     }
     match header_str(&headers, SESSION_HEADER) {
@@ -227,7 +227,7 @@ async fn handle_delete(State(state): State<McpState>, headers: HeaderMap) -> Res
 }
 
 async fn handle_post(State(state): State<McpState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(rejection) = check_headers(&headers) {
+    if let Some(rejection) = check_headers(&headers) {
         return rejection;
     }
     if body.len() > MAX_BODY_BYTES {
