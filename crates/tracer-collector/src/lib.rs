@@ -228,7 +228,11 @@ impl Collector {
 
     /// The Jaeger query API alone, without the web UI.
     pub fn api_router(&self) -> Router {
-        query::router(self.query_state())
+        if self.config.metrics {
+            query::router(self.query_state())
+        } else {
+            query::router_without_metrics(self.query_state())
+        }
     }
 
     fn query_state(&self) -> QueryState {

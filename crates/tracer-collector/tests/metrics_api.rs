@@ -252,3 +252,30 @@ async fn bad_metrics_parameters_get_jaegers_400_envelope() {
         assert!(msg.contains(needle), "{path}: {msg:?} lacks {needle:?}");
     }
 }
+
+#[tokio::test]
+async fn with_metrics_off_every_metrics_path_answers_501_like_jaeger() {
+    use tracer_collector::Collector;
+    use tracer_collector::config::Config;
+    let collector = TestCollector::start_with(Collector::builder().config(Config {
+        metrics: false,
+        ..Config::default()
+    }))
+    .await;
+    for path in [
+        "/api/metrics/latencies?service=a&quantile=0.95",
+        "/api/metrics/calls?service=a",
+        "/api/metrics/errors?service=a",
+        "/api/metrics/minstep",
+    ] {
+        let (status, body) = collector.get(path).await;
+        assert_eq!(status, 501, "{path}");
+        assert_eq!(
+            body,
+            json!({"data": null, "total": 0, "limit": 0, "offset": 0, "errors": [
+                {"code": 501, "msg": "metrics querying is currently disabled"}
+            ]}),
+            "{path}"
+        );
+    }
+}

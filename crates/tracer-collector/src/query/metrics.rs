@@ -28,6 +28,9 @@
 //! between the nearest ranks) instead of interpolated in histogram buckets, and a window
 //! without calls has no latency or error point (Prometheus gives NaN) but a call rate of 0.
 //!
+//! With metrics switched off ([`crate::config::Config::metrics`], `--no-metrics`) the same
+//! paths answer 501 with Jaeger's message for a disabled metrics store ([`disabled_routes`]).
+//!
 //! Bounds: at most [`MAX_POINTS`] points per series (more is a 400), at most [`MAX_TRACES`]
 //! traces (newest first) and [`MAX_SPANS`] matching spans read per request, within a query
 //! slot ([`super::stream::QueryLimiter`]) and the search deadline; so one request costs at most
@@ -71,6 +74,20 @@ pub fn routes() -> Router<QueryState> {
         .route("/api/metrics/calls", get(calls))
         .route("/api/metrics/errors", get(errors))
         .route("/api/metrics/minstep", get(min_step))
+}
+
+/// The message of Jaeger's disabled metrics store (`disabled.ErrDisabled`).
+pub const DISABLED_MESSAGE: &str = "metrics querying is currently disabled";
+
+/// The same paths answering 501 with [`DISABLED_MESSAGE`] in Jaeger's error envelope, as
+/// Jaeger does without a metrics store; Jaeger UI's Monitor tab then shows its empty state.
+pub fn disabled_routes() -> Router<QueryState> {
+    let off = || async { fail(StatusCode::NOT_IMPLEMENTED, DISABLED_MESSAGE.to_owned()) };
+    Router::new()
+        .route("/api/metrics/latencies", get(off))
+        .route("/api/metrics/calls", get(off))
+        .route("/api/metrics/errors", get(off))
+        .route("/api/metrics/minstep", get(off))
 }
 
 /// A metric family (jaeger-idl `openmetrics.proto` `MetricFamily`, proto3 JSON).

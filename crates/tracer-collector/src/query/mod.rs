@@ -49,6 +49,15 @@ pub fn router(state: QueryState) -> Router {
         .with_state(state)
 }
 
+/// The query router with `/api/metrics/*` answering 501, as Jaeger does when no metrics store
+/// is configured ([`metrics::disabled_routes`]).
+pub fn router_without_metrics(state: QueryState) -> Router {
+    rest_handler::routes()
+        .merge(api_v3::routes())
+        .merge(metrics::disabled_routes())
+        .with_state(state)
+}
+
 /// Current time in Unix nanoseconds.
 pub(crate) fn now_ns() -> u64 {
     SystemTime::now()
