@@ -12,7 +12,9 @@
 //!   ([`crate::query::metrics`], same bounds) with one window spanning the whole range.
 //! - `compare_traces`: two traces matched by operation path (the chain of `service op` from the
 //!   root), the paths whose total duration changed most first (at most [`MAX_DIFFS`]), and the
-//!   paths found in one trace only.
+//!   paths found in one trace only; paths deeper than [`MAX_PATH_DEPTH`] are shortened.
+//!
+//! The two trace tools refuse a trace of more than [`MAX_TRACE_SPANS`] spans, naming its size.
 //!
 //! Each result is a `text` content block plus the same data as `structuredContent`.
 
@@ -35,6 +37,10 @@ pub const MAX_TREE_SPANS: usize = 200;
 pub const MAX_PATH: usize = 64;
 /// Most operation paths `compare_traces` lists.
 pub const MAX_DIFFS: usize = 30;
+/// Largest trace (in spans) the trace tools read; bigger ones are refused with their size.
+pub const MAX_TRACE_SPANS: usize = 50_000;
+/// Levels of an operation path written out in `compare_traces`.
+pub const MAX_PATH_DEPTH: usize = 16;
 /// Longest `lookback_minutes` accepted (one week).
 pub const MAX_LOOKBACK_MINUTES: u64 = 7 * 24 * 60;
 
@@ -318,18 +324,32 @@ impl Tree {
         out
     }
 
-    /// Operation path of every span: `service op / service op / ...` from its root.
+    /// Operation path of every span: `service op / service op / ...` from its root. Below
+    /// [`MAX_PATH_DEPTH`] levels the middle is written `…`, so a path stays short however deep
+    /// the tree.
     fn paths(&self) -> Vec<(String, usize)> {
         let mut out = Vec::with_capacity(self.trace.spans.len());
-        let mut stack: Vec<(usize, String)> = self
+        // (span, path of its parent or "" for a root, depth)
+        let mut stack: Vec<(usize, std::rc::Rc<str>, usize)> = self
             .roots
             .iter()
             .rev()
-            .map(|&r| (r, self.label(r)))
+            .map(|&r| (r, std::rc::Rc::from(""), 0))
             .collect();
-        while let Some((i, path)) = stack.pop() {
+        while let Some((i, prefix, depth)) = stack.pop() {
+            let label = self.label(i);
+            let path = match depth {
+                0 => label,
+                d if d < MAX_PATH_DEPTH => format!("{prefix} / {label}"),
+                _ => format!("{prefix} / … / {label}"),
+            };
+            let child_prefix: std::rc::Rc<str> = if depth < MAX_PATH_DEPTH {
+                std::rc::Rc::from(path.as_str())
+            } else {
+                prefix.clone()
+            };
             for &k in self.kids(i).iter().rev() {
-                stack.push((k, format!("{path} / {}", self.label(k))));
+                stack.push((k, child_prefix.clone(), depth + 1));
             }
             out.push((path, i));
         }
@@ -349,11 +369,18 @@ fn end_us(span: &model::Span) -> u64 {
 }
 
 async fn load_trace(state: &QueryState, id: u128) -> Result<Tree, String> {
-    let trace = blocking(state, move |store| {
-        store.trace(id).map(|t| to_jaeger(store, &t))
+    let trace = blocking(state, move |store| match store.trace_span_count(id) {
+        None => Err(format!("trace {id:032x} is not in the store")),
+        Some(n) if n > MAX_TRACE_SPANS => Err(format!(
+            "trace {id:032x} has {n} spans; the trace tools read at most {MAX_TRACE_SPANS} (open \
+             it in the web UI instead)"
+        )),
+        Some(_) => store
+            .trace(id)
+            .map(|t| to_jaeger(store, &t))
+            .ok_or_else(|| format!("trace {id:032x} is not in the store")),
     })
-    .await?
-    .ok_or_else(|| format!("trace {id:032x} is not in the store"))?;
+    .await??;
     Ok(Tree::new(trace))
 }
 
@@ -602,4 +629,89 @@ async fn compare_traces(state: &QueryState, args: &Value) -> Outcome {
         text,
         json!({"changes": rows, "only_in_a": only_a, "only_in_b": only_b}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: u64, parent: Option<u64>, start: u64, duration: u64) -> model::Span {
+        model::Span {
+            trace_id: "1".into(),
+            span_id: format!("{id:016x}"),
+            flags: 0,
+            operation_name: format!("op{id}"),
+            references: parent
+                .map(|p| model::Reference {
+                    ref_type: "CHILD_OF".into(),
+                    trace_id: "1".into(),
+                    span_id: format!("{p:016x}"),
+                })
+                .into_iter()
+                .collect(),
+            start_time: start,
+            duration,
+            tags: Vec::new(),
+            logs: Vec::new(),
+            process_id: "p1".into(),
+            warnings: None,
+        }
+    }
+
+    fn tree(spans: Vec<model::Span>) -> Tree {
+        let mut processes = std::collections::BTreeMap::new();
+        processes.insert(
+            "p1".to_owned(),
+            model::Process {
+                service_name: "svc".into(),
+                tags: Vec::new(),
+            },
+        );
+        Tree::new(model::Trace {
+            trace_id: "1".into(),
+            spans,
+            processes,
+            warnings: None,
+        })
+    }
+
+    #[test]
+    fn operation_paths_stay_short_in_a_deep_chain() {
+        let chain: Vec<_> = (1..=1000u64)
+            .map(|i| span(i, (i > 1).then(|| i - 1), i, 10_000 - i))
+            .collect();
+        let paths = tree(chain).paths();
+        assert_eq!(paths.len(), 1000);
+        let longest = paths.iter().map(|(p, _)| p.matches(" / ").count()).max();
+        assert_eq!(
+            longest,
+            Some(MAX_PATH_DEPTH + 1),
+            "16 levels, the ellipsis, the span"
+        );
+        assert!(paths.iter().any(|(p, _)| p.ends_with("/ … / svc op1000")));
+    }
+
+    #[test]
+    fn walk_visits_children_in_start_order_under_their_parent() {
+        let t = tree(vec![
+            span(1, None, 0, 100),
+            span(3, Some(1), 50, 10),
+            span(2, Some(1), 10, 10),
+            span(4, Some(2), 12, 5),
+        ]);
+        let order: Vec<(String, usize)> = t
+            .walk()
+            .into_iter()
+            .map(|(i, d)| (t.span(i).operation_name.clone(), d))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("op1".to_owned(), 0),
+                ("op2".to_owned(), 1),
+                ("op4".to_owned(), 2),
+                ("op3".to_owned(), 1)
+            ]
+        );
+    }
 }

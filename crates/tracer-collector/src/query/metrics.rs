@@ -330,48 +330,61 @@ pub fn collect(store: &Store, query: &MetricsQuery) -> Option<Series> {
         let Some(stored) = store.trace(id) else {
             continue;
         };
-        let trace = super::convert::to_jaeger(store, &stored);
-        for span in &trace.spans {
-            if span.start_time < from_us || span.start_time > to_us {
-                continue;
+        // Converted a chunk at a time (as responses are streamed), keeping only what a sample
+        // needs; the process of each span is resolved to its service once the trace is done.
+        let mut converter = super::convert::JaegerSpans::new(store, stored.trace_id);
+        let mut kept: Vec<(String, String, Sample)> = Vec::new();
+        for chunk in stored.span_chunks(super::stream::CONVERT_SPANS) {
+            for span in converter.convert(chunk) {
+                if span.start_time < from_us || span.start_time > to_us {
+                    continue;
+                }
+                let mut kind = 0u8;
+                let mut error = false;
+                for tag in &span.tags {
+                    match tag.key.as_str() {
+                        "span.kind" => {
+                            kind = tag
+                                .value
+                                .as_str()
+                                .and_then(parse_metrics_span_kind)
+                                .unwrap_or(0);
+                        }
+                        "error" => error = tag.value.as_bool() == Some(true),
+                        _ => {}
+                    }
+                }
+                if !query.span_kinds.contains(&kind) {
+                    continue;
+                }
+                let operation = if query.group_by_operation {
+                    span.operation_name
+                } else {
+                    String::new()
+                };
+                kept.push((
+                    span.process_id,
+                    operation,
+                    Sample {
+                        start_ms: span.start_time as f64 / 1000.0,
+                        duration_ms: span.duration as f64 / 1000.0,
+                        error,
+                    },
+                ));
             }
-            let Some(process) = trace.processes.get(&span.process_id) else {
+        }
+        let processes = converter.into_processes();
+        for (process_id, operation, sample) in kept {
+            let Some(process) = processes.get(&process_id) else {
                 continue;
             };
             if !wanted.contains(process.service_name.as_str()) {
                 continue;
             }
-            let mut kind = 0u8;
-            let mut error = false;
-            for tag in &span.tags {
-                match tag.key.as_str() {
-                    "span.kind" => {
-                        kind = tag
-                            .value
-                            .as_str()
-                            .and_then(parse_metrics_span_kind)
-                            .unwrap_or(0);
-                    }
-                    "error" => error = tag.value.as_bool() == Some(true),
-                    _ => {}
-                }
-            }
-            if !query.span_kinds.contains(&kind) {
-                continue;
-            }
-            let operation = if query.group_by_operation {
-                span.operation_name.clone()
-            } else {
-                String::new()
-            };
             series
                 .entry((process.service_name.clone(), operation))
                 .or_default()
-                .push(Sample {
-                    start_ms: span.start_time as f64 / 1000.0,
-                    duration_ms: span.duration as f64 / 1000.0,
-                    error,
-                });
+                .push(sample);
             spans += 1;
             if spans >= MAX_SPANS {
                 break 'traces;
@@ -500,27 +513,18 @@ fn fail(status: StatusCode, msg: String) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Answers one metrics request: parse, read the spans in a query slot, compute.
-pub(crate) async fn answer(state: &QueryState, raw: Option<&str>, latency: bool) -> Response {
-    match family(state, raw, latency, None).await {
-        Ok(family) => Json(family).into_response(),
-        Err((status, msg)) => fail(status, msg),
-    }
-}
-
-/// The family a metrics request asks for; `measure` overrides the kind when given (otherwise
-/// `latency` picks latencies, else the caller names calls or errors through `raw`'s path).
+/// The family a metrics request asks for: `measure`, or latencies at the request's `quantile`
+/// when `None`; `Err` is the status and message to answer.
 pub(crate) async fn family(
     state: &QueryState,
     raw: Option<&str>,
-    latency: bool,
     measure: Option<Measure>,
 ) -> Result<MetricFamily, (StatusCode, String)> {
     let q = QueryParams::parse(raw);
     let bad = |msg| (StatusCode::BAD_REQUEST, msg);
     let measure = match measure {
         Some(m) => m,
-        None if latency => {
+        None => {
             let v = q.get("quantile").unwrap_or("");
             let quantile = v.parse::<f64>().map_err(|_| {
                 bad(format!(
@@ -535,7 +539,6 @@ pub(crate) async fn family(
             }
             Measure::Latency(quantile)
         }
-        None => Measure::Calls,
     };
     let query = MetricsQuery::parse(&q, now_ns() / 1_000_000).map_err(bad)?;
     metrics_for(state, measure, query).await
@@ -569,15 +572,15 @@ pub(crate) async fn metrics_for(
 }
 
 async fn latencies(State(state): State<QueryState>, RawQuery(raw): RawQuery) -> Response {
-    answer(&state, raw.as_deref(), true).await
+    respond(family(&state, raw.as_deref(), None).await)
 }
 
 async fn calls(State(state): State<QueryState>, RawQuery(raw): RawQuery) -> Response {
-    respond(family(&state, raw.as_deref(), false, Some(Measure::Calls)).await)
+    respond(family(&state, raw.as_deref(), Some(Measure::Calls)).await)
 }
 
 async fn errors(State(state): State<QueryState>, RawQuery(raw): RawQuery) -> Response {
-    respond(family(&state, raw.as_deref(), false, Some(Measure::Errors)).await)
+    respond(family(&state, raw.as_deref(), Some(Measure::Errors)).await)
 }
 
 fn respond(result: Result<MetricFamily, (StatusCode, String)>) -> Response {
