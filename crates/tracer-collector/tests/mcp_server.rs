@@ -23,6 +23,7 @@ const INSTALL: &str = "install the peers with scripts/test, or by hand:\n  \
     python3 -m venv $P/venv && $P/venv/bin/pip install -r crates/tracer-collector/tests/peers/requirements.txt";
 const TRACE_A: u128 = 0xa1;
 const TRACE_B: u128 = 0xb2;
+const TRACE_C: u128 = 0xc3;
 const TOKEN: &str = "mcp-s3cret";
 
 fn failed(mut span: Span) -> Span {
@@ -33,11 +34,16 @@ fn failed(mut span: Span) -> Span {
     span
 }
 
-/// Two checkouts: `shop GET /order` calling `shop SELECT orders` and `pay POST /pay` (failed
-/// in A); in B the payment takes 150 ms instead of 50 ms.
+/// Two checkouts a minute ago: `shop GET /order` calling `shop SELECT orders` and `pay POST
+/// /pay` (failed in A); in B the payment takes 150 ms instead of 50 ms. And one 40 minutes ago
+/// (C) whose order took 50 ms in all.
 async fn load(collector: &TestCollector, token: Option<&str>) {
-    let base = now_ns() - 60_000_000_000;
-    for (trace, pay_ms) in [(TRACE_A, 50u64), (TRACE_B, 150)] {
+    let now = now_ns();
+    for (trace, pay_ms, base) in [
+        (TRACE_A, 50u64, now - 60_000_000_000),
+        (TRACE_B, 150, now - 60_000_000_000),
+        (TRACE_C, 0, now - 40 * 60_000_000_000),
+    ] {
         let pay = simple_span(trace, 3, 1, "POST /pay", base, 30_000, pay_ms * 1000);
         let exports = [
             request(
@@ -122,6 +128,7 @@ fn check_client_output(lines: &[Value]) {
         lines[0]["tools"],
         json!([
             "compare_traces",
+            "compare_windows",
             "get_red_metrics",
             "get_trace_summary",
             "search_traces"
@@ -190,7 +197,27 @@ fn check_client_output(lines: &[Value]) {
         .unwrap();
     assert_eq!(unchanged["delta_ms"], 0.0);
 
-    let bad = call(5, "get_trace_summary");
+    // GET /order: 50 ms 40 minutes ago; 100 and 200 ms in the last half hour.
+    let windows = call(5, "compare_windows");
+    assert_eq!(windows["isError"], false, "{windows}");
+    assert_eq!(
+        windows["structured"]["operations"],
+        json!([{
+            "operation": "GET /order", "calls_before": 1, "calls_after": 2,
+            "p50_ms_before": 50.0, "p50_ms_after": 150.0,
+            "p95_ms_before": 50.0, "p95_ms_after": 195.0, "p95_delta_ms": 145.0,
+        }]),
+        "{windows}"
+    );
+    assert!(
+        windows["text"]
+            .as_str()
+            .unwrap()
+            .contains("GET /order: p95 50.000 -> 195.000 ms (+145.000)"),
+        "{windows}"
+    );
+
+    let bad = call(6, "get_trace_summary");
     assert_eq!(bad["isError"], true);
     assert!(
         bad["text"].as_str().unwrap().contains("\"not-hex\""),
@@ -203,6 +230,7 @@ async fn the_python_sdk_lists_and_calls_every_tool() {
     let collector = TestCollector::start().await;
     load(&collector, None).await;
     collector.wait_trace(&format!("{TRACE_B:032x}"), 3).await;
+    collector.wait_trace(&format!("{TRACE_C:032x}"), 3).await;
     let lines = run_client(&collector, None).await;
     check_client_output(&lines);
 }
@@ -231,7 +259,9 @@ async fn with_a_token_mcp_needs_it_and_the_sdk_gets_in_with_it() {
     let mut lines = Vec::new();
     for _ in 0..50 {
         lines = run_client(&collector, Some(TOKEN)).await;
-        if lines[1]["structured"]["traces"].as_array().map(Vec::len) == Some(2) {
+        if lines[5]["structured"]["operations"][0]["calls_before"] == 1
+            && lines[1]["structured"]["traces"].as_array().map(Vec::len) == Some(2)
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -288,7 +318,7 @@ async fn the_transport_enforces_sessions_versions_and_origins() {
     ];
     let (status, _, body) = rpc(&collector, &with_session, list).await;
     assert_eq!(status, 200);
-    assert_eq!(body["result"]["tools"].as_array().unwrap().len(), 4);
+    assert_eq!(body["result"]["tools"].as_array().unwrap().len(), 5);
 
     let (status, _, body) = rpc(&collector, &[], list).await;
     assert_eq!(status, 400, "no session: {body}");

@@ -16,6 +16,10 @@
 //!
 //! The two trace tools refuse a trace of more than [`MAX_TRACE_SPANS`] spans, naming its size.
 //!
+//! - `compare_windows`: a service's operations in the last `window_minutes` against the window
+//!   before it: calls and p50/p95 latency of each, the biggest p95 increase first (at most
+//!   [`MAX_DIFFS`]); operations seen in one window only are listed as such.
+//!
 //! Each result is a `text` content block plus the same data as `structuredContent`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -45,11 +49,12 @@ pub const MAX_PATH_DEPTH: usize = 16;
 pub const MAX_LOOKBACK_MINUTES: u64 = 7 * 24 * 60;
 
 /// Names of the tools.
-pub const NAMES: [&str; 4] = [
+pub const NAMES: [&str; 5] = [
     "search_traces",
     "get_trace_summary",
     "get_red_metrics",
     "compare_traces",
+    "compare_windows",
 ];
 
 /// Why a call has no result.
@@ -104,6 +109,19 @@ pub fn list() -> Value {
             }
         },
         {
+            "name": "compare_windows",
+            "title": "What got slower",
+            "description": format!("A service's operations (server spans) in the last window_minutes against the window before: calls, p50 and p95 latency, biggest p95 increase first (at most {MAX_DIFFS})."),
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "service": {"type": "string", "description": "Service name"},
+                    "window_minutes": {"type": "integer", "minimum": 1, "maximum": MAX_LOOKBACK_MINUTES, "description": "Length of each window (default 30)"}
+                },
+                "required": ["service"]
+            }
+        },
+        {
             "name": "compare_traces",
             "title": "Compare two traces",
             "description": format!("Match two traces' spans by operation path and list the paths whose time changed most (at most {MAX_DIFFS}), and paths present in one trace only."),
@@ -126,6 +144,7 @@ pub async fn call(state: &QueryState, name: &str, args: &Value) -> Result<Value,
         "get_trace_summary" => trace_summary(state, args).await,
         "get_red_metrics" => red_metrics(state, args).await,
         "compare_traces" => compare_traces(state, args).await,
+        "compare_windows" => compare_windows(state, args).await,
         _ => return Err(CallError::UnknownTool),
     };
     Ok(match outcome {
@@ -562,6 +581,109 @@ async fn red_metrics(state: &QueryState, args: &Value) -> Outcome {
     Ok((
         text,
         json!({"service": service, "lookback_minutes": lookback, "operations": rows}),
+    ))
+}
+
+/// One operation in one window: calls, p50 and p95 in ms.
+type OpStats = (u64, f64, f64);
+/// Per operation of one window.
+type WindowStats = BTreeMap<String, OpStats>;
+
+fn window_stats(store: &crate::store::Store, query: &MetricsQuery) -> Option<WindowStats> {
+    let series = metrics::collect(store, query)?;
+    let mut out = WindowStats::new();
+    let value = |measure| {
+        metrics::compute(measure, query, series.clone())
+            .metrics
+            .into_iter()
+            .filter_map(|m| {
+                let op = m.labels.get(1).map(|l| l.value.clone())?;
+                Some((op, m.metric_points.first()?.gauge_value.double_value))
+            })
+            .collect::<BTreeMap<String, f64>>()
+    };
+    let (p50, p95) = (value(Measure::Latency(0.5)), value(Measure::Latency(0.95)));
+    for ((_, op), samples) in &series {
+        let calls = samples.len() as u64;
+        if calls > 0 {
+            out.insert(
+                op.clone(),
+                (
+                    calls,
+                    p50.get(op).copied().unwrap_or(0.0),
+                    p95.get(op).copied().unwrap_or(0.0),
+                ),
+            );
+        }
+    }
+    Some(out)
+}
+
+async fn compare_windows(state: &QueryState, args: &Value) -> Outcome {
+    let service = string_arg(args, "service")?.to_owned();
+    let window = uint_arg(args, "window_minutes", 30, MAX_LOOKBACK_MINUTES)?;
+    let window_ms = window * 60_000;
+    let now_ms = crate::query::now_ns() / 1_000_000;
+    let query = |end_ms| MetricsQuery {
+        services: vec![service.clone()],
+        group_by_operation: true,
+        span_kinds: vec![2],
+        end_ms,
+        lookback_ms: 0,
+        step_ms: window_ms,
+        rate_per_ms: window_ms,
+    };
+    let (before, after) = (query(now_ms.saturating_sub(window_ms)), query(now_ms));
+    let (before, after) = blocking(state, move |store| {
+        Some((window_stats(store, &before)?, window_stats(store, &after)?))
+    })
+    .await?
+    .ok_or_else(crate::query::rest_handler::search_timeout_message)?;
+    let mut rows: Vec<(String, OpStats, OpStats)> = before
+        .iter()
+        .filter_map(|(op, b)| after.get(op).map(|a| (op.clone(), *b, *a)))
+        .collect();
+    rows.sort_by(|x, y| (y.2.2 - y.1.2).total_cmp(&(x.2.2 - x.1.2)));
+    let mut text = format!(
+        "{service}: last {window} min against the {window} min before, biggest p95 increase first:\n"
+    );
+    let mut out = Vec::new();
+    for (op, b, a) in rows.iter().take(MAX_DIFFS) {
+        let _ = writeln!(
+            text,
+            "{op}: p95 {:.3} -> {:.3} ms ({:+.3}), p50 {:.3} -> {:.3} ms, calls {} -> {}",
+            b.2,
+            a.2,
+            a.2 - b.2,
+            b.1,
+            a.1,
+            b.0,
+            a.0
+        );
+        out.push(json!({
+            "operation": op, "calls_before": b.0, "calls_after": a.0,
+            "p50_ms_before": b.1, "p50_ms_after": a.1,
+            "p95_ms_before": b.2, "p95_ms_after": a.2, "p95_delta_ms": a.2 - b.2,
+        }));
+    }
+    let only = |x: &WindowStats, y: &WindowStats| -> Vec<String> {
+        x.keys()
+            .filter(|k| !y.contains_key(*k))
+            .take(MAX_DIFFS)
+            .cloned()
+            .collect()
+    };
+    let (gone, new) = (only(&before, &after), only(&after, &before));
+    if !gone.is_empty() {
+        let _ = writeln!(text, "only before: {}", gone.join(", "));
+    }
+    if !new.is_empty() {
+        let _ = writeln!(text, "only in the last window: {}", new.join(", "));
+    }
+    Ok((
+        text,
+        json!({"service": service, "window_minutes": window, "operations": out,
+               "only_before": gone, "only_after": new}),
     ))
 }
 

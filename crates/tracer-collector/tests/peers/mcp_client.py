@@ -23,10 +23,11 @@ async def main() -> None:
             listed = await client.list_tools()
             print(json.dumps({"tools": sorted(t.name for t in listed.tools)}), flush=True)
             calls = [
-                ("search_traces", {"service": service, "lookback_minutes": 60}),
+                ("search_traces", {"service": service, "lookback_minutes": 10}),
                 ("get_trace_summary", {"trace_id": trace_a}),
-                ("get_red_metrics", {"service": service, "lookback_minutes": 60}),
+                ("get_red_metrics", {"service": service, "lookback_minutes": 10}),
                 ("compare_traces", {"trace_id_a": trace_a, "trace_id_b": trace_b}),
+                ("compare_windows", {"service": service, "window_minutes": 30}),
                 ("get_trace_summary", {"trace_id": "not-hex"}),
             ]
             for name, args in calls:
