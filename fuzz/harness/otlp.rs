@@ -17,7 +17,8 @@ use tracer_collector::ingest::{self, Encoding};
 use tracer_collector::query::convert::{to_jaeger, to_otlp, to_summaries};
 use tracer_collector::store::{Store, StoreLimits, TraceQuery};
 
-fn small_store() -> Store {
+/// A store bounded to a few spans, so eviction runs too.
+pub(crate) fn small_store() -> Store {
     Store::new(StoreLimits {
         max_spans: NonZeroUsize::new(64).expect("non-zero"),
         max_bytes: NonZeroUsize::new(256 << 10).expect("non-zero"),
@@ -40,7 +41,9 @@ pub(crate) fn json(data: &[u8]) {
     read_back(&store);
 }
 
-fn read_back(store: &Store) {
+/// Reads back whatever `store` holds the way the query API does, and re-ingests what it serves
+/// as OTLP (JSON and protobuf), which must be accepted span for span.
+pub(crate) fn read_back(store: &Store) {
     let traces = store.search(&TraceQuery::default());
     let spans: usize = traces.iter().map(|t| t.span_count()).sum();
     for trace in &traces {

@@ -18,6 +18,7 @@ use prost::Message;
 use tokio::net::TcpListener;
 use tracer_collector::ingest::{Encoding, decode, store_protobuf, store_request};
 use tracer_collector::store::{Store, StoreLimits, TraceQuery};
+use tracer_collector::vocabulary::tag_condition;
 use tracer_collector::{Collector, Listeners};
 
 const SPANS_PER_BATCH: usize = 512;
@@ -449,7 +450,7 @@ fn query_with_1m_spans(c: &mut Criterion) {
             "service_tag_limit20",
             TraceQuery {
                 service: Some("payments".into()),
-                tags: vec![("customer.id".into(), "cust-4321".into())],
+                tags: vec![tag_condition("customer.id", "cust-4321")],
                 limit: 20,
                 ..Default::default()
             },
@@ -458,7 +459,7 @@ fn query_with_1m_spans(c: &mut Criterion) {
             "service_error_minduration",
             TraceQuery {
                 service: Some("inventory".into()),
-                tags: vec![("error".into(), "true".into())],
+                tags: vec![tag_condition("error", "true")],
                 duration_min_ns: Some(3_000_000),
                 limit: 20,
                 ..Default::default()
@@ -468,7 +469,7 @@ fn query_with_1m_spans(c: &mut Criterion) {
             "no_match_full_scan",
             TraceQuery {
                 service: Some("frontend".into()),
-                tags: vec![("customer.id".into(), "nobody".into())],
+                tags: vec![tag_condition("customer.id", "nobody")],
                 limit: 20,
                 ..Default::default()
             },

@@ -5,6 +5,7 @@
 //! OTLP/HTTP :4318 ─┤
 //! Zipkin    :9411 ─┼─> ingest (decode, validate) ─> store (bounded, indexed) ─> query :16686
 //! Jaeger   :14268 ─┤                                                          (Jaeger v1, api_v3)
+//! Jaeger   :14250 ─┤ gRPC PostSpans (and SamplingManager)
 //! Jaeger agent UDP ┘ :6831 compact, :6832 binary, :5775 Zipkin compact (sampling :5778)
 //! ```
 //!
@@ -41,6 +42,7 @@ pub mod serve;
 pub mod store;
 pub mod ui;
 pub mod view;
+pub mod vocabulary;
 
 use std::future::Future;
 use std::num::NonZeroUsize;
@@ -57,6 +59,7 @@ use crate::access::{Access, Audience};
 use crate::config::Config;
 use crate::ingest::Ingestor;
 use crate::ingest::receiver::{ReceiverStats, Receivers};
+use crate::ingest::strategies::SamplingStrategies;
 use crate::query::QueryState;
 use crate::query::stream::QueryLimiter;
 use crate::store::Store;
@@ -70,7 +73,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct CollectorBuilder {
     config: Config,
     access: Access,
+    strategies: SamplingStrategies,
     forward: Vec<forward::Upstream>,
+    tail_sampling: Option<forward::tail::TailConfig>,
 }
 
 fn non_zero(n: usize) -> NonZeroUsize {
@@ -114,10 +119,24 @@ impl CollectorBuilder {
         self
     }
 
+    /// Sampling strategies served to Jaeger clients (sampling port, and `SamplingManager` on
+    /// the Jaeger gRPC port); default: probabilistic 1.0 for every service.
+    pub fn sampling_strategies(mut self, strategies: SamplingStrategies) -> Self {
+        self.strategies = strategies;
+        self
+    }
+
     /// Forwards everything accepted to these upstreams as OTLP ([`forward`]), from
     /// [`Collector::run`] on.
     pub fn forward(mut self, upstreams: Vec<forward::Upstream>) -> Self {
         self.forward = upstreams;
+        self
+    }
+
+    /// Samples what is forwarded by trace, with these policies ([`forward::tail`]); the local
+    /// store still keeps everything.
+    pub fn tail_sampling(mut self, config: forward::tail::TailConfig) -> Self {
+        self.tail_sampling = Some(config);
         self
     }
 
@@ -134,9 +153,11 @@ impl CollectorBuilder {
             query_limiter: QueryLimiter::new(self.config.query_slots.get()),
             listener_stats: serve::ListenerRegistry::default(),
             receiver_stats: Arc::default(),
+            strategies: Arc::new(self.strategies),
             store,
             config: self.config,
             forward: self.forward,
+            tail_sampling: self.tail_sampling,
             forwarder: Arc::default(),
         }
     }
@@ -164,6 +185,8 @@ pub struct Listeners {
     pub zipkin_udp_compact: Option<UdpSocket>,
     /// Jaeger sampling strategies (5778).
     pub sampling: Option<TcpListener>,
+    /// Jaeger gRPC, `PostSpans` and `SamplingManager` (14250).
+    pub jaeger_grpc: Option<TcpListener>,
 }
 
 /// The collector: a store plus the servers that fill and query it.
@@ -176,7 +199,9 @@ pub struct Collector {
     listener_stats: serve::ListenerRegistry,
     access: Access,
     receiver_stats: Arc<ReceiverStats>,
+    strategies: Arc<SamplingStrategies>,
     forward: Vec<forward::Upstream>,
+    tail_sampling: Option<forward::tail::TailConfig>,
     forwarder: Arc<std::sync::OnceLock<forward::Forwarder>>,
 }
 
@@ -263,8 +288,11 @@ impl Collector {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         if !self.forward.is_empty() {
-            let forwarder = forward::Forwarder::start(std::mem::take(&mut self.forward))
-                .map_err(std::io::Error::other)?;
+            let forwarder = forward::Forwarder::start_sampled(
+                std::mem::take(&mut self.forward),
+                self.tail_sampling.take(),
+            )
+            .map_err(std::io::Error::other)?;
             self.ingestor = self.ingestor.clone().with_forwarder(forwarder.clone());
             let _ = self.forwarder.set(forwarder);
         }
@@ -304,12 +332,16 @@ impl Collector {
             servers.push(("zipkin", l, router, Audience::HttpIngest));
         }
         if let Some(l) = listeners.sampling {
-            let router = ingest::sampling::router();
+            let router = ingest::sampling::router(self.strategies.clone());
             servers.push(("sampling", l, router, Audience::HttpIngest));
         }
         if let Some(l) = listeners.jaeger_http {
             let router = ingest::jaeger_http::router(self.receivers());
             servers.push(("jaeger-http", l, router, Audience::HttpIngest));
+        }
+        if let Some(l) = listeners.jaeger_grpc {
+            let router = ingest::jaeger_grpc::router(self.receivers(), self.strategies.clone());
+            servers.push(("jaeger-grpc", l, router, Audience::Grpc));
         }
         if let Some(l) = listeners.query {
             servers.push(("query", l, self.query_router(), Audience::Query));

@@ -6,6 +6,7 @@
 //!                  [--zipkin-port 9411] [--jaeger-http-port 14268]
 //!                  [--jaeger-compact-port 6831] [--jaeger-binary-port 6832]
 //!                  [--zipkin-compact-port 5775] [--sampling-port 5778]
+//!                  [--jaeger-grpc-port 14250] [--sampling-strategies FILE]
 //! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
 //! tracer-collector export --trace ID [--format otlp-json|jaeger-json] [--output FILE]
 //! tracer-collector export --service NAME --since DURATION [--limit N] [...]
@@ -24,6 +25,7 @@ use tracer_collector::config::{
     self, Config, DEFAULT_OTLP_GRPC_PORT, DEFAULT_OTLP_HTTP_PORT, DEFAULT_QUERY_PORT,
 };
 use tracer_collector::ingest::receiver;
+use tracer_collector::ingest::strategies::SamplingStrategies;
 use tracer_collector::query::model::{Envelope, Trace};
 use tracer_collector::{Collector, Listeners, files, view};
 
@@ -64,6 +66,13 @@ struct Cli {
     /// Jaeger sampling strategies port, `GET /sampling?service=` (0 disables).
     #[arg(long, env = "TRACER_COLLECTOR_SAMPLING_PORT", default_value_t = tracer_collector::ingest::sampling::DEFAULT_SAMPLING_PORT)]
     sampling_port: u16,
+    /// Jaeger gRPC port, `CollectorService/PostSpans` and `SamplingManager` (0 disables).
+    #[arg(long, env = "TRACER_COLLECTOR_JAEGER_GRPC_PORT", default_value_t = receiver::DEFAULT_JAEGER_GRPC_PORT)]
+    jaeger_grpc_port: u16,
+    /// Sampling strategies for Jaeger clients, a file in Jaeger's strategies JSON format
+    /// (default: probabilistic 1.0 for every service).
+    #[arg(long, env = "TRACER_COLLECTOR_SAMPLING_STRATEGIES")]
+    sampling_strategies: Option<std::path::PathBuf>,
     /// Maximum spans kept in memory.
     #[arg(long, env = "TRACER_COLLECTOR_MAX_SPANS", default_value_t = tracer_collector::config::default_max_spans().get())]
     max_spans: usize,
@@ -156,6 +165,10 @@ struct Cli {
     /// Bytes each forward endpoint may have waiting; past it, the oldest data is dropped.
     #[arg(long, env = "TRACER_COLLECTOR_FORWARD_BUFFER_BYTES", default_value_t = tracer_collector::forward::DEFAULT_BUFFER_BYTES)]
     forward_buffer_bytes: usize,
+    /// Tail-based sampling of what is forwarded: a strict JSON file of policies (see the
+    /// `forward::tail` module docs and docs/DEPLOYMENT.md); the local store keeps everything.
+    #[arg(long, env = "TRACER_COLLECTOR_TAIL_SAMPLING")]
+    tail_sampling: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -265,9 +278,25 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         metrics: !cli.no_metrics,
         ..Config::default()
     };
+    let strategies = match &cli.sampling_strategies {
+        Some(path) => SamplingStrategies::from_file(path)?,
+        None => SamplingStrategies::default(),
+    };
     let upstreams = forward_upstreams(&cli)?;
-    let collector = Collector::builder()
+    let mut builder = Collector::builder();
+    if let Some(path) = &cli.tail_sampling {
+        if upstreams.is_empty() {
+            bail!("--tail-sampling samples what is forwarded: give --forward-otlp too");
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--tail-sampling {}", path.display()))?;
+        let config = tracer_collector::forward::tail::TailConfig::parse(&text)
+            .map_err(|e| anyhow::anyhow!("--tail-sampling {}: {e}", path.display()))?;
+        builder = builder.tail_sampling(config);
+    }
+    let collector = builder
         .config(config)
+        .sampling_strategies(strategies)
         .forward(upstreams)
         .max_spans(cli.max_spans)
         .max_bytes(cli.max_bytes)
@@ -287,6 +316,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         jaeger_udp_binary: bind_udp(cli.bind_address, cli.jaeger_binary_port).await?,
         zipkin_udp_compact: bind_udp(cli.bind_address, cli.zipkin_compact_port).await?,
         sampling: bind(cli.bind_address, cli.sampling_port).await?,
+        jaeger_grpc: bind(cli.bind_address, cli.jaeger_grpc_port).await?,
     };
     collector
         .run(listeners, shutdown_signal())

@@ -301,3 +301,128 @@ fn upstream_urls_and_protocols_are_checked() {
     let err = tracer_collector::forward::parse_header("no-equals").unwrap_err();
     assert!(err.contains("KEY=VALUE"), "{err}");
 }
+
+/// The bodies an OTLP/HTTP upstream received, kept whole.
+#[derive(Default, Clone)]
+struct Bodies(Arc<Mutex<Vec<bytes::Bytes>>>);
+
+async fn capturing_upstream() -> (String, Bodies) {
+    let bodies = Bodies::default();
+    let keep = bodies.clone();
+    let app = Router::new().route(
+        "/v1/traces",
+        post(move |body: bytes::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.0.lock().unwrap().push(body);
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, bodies)
+}
+
+fn peers_python() -> std::path::PathBuf {
+    let peers = match std::env::var_os("TRACER_PEERS_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+            .join(".cache/tracer-peers"),
+    };
+    let python = peers.join("venv/bin/python");
+    assert!(
+        python.exists(),
+        "no Python peer venv at {}: run scripts/test, or `python3 -m venv $P/venv && $P/venv/bin/pip \
+         install -r crates/tracer-collector/tests/peers/requirements.txt` with \
+         P=${{TRACER_PEERS_DIR:-$HOME/.cache/tracer-peers}}",
+        python.display()
+    );
+    python
+}
+
+/// What goes upstream is plain OTLP that a decoder no one here wrote reads span for span: the
+/// OpenTelemetry Python protobuf classes parse each body, batched exports (concatenated) and
+/// exports converted from another format (Zipkin JSON) included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_sent_upstream_decode_with_the_opentelemetry_python_protos() {
+    let (url, bodies) = capturing_upstream().await;
+    let mut up = upstream(&url, Protocol::HttpProtobuf);
+    up.batch_delay = Duration::from_millis(400); // let several exports gather into one body
+    let edge = edge(vec![up]).await;
+    for n in 0..5u128 {
+        post_protobuf(&edge, trace_request(0x600 + n, 2, &format!("svc-{n}"))).await;
+    }
+    let zipkin = serde_json::json!([{
+        "traceId": format!("{:032x}", 0x6ff), "id": "00000000000000ab", "name": "from-zipkin",
+        "timestamp": now_ns() / 1000 - 1000, "duration": 500,
+        "localEndpoint": {"serviceName": "zipkin-svc"},
+    }]);
+    let response = edge
+        .post_to(
+            edge.zipkin,
+            "/api/v2/spans",
+            Some("application/json"),
+            None,
+            zipkin.to_string(),
+        )
+        .await;
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    wait_stats(&edge, Duration::from_secs(10), |s| s["sent_spans"] == 11).await;
+
+    let bodies = bodies.0.lock().unwrap().clone();
+    assert!(
+        bodies.len() < 6,
+        "exports were batched: {} bodies for 6 exports",
+        bodies.len()
+    );
+    let dir = std::env::temp_dir().join(format!("tracer-forward-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<_> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let path = dir.join(format!("body-{i}.pb"));
+            std::fs::write(&path, body).unwrap();
+            path
+        })
+        .collect();
+    let output = std::process::Command::new(peers_python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/decode_otlp.py"
+        ))
+        .args(&files)
+        .output()
+        .expect("the Python peer runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        output.status.success(),
+        "the Python OTLP decoder refused a body: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (mut services, mut traces, mut spans) = (Vec::new(), Vec::new(), 0);
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let decoded: Json = serde_json::from_str(line).unwrap();
+        services.extend(decoded["services"].as_array().unwrap().iter().cloned());
+        traces.extend(decoded["traces"].as_array().unwrap().iter().cloned());
+        spans += decoded["spans"].as_u64().unwrap();
+    }
+    services.sort_by_key(|v| v.to_string());
+    traces.sort_by_key(|v| v.to_string());
+    assert_eq!(spans, 11);
+    assert_eq!(
+        services,
+        ["svc-0", "svc-1", "svc-2", "svc-3", "svc-4", "zipkin-svc"]
+            .map(Json::from)
+            .to_vec()
+    );
+    let mut want: Vec<Json> = (0..5u128)
+        .map(|n| Json::from(format!("{:032x}", 0x600 + n)))
+        .chain([Json::from(format!("{:032x}", 0x6ff))])
+        .collect();
+    want.sort_by_key(|v| v.to_string());
+    assert_eq!(traces, want);
+    edge.stop().await;
+}

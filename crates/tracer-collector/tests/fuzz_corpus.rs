@@ -1,7 +1,9 @@
 //! The checked-in fuzz corpus of the collector's parsers replays cleanly on the stable
-//! toolchain: every input in `fuzz/corpus/{otlp_protobuf,otlp_json,query_v1,query_v3,params,trace_files}/`
-//! runs through the same harness code as the fuzz target (`fuzz/harness/*.rs`, shared with
-//! `#[path]`), so CI guards what the fuzzers found. How the fuzzers run: docs/RELIABILITY.md.
+//! toolchain: every input in
+//! `fuzz/corpus/{otlp_protobuf,otlp_json,query_v1,query_v3,params,trace_files}/` and in the
+//! receivers' corpora (`jaeger_*`, `zipkin_*`, `sampling_strategies`) runs through the same
+//! harness code as the fuzz target (`fuzz/harness/*.rs`, shared with `#[path]`), so CI guards
+//! what the fuzzers found. How the fuzzers run: docs/RELIABILITY.md.
 
 #[path = "../../../fuzz/harness/otlp.rs"]
 mod otlp;
@@ -9,6 +11,8 @@ mod otlp;
 mod params;
 #[path = "../../../fuzz/harness/query.rs"]
 mod query;
+#[path = "../../../fuzz/harness/receivers.rs"]
+mod receivers;
 #[path = "../../../fuzz/harness/replay.rs"]
 mod replay;
 #[path = "../../../fuzz/harness/trace_files.rs"]
@@ -39,6 +43,96 @@ fn query_v3_corpus_replays_without_a_crash() {
 #[test]
 fn params_corpus_replays_without_a_crash() {
     replay(env!("CARGO_MANIFEST_DIR"), "params", params::run);
+}
+
+#[test]
+fn jaeger_agent_compact_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "jaeger_agent_compact",
+        receivers::jaeger_agent_compact,
+    );
+}
+
+#[test]
+fn jaeger_agent_binary_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "jaeger_agent_binary",
+        receivers::jaeger_agent_binary,
+    );
+}
+
+#[test]
+fn jaeger_thrift_http_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "jaeger_thrift_http",
+        receivers::jaeger_thrift_http,
+    );
+}
+
+#[test]
+fn jaeger_proto_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "jaeger_proto",
+        receivers::jaeger_proto,
+    );
+}
+
+#[test]
+fn zipkin_v1_thrift_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "zipkin_v1_thrift",
+        receivers::zipkin_v1_thrift,
+    );
+}
+
+#[test]
+fn zipkin_agent_compact_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "zipkin_agent_compact",
+        receivers::zipkin_agent_compact,
+    );
+}
+
+#[test]
+fn zipkin_v2_proto_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "zipkin_v2_proto",
+        receivers::zipkin_v2_proto,
+    );
+}
+
+#[test]
+fn zipkin_v1_json_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "zipkin_v1_json",
+        receivers::zipkin_v1_json,
+    );
+}
+
+#[test]
+fn zipkin_v2_json_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "zipkin_v2_json",
+        receivers::zipkin_v2_json,
+    );
+}
+
+#[test]
+fn sampling_strategies_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "sampling_strategies",
+        receivers::sampling_strategies,
+    );
 }
 
 #[test]

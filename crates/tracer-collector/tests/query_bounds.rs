@@ -13,12 +13,11 @@ async fn fill(collector: &TestCollector, traces: u128) {
     let spans = (1..=traces)
         .map(|t| simple_span(t, 1, 0, "op", base + t as u64 * 1000, 0, 10))
         .collect();
-    collector.store.insert(
-        collector
-            .store
-            .prepare_protobuf(&request("svc", spans).encode_to_vec())
-            .unwrap(),
-    );
+    tracer_collector::ingest::store_protobuf(
+        &collector.store,
+        &request("svc", spans).encode_to_vec(),
+    )
+    .unwrap();
 }
 
 fn error_text(json: &serde_json::Value) -> String {
@@ -156,12 +155,7 @@ fn big_trace(trace: u128, n: u64) -> Vec<u8> {
 async fn a_big_trace_is_streamed_in_chunks_and_arrives_whole() {
     let collector = TestCollector::start().await;
     let n = 20_000u64;
-    collector.store.insert(
-        collector
-            .store
-            .prepare_protobuf(&big_trace(0xb16, n))
-            .unwrap(),
-    );
+    tracer_collector::ingest::store_protobuf(&collector.store, &big_trace(0xb16, n)).unwrap();
     let client = reqwest::Client::new();
     for path in [
         "/api/traces/0000000000000b16",

@@ -1,7 +1,8 @@
 //! Client libraries no one here wrote send to the receivers, and their spans read back through
 //! the query API: OpenTelemetry Python's Zipkin JSON exporter, Python `jaeger-client` (UDP
 //! compact, and its remote sampler against the sampling port), Node `jaeger-client` (UDP thrift
-//! binary and HTTP thrift) and OpenTelemetry JS's Zipkin exporter. The scripts are in
+//! binary and HTTP thrift) and OpenTelemetry JS's Zipkin exporter; Python `jaeger-client` also
+//! obeys a strategies file served on the sampling port. The scripts are in
 //! `tests/peers/`; the libraries are installed by `scripts/test` into
 //! `${TRACER_PEERS_DIR:-$HOME/.cache/tracer-peers}` (a venv in `venv/`, npm packages in `node/`).
 //! A missing peer fails the test with the command that installs it.
@@ -263,5 +264,103 @@ async fn python_jaeger_client_remote_sampler_reads_the_sampling_port() {
     // The client records the sampler that decided: the strategy fetched from the port.
     assert_eq!(tag(&spans[0].1, "sampler.type").unwrap(), "probabilistic");
     assert_eq!(tag(&spans[0].1, "sampler.param").unwrap(), 1.0);
+    c.stop().await;
+}
+
+/// Runs `jaeger_client_obeys.py` for `service`; returns (operation, trace id, sampled) per span.
+async fn obeying(
+    c: &TestCollector,
+    service: &str,
+    wait_for: &str,
+    operations: &[&str],
+) -> Vec<(String, String, bool)> {
+    let mut command = python("jaeger_client_obeys.py");
+    command
+        .arg("127.0.0.1")
+        .arg(c.sampling.port().to_string())
+        .arg(c.jaeger_compact.port().to_string())
+        .arg(service)
+        .arg(wait_for)
+        .args(operations);
+    let shown = format!("{command:?}");
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}\n{INSTALL}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{shown} failed ({}):\n{stdout}\n{}\n(if a module is missing: {INSTALL})",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let spans: Vec<(String, String, bool)> = stdout
+        .lines()
+        .map(|line| {
+            let parts: Vec<&str> = line.split(' ').collect();
+            assert_eq!(parts.len(), 3, "{shown} printed {line:?}");
+            (parts[0].to_owned(), parts[1].to_owned(), parts[2] == "1")
+        })
+        .collect();
+    assert_eq!(spans.len(), operations.len(), "{shown}:\n{stdout}");
+    spans
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_jaeger_client_obeys_the_strategies_file_per_service_and_per_operation() {
+    let strategies = tracer_collector::ingest::strategies::SamplingStrategies::from_json(
+        br#"{"default_strategy": {"type": "probabilistic", "param": 1},
+             "service_strategies": [
+               {"service": "py-never", "type": "probabilistic", "param": 0},
+               {"service": "py-per-op", "type": "probabilistic", "param": 0,
+                "operation_strategies": [{"operation": "keep", "type": "probabilistic", "param": 1}]}]}"#,
+    )
+    .unwrap();
+    let c = TestCollector::start_with(
+        tracer_collector::Collector::builder().sampling_strategies(strategies),
+    )
+    .await;
+    // Probability 0 for the service: the client samples nothing, so sends nothing.
+    let never = obeying(&c, "py-never", "rate=0.0", &["a", "b", "c", "d", "e"]).await;
+    assert!(never.iter().all(|(_, _, sampled)| !sampled), "{never:?}");
+    // Per operation: `keep` at 1, the rest at the service's 0 (lower bound 0).
+    let per_op = obeying(
+        &c,
+        "py-per-op",
+        "per-operation",
+        &["keep", "drop", "keep", "drop", "keep", "drop"],
+    )
+    .await;
+    for (operation, _, sampled) in &per_op {
+        assert_eq!(*sampled, operation == "keep", "{per_op:?}");
+    }
+    // Everyone else gets the file's default (1), where the client starts at 0.001.
+    let always = obeying(&c, "py-default", "rate=1.0", &["x", "y"]).await;
+    assert!(always.iter().all(|(_, _, sampled)| *sampled), "{always:?}");
+
+    // What the sampler kept arrived; what it dropped was never sent. The kept spans were sent
+    // last, over the same port, so once they are in, anything sent before them is too.
+    for (_, id, _) in per_op.iter().filter(|(op, ..)| op == "keep").chain(&always) {
+        c.wait_trace(id, 1).await;
+    }
+    for (_, id, _) in never
+        .iter()
+        .chain(per_op.iter().filter(|(op, ..)| op == "drop"))
+    {
+        let (status, body) = c.get(&format!("/api/traces/{id}")).await;
+        assert_eq!(status, 404, "an unsampled trace was stored: {body}");
+    }
+    let (_, services) = c.get("/api/services").await;
+    let mut services: Vec<&str> = services["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    services.sort_unstable();
+    assert_eq!(services, ["py-default", "py-per-op"]);
+    let (_, operations) = c.get("/api/services/py-per-op/operations").await;
+    assert_eq!(operations["data"], serde_json::json!(["keep"]));
+    assert_eq!(c.ingest_stats().await["jaegerAgentCompact"]["spans"], 5);
     c.stop().await;
 }

@@ -60,8 +60,7 @@ fn unique_resources_stay_within_the_byte_budget_and_are_freed_with_their_spans()
     let before = rss_bytes();
     let requests = 5000u64;
     for n in 0..requests {
-        let batch = store.prepare_protobuf(&unique_resource_request(n)).unwrap();
-        store.insert(batch);
+        tracer_collector::ingest::store_protobuf(&store, &unique_resource_request(n)).unwrap();
         let stats = store.stats();
         assert!(stats.bytes <= max_bytes as u64, "after {n}: {stats:?}");
     }

@@ -216,7 +216,9 @@ async fn hostile_span_data_renders_as_text_and_runs_nothing() {
         json!([
             HOSTILE_SERVICE,
             "backend",
-            format!("{HOSTILE_SERVICE} → backend: 1 call, 1 error")
+            format!(
+                "{HOSTILE_SERVICE} → backend: 1 call, 1 error — click to search backend's traces"
+            )
         ])
     );
     let node = browser

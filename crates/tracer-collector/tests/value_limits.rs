@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::common::v1::{
 };
 use opentelemetry_proto::tonic::trace::v1::Status;
 use prost::Message;
-use tracer_collector::store::{MAX_VALUE_DEPTH, UNKNOWN_SPAN_KIND, UNKNOWN_STATUS_CODE};
+use tracer_collector::ingest::otlp::{MAX_VALUE_DEPTH, UNKNOWN_SPAN_KIND, UNKNOWN_STATUS_CODE};
 
 /// A value nesting `depth` arrays (alternating with maps) around an integer.
 fn nested(depth: usize) -> AnyValue {

@@ -25,6 +25,7 @@
 
 mod buffer;
 mod send;
+pub mod tail;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -243,12 +244,21 @@ impl Lane {
 pub struct Forwarder {
     lanes: Arc<Vec<Arc<Lane>>>,
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    tail: Option<Arc<Mutex<tail::TailSampler>>>,
 }
 
 impl Forwarder {
     /// Starts a sender task per upstream (on the current tokio runtime). Fails on an upstream
     /// whose client cannot be built (a bad CA file, say), naming it.
     pub fn start(upstreams: Vec<Upstream>) -> Result<Forwarder, String> {
+        Self::start_sampled(upstreams, None)
+    }
+
+    /// [`Forwarder::start`] with tail-based sampling of what is forwarded ([`tail`]).
+    pub fn start_sampled(
+        upstreams: Vec<Upstream>,
+        sampling: Option<tail::TailConfig>,
+    ) -> Result<Forwarder, String> {
         let mut lanes = Vec::new();
         let mut tasks = Vec::new();
         for upstream in upstreams {
@@ -261,15 +271,51 @@ impl Forwarder {
             tasks.push(tokio::spawn(run(lane.clone(), client)));
             lanes.push(lane);
         }
-        Ok(Forwarder {
+        let tail = sampling.map(|config| Arc::new(Mutex::new(tail::TailSampler::new(config))));
+        let mut forwarder = Forwarder {
             lanes: Arc::new(lanes),
-            tasks: Arc::new(Mutex::new(tasks)),
-        })
+            tasks: Arc::new(Mutex::new(Vec::new())),
+            tail,
+        };
+        if let Some(sampler) = forwarder.tail.clone() {
+            let f = forwarder.clone();
+            tasks.push(tokio::spawn(async move {
+                let tick = lock(&sampler).tick();
+                loop {
+                    tokio::time::sleep(tick).await;
+                    if f.lanes.iter().all(|l| l.buffer.is_closed()) {
+                        return; // shutting down: the rest is flushed by shutdown
+                    }
+                    let decided = lock(&sampler).due(std::time::Instant::now());
+                    for (bytes, spans) in decided {
+                        f.push(bytes, spans);
+                    }
+                }
+            }));
+        }
+        forwarder.tasks = Arc::new(Mutex::new(tasks));
+        Ok(forwarder)
     }
 
     /// Queues one accepted export (protobuf `ExportTraceServiceRequest` bytes holding `spans`
-    /// spans) for every upstream; never waits.
+    /// spans) for every upstream, or for the tail sampler when sampling is on; never waits.
     pub fn offer(&self, request: Bytes, spans: u64) {
+        if let Some(sampler) = &self.tail {
+            let now_due = lock(sampler).offer(&request, std::time::Instant::now());
+            for (bytes, spans) in now_due {
+                self.push(bytes, spans);
+            }
+            return;
+        }
+        self.push(request, spans);
+    }
+
+    /// The tail sampler's counters, when sampling is on.
+    pub fn tail_stats(&self) -> Option<tail::TailStats> {
+        self.tail.as_ref().map(|s| lock(s).stats())
+    }
+
+    fn push(&self, request: Bytes, spans: u64) {
         for lane in self.lanes.iter() {
             let dropped = lane.buffer.push(Item {
                 bytes: request.clone(),
@@ -291,6 +337,13 @@ impl Forwarder {
     /// Stops accepting, gives each upstream up to `grace` to take what is buffered, then stops
     /// the senders; what is left is counted as `dropped_shutdown`.
     pub async fn shutdown(&self, grace: Duration) {
+        if let Some(sampler) = &self.tail {
+            // Waiting traces are decided now, so what policy keeps is still sent.
+            let decided = lock(sampler).flush(std::time::Instant::now());
+            for (bytes, spans) in decided {
+                self.push(bytes, spans);
+            }
+        }
         for lane in self.lanes.iter() {
             lane.buffer.close();
         }
@@ -310,6 +363,10 @@ impl Forwarder {
             while lane.buffer.take_batch(usize::MAX).is_some() {}
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn unix_ms() -> u64 {

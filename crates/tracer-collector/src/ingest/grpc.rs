@@ -42,43 +42,60 @@ pub fn router(ingestor: Ingestor) -> Router {
 }
 
 async fn export(State(ingestor): State<Ingestor>, req: Request) -> Response {
-    if req.version() != http::Version::HTTP_2 {
-        return (
-            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            "OTLP/gRPC needs HTTP/2 (h2c); to export over HTTP/1.1, POST to /v1/traces on the \
-             OTLP/HTTP port (4318)",
-        )
-            .into_response();
-    }
-    let content_type = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase());
-    match content_type.as_deref() {
-        Some("application/grpc" | "application/grpc+proto") => {}
-        other => {
-            // The gRPC spec: a content type not starting with application/grpc gets HTTP 415.
-            return (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "unsupported content type {:?} on the OTLP/gRPC port; send \
-                     application/grpc (protobuf)",
-                    other.unwrap_or("(none)")
-                ),
-            )
-                .into_response();
-        }
+    if let Some(refusal) = refuse_non_grpc(
+        &req,
+        "OTLP/gRPC",
+        "to export over HTTP/1.1, POST to /v1/traces on the OTLP/HTTP port (4318)",
+    ) {
+        return refusal;
     }
     let limit = ingestor.body_limit();
-    let meter = ingestor.meter();
-    let req = req.map(|body| axum::body::Body::new(MeteredBody { inner: body, meter }));
-    let mut grpc = Grpc::new(RawCodec)
+    let req = metered(req, ingestor.meter());
+    let mut grpc = Grpc::new(RawCodec::<ExportTraceServiceResponse>::default())
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit);
     grpc.client_streaming(ExportSvc(ingestor), req)
         .await
         .into_response()
+}
+
+/// The answer to a request that is not gRPC over HTTP/2 on a gRPC port named `port` (505 for
+/// HTTP/1 with `http1_hint`, 415 for a content type other than `application/grpc`), or `None`.
+pub(crate) fn refuse_non_grpc(req: &Request, port: &str, http1_hint: &str) -> Option<Response> {
+    if req.version() != http::Version::HTTP_2 {
+        return Some(
+            (
+                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                format!("{port} needs HTTP/2 (h2c); {http1_hint}"),
+            )
+                .into_response(),
+        );
+    }
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase());
+    match content_type.as_deref() {
+        Some("application/grpc" | "application/grpc+proto") => None,
+        // The gRPC spec: a content type not starting with application/grpc gets HTTP 415.
+        other => Some(
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "unsupported content type {:?} on the {port} port; send application/grpc \
+                     (protobuf)",
+                    other.unwrap_or("(none)")
+                ),
+            )
+                .into_response(),
+        ),
+    }
+}
+
+/// `req` with a body that reserves ingest budget through `meter` as it arrives.
+pub(crate) fn metered(req: Request, meter: super::BudgetMeter) -> Request {
+    req.map(|body| axum::body::Body::new(MeteredBody { inner: body, meter }))
 }
 
 /// The request body, reserving ingest budget for each frame as it arrives; over budget it fails
@@ -175,26 +192,32 @@ impl ClientStreamingService<Bytes> for ExportSvc {
     }
 }
 
-/// Decodes a message to its raw bytes, encodes responses with prost.
-struct RawCodec;
+/// Decodes a message to its raw bytes, encodes responses (`R`) with prost.
+pub(crate) struct RawCodec<R>(std::marker::PhantomData<fn() -> R>);
 
-impl Codec for RawCodec {
-    type Encode = ExportTraceServiceResponse;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
+impl<R> Default for RawCodec<R> {
+    fn default() -> Self {
+        RawCodec(std::marker::PhantomData)
     }
 }
 
-impl Encoder for RawCodec {
-    type Item = ExportTraceServiceResponse;
+impl<R: Message + Send + 'static> Codec for RawCodec<R> {
+    type Encode = R;
+    type Decode = Bytes;
+    type Encoder = RawCodec<R>;
+    type Decoder = RawCodec<R>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec::default()
+    }
+}
+
+impl<R: Message + Send + 'static> Encoder for RawCodec<R> {
+    type Item = R;
     type Error = Status;
 
     fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
@@ -204,7 +227,7 @@ impl Encoder for RawCodec {
     }
 }
 
-impl Decoder for RawCodec {
+impl<R: Send + 'static> Decoder for RawCodec<R> {
     type Item = Bytes;
     type Error = Status;
 

@@ -43,6 +43,7 @@ use super::otlp_build::{
     error_text_is_true, kind_from_name, kv, micros_to_nanos, string_kv,
 };
 use super::receiver::decode_error;
+use crate::vocabulary;
 
 /// Attribute set on spans whose Jaeger flags carry the debug bit (2).
 pub const DEBUG_ATTRIBUTE: &str = "tracer.jaeger.debug";
@@ -199,9 +200,7 @@ fn attributes(tags: &[jaeger::Tag]) -> Vec<KeyValue> {
 
 /// Maps a decoded batch to one OTLP request (one resource: the batch's process).
 pub(crate) fn to_otlp(batch: &jaeger::Batch) -> ExportTraceServiceRequest {
-    let process = &batch.process;
-    let mut resource = vec![string_kv(SERVICE_NAME, process.service_name.clone())];
-    resource.extend(attributes(process.tags.as_deref().unwrap_or_default()));
+    let resource = resource(&batch.process);
     let mut builder = BatchBuilder::default();
     for span in &batch.spans {
         let (scope, otlp) = convert_span(span);
@@ -210,7 +209,16 @@ pub(crate) fn to_otlp(batch: &jaeger::Batch) -> ExportTraceServiceRequest {
     builder.finish()
 }
 
-fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
+/// The resource attributes of a process: `service.name` and the process tags.
+pub(crate) fn resource(process: &jaeger::Process) -> Vec<KeyValue> {
+    let mut resource = vec![string_kv(SERVICE_NAME, process.service_name.clone())];
+    resource.extend(attributes(process.tags.as_deref().unwrap_or_default()));
+    resource
+}
+
+/// Maps one span; returns its instrumentation scope (name, version; empty when no tag names
+/// one) and the OTLP span. Shared with the Jaeger protobuf receiver ([`super::jaeger_proto`]).
+pub(crate) fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
     let trace = trace_id(s.trace_id_high, s.trace_id_low);
     let mut parent = (s.parent_span_id != 0).then(|| s.parent_span_id.to_be_bytes().to_vec());
     let mut links = Vec::new();
@@ -243,7 +251,7 @@ fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
                 Some(k) => kind = k,
                 None => attrs.push(kv(tag.key.clone(), tag_value(tag))),
             },
-            "error" => {
+            vocabulary::ERROR => {
                 let text = tag_text(tag);
                 if error_text_is_true(&text) {
                     status.error = Some(if text == "true" { String::new() } else { text });
@@ -269,7 +277,7 @@ fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
             let mut name = None;
             let mut attributes = Vec::with_capacity(log.fields.len());
             for field in &log.fields {
-                if field.key == "event" && name.is_none() {
+                if field.key == vocabulary::EVENT && name.is_none() {
                     name = Some(tag_text(field));
                 } else {
                     attributes.push(kv(field.key.clone(), tag_value(field)));

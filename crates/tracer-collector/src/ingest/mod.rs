@@ -6,8 +6,14 @@
 //! 2. decompresses (gzip, bounded so a small bomb cannot expand past the body limit) and decodes;
 //!    payloads above a threshold are decoded on tokio's blocking pool so a large batch never
 //!    stalls the async workers,
-//! 3. validates and packs the spans and inserts them; protobuf is read straight from the wire
-//!    ([`Store::prepare_protobuf`]), JSON through the prost types ([`Store::prepare`]).
+//! 3. converts the payload into the store's format-neutral [`SpanBatch`] and hands it to the
+//!    store ([`Store::prepare`], then [`Store::insert`]); protobuf is read straight from the wire
+//!    ([`otlp::protobuf`]), JSON through the prost types ([`otlp::request`]).
+//!
+//! Every receiver takes the same route: receiver (port, transport) -> `ingest::<format>`
+//! (decode, map to the batch) -> [`SpanBatch`] -> store. The OTLP decoders live in [`otlp`];
+//! Jaeger thrift ([`jaeger_thrift`]) and Zipkin ([`zipkin`]) build OTLP requests
+//! (`otlp_build`) and take the [`store_request`] route.
 //!
 //! The ingest path logs but never creates spans of its own, so the collector cannot feed its own
 //! telemetry back into itself.
@@ -15,11 +21,15 @@
 mod r#gen;
 pub mod grpc;
 pub mod http;
+pub mod jaeger_grpc;
 pub mod jaeger_http;
+pub mod jaeger_proto;
 pub mod jaeger_thrift;
+pub mod otlp;
 mod otlp_build;
 pub mod receiver;
 pub mod sampling;
+pub mod strategies;
 pub mod udp;
 pub mod zipkin;
 
@@ -32,7 +42,7 @@ use prost::Message;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{PreparedBatch, SpanBatch, Store};
 
 /// Payload encodings accepted by [`Ingestor::export`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,7 +301,7 @@ pub fn decode(
 
 /// Validates, packs and inserts the spans of a decoded request.
 pub fn store_request(store: &Store, request: &ExportTraceServiceRequest) -> ExportOutcome {
-    store_batch(store, store.prepare(request))
+    store_spans(store, &otlp::request::to_batch(request))
 }
 
 /// Offers a decoded (or converted) request to the forwarder, encoded, when forwarding is on
@@ -311,16 +321,27 @@ pub(crate) fn forward_request(
     }
 }
 
-/// Decodes a protobuf request straight into the store (see [`Store::prepare_protobuf`]),
-/// falling back to prost for the error message when the payload is malformed.
+/// Decodes a protobuf request straight into the store (see [`otlp::protobuf`]), falling back
+/// to prost for the error message when the payload is malformed.
 pub fn store_protobuf(store: &Store, payload: &[u8]) -> Result<ExportOutcome, IngestError> {
-    match store.prepare_protobuf(payload) {
-        Ok(batch) => Ok(store_batch(store, batch)),
+    match otlp::protobuf::decode(payload) {
+        Ok(batch) => Ok(store_spans(store, &batch)),
         Err(_) => Ok(store_request(store, &decode(payload, Encoding::Protobuf)?)),
     }
 }
 
-fn store_batch(store: &Store, batch: crate::store::PreparedBatch) -> ExportOutcome {
+/// Decodes an OTLP/JSON request and stores its spans.
+pub fn store_json(store: &Store, payload: &[u8]) -> Result<ExportOutcome, IngestError> {
+    Ok(store_request(store, &decode(payload, Encoding::Json)?))
+}
+
+/// Packs and inserts a batch any decoder produced; the outcome counts what the decoder
+/// rejected too.
+pub fn store_spans(store: &Store, batch: &SpanBatch<'_>) -> ExportOutcome {
+    store_batch(store, store.prepare(batch))
+}
+
+fn store_batch(store: &Store, batch: PreparedBatch) -> ExportOutcome {
     let outcome = ExportOutcome {
         accepted: batch.accepted(),
         rejected: batch.rejected,

@@ -30,20 +30,12 @@ pub(crate) const STATUS_OK: i32 = 1;
 /// OTLP `STATUS_CODE_ERROR`.
 pub(crate) const STATUS_ERROR: i32 = 2;
 
-/// Tag naming the span kind in OpenTracing-style formats (`client`, `server`, ...).
-pub(crate) const SPAN_KIND_TAG: &str = "span.kind";
-/// Tag OpenTelemetry exporters use for the status code (`OK`, `ERROR`).
-pub(crate) const OTEL_STATUS_CODE: &str = "otel.status_code";
-/// Tag OpenTelemetry exporters use for the status message.
-pub(crate) const OTEL_STATUS_DESCRIPTION: &str = "otel.status_description";
-/// Tag OpenTelemetry exporters use for the instrumentation scope's name.
-pub(crate) const OTEL_SCOPE_NAME: &str = "otel.scope.name";
-/// Tag OpenTelemetry exporters use for the instrumentation scope's version.
-pub(crate) const OTEL_SCOPE_VERSION: &str = "otel.scope.version";
-/// Older name of [`OTEL_SCOPE_NAME`] (OpenTelemetry SDKs before the rename).
-pub(crate) const OTEL_LIBRARY_NAME: &str = "otel.library.name";
-/// Older name of [`OTEL_SCOPE_VERSION`].
-pub(crate) const OTEL_LIBRARY_VERSION: &str = "otel.library.version";
+// The tag names both converters read, from the one vocabulary the query API renders with.
+pub(crate) use crate::vocabulary::{
+    OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION, OTEL_STATUS_CODE,
+    OTEL_STATUS_DESCRIPTION, SPAN_KIND as SPAN_KIND_TAG,
+};
+use crate::vocabulary::{STATUS_CODE_ERROR, STATUS_CODE_OK};
 
 /// A key-value attribute.
 pub(crate) fn kv(key: impl Into<String>, value: any_value::Value) -> KeyValue {
@@ -87,8 +79,8 @@ impl StatusTags {
     /// The OTLP status these tags describe, `None` when they describe none (unset).
     pub(crate) fn status(self) -> Option<Status> {
         let code = match self.code.as_deref() {
-            Some("OK") => STATUS_OK,
-            Some("ERROR") => STATUS_ERROR,
+            Some(STATUS_CODE_OK) => STATUS_OK,
+            Some(STATUS_CODE_ERROR) => STATUS_ERROR,
             _ if self.error.is_some() => STATUS_ERROR,
             _ => return None,
         };

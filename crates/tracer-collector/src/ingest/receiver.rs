@@ -34,6 +34,8 @@ pub const DEFAULT_JAEGER_COMPACT_PORT: u16 = 6831;
 pub const DEFAULT_JAEGER_BINARY_PORT: u16 = 6832;
 /// The Jaeger agent's Zipkin thrift compact UDP port (legacy clients).
 pub const DEFAULT_ZIPKIN_COMPACT_PORT: u16 = 5775;
+/// Jaeger's gRPC collector port (`jaeger.api_v2` `CollectorService` and `SamplingManager`).
+pub const DEFAULT_JAEGER_GRPC_PORT: u16 = 14250;
 
 /// Path of the receivers' counters on the router returned by [`stats_router`].
 pub const INGEST_STATS_PATH: &str = "/api/collector/ingest-stats";
@@ -122,6 +124,8 @@ pub struct ReceiverStats {
     pub jaeger_agent_binary: FormatCounters,
     /// Zipkin thrift compact over UDP (5775, `emitZipkinBatch`).
     pub zipkin_agent_compact: FormatCounters,
+    /// Jaeger protobuf over gRPC (14250, `CollectorService/PostSpans`).
+    pub jaeger_grpc: FormatCounters,
 }
 
 /// A point-in-time copy of [`ReceiverStats`], as served by [`stats_router`].
@@ -144,6 +148,8 @@ pub struct ReceiverSnapshot {
     pub jaeger_agent_binary: FormatSnapshot,
     /// See [`ReceiverStats::zipkin_agent_compact`].
     pub zipkin_agent_compact: FormatSnapshot,
+    /// See [`ReceiverStats::jaeger_grpc`].
+    pub jaeger_grpc: FormatSnapshot,
 }
 
 impl ReceiverStats {
@@ -158,6 +164,7 @@ impl ReceiverStats {
             jaeger_agent_compact: self.jaeger_agent_compact.snapshot(),
             jaeger_agent_binary: self.jaeger_agent_binary.snapshot(),
             zipkin_agent_compact: self.zipkin_agent_compact.snapshot(),
+            jaeger_grpc: self.jaeger_grpc.snapshot(),
         }
     }
 }
@@ -205,6 +212,8 @@ pub enum Format {
     JaegerAgentBinary,
     /// Jaeger agent `emitZipkinBatch` message, thrift compact (5775 datagram).
     ZipkinAgentCompact,
+    /// Jaeger protobuf `PostSpansRequest` (the message of a 14250 `PostSpans` call).
+    JaegerProto,
 }
 
 impl Format {
@@ -220,6 +229,7 @@ impl Format {
             Format::JaegerAgentCompact => j::convert_compact_datagram,
             Format::JaegerAgentBinary => j::convert_binary_datagram,
             Format::ZipkinAgentCompact => z::convert_emit_zipkin_batch,
+            Format::JaegerProto => super::jaeger_proto::convert_post_spans,
         }
     }
 

@@ -223,7 +223,7 @@ async fn search_traces(state: &QueryState, args: &Value) -> Outcome {
             .and_then(Value::as_str)
             .map(str::to_owned),
         tags: if errors_only {
-            vec![("error".into(), "true".into())]
+            vec![crate::vocabulary::tag_condition("error", "true")]
         } else {
             Vec::new()
         },

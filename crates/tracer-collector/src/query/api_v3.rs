@@ -37,7 +37,8 @@ use super::model::TraceSummaries;
 use super::params::{QueryParams, parse_go_duration, parse_rfc3339};
 use super::rest_handler::search_timeout_message;
 use super::stream::{BodyWriter, Busy, CONVERT_SPANS, SEARCH_TIMEOUT};
-use crate::store::{KIND_NAMES, TraceQuery, parse_span_kind};
+use crate::store::TraceQuery;
+use crate::vocabulary::{KIND_NAMES, parse_span_kind, tag_condition};
 
 /// Traces a search returns when the request gives no `query.search_depth` (or
 /// `query.num_traces`).
@@ -194,7 +195,7 @@ fn parse_query(q: &QueryParams) -> Result<TraceQuery, String> {
         operation: param(q, "query.operationName", "query.operation_name")
             .map(|(v, _)| v.to_owned()),
         span_kind: None,
-        tags,
+        tags: tags.iter().map(|(k, v)| tag_condition(k, v)).collect(),
         start_min_ns: Some(start_min),
         start_max_ns: Some(start_max.max(start_min)),
         duration_min_ns: duration("query.durationMin", "query.duration_min")?,

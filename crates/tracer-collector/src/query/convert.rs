@@ -10,16 +10,23 @@
 
 use std::collections::HashMap;
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue as OtlpKeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue as OtlpKeyValue, KeyValueList, any_value,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span as OtlpSpan, Status, TracesData, span,
 };
 
 use super::model;
+use crate::store::batch::STATUS_ERROR;
 use crate::store::{
-    InternReader, KIND_NAMES, LinkDetail, ProcessId, Resolver, STATUS_ERROR, STATUS_OK, ScopeId,
-    SpanRef, Store, StoredTrace, Sym, Value,
+    Decoded, InternReader, LinkDetail, ProcessId, Resolver, ScopeId, SpanRef, Store, StoredTrace,
+    Sym, Value,
+};
+use crate::vocabulary::{
+    self, ERROR, EVENT, OPENTRACING_REF_TYPE, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION,
+    OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION, SERVICE_NAME, SPAN_KIND, W3C_TRACESTATE,
 };
 
 const JS_MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -67,31 +74,49 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Plain JSON of an OTLP value, the way the Collector's `AsString` renders arrays and maps.
-fn any_to_json(value: &AnyValue) -> serde_json::Value {
-    match &value.value {
-        None => serde_json::Value::Null,
-        Some(any_value::Value::StringValue(s)) => s.clone().into(),
-        Some(any_value::Value::BoolValue(b)) => (*b).into(),
-        Some(any_value::Value::IntValue(i)) => (*i).into(),
-        Some(any_value::Value::DoubleValue(d)) => (*d).into(),
-        Some(any_value::Value::BytesValue(b)) => base64(b).into(),
-        Some(any_value::Value::ArrayValue(a)) => a.values.iter().map(any_to_json).collect(),
-        Some(any_value::Value::KvlistValue(kv)) => kv
-            .values
+/// Plain JSON of a stored value, the way the Collector's `AsString` renders arrays and maps.
+fn any_to_json(value: &Decoded<'_>) -> serde_json::Value {
+    match value {
+        Decoded::Scalar(Value::Str(s)) => (*s).into(),
+        Decoded::Scalar(Value::Bool(b)) => (*b).into(),
+        Decoded::Scalar(Value::Int(i)) => (*i).into(),
+        Decoded::Scalar(Value::Double(d)) => (*d).into(),
+        Decoded::Scalar(Value::Bytes(b)) => base64(b).into(),
+        // Not produced by decoding; nothing to show.
+        Decoded::Scalar(Value::Complex(_)) => serde_json::Value::Null,
+        Decoded::Array(a) => a.iter().map(any_to_json).collect(),
+        Decoded::Map(kv) => kv
             .iter()
-            .map(|kv| {
-                (
-                    kv.key.clone(),
-                    kv.value
-                        .as_ref()
-                        .map_or(serde_json::Value::Null, any_to_json),
-                )
-            })
+            .map(|(k, v)| ((*k).to_owned(), any_to_json(v)))
             .collect::<serde_json::Map<_, _>>()
             .into(),
-        Some(any_value::Value::StringValueStrindex(i)) => (*i).into(),
     }
+}
+
+/// The OTLP form of a stored value.
+fn otlp_value(value: &Decoded<'_>) -> AnyValue {
+    let value = match value {
+        Decoded::Scalar(Value::Str(s)) => any_value::Value::StringValue((*s).to_owned()),
+        Decoded::Scalar(Value::Bool(b)) => any_value::Value::BoolValue(*b),
+        Decoded::Scalar(Value::Int(i)) => any_value::Value::IntValue(*i),
+        Decoded::Scalar(Value::Double(d)) => any_value::Value::DoubleValue(*d),
+        Decoded::Scalar(Value::Bytes(b)) => any_value::Value::BytesValue(b.to_vec()),
+        Decoded::Scalar(Value::Complex(_)) => any_value::Value::StringValue(String::new()),
+        Decoded::Array(a) => any_value::Value::ArrayValue(ArrayValue {
+            values: a.iter().map(otlp_value).collect(),
+        }),
+        Decoded::Map(kv) => any_value::Value::KvlistValue(KeyValueList {
+            values: kv
+                .iter()
+                .map(|(k, v)| OtlpKeyValue {
+                    key: (*k).to_owned(),
+                    value: Some(otlp_value(v)),
+                    key_strindex: 0,
+                })
+                .collect(),
+        }),
+    };
+    AnyValue { value: Some(value) }
 }
 
 fn tag(key: &str, value: Value<'_>) -> model::KeyValue {
@@ -104,7 +129,7 @@ fn tag(key: &str, value: Value<'_>) -> model::KeyValue {
         Value::Int(i) => ("int64", i.into()),
         Value::Double(d) => ("float64", d.into()),
         Value::Bytes(b) => ("binary", base64(b).into()),
-        Value::Complex(_) => ("string", any_to_json(&value.to_any()).to_string().into()),
+        Value::Complex(_) => ("string", any_to_json(&value.decoded()).to_string().into()),
     };
     model::KeyValue {
         key: key.to_owned(),
@@ -117,31 +142,11 @@ fn str_tag(key: &str, value: &str) -> model::KeyValue {
     tag(key, Value::Str(value))
 }
 
-fn otlp_tag(kv: &OtlpKeyValue) -> model::KeyValue {
-    let value = kv.value.clone().unwrap_or_default();
-    let v = match &value.value {
-        Some(any_value::Value::StringValue(s)) => Value::Str(s),
-        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => Value::Int(*i),
-        Some(any_value::Value::DoubleValue(d)) => Value::Double(*d),
-        Some(any_value::Value::BytesValue(b)) => Value::Bytes(b),
-        None => Value::Str(""),
-        Some(_) => {
-            return model::KeyValue {
-                key: kv.key.clone(),
-                value_type: "string".to_owned(),
-                value: any_to_json(&value).to_string().into(),
-            };
-        }
-    };
-    tag(&kv.key, v)
-}
-
 fn link_ref_type(link: &LinkDetail<'_>, names: &dyn Fn(Sym) -> String) -> &'static str {
     let child_of = link
         .attributes
         .iter()
-        .any(|(k, v)| names(*k) == "opentracing.ref_type" && *v == Value::Str("child_of"));
+        .any(|(k, v)| names(*k) == OPENTRACING_REF_TYPE && *v == Value::Str("child_of"));
     if child_of { "CHILD_OF" } else { "FOLLOWS_FROM" }
 }
 
@@ -216,7 +221,12 @@ impl<'s> JaegerSpans<'s> {
                         service_name: names
                             .get(process.as_ref().map_or(record.service, |p| p.service))
                             .to_owned(),
-                        tags: process.map_or_else(Vec::new, |p| resource_tags(&p.resource)),
+                        tags: process.map_or_else(Vec::new, |p| {
+                            p.attributes()
+                                .filter(|(k, _)| names.get(*k) != SERVICE_NAME)
+                                .map(|(k, v)| tag(names.get(k), v))
+                                .collect()
+                        }),
                     },
                 );
                 key
@@ -226,30 +236,28 @@ impl<'s> JaegerSpans<'s> {
         let scope = store.catalog.scope(record.scope).unwrap_or_default();
         let mut tags = Vec::with_capacity(detail.attributes.len() + 6);
         if !scope.name.is_empty() {
-            tags.push(str_tag("otel.scope.name", &scope.name));
+            tags.push(str_tag(OTEL_SCOPE_NAME, &scope.name));
         }
         if !scope.version.is_empty() {
-            tags.push(str_tag("otel.scope.version", &scope.version));
+            tags.push(str_tag(OTEL_SCOPE_VERSION, &scope.version));
         }
         for (k, v) in &detail.attributes {
             tags.push(tag(names.get(*k), *v));
         }
         if record.kind != 0 {
-            tags.push(str_tag("span.kind", KIND_NAMES[record.kind as usize]));
+            tags.push(str_tag(SPAN_KIND, vocabulary::kind_name(record.kind)));
         }
-        match record.status {
-            STATUS_OK => tags.push(str_tag("otel.status_code", "OK")),
-            STATUS_ERROR => {
-                tags.push(str_tag("otel.status_code", "ERROR"));
-                tags.push(tag("error", Value::Bool(true)));
-            }
-            _ => {}
+        if let Some(code) = vocabulary::status_code_name(record.status) {
+            tags.push(str_tag(OTEL_STATUS_CODE, code));
+        }
+        if record.status == STATUS_ERROR {
+            tags.push(tag(ERROR, Value::Bool(true)));
         }
         if !detail.status_message.is_empty() {
-            tags.push(str_tag("otel.status_description", detail.status_message));
+            tags.push(str_tag(OTEL_STATUS_DESCRIPTION, detail.status_message));
         }
         if !detail.trace_state.is_empty() {
-            tags.push(str_tag("w3c.tracestate", detail.trace_state));
+            tags.push(str_tag(W3C_TRACESTATE, detail.trace_state));
         }
         let mut references = Vec::with_capacity(detail.links.len() + 1);
         if record.parent_span_id != 0 {
@@ -279,12 +287,9 @@ impl<'s> JaegerSpans<'s> {
             .iter()
             .map(|event| {
                 let mut fields = Vec::with_capacity(event.attributes.len() + 1);
-                let has_event_attr = event
-                    .attributes
-                    .iter()
-                    .any(|(k, _)| names.get(*k) == "event");
+                let has_event_attr = event.attributes.iter().any(|(k, _)| names.get(*k) == EVENT);
                 if !event.name.is_empty() && !has_event_attr {
-                    fields.push(str_tag("event", event.name));
+                    fields.push(str_tag(EVENT, event.name));
                 }
                 for (k, v) in &event.attributes {
                     fields.push(tag(names.get(*k), *v));
@@ -323,21 +328,26 @@ pub fn to_jaeger(store: &Store, trace: &StoredTrace) -> model::Trace {
     }
 }
 
-fn resource_tags(resource: &Resource) -> Vec<model::KeyValue> {
-    resource
-        .attributes
-        .iter()
-        .filter(|kv| kv.key != "service.name")
-        .map(otlp_tag)
-        .collect()
-}
-
 fn attrs_to_otlp(names: &dyn Fn(Sym) -> String, attrs: &[(Sym, Value<'_>)]) -> Vec<OtlpKeyValue> {
     attrs
         .iter()
         .map(|(k, v)| OtlpKeyValue {
             key: names(*k),
-            value: Some(v.to_any()),
+            value: Some(otlp_value(&v.decoded())),
+            key_strindex: 0,
+        })
+        .collect()
+}
+
+/// Attributes read from the packed form, as OTLP key-values.
+fn packed_to_otlp<'a>(
+    names: &dyn Fn(Sym) -> String,
+    attrs: impl Iterator<Item = (Sym, Value<'a>)>,
+) -> Vec<OtlpKeyValue> {
+    attrs
+        .map(|(k, v)| OtlpKeyValue {
+            key: names(k),
+            value: Some(otlp_value(&v.decoded())),
             key_strindex: 0,
         })
         .collect()
@@ -371,11 +381,17 @@ pub(crate) fn to_otlp_spans<'a>(
         {
             let ri = *resource_index.entry(record.process).or_insert_with(|| {
                 let resource = match store.catalog.process(record.process) {
-                    Some(process) => process.resource.clone(),
+                    Some(process) => Resource {
+                        attributes: packed_to_otlp(&name_of, process.attributes()),
+                        dropped_attributes_count: process.dropped_attributes,
+                        ..Default::default()
+                    },
                     None => Resource {
                         attributes: vec![OtlpKeyValue {
-                            key: "service.name".to_owned(),
-                            value: Some(Value::Str(names.get(record.service)).to_any()),
+                            key: SERVICE_NAME.to_owned(),
+                            value: Some(otlp_value(&Decoded::Scalar(Value::Str(
+                                names.get(record.service),
+                            )))),
                             key_strindex: 0,
                         }],
                         ..Default::default()
@@ -397,7 +413,12 @@ pub(crate) fn to_otlp_spans<'a>(
                             store
                                 .catalog
                                 .scope(record.scope)
-                                .map(|s| (*s).clone())
+                                .map(|s| InstrumentationScope {
+                                    name: s.name.clone(),
+                                    version: s.version.clone(),
+                                    attributes: packed_to_otlp(&name_of, s.attributes()),
+                                    dropped_attributes_count: s.dropped_attributes,
+                                })
                                 .unwrap_or_default(),
                         ),
                         spans: Vec::new(),
@@ -518,10 +539,10 @@ pub fn to_summaries(store: &Store, traces: &[StoredTrace]) -> Vec<model::TraceSu
 #[cfg(test)]
 mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_proto::tonic::common::v1::{ArrayValue, InstrumentationScope};
     use prost::Message;
 
     use super::*;
+    use crate::ingest::{store_protobuf, store_request};
     use crate::store::StoreLimits;
 
     fn kv(key: &str, value: any_value::Value) -> OtlpKeyValue {
@@ -626,12 +647,11 @@ mod tests {
             let store = Store::new(StoreLimits::default());
             // Twice, so the second span references the values the first one interned.
             for _ in 0..2 {
-                let batch = if wire {
-                    store.prepare_protobuf(&request.encode_to_vec()).unwrap()
+                if wire {
+                    store_protobuf(&store, &request.encode_to_vec()).unwrap();
                 } else {
-                    store.prepare(&request)
-                };
-                store.insert(batch);
+                    store_request(&store, &request);
+                }
             }
             let trace = store.trace(7).unwrap();
             assert_eq!(trace.span_count(), 2);
@@ -640,7 +660,7 @@ mod tests {
             assert_eq!(jaeger.spans[0].flags, 1);
             let long = store.search(&crate::store::TraceQuery {
                 duration_min_ns: Some(89_000_000_000),
-                tags: vec![("http.route".into(), "/jobs/{id}".into())],
+                tags: vec![vocabulary::tag_condition("http.route", "/jobs/{id}")],
                 ..Default::default()
             });
             assert_eq!(long.len(), 1);

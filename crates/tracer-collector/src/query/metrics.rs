@@ -50,7 +50,8 @@ use super::model::{Envelope, EnvelopeError};
 use super::params::QueryParams;
 use super::stream::SEARCH_TIMEOUT;
 use super::{QueryState, now_ns};
-use crate::store::{KIND_NAMES, Store, TraceQuery};
+use crate::store::{Store, TraceQuery};
+use crate::vocabulary::KIND_NAMES;
 
 /// Default `lookback`: one hour, in milliseconds (Jaeger's default).
 pub const DEFAULT_LOOKBACK_MS: u64 = 3_600_000;

@@ -27,7 +27,8 @@ use super::model::{DependencyLink, Envelope, EnvelopeError, Operation};
 use super::params::{QueryParams, parse_go_duration};
 use super::stream::{BodyWriter, CONVERT_SPANS, SEARCH_TIMEOUT};
 use super::{QueryState, now_ns};
-use crate::store::{KIND_NAMES, Store, StoredTrace, TraceQuery, parse_span_kind};
+use crate::store::{Store, StoredTrace, TraceQuery};
+use crate::vocabulary::{KIND_NAMES, parse_span_kind, tag_condition};
 
 /// Traces a search returns when the request gives no `limit`.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -236,7 +237,7 @@ fn parse_search(state: &QueryState, q: &QueryParams) -> Result<TraceQuery, Strin
         service,
         operation: q.get("operation").map(str::to_owned),
         span_kind: None,
-        tags,
+        tags: tags.iter().map(|(k, v)| tag_condition(k, v)).collect(),
         start_min_ns: Some(start),
         start_max_ns: Some(end),
         duration_min_ns: duration_min,
@@ -425,6 +426,12 @@ async fn stats(State(state): State<QueryState>) -> Response {
                 "forward".to_owned(),
                 serde_json::to_value(forwarder.stats()).unwrap_or_default(),
             );
+            if let Some(tail) = forwarder.tail_stats() {
+                map.insert(
+                    "forward_tail_sampling".to_owned(),
+                    serde_json::to_value(tail).unwrap_or_default(),
+                );
+            }
         }
     }
     Json(body).into_response()

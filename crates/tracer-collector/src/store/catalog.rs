@@ -1,8 +1,8 @@
 //! Deduplicated resources ("processes" in Jaeger's words) and instrumentation scopes.
 //!
 //! Every span of a batch shares its resource and scope, and the same few resources arrive again
-//! in every batch, so spans store a 4-byte index into these tables. The tables are keyed by the
-//! protobuf encoding of the resource or scope. Each entry counts the stored spans that use it
+//! in every batch, so spans store a 4-byte index into these tables. The tables are keyed by a
+//! canonical encoding of the resource or scope (its strings as given, values inline). Each entry counts the stored spans that use it
 //! (plus leases held by batches being prepared); when the last of its spans is evicted it is
 //! freed, and its bytes count in the store's byte budget while it lives, so a client sending a
 //! new resource with every request cannot grow the tables past the budget.
@@ -10,36 +10,73 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use prost::Message;
-
+use super::batch::{KeyValue, Resource, Scope as BatchScope, SpanBatch};
 use super::fxhash::{FxHashMap, FxHashSet};
 use super::intern::{Interner, Sym};
 use super::span::{AttrIter, ProcessId, Reader, ScopeId, Writer};
-
-/// Service name used when a resource has no `service.name`, as the OTLP to Jaeger translation
-/// does.
-pub const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
 
 /// A resource, with its service name pulled out.
 #[derive(Debug)]
 pub(crate) struct Process {
     pub(crate) service: Sym,
-    pub(crate) resource: Resource,
-    /// Resource attributes other than `service.name`, packed for tag search.
-    packed_tags: Box<[u8]>,
+    /// Every resource attribute as received, packed (keys interned, values inline).
+    packed_attributes: Box<[u8]>,
+    pub(crate) dropped_attributes: u32,
 }
 
 impl Process {
-    /// Resource attributes other than `service.name`, for tag search.
-    pub(crate) fn tags(&self) -> AttrIter<'_> {
-        Reader::attr_iter(&self.packed_tags)
+    /// The resource attributes, in the order received.
+    pub(crate) fn attributes(&self) -> AttrIter<'_> {
+        Reader::attr_iter(&self.packed_attributes)
     }
 }
 
 /// An instrumentation scope.
-pub(crate) type Scope = InstrumentationScope;
+#[derive(Debug, Default)]
+pub(crate) struct Scope {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    packed_attributes: Box<[u8]>,
+    pub(crate) dropped_attributes: u32,
+}
+
+impl Scope {
+    /// The scope attributes, in the order received.
+    pub(crate) fn attributes(&self) -> AttrIter<'_> {
+        Reader::attr_iter(&self.packed_attributes)
+    }
+}
+
+/// The table key of a list of attributes: their text and values, nothing interned.
+fn key_attributes(
+    w: &mut Writer,
+    batch: &SpanBatch<'_>,
+    attributes: &[KeyValue<'_>],
+    dropped: u32,
+) {
+    w.varint(u64::from(dropped));
+    w.varint(attributes.len() as u64);
+    for kv in attributes {
+        w.str(kv.key);
+        w.any(batch, &kv.value);
+    }
+}
+
+/// Packs attributes for storage (keys interned). Call without holding a table's lock: a query
+/// holds the interner's read lock while it reads the tables.
+fn pack_attributes(
+    batch: &SpanBatch<'_>,
+    attributes: &[KeyValue<'_>],
+    interner: &Interner,
+) -> Box<[u8]> {
+    let mut w = Writer::default();
+    w.varint(attributes.len() as u64);
+    for kv in attributes {
+        w.varint(u64::from(interner.intern(kv.key).0));
+        w.any(batch, &kv.value);
+    }
+    w.buf.into_boxed_slice()
+}
 
 /// One table entry: the item, its key, and what keeps it alive.
 struct Entry<T> {
@@ -171,6 +208,16 @@ impl CatalogRefs {
     }
 }
 
+/// Takes a lease on the entry of `key` when the table holds it.
+fn lease_existing<T>(table: &RwLock<Table<T>>, key: &[u8]) -> Option<u32> {
+    let mut table = table.write().unwrap_or_else(|e| e.into_inner());
+    let id = *table.ids.get(key)?;
+    if let Some(entry) = table.items.get_mut(&id) {
+        entry.leases += 1;
+    }
+    Some(id)
+}
+
 /// The process and scope tables.
 #[derive(Default)]
 pub(crate) struct Catalog {
@@ -179,60 +226,58 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    /// The id of `resource`, adding it on first sight, with a lease the caller records in its
-    /// batch's [`CatalogRefs`].
-    pub(crate) fn process_id(&self, resource: Option<&Resource>, interner: &Interner) -> ProcessId {
-        let resource = resource.cloned().unwrap_or_default();
-        let key = resource.encode_to_vec();
-        {
-            let mut table = self.processes.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(&id) = table.ids.get(&key) {
-                if let Some(entry) = table.items.get_mut(&id) {
-                    entry.leases += 1;
-                }
-                return ProcessId(id);
-            }
+    /// The id of `resource` (of `batch`), adding it on first sight, with a lease the caller
+    /// records in its batch's [`CatalogRefs`].
+    pub(crate) fn process_id(
+        &self,
+        resource: &Resource<'_>,
+        batch: &SpanBatch<'_>,
+        interner: &Interner,
+    ) -> ProcessId {
+        let attributes = batch.attributes_in(&resource.attributes);
+        let mut key = Writer::default();
+        key.str(resource.service);
+        key_attributes(&mut key, batch, attributes, resource.dropped_attributes);
+        let key = key.buf;
+        if let Some(id) = lease_existing(&self.processes, &key) {
+            return ProcessId(id);
         }
         // Intern before taking the table's write lock: a query holds the interner's read lock
         // while it reads this table, so interning under the write lock could deadlock.
-        let service = resource
-            .attributes
-            .iter()
-            .find(|kv| kv.key == "service.name")
-            .and_then(
-                |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                    Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
-                    _ => None,
-                },
-            )
-            .unwrap_or(NO_SERVICE_NAME);
-        let service = interner.intern(service);
-        let mut w = Writer::default();
-        let tags: Vec<&KeyValue> = resource
-            .attributes
-            .iter()
-            .filter(|kv| kv.key != "service.name")
-            .collect();
-        w.varint(tags.len() as u64);
-        for kv in tags {
-            w.varint(u64::from(interner.intern(&kv.key).0));
-            w.value(kv.value.as_ref().and_then(|v| v.value.as_ref()));
-        }
+        let process = Process {
+            service: interner.intern(resource.service),
+            packed_attributes: pack_attributes(batch, attributes, interner),
+            dropped_attributes: resource.dropped_attributes,
+        };
         let mut table = self.processes.write().unwrap_or_else(|e| e.into_inner());
-        let id = table.get_or_lease(key, || Process {
-            service,
-            resource,
-            packed_tags: w.buf.into_boxed_slice(),
-        });
-        ProcessId(id)
+        ProcessId(table.get_or_lease(key, || process))
     }
 
-    /// The id of `scope`, adding it on first sight, with a lease (see [`Catalog::process_id`]).
-    pub(crate) fn scope_id(&self, scope: Option<&InstrumentationScope>) -> ScopeId {
-        let scope = scope.cloned().unwrap_or_default();
-        let key = scope.encode_to_vec();
+    /// The id of `scope` (of `batch`), adding it on first sight, with a lease (see
+    /// [`Catalog::process_id`]).
+    pub(crate) fn scope_id(
+        &self,
+        scope: &BatchScope<'_>,
+        batch: &SpanBatch<'_>,
+        interner: &Interner,
+    ) -> ScopeId {
+        let attributes = batch.attributes_in(&scope.attributes);
+        let mut key = Writer::default();
+        key.str(scope.name);
+        key.str(scope.version);
+        key_attributes(&mut key, batch, attributes, scope.dropped_attributes);
+        let key = key.buf;
+        if let Some(id) = lease_existing(&self.scopes, &key) {
+            return ScopeId(id);
+        }
+        let stored = Scope {
+            name: scope.name.to_owned(),
+            version: scope.version.to_owned(),
+            packed_attributes: pack_attributes(batch, attributes, interner),
+            dropped_attributes: scope.dropped_attributes,
+        };
         let mut table = self.scopes.write().unwrap_or_else(|e| e.into_inner());
-        ScopeId(table.get_or_lease(key, || scope))
+        ScopeId(table.get_or_lease(key, || stored))
     }
 
     /// Applies span counts and gives back leases; entries nothing references any more are

@@ -5,6 +5,12 @@
 //! bounded twice, by a span count and by a byte budget; when either is exceeded the traces that
 //! arrived first are evicted whole, and the evictions are counted ([`StoreStats`]).
 //!
+//! Input: one format-neutral [`SpanBatch`] per request, whatever the format (each receiver's
+//! decoder in `crate::ingest` produces it). The store knows no wire format and no tag
+//! vocabulary: [`Store::prepare`] packs a batch outside the store lock, [`Store::insert`] stores
+//! it; searches take span-field conditions ([`FieldCondition`]), which the query API derives
+//! from Jaeger's tag names (`crate::vocabulary`).
+//!
 //! Indexes:
 //! - trace id -> trace (hash map), for trace-by-id;
 //! - trace start time -> (trace id, bit set of the trace's services), ordered, so searches walk
@@ -29,18 +35,33 @@
 //! slice; a trace is copied out under the lock and converted after it is released.
 //!
 //! ```
-//! use tracer_collector::store::{Store, StoreLimits};
+//! use tracer_collector::store::batch::{Resource, Scope, Span};
+//! use tracer_collector::store::{SpanBatch, Store, StoreLimits};
+//!
 //! let store = Store::new(StoreLimits::default());
-//! assert_eq!(store.stats().spans, 0);
+//! let mut batch = SpanBatch::new();
+//! batch.resources.push(Resource { service: "checkout", ..Resource::default() });
+//! batch.scopes.push(Scope::default());
+//! batch.spans.push(Span {
+//!     trace_id: 7,
+//!     span_id: 1,
+//!     name: "GET /cart",
+//!     start_ns: 1_000,
+//!     end_ns: 2_000,
+//!     ..Span::default()
+//! });
+//! store.insert(store.prepare(&batch));
+//! assert_eq!(store.stats().spans, 1);
+//! assert_eq!(store.services(), ["checkout"]);
 //! ```
 
+pub mod batch;
 mod catalog;
 mod fxhash;
 mod intern;
 mod prepare;
 mod span;
 mod values;
-mod wire;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::num::NonZeroUsize;
@@ -48,16 +69,15 @@ use std::sync::RwLock;
 
 use serde::Serialize;
 
-pub use catalog::NO_SERVICE_NAME;
-pub use prepare::{MAX_VALUE_DEPTH, PreparedBatch, UNKNOWN_SPAN_KIND, UNKNOWN_STATUS_CODE};
-pub use wire::Malformed;
+pub use batch::SpanBatch;
+pub use prepare::PreparedBatch;
 
+use batch::{SpanKind, StatusCode};
 pub(crate) use catalog::{Catalog, CatalogRefs};
 use fxhash::FxHashMap;
 pub(crate) use intern::{InternReader, Interner, Sym};
 pub(crate) use span::{
-    KIND_UNSPECIFIED, LinkDetail, ProcessId, STATUS_ERROR, STATUS_OK, ScopeId, SpanRecord, SpanRef,
-    Value, span_refs,
+    Decoded, LinkDetail, ProcessId, ScopeId, SpanRecord, SpanRef, Value, span_refs,
 };
 pub(crate) use values::Resolver;
 pub(crate) use values::ValueDict;
@@ -102,7 +122,7 @@ pub struct StoreStats {
     pub max_bytes: u64,
     /// Spans accepted since start.
     pub received_spans: u64,
-    /// Spans rejected (invalid ids) since start.
+    /// Spans rejected (by their decoder: invalid ids, values past a limit) since start.
     pub rejected_spans: u64,
     /// Traces evicted since start.
     pub evicted_traces: u64,
@@ -125,24 +145,6 @@ pub struct StoreStats {
     pub dropped_names: u64,
 }
 
-/// Span kind names as Jaeger's `span.kind` tag and operation lists spell them, indexed by the
-/// OTLP enum value.
-pub(crate) const KIND_NAMES: [&str; 6] =
-    ["", "internal", "server", "client", "producer", "consumer"];
-
-/// Parses a Jaeger span kind name (`server`, ...) or an OTLP one (`SPAN_KIND_SERVER`).
-pub fn parse_span_kind(s: &str) -> Option<u8> {
-    let lower = s.to_ascii_lowercase();
-    let name = lower.strip_prefix("span_kind_").unwrap_or(&lower);
-    if name == "unspecified" {
-        return Some(KIND_UNSPECIFIED);
-    }
-    KIND_NAMES
-        .iter()
-        .position(|k| !k.is_empty() && *k == name)
-        .map(|i| i as u8)
-}
-
 /// Trace search conditions. A trace matches when one of its spans meets every condition.
 #[derive(Debug, Clone, Default)]
 pub struct TraceQuery {
@@ -150,11 +152,10 @@ pub struct TraceQuery {
     pub service: Option<String>,
     /// Operation (span name).
     pub operation: Option<String>,
-    /// Span kind (OTLP numbering).
-    pub span_kind: Option<u8>,
-    /// Tags the span must carry: attribute, resource attribute, event attribute or one of the
-    /// tags Jaeger derives (`span.kind`, `error`, `otel.status_code`, ...). Values compare as text.
-    pub tags: Vec<(String, String)>,
+    /// Span kind.
+    pub span_kind: Option<SpanKind>,
+    /// Tag conditions the span must meet, every one of them.
+    pub tags: Vec<TagCondition>,
     /// Earliest span start, in Unix nanoseconds.
     pub start_min_ns: Option<u64>,
     /// Latest span start, in Unix nanoseconds.
@@ -165,6 +166,50 @@ pub struct TraceQuery {
     pub duration_max_ns: Option<u64>,
     /// Maximum number of traces returned; 0 means no limit.
     pub limit: usize,
+}
+
+/// One tag condition of a search: the span carries attribute `key` (of the span, one of its
+/// events or its resource) whose value reads as `value` (values compare as text: `200`,
+/// `true`, `0.5`), or, when `field` is set, the span's field meets it. Which tag names stand
+/// for span fields is the query API's business (`crate::vocabulary::tag_condition`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagCondition {
+    /// Attribute key.
+    pub key: String,
+    /// Attribute value, as text.
+    pub value: String,
+    /// A span field that meets the condition as well as the attribute would.
+    pub field: Option<FieldCondition>,
+}
+
+impl TagCondition {
+    /// A condition on an attribute only.
+    pub fn attribute(key: impl Into<String>, value: impl Into<String>) -> Self {
+        TagCondition {
+            key: key.into(),
+            value: value.into(),
+            field: None,
+        }
+    }
+}
+
+/// A condition on a span field, an alternative to an attribute in a [`TagCondition`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldCondition {
+    /// The span has this kind (not unspecified).
+    Kind(SpanKind),
+    /// The span has this status code.
+    Status(StatusCode),
+    /// The status message is this text.
+    StatusMessage(String),
+    /// The trace state is this text.
+    TraceState(String),
+    /// The span's scope has this name.
+    ScopeName(String),
+    /// The span's scope has this version.
+    ScopeVersion(String),
+    /// One of the span's events has this name.
+    EventName(String),
 }
 
 /// A copy of a stored trace, taken out of the store for rendering.
@@ -659,7 +704,7 @@ impl Store {
             tags: query
                 .tags
                 .iter()
-                .map(|(k, v)| CompiledTag::new(self, k, self.interner.lookup(k), v))
+                .map(|tag| CompiledTag::new(self, tag))
                 .collect(),
         })
     }
@@ -684,27 +729,21 @@ impl Store {
 
     fn tag_matches(&self, span: SpanRef<'_>, tag: &CompiledTag, values: Resolver<'_>) -> bool {
         let value = tag.value.as_str();
-        // Tags Jaeger derives from span fields.
-        let derived = match tag.key.as_str() {
-            "span.kind" => span.kind != 0 && KIND_NAMES[span.kind as usize] == value,
-            "error" => span.status == STATUS_ERROR && value == "true",
-            "otel.status_code" => match span.status {
-                STATUS_OK => value == "OK",
-                STATUS_ERROR => value == "ERROR",
-                _ => false,
-            },
-            "otel.status_description" => span.detail(values).status_message == value,
-            "w3c.tracestate" => span.detail(values).trace_state == value,
-            "otel.scope.name" => self
+        let derived = match &tag.field {
+            None => false,
+            Some(FieldCondition::Kind(kind)) => *kind != 0 && span.kind == *kind,
+            Some(FieldCondition::Status(status)) => span.status == *status,
+            Some(FieldCondition::StatusMessage(text)) => span.detail(values).status_message == text,
+            Some(FieldCondition::TraceState(text)) => span.detail(values).trace_state == text,
+            Some(FieldCondition::ScopeName(text)) => self
                 .catalog
                 .scope(span.scope)
-                .is_some_and(|s| s.name == value),
-            "otel.scope.version" => self
+                .is_some_and(|s| s.name == *text),
+            Some(FieldCondition::ScopeVersion(text)) => self
                 .catalog
                 .scope(span.scope)
-                .is_some_and(|s| s.version == value),
-            "event" => span.any_event(values, |name, _| name == value),
-            _ => false,
+                .is_some_and(|s| s.version == *text),
+            Some(FieldCondition::EventName(text)) => span.any_event(values, |name, _| name == text),
         };
         if derived {
             return true;
@@ -727,9 +766,9 @@ impl Store {
 }
 
 struct CompiledTag {
-    key: String,
     sym: Option<Sym>,
     value: String,
+    field: Option<FieldCondition>,
     /// Bloom bits of each reading of `value` (string, integer, float, bool).
     blooms: Vec<u64>,
     /// Ids of the processes whose resource attributes match.
@@ -737,7 +776,9 @@ struct CompiledTag {
 }
 
 impl CompiledTag {
-    fn new(store: &Store, key: &str, sym: Option<Sym>, value: &str) -> Self {
+    fn new(store: &Store, tag: &TagCondition) -> Self {
+        let sym = store.interner.lookup(&tag.key);
+        let value = tag.value.as_str();
         let mut blooms = Vec::new();
         let mut process_matches = fxhash::FxHashSet::default();
         if let Some(sym) = sym {
@@ -751,14 +792,15 @@ impl CompiledTag {
             if let Ok(b) = value.parse::<bool>() {
                 blooms.push(span::bloom_bits(sym, Value::Bool(b)));
             }
-            process_matches = store
-                .catalog
-                .processes_where(|p| p.tags().any(|(k, v)| k == sym && v.matches_text(value)));
+            process_matches = store.catalog.processes_where(|p| {
+                p.attributes()
+                    .any(|(k, v)| k == sym && v.matches_text(value))
+            });
         }
         CompiledTag {
-            key: key.to_owned(),
             sym,
             value: value.to_owned(),
+            field: tag.field.clone(),
             blooms,
             process_matches,
         }
@@ -779,7 +821,7 @@ impl CompiledTag {
 struct Compiled {
     service: Option<Sym>,
     operation: Option<Sym>,
-    kind: Option<u8>,
+    kind: Option<SpanKind>,
     start_min: u64,
     start_max: u64,
     duration_min: u64,
@@ -789,111 +831,137 @@ struct Compiled {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-    use opentelemetry_proto::tonic::resource::v1::Resource;
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
-
+    use super::batch::{AnyValue, Event, KeyValue, Resource, Scope, Span};
     use super::*;
 
-    fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    /// A test span: (trace id, attributes, events as (name, time, attributes)).
+    type TestSpan<'a> = (
+        u128,
+        Vec<KeyValue<'a>>,
+        Vec<(&'a str, u64, Vec<KeyValue<'a>>)>,
+    );
+
+    /// A batch of one resource (service `svc`, attributes `resource`), one scope, one span per entry
+    /// named `name`, each with span id 1, from 1 µs to 2 µs.
+    fn batch_of<'a>(
+        name: &'a str,
+        resource: Vec<KeyValue<'a>>,
+        spans: Vec<TestSpan<'a>>,
+    ) -> SpanBatch<'a> {
+        let mut batch = SpanBatch::new();
+        batch.attributes.extend(resource);
+        batch.resources.push(Resource {
+            service: "svc",
+            attributes: batch.attributes_since(0),
+            dropped_attributes: 0,
+        });
+        batch.scopes.push(Scope::default());
+        for (trace_id, attributes, events) in spans {
+            let attrs_start = batch.attributes.len();
+            batch.attributes.extend(attributes);
+            let attributes = batch.attributes_since(attrs_start);
+            let events_start = batch.events.len();
+            for (event_name, time_ns, attributes) in events {
+                let start = batch.attributes.len();
+                batch.attributes.extend(attributes);
+                let attributes = batch.attributes_since(start);
+                batch.events.push(Event {
+                    time_ns,
+                    name: event_name,
+                    attributes,
+                    dropped_attributes: 0,
+                });
+            }
+            let events = batch.events_since(events_start);
+            batch.spans.push(Span {
+                trace_id,
+                span_id: 1,
+                name,
+                start_ns: 1_000,
+                end_ns: 2_000,
+                attributes,
+                events,
+                ..Span::default()
+            });
+        }
+        batch
+    }
+
+    fn kv<'a>(key: &'a str, value: AnyValue<'a>) -> KeyValue<'a> {
+        KeyValue { key, value }
+    }
+
+    fn string<'a>(key: &'a str, value: &'a str) -> KeyValue<'a> {
         KeyValue {
-            key: key.into(),
-            value: Some(AnyValue { value: Some(value) }),
-            key_strindex: 0,
+            key,
+            value: AnyValue::Str(value),
         }
     }
 
     fn store_with_one_span() -> Store {
         let store = Store::new(StoreLimits::default());
-        let span = Span {
-            trace_id: 1u128.to_be_bytes().to_vec(),
-            span_id: 1u64.to_be_bytes().to_vec(),
-            name: "op".into(),
-            start_time_unix_nano: 1_000,
-            end_time_unix_nano: 2_000,
-            attributes: vec![
-                kv("code", any_value::Value::IntValue(200)),
-                kv("ratio", any_value::Value::DoubleValue(0.5)),
-                kv("cached", any_value::Value::BoolValue(false)),
-                kv("path", any_value::Value::StringValue("/a".into())),
-            ],
-            events: vec![span::Event {
-                name: "retry".into(),
-                attributes: vec![kv("attempt", any_value::Value::IntValue(3))],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(Resource {
-                    attributes: vec![
-                        kv("service.name", any_value::Value::StringValue("svc".into())),
-                        kv("host.name", any_value::Value::StringValue("h1".into())),
-                    ],
-                    ..Default::default()
-                }),
-                scope_spans: vec![ScopeSpans {
-                    spans: vec![span],
-                    ..Default::default()
-                }],
-                schema_url: String::new(),
-            }],
-        };
-        store.insert(store.prepare(&request));
+        let batch = batch_of(
+            "op",
+            vec![string("host.name", "h1")],
+            vec![(
+                1,
+                vec![
+                    kv("code", AnyValue::Int(200)),
+                    kv("ratio", AnyValue::Double(0.5)),
+                    kv("cached", AnyValue::Bool(false)),
+                    string("path", "/a"),
+                ],
+                vec![("retry", 0, vec![kv("attempt", AnyValue::Int(3))])],
+            )],
+        );
+        store.insert(store.prepare(&batch));
         store
     }
 
+    /// Traces matching the attribute condition `key=value`; key `@event` asks for an event
+    /// name instead.
     fn hits(store: &Store, key: &str, value: &str) -> usize {
+        let field = match key {
+            "@event" => Some(FieldCondition::EventName(value.into())),
+            _ => None,
+        };
         store
             .search(&TraceQuery {
-                tags: vec![(key.into(), value.into())],
+                tags: vec![TagCondition {
+                    field,
+                    ..TagCondition::attribute(key, value)
+                }],
                 ..Default::default()
             })
             .len()
     }
 
-    fn string(key: &str, value: &str) -> KeyValue {
-        kv(key, any_value::Value::StringValue(value.into()))
-    }
-
-    /// One span per trace `first..first + traces`, with the attributes `attrs(trace)` and one
-    /// event.
-    fn request_of(
+    /// Spans of traces `first..first + traces` (one each), with the attributes `attrs(trace)`
+    /// and one event, stored in `store`.
+    fn store_spans(
+        store: &Store,
         first: u128,
         traces: u128,
-        attrs: impl Fn(u128) -> Vec<KeyValue>,
-    ) -> ExportTraceServiceRequest {
-        let spans = (first..first + traces)
-            .map(|t| Span {
-                trace_id: t.to_be_bytes().to_vec(),
-                span_id: 1u64.to_be_bytes().to_vec(),
-                name: "GET /orders/{id}".into(),
-                start_time_unix_nano: 1_000,
-                end_time_unix_nano: 2_000,
-                attributes: attrs(t),
-                events: vec![span::Event {
-                    time_unix_nano: 1_500,
-                    name: "db.query".into(),
-                    ..Default::default()
-                }],
-                ..Default::default()
+        attrs: impl Fn(u128) -> Vec<(String, String)>,
+    ) {
+        let attrs: Vec<(u128, Vec<(String, String)>)> =
+            (first..first + traces).map(|t| (t, attrs(t))).collect();
+        let spans = attrs
+            .iter()
+            .map(|(t, attrs)| {
+                (
+                    *t,
+                    attrs.iter().map(|(k, v)| string(k, v)).collect(),
+                    vec![("db.query", 1_500, Vec::new())],
+                )
             })
             .collect();
-        ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(Resource {
-                    attributes: vec![string("service.name", "svc")],
-                    ..Default::default()
-                }),
-                scope_spans: vec![ScopeSpans {
-                    spans,
-                    ..Default::default()
-                }],
-                schema_url: String::new(),
-            }],
-        }
+        let batch = batch_of("GET /orders/{id}", Vec::new(), spans);
+        store.insert(store.prepare(&batch));
+    }
+
+    fn pair(key: &str, value: &str) -> (String, String) {
+        (key.to_owned(), value.to_owned())
     }
 
     fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -905,18 +973,13 @@ mod tests {
     #[test]
     fn repeated_values_are_stored_once_and_still_found() {
         let store = Store::new(StoreLimits::default());
-        let request = request_of(1, 1000, |_| {
+        store_spans(&store, 1, 1000, |_| {
             vec![
-                string("http.request.method", "GET"),
-                string("http.route", "/orders/{id}"),
-                string("server.address", "orders.internal"),
+                pair("http.request.method", "GET"),
+                pair("http.route", "/orders/{id}"),
+                pair("server.address", "orders.internal"),
             ]
         });
-        store.insert(
-            store
-                .prepare_protobuf(&prost::Message::encode_to_vec(&request))
-                .unwrap(),
-        );
         let stats = store.stats();
         // Three attribute values and one event name, whatever the number of spans.
         assert_eq!(stats.value_dict_entries, 4);
@@ -933,7 +996,7 @@ mod tests {
         // Search and decoding resolve the references.
         assert_eq!(hits(&store, "http.route", "/orders/{id}"), 1000);
         assert_eq!(hits(&store, "server.address", "orders.internal"), 1000);
-        assert_eq!(hits(&store, "event", "db.query"), 1000);
+        assert_eq!(hits(&store, "@event", "db.query"), 1000);
         assert_eq!(hits(&store, "http.route", "/orders/{other}"), 0);
         let values = store.values.reader();
         let detail = trace.spans().next().unwrap().detail(values.resolver());
@@ -958,13 +1021,12 @@ mod tests {
     fn a_high_cardinality_key_stops_being_interned() {
         let store = Store::new(StoreLimits::default());
         let per_key = u128::from(values::DEFAULT_PER_KEY);
-        let request = request_of(1, 3 * per_key, |t| {
+        store_spans(&store, 1, 3 * per_key, |t| {
             vec![
-                string("url.path", &format!("/orders/{t}")),
-                string("http.request.method", "GET"),
+                pair("url.path", &format!("/orders/{t}")),
+                pair("http.request.method", "GET"),
             ]
         });
-        store.insert(store.prepare(&request));
         let stats = store.stats();
         // `url.path` added its first `per_key` values, then no more; "GET" and the event name
         // are the other two entries.
@@ -997,10 +1059,9 @@ mod tests {
         // Entry cap: 100 keys x 1000 distinct values each (under the per-key cap).
         let store = Store::new(StoreLimits::default());
         for key in 0..100 {
-            let request = request_of(key * 1000 + 1, 1000, |t| {
-                vec![string(&format!("k{key}"), &format!("v{t}"))]
+            store_spans(&store, key * 1000 + 1, 1000, |t| {
+                vec![pair(&format!("k{key}"), &format!("v{t}"))]
             });
-            store.insert(store.prepare(&request));
         }
         let stats = store.stats();
         assert_eq!(stats.value_dict_entries, values::DEFAULT_MAX_ENTRIES as u64);
@@ -1012,10 +1073,9 @@ mod tests {
             max_bytes: NonZeroUsize::new(max_bytes).expect("non-zero"),
         });
         for key in 0..100 {
-            let request = request_of(key * 1000 + 1, 1000, |t| {
-                vec![string(&format!("k{key}"), &format!("value-{t}"))]
+            store_spans(&store, key * 1000 + 1, 1000, |t| {
+                vec![pair(&format!("k{key}"), &format!("value-{t}"))]
             });
-            store.insert(store.prepare(&request));
             let stats = store.stats();
             assert!(stats.value_dict_bytes <= max_bytes as u64 / 8, "{stats:?}");
             assert!(stats.bytes <= max_bytes as u64, "{stats:?}");
@@ -1036,7 +1096,7 @@ mod tests {
             ("cached", "false"),
             ("path", "/a"),
             ("attempt", "3"),
-            ("event", "retry"),
+            ("@event", "retry"),
             ("host.name", "h1"),
         ] {
             assert_eq!(hits(&store, key, value), 1, "{key}={value}");
@@ -1047,7 +1107,7 @@ mod tests {
             ("cached", "true"),
             ("path", "/b"),
             ("attempt", "4"),
-            ("event", "other"),
+            ("@event", "other"),
             ("host.name", "h2"),
             ("unknown.key", "x"),
         ] {

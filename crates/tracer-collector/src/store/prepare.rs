@@ -1,18 +1,15 @@
-//! Turning an OTLP export request into stored spans, outside the store lock.
+//! Turning a [`SpanBatch`] into stored spans, outside the store lock.
 //!
-//! Spans with invalid ids are rejected here (OTLP: a trace id is 16 bytes, a span id 8 bytes,
-//! neither all zero; a parent span id is empty or 8 bytes) and counted, so the ingest edge can
-//! answer with a partial success.
+//! Packing interns names, looks string values up in the value dictionary and resolves the
+//! batch's resources and scopes to catalog entries; what the decoder rejected is carried over,
+//! so the ingest edge can answer with a partial success.
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::Span;
-
+use super::batch::{KeyValue, Span, SpanBatch};
 use super::catalog::CatalogRefs;
 use super::intern::{InternReader, Sym};
 use super::span::{RecordFields, SpanFields, SpanRecord, Value, Writer, bloom_bits};
 use super::values::{EVENT_NAME_KEY, Found, ValueReader};
-use super::{Store, ValueDict};
+use super::{ProcessId, ScopeId, Store, ValueDict};
 
 /// Resolves the attribute keys and values of the span being packed, holding the interner's and
 /// the value dictionary's read locks across the span instead of locking twice per attribute.
@@ -25,65 +22,11 @@ use super::{Store, ValueDict};
 pub(crate) struct Packer<'s> {
     store: &'s Store,
     held: Option<(InternReader<'s>, ValueReader<'s>)>,
-    /// Why the span being packed must be rejected (an attribute value nested too deep).
-    pub(crate) problem: Option<String>,
-}
-
-/// Deepest nesting of arrays and maps accepted in an attribute value; a span with a deeper
-/// value is rejected (partial success naming this limit).
-pub const MAX_VALUE_DEPTH: usize = 32;
-
-/// Attribute holding a span kind number no OTLP version defines (the span is stored as
-/// unspecified).
-pub const UNKNOWN_SPAN_KIND: &str = "tracer.unknown_span_kind";
-
-/// Attribute holding a status code number no OTLP version defines (the status is stored as
-/// unset).
-pub const UNKNOWN_STATUS_CODE: &str = "tracer.unknown_status_code";
-
-/// The message of a span rejected for a value nested past [`MAX_VALUE_DEPTH`].
-pub(crate) fn too_deep(key: &str) -> String {
-    format!(
-        "attribute {key:?} nests arrays and maps deeper than {MAX_VALUE_DEPTH} levels (the limit)"
-    )
-}
-
-/// The extra attributes for enum values no OTLP version defines: (key, number).
-pub(crate) fn unknown_enums(kind: i32, status: i32) -> impl Iterator<Item = (&'static str, i64)> {
-    let kind = (!(0..=5).contains(&kind)).then_some((UNKNOWN_SPAN_KIND, i64::from(kind)));
-    let status = (!(0..=2).contains(&status)).then_some((UNKNOWN_STATUS_CODE, i64::from(status)));
-    kind.into_iter().chain(status)
-}
-
-/// Whether `value` nests arrays and maps at most `left` levels deep.
-fn depth_within(value: &any_value::Value, left: usize) -> bool {
-    match value {
-        any_value::Value::ArrayValue(a) => {
-            left > 0
-                && a.values
-                    .iter()
-                    .all(|v| v.value.as_ref().is_none_or(|v| depth_within(v, left - 1)))
-        }
-        any_value::Value::KvlistValue(kv) => {
-            left > 0
-                && kv.values.iter().all(|kv| {
-                    kv.value
-                        .as_ref()
-                        .and_then(|v| v.value.as_ref())
-                        .is_none_or(|v| depth_within(v, left - 1))
-                })
-        }
-        _ => true,
-    }
 }
 
 impl<'s> Packer<'s> {
     pub(crate) fn new(store: &'s Store) -> Self {
-        Packer {
-            store,
-            held: None,
-            problem: None,
-        }
+        Packer { store, held: None }
     }
 
     fn held(&mut self) -> &(InternReader<'s>, ValueReader<'s>) {
@@ -104,16 +47,6 @@ impl<'s> Packer<'s> {
         }
         self.release();
         self.store.interner.intern(name)
-    }
-
-    /// Packs (key, integer) pairs the ingest adds, such as [`UNKNOWN_SPAN_KIND`].
-    pub(crate) fn extra_pairs(&mut self, w: &mut Writer, pairs: &[(&str, i64)], bloom: &mut u64) {
-        for &(key, n) in pairs {
-            let key = self.sym(key);
-            w.varint(u64::from(key.0));
-            *bloom |= bloom_bits(key, Value::Int(n));
-            w.typed(Value::Int(n));
-        }
     }
 
     /// Packs one value of `key` (a key symbol or [`EVENT_NAME_KEY`]): a reference into the
@@ -146,7 +79,7 @@ pub struct PreparedBatch {
     pub(crate) spans: Vec<(u128, SpanRecord)>,
     /// The packed data of the spans, one after the other.
     pub(crate) data: Vec<u8>,
-    /// Number of spans rejected for invalid ids.
+    /// Number of spans rejected (by the decoder, or for holding over 4 GiB of data).
     pub rejected: u64,
     /// Why the first rejected span was rejected.
     pub first_error: Option<String>,
@@ -157,7 +90,7 @@ pub struct PreparedBatch {
 
 impl PreparedBatch {
     /// Counts a rejected span, keeping the first reason.
-    pub(crate) fn reject(&mut self, name: &str, problem: &str) {
+    fn reject(&mut self, name: &str, problem: &str) {
         self.rejected += 1;
         if self.first_error.is_none() {
             self.first_error = Some(format!("span {name:?}: {problem}"));
@@ -171,13 +104,7 @@ impl PreparedBatch {
 
     /// Adds a span whose packed data is `data[data_start..]`; rejects it (and drops its data)
     /// in the unlikely case the batch's data no longer fits 32-bit offsets.
-    pub(crate) fn push(
-        &mut self,
-        trace_id: u128,
-        fields: RecordFields,
-        name: &str,
-        data_start: usize,
-    ) {
+    fn push(&mut self, trace_id: u128, fields: RecordFields, name: &str, data_start: usize) {
         match (u32::try_from(data_start), u32::try_from(self.data.len())) {
             (Ok(start), Ok(end)) => {
                 let record = SpanRecord::new(fields, start, end - start);
@@ -191,103 +118,68 @@ impl PreparedBatch {
     }
 }
 
-fn id_problem(what: &str, id: &[u8], want: usize) -> Option<String> {
-    if id.len() != want {
-        Some(format!("{what} has {} bytes, want {want}", id.len()))
-    } else if id.iter().all(|&b| b == 0) {
-        Some(format!("{what} is all zeros"))
-    } else {
-        None
-    }
-}
-
-/// Checks a span's ids and returns them as (trace id, span id, parent span id or 0).
-pub(crate) fn validate_ids(
-    trace_id: &[u8],
-    span_id: &[u8],
-    parent_span_id: &[u8],
-) -> Result<(u128, u64, u64), String> {
-    if let Some(p) = id_problem("trace_id", trace_id, 16) {
-        return Err(p);
-    }
-    if let Some(p) = id_problem("span_id", span_id, 8) {
-        return Err(p);
-    }
-    let parent = match parent_span_id.len() {
-        0 => 0,
-        8 => u64::from_be_bytes(parent_span_id.try_into().expect("8 bytes")),
-        n => return Err(format!("parent_span_id has {n} bytes, want 0 or 8")),
-    };
-    let trace = u128::from_be_bytes(trace_id.try_into().expect("16 bytes"));
-    let span = u64::from_be_bytes(span_id.try_into().expect("8 bytes"));
-    Ok((trace, span, parent))
-}
-
 impl Store {
-    /// Validates and packs the spans of `request`. Cheap to call from a blocking thread; takes
-    /// only the interner's, catalog's and value dictionary's locks, never the store's.
-    pub fn prepare(&self, request: &ExportTraceServiceRequest) -> PreparedBatch {
-        let mut batch = PreparedBatch::default();
-        let total: usize = request
-            .resource_spans
+    /// Packs the spans of `batch`. Cheap to call from a blocking thread; takes only the
+    /// interner's, catalog's and value dictionary's locks, never the store's.
+    pub fn prepare(&self, batch: &SpanBatch<'_>) -> PreparedBatch {
+        let mut prepared = PreparedBatch {
+            rejected: batch.rejected,
+            first_error: batch.first_error.clone(),
+            ..PreparedBatch::default()
+        };
+        prepared.spans.reserve_exact(batch.spans.len());
+        let processes: Vec<(ProcessId, Sym)> = batch
+            .resources
             .iter()
-            .flat_map(|rs| rs.scope_spans.iter())
-            .map(|ss| ss.spans.len())
-            .sum();
-        batch.spans.reserve_exact(total);
+            .map(|resource| {
+                let process = self.catalog.process_id(resource, batch, &self.interner);
+                prepared.refs.lease_process(process);
+                let service = self.catalog.process(process).map_or(Sym(0), |p| p.service);
+                (process, service)
+            })
+            .collect();
+        let scopes: Vec<ScopeId> = batch
+            .scopes
+            .iter()
+            .map(|scope| {
+                let scope = self.catalog.scope_id(scope, batch, &self.interner);
+                prepared.refs.lease_scope(scope);
+                scope
+            })
+            .collect();
         let mut packer = Packer::new(self);
-        for rs in &request.resource_spans {
-            let process = self
-                .catalog
-                .process_id(rs.resource.as_ref(), &self.interner);
-            batch.refs.lease_process(process);
-            let service = self.catalog.process(process).map_or(Sym(0), |p| p.service);
-            for ss in &rs.scope_spans {
-                let scope = self.catalog.scope_id(ss.scope.as_ref());
-                batch.refs.lease_scope(scope);
-                for span in &ss.spans {
-                    let ids = validate_ids(&span.trace_id, &span.span_id, &span.parent_span_id);
-                    let (trace_id, span_id, parent_span_id) = match ids {
-                        Ok(ids) => ids,
-                        Err(problem) => {
-                            batch.reject(&span.name, &problem);
-                            continue;
-                        }
-                    };
-                    let data_start = batch.data.len();
-                    let mut w = Writer {
-                        buf: std::mem::take(&mut batch.data),
-                    };
-                    let attr_bloom = pack(&mut packer, &mut w, span);
-                    let name = packer.sym(&span.name);
-                    packer.release();
-                    batch.data = w.buf;
-                    if let Some(problem) = packer.problem.take() {
-                        batch.data.truncate(data_start);
-                        batch.reject(&span.name, &problem);
-                        continue;
-                    }
-                    let fields = RecordFields {
-                        span_id,
-                        parent_span_id,
-                        start_ns: span.start_time_unix_nano,
-                        duration_ns: span
-                            .end_time_unix_nano
-                            .saturating_sub(span.start_time_unix_nano),
-                        flags: span.flags,
-                        name,
-                        service,
-                        process,
-                        scope,
-                        kind: span.kind,
-                        status: span.status.as_ref().map_or(0, |s| s.code),
-                        attr_bloom,
-                    };
-                    batch.push(trace_id, fields, &span.name, data_start);
-                }
-            }
+        let mut w = Writer::default();
+        for span in &batch.spans {
+            let (Some(&(process, service)), Some(&scope)) = (
+                processes.get(span.resource as usize),
+                scopes.get(span.scope as usize),
+            ) else {
+                prepared.reject(span.name, "names a resource or scope the batch lacks");
+                continue;
+            };
+            let data_start = prepared.data.len();
+            w.buf = std::mem::take(&mut prepared.data);
+            let attr_bloom = pack(&mut packer, &mut w, batch, span);
+            let name = packer.sym(span.name);
+            packer.release();
+            prepared.data = std::mem::take(&mut w.buf);
+            let fields = RecordFields {
+                span_id: span.span_id,
+                parent_span_id: span.parent_span_id,
+                start_ns: span.start_ns,
+                duration_ns: span.end_ns.saturating_sub(span.start_ns),
+                flags: span.flags,
+                name,
+                service,
+                process,
+                scope,
+                kind: span.kind,
+                status: span.status,
+                attr_bloom,
+            };
+            prepared.push(span.trace_id, fields, span.name, data_start);
         }
-        batch
+        prepared
     }
 }
 
@@ -295,65 +187,63 @@ impl Store {
 fn pack_pairs(
     packer: &mut Packer<'_>,
     w: &mut Writer,
-    attrs: &[KeyValue],
+    batch: &SpanBatch<'_>,
+    attrs: &[KeyValue<'_>],
     mut bloom: Option<&mut u64>,
 ) {
     for kv in attrs {
-        let key = packer.sym(&kv.key);
+        let key = packer.sym(kv.key);
         w.varint(u64::from(key.0));
-        let mut value = kv.value.as_ref().and_then(|v| v.value.as_ref());
-        if value.is_some_and(|v| !depth_within(v, MAX_VALUE_DEPTH)) {
-            packer.problem.get_or_insert_with(|| too_deep(&kv.key));
-            value = None;
-        }
-        let borrowed = Value::of(value);
-        if let Some(bloom) = bloom.as_deref_mut() {
-            *bloom |= bloom_bits(key, borrowed);
-        }
-        match borrowed {
-            // Arrays and maps: `Value::of` does not carry their encoding.
-            Value::Complex(_) => w.value(value),
-            _ => packer.value(w, key.0, borrowed),
+        match Value::scalar(&kv.value) {
+            Some(value) => {
+                if let Some(bloom) = bloom.as_deref_mut() {
+                    *bloom |= bloom_bits(key, value);
+                }
+                packer.value(w, key.0, value);
+            }
+            // Arrays and maps: inline, not searchable.
+            None => w.any(batch, &kv.value),
         }
     }
 }
 
 /// Packs the span's detail into `w`; returns the attribute bloom filter.
-fn pack(packer: &mut Packer<'_>, w: &mut Writer, span: &Span) -> u64 {
+fn pack(packer: &mut Packer<'_>, w: &mut Writer, batch: &SpanBatch<'_>, span: &Span<'_>) -> u64 {
     let mut bloom = 0u64;
+    let links = batch.links_in(&span.links);
     let fields = SpanFields {
-        duration_ns: span
-            .end_time_unix_nano
-            .saturating_sub(span.start_time_unix_nano),
+        duration_ns: span.end_ns.saturating_sub(span.start_ns),
         flags: span.flags,
-        status_message: span.status.as_ref().map_or("", |s| s.message.as_str()),
-        trace_state: &span.trace_state,
-        dropped_attributes: span.dropped_attributes_count,
-        dropped_events: span.dropped_events_count,
-        links: span.links.len(),
-        dropped_links: span.dropped_links_count,
+        status_message: span.status_message,
+        trace_state: span.trace_state,
+        dropped_attributes: span.dropped_attributes,
+        dropped_events: span.dropped_events,
+        links: links.len(),
+        dropped_links: span.dropped_links,
     };
     w.header(&fields);
-    let extra: Vec<(&str, i64)> =
-        unknown_enums(span.kind, span.status.as_ref().map_or(0, |s| s.code)).collect();
-    w.varint((span.attributes.len() + extra.len()) as u64);
-    pack_pairs(packer, w, &span.attributes, Some(&mut bloom));
-    packer.extra_pairs(w, &extra, &mut bloom);
-    w.varint(span.events.len() as u64);
-    for event in &span.events {
-        w.signed(event.time_unix_nano.wrapping_sub(span.start_time_unix_nano) as i64);
-        packer.value(w, EVENT_NAME_KEY, Value::Str(&event.name));
-        w.event_header(event.attributes.len(), event.dropped_attributes_count);
-        pack_pairs(packer, w, &event.attributes, Some(&mut bloom));
+    let attributes = batch.attributes_in(&span.attributes);
+    w.varint(attributes.len() as u64);
+    pack_pairs(packer, w, batch, attributes, Some(&mut bloom));
+    let events = batch.events_in(&span.events);
+    w.varint(events.len() as u64);
+    for event in events {
+        w.signed(event.time_ns.wrapping_sub(span.start_ns) as i64);
+        packer.value(w, EVENT_NAME_KEY, Value::Str(event.name));
+        let attributes = batch.attributes_in(&event.attributes);
+        w.event_header(attributes.len(), event.dropped_attributes);
+        pack_pairs(packer, w, batch, attributes, Some(&mut bloom));
     }
     w.after_events(&fields);
-    for link in &span.links {
-        w.link_ids(&link.trace_id, &link.span_id);
-        w.str(&link.trace_state);
+    for link in links {
+        w.buf.extend_from_slice(&link.trace_id.to_be_bytes());
+        w.buf.extend_from_slice(&link.span_id.to_be_bytes());
+        w.str(link.trace_state);
         w.varint(u64::from(link.flags));
-        w.varint(u64::from(link.dropped_attributes_count));
-        w.varint(link.attributes.len() as u64);
-        pack_pairs(packer, w, &link.attributes, None);
+        w.varint(u64::from(link.dropped_attributes));
+        let attributes = batch.attributes_in(&link.attributes);
+        w.varint(attributes.len() as u64);
+        pack_pairs(packer, w, batch, attributes, None);
     }
     w.after_links(&fields);
     bloom

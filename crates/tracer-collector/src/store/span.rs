@@ -20,12 +20,12 @@
 //!   attributes), the dropped link count (each only if flagged).
 //!
 //! A value starts with a tag byte: 0 inline string, 1 false, 2 true, 3 integer (zigzag),
-//! 4 double (8 bytes), 5 bytes, 6 array or map (protobuf `AnyValue`), 7 dictionary reference
-//! with id `248 + varint`, 8 to 255 dictionary reference with id `tag - 8`.
+//! 4 double (8 bytes), 5 bytes, 6 array or map, 7 dictionary reference with id `248 + varint`,
+//! 8 to 255 dictionary reference with id `tag - 8`. An array or map is a length-prefixed byte
+//! string: 0 (array) or 1 (map), the item count, then per item (a map's key as a string, then)
+//! the value as above, inline.
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
-use prost::Message;
-
+use super::batch::{AnyValue, KIND_CONSUMER, STATUS_ERROR, SpanBatch};
 use super::intern::Sym;
 use super::values::Resolver;
 
@@ -37,12 +37,9 @@ pub(crate) struct ProcessId(pub(crate) u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ScopeId(pub(crate) u32);
 
-/// Span kind, numbered as in OTLP.
-pub(crate) const KIND_UNSPECIFIED: u8 = 0;
-/// Status code ERROR as in OTLP.
-pub(crate) const STATUS_ERROR: u8 = 2;
-/// Status code OK as in OTLP.
-pub(crate) const STATUS_OK: u8 = 1;
+/// Deepest nesting of arrays and maps the reader follows; the ingest limit is lower
+/// (`MAX_VALUE_DEPTH` in `crate::ingest::otlp`), so this only guards against a bug.
+const MAX_READ_DEPTH: usize = 64;
 
 /// Record duration meaning "the duration is in the packed data".
 const LONG_DURATION: u32 = u32::MAX;
@@ -155,8 +152,8 @@ pub(crate) struct RecordFields {
     pub(crate) service: Sym,
     pub(crate) process: ProcessId,
     pub(crate) scope: ScopeId,
-    pub(crate) kind: i32,
-    pub(crate) status: i32,
+    pub(crate) kind: u8,
+    pub(crate) status: u8,
     pub(crate) attr_bloom: u64,
 }
 
@@ -177,10 +174,14 @@ impl SpanRecord {
             // `LONG_DURATION` itself (u32::MAX) also means "in the packed data".
             duration: u32::try_from(f.duration_ns).unwrap_or(LONG_DURATION),
             flags_low: f.flags as u16,
-            // Values no OTLP version defines are stored as unspecified / unset; the ingest
-            // keeps the number in an attribute (see `UNKNOWN_SPAN_KIND`).
-            kind: u8::try_from(f.kind).ok().filter(|k| *k <= 5).unwrap_or(0),
-            status: u8::try_from(f.status).ok().filter(|s| *s <= 2).unwrap_or(0),
+            // Values past the known ones are stored as unspecified / unset (an ingest keeps
+            // the number in an attribute, see `UNKNOWN_SPAN_KIND` in `crate::ingest::otlp`).
+            kind: if f.kind <= KIND_CONSUMER { f.kind } else { 0 },
+            status: if f.status <= STATUS_ERROR {
+                f.status
+            } else {
+                0
+            },
         }
     }
 
@@ -337,36 +338,57 @@ pub(crate) enum Value<'a> {
     Int(i64),
     Double(f64),
     Bytes(&'a [u8]),
-    /// An array or key-value list, kept as the protobuf encoding of its `AnyValue`.
+    /// An array or key-value list in the packed form (see the module docs); decode it with
+    /// `Value::decoded`.
     Complex(&'a [u8]),
 }
 
 impl<'a> Value<'a> {
-    /// Borrows an OTLP value (arrays and maps become an empty `Complex`; they are not
-    /// searchable).
-    pub(crate) fn of(value: Option<&'a any_value::Value>) -> Self {
-        match value {
-            None => Value::Str(""),
-            Some(any_value::Value::StringValue(s)) => Value::Str(s),
-            Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-            Some(any_value::Value::IntValue(i)) => Value::Int(*i),
-            Some(any_value::Value::DoubleValue(d)) => Value::Double(*d),
-            Some(any_value::Value::BytesValue(b)) => Value::Bytes(b),
-            Some(_) => Value::Complex(&[]),
-        }
+    /// Borrows a batch value; arrays and maps are `None` (they are packed by
+    /// [`Writer::any`], and not searchable).
+    pub(crate) fn scalar(value: &AnyValue<'a>) -> Option<Self> {
+        Some(match *value {
+            AnyValue::Str(s) => Value::Str(s),
+            AnyValue::Bool(b) => Value::Bool(b),
+            AnyValue::Int(i) => Value::Int(i),
+            AnyValue::Double(d) => Value::Double(d),
+            AnyValue::Bytes(b) => Value::Bytes(b),
+            AnyValue::Array { .. } | AnyValue::Map { .. } => return None,
+        })
     }
 
-    /// Converts back to the OTLP value.
-    pub(crate) fn to_any(self) -> AnyValue {
-        let value = match self {
-            Value::Str(s) => any_value::Value::StringValue(s.to_owned()),
-            Value::Bool(b) => any_value::Value::BoolValue(b),
-            Value::Int(i) => any_value::Value::IntValue(i),
-            Value::Double(d) => any_value::Value::DoubleValue(d),
-            Value::Bytes(b) => any_value::Value::BytesValue(b.to_vec()),
-            Value::Complex(raw) => return AnyValue::decode(raw).unwrap_or_default(),
-        };
-        AnyValue { value: Some(value) }
+    /// The value with arrays and maps decoded.
+    pub(crate) fn decoded(self) -> Decoded<'a> {
+        self.decoded_within(MAX_READ_DEPTH)
+    }
+
+    fn decoded_within(self, depth: usize) -> Decoded<'a> {
+        match self {
+            Value::Complex(_) if depth == 0 => Decoded::Scalar(Value::Str("")),
+            Value::Complex(raw) => {
+                let mut r = Reader(raw);
+                let is_map = r.byte() == 1;
+                let n = r.varint() as usize;
+                // Each item takes at least one byte: a bad count cannot reserve much.
+                let n = n.min(r.0.len());
+                if is_map {
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let key = r.str();
+                        let value = r.value(Resolver::NONE).decoded_within(depth - 1);
+                        items.push((key, value));
+                    }
+                    Decoded::Map(items)
+                } else {
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        items.push(r.value(Resolver::NONE).decoded_within(depth - 1));
+                    }
+                    Decoded::Array(items)
+                }
+            }
+            scalar => Decoded::Scalar(scalar),
+        }
     }
 
     /// The value as Jaeger renders it in a tag search (`AsString`).
@@ -379,6 +401,15 @@ impl<'a> Value<'a> {
             Value::Bytes(_) | Value::Complex(_) => false,
         }
     }
+}
+
+/// A stored value with its arrays and maps decoded, for rendering.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decoded<'a> {
+    /// Anything but an array or map.
+    Scalar(Value<'a>),
+    Array(Vec<Decoded<'a>>),
+    Map(Vec<(&'a str, Decoded<'a>)>),
 }
 
 /// Decoded event.
@@ -549,18 +580,6 @@ impl Writer {
         }
     }
 
-    /// Writes a link's trace and span ids, left-padded (or cut) to 16 and 8 bytes.
-    pub(crate) fn link_ids(&mut self, trace_id: &[u8], span_id: &[u8]) {
-        let mut trace = [0u8; 16];
-        let n = trace_id.len().min(16);
-        trace[16 - n..].copy_from_slice(&trace_id[..n]);
-        let mut span = [0u8; 8];
-        let n = span_id.len().min(8);
-        span[8 - n..].copy_from_slice(&span_id[..n]);
-        self.buf.extend_from_slice(&trace);
-        self.buf.extend_from_slice(&span);
-    }
-
     /// Writes a reference to value `id` of the store's value dictionary.
     pub(crate) fn value_ref(&mut self, id: u32) {
         if id < INLINE_REFS {
@@ -571,7 +590,7 @@ impl Writer {
         }
     }
 
-    /// Writes a borrowed value inline; `Complex` holds the protobuf encoding of an `AnyValue`.
+    /// Writes a borrowed value inline; `Complex` holds a packed array or map.
     pub(crate) fn typed(&mut self, v: Value<'_>) {
         match v {
             Value::Str(s) => {
@@ -598,21 +617,35 @@ impl Writer {
         }
     }
 
-    /// Writes one OTLP attribute value inline; `None` (an empty `AnyValue`) is stored as an
-    /// empty string, arrays and maps as their protobuf encoding.
-    pub(crate) fn value(&mut self, v: Option<&any_value::Value>) {
+    /// Writes one value of `batch` inline, arrays and maps in their packed form.
+    pub(crate) fn any(&mut self, batch: &SpanBatch<'_>, v: &AnyValue<'_>) {
         match v {
-            Some(
-                other @ (any_value::Value::ArrayValue(_)
-                | any_value::Value::KvlistValue(_)
-                | any_value::Value::StringValueStrindex(_)),
-            ) => {
-                let any = AnyValue {
-                    value: Some(other.clone()),
-                };
-                self.typed(Value::Complex(&any.encode_to_vec()));
+            AnyValue::Array { .. } => {
+                let items = batch.array_items(v);
+                let mut inner = Writer::default();
+                inner.buf.push(0);
+                inner.varint(items.len() as u64);
+                for item in items {
+                    inner.any(batch, item);
+                }
+                self.typed(Value::Complex(&inner.buf));
             }
-            _ => self.typed(Value::of(v)),
+            AnyValue::Map { .. } => {
+                let entries = batch.map_entries(v);
+                let mut inner = Writer::default();
+                inner.buf.push(1);
+                inner.varint(entries.len() as u64);
+                for kv in entries {
+                    inner.str(kv.key);
+                    inner.any(batch, &kv.value);
+                }
+                self.typed(Value::Complex(&inner.buf));
+            }
+            scalar => {
+                if let Some(value) = Value::scalar(scalar) {
+                    self.typed(value);
+                }
+            }
         }
     }
 }
@@ -807,6 +840,48 @@ impl<'a> Iterator for AttrIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrays_and_maps_round_trip_through_the_packed_form() {
+        use super::super::batch::KeyValue;
+        let mut batch = SpanBatch::new();
+        let inner = batch.push_array(&[AnyValue::Bool(true)]);
+        let list = batch.push_array(&[AnyValue::Int(-3), AnyValue::Str("x"), inner]);
+        let value = batch.push_map(&[
+            KeyValue {
+                key: "list",
+                value: list,
+            },
+            KeyValue {
+                key: "raw",
+                value: AnyValue::Bytes(&[0, 255]),
+            },
+            KeyValue {
+                key: "d",
+                value: AnyValue::Double(1.5),
+            },
+        ]);
+        let mut w = Writer::default();
+        w.any(&batch, &value);
+        let mut r = Reader(&w.buf);
+        let scalar = |v| Decoded::Scalar(v);
+        assert_eq!(
+            r.value(Resolver::NONE).decoded(),
+            Decoded::Map(vec![
+                (
+                    "list",
+                    Decoded::Array(vec![
+                        scalar(Value::Int(-3)),
+                        scalar(Value::Str("x")),
+                        Decoded::Array(vec![scalar(Value::Bool(true))]),
+                    ])
+                ),
+                ("raw", scalar(Value::Bytes(&[0, 255]))),
+                ("d", scalar(Value::Double(1.5))),
+            ])
+        );
+        assert!(r.0.is_empty());
+    }
 
     #[test]
     fn zigzag_round_trips() {

@@ -32,6 +32,8 @@ pub(crate) struct TestCollector {
     pub(crate) zipkin_compact: SocketAddr,
     /// Jaeger sampling strategies (5778).
     pub(crate) sampling: SocketAddr,
+    /// Jaeger gRPC (14250).
+    pub(crate) jaeger_grpc: SocketAddr,
     pub(crate) store: Arc<Store>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -64,6 +66,8 @@ impl TestCollector {
         let zipkin_compact_addr = zipkin_compact.local_addr().unwrap();
         let sampling = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sampling_addr = sampling.local_addr().unwrap();
+        let jaeger_grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let jaeger_grpc_addr = jaeger_grpc.local_addr().unwrap();
         let (zipkin_addr, jaeger_http_addr, compact_addr, binary_addr) = (
             zipkin.local_addr().unwrap(),
             jaeger_http.local_addr().unwrap(),
@@ -82,6 +86,7 @@ impl TestCollector {
                 jaeger_udp_binary: Some(binary),
                 zipkin_udp_compact: Some(zipkin_compact),
                 sampling: Some(sampling),
+                jaeger_grpc: Some(jaeger_grpc),
             },
             async {
                 let _ = stopped.await;
@@ -97,6 +102,7 @@ impl TestCollector {
             jaeger_binary: binary_addr,
             zipkin_compact: zipkin_compact_addr,
             sampling: sampling_addr,
+            jaeger_grpc: jaeger_grpc_addr,
             store,
             stop: Some(stop),
             task: Some(task),

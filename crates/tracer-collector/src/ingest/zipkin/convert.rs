@@ -446,7 +446,7 @@ fn convert_span(s: &ZipkinSpan) -> ((String, String), Span) {
     let mut attributes: Vec<KeyValue> = Vec::with_capacity(s.tags.len() + 6);
     for (key, value) in &s.tags {
         match key.as_str() {
-            "error" => {
+            crate::vocabulary::ERROR => {
                 if error_text_is_true(value) {
                     let message = if value == "true" { "" } else { value };
                     status.error = Some(message.to_owned());
