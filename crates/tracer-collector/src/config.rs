@@ -66,6 +66,10 @@ pub struct Config {
     /// Milliseconds without traffic after which a connection is closed.
     #[serde(default = "default_idle_timeout_ms")]
     pub idle_timeout_ms: u64,
+    /// Whether `/api/metrics/*` computes RED metrics from the stored spans; when off it answers
+    /// 501 like Jaeger's disabled metrics store (see [`crate::query::metrics`]).
+    #[serde(default = "default_metrics")]
+    pub metrics: bool,
     /// Host names accepted in `Host` on loopback listeners besides loopback names and
     /// addresses (see [`crate::access`]).
     #[serde(default)]
@@ -122,6 +126,11 @@ pub fn default_blocking_threshold() -> usize {
     64 << 10
 }
 
+/// On.
+pub fn default_metrics() -> bool {
+    true
+}
+
 /// Two days.
 pub fn default_search_lookback_secs() -> u64 {
     2 * 24 * 3600
@@ -147,6 +156,7 @@ impl Default for Config {
             body_timeout_ms: default_body_timeout_ms(),
             body_min_rate: default_body_min_rate(),
             idle_timeout_ms: default_idle_timeout_ms(),
+            metrics: default_metrics(),
             allowed_hosts: Vec::new(),
         }
     }

@@ -36,6 +36,7 @@ pub mod files;
 pub mod forward;
 pub mod ingest;
 pub mod loadgen;
+pub mod mcp;
 pub mod query;
 pub mod serve;
 pub mod store;
@@ -233,6 +234,7 @@ impl Collector {
                 ingestor: self.ingestor(),
             }))
             .merge(ingest::receiver::stats_router(self.receiver_stats.clone()))
+            .merge(mcp::router(self.query_state()))
             .merge(ui::router())
     }
 
@@ -251,7 +253,11 @@ impl Collector {
 
     /// The Jaeger query API alone, without the web UI.
     pub fn api_router(&self) -> Router {
-        query::router(self.query_state())
+        if self.config.metrics {
+            query::router(self.query_state())
+        } else {
+            query::router_without_metrics(self.query_state())
+        }
     }
 
     fn query_state(&self) -> QueryState {

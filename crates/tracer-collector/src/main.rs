@@ -98,6 +98,10 @@ struct Cli {
     /// Milliseconds without traffic after which a connection is closed.
     #[arg(long, env = "TRACER_COLLECTOR_IDLE_TIMEOUT_MS", default_value_t = config::default_idle_timeout_ms())]
     idle_timeout_ms: u64,
+    /// Answer `/api/metrics/*` with 501 (as Jaeger without a metrics store) instead of computing
+    /// RED metrics from the stored spans.
+    #[arg(long, env = "TRACER_COLLECTOR_NO_METRICS")]
+    no_metrics: bool,
     /// Searches and trace fetches that run at once; more wait for a slot.
     #[arg(long, env = "TRACER_COLLECTOR_QUERY_SLOTS", default_value_t = config::default_query_slots().get())]
     query_slots: usize,
@@ -271,6 +275,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         body_min_rate: cli.body_min_rate,
         idle_timeout_ms: cli.idle_timeout_ms,
         allowed_hosts: cli.allowed_hosts.clone(),
+        metrics: !cli.no_metrics,
         ..Config::default()
     };
     let strategies = match &cli.sampling_strategies {

@@ -100,7 +100,7 @@ function searchQuery(p, service, startUs, endUs) {
  * Returns the newest `p.limit` traces, newest first, and the number of requests made.
  */
 export async function searchTraces(p, signal) {
-  const endUs = Date.now() * 1000;
+  const endUs = p.endUs || Date.now() * 1000;
   const startUs = endUs - p.lookbackUs;
   const names = p.service ? [p.service] : await services(signal);
   const answers = await Promise.all(
@@ -117,4 +117,9 @@ function newest(traces, limit) {
     .sort((a, b) => b[0] - a[0])
     .slice(0, limit)
     .map((x) => x[1]);
+}
+
+/** A metric family of Jaeger's metrics API: kind is calls, errors or latencies. */
+export async function metrics(kind, query, signal) {
+  return getJson(`/api/metrics/${enc(kind)}?${query}`, signal);
 }

@@ -3,6 +3,7 @@
 //   #/search?service=&operation=&tags=&minDuration=&maxDuration=&lookback=&limit=&sort=
 //   #/trace/{id}?span={spanId}&find={text}
 //   #/deps?lookback=
+//   #/service/{name}?lookback=
 //   #/compare/{a}/{b}
 
 import * as api from './api.js';
@@ -13,6 +14,7 @@ import { searchView } from './search.js';
 import { traceView } from './trace.js';
 import { depsView } from './deps.js';
 import { compareView } from './compare.js';
+import { serviceView } from './service.js';
 import { installUpload } from './upload.js';
 
 const main = document.getElementById('app');
@@ -20,6 +22,7 @@ const main = document.getElementById('app');
 const routes = [
   [/^\/(search)?$/, (m, params, ctx) => searchView(main, params, ctx)],
   [/^\/trace\/([^/]+)$/, (m, params, ctx) => traceView(main, decodeURIComponent(m[1]), params, ctx)],
+  [/^\/service\/([^/]+)$/, (m, params, ctx) => serviceView(main, decodeURIComponent(m[1]), params, ctx)],
   [/^\/(deps|dependencies)$/, (m, params, ctx) => depsView(main, params, ctx)],
   [/^\/compare(?:\/([^/]*)(?:\/([^/]*))?)?$/, (m, params, ctx) =>
     compareView(main, decodeURIComponent(m[1] || ''), decodeURIComponent(m[2] || ''), params, ctx)],

@@ -67,3 +67,8 @@ export function exportUrl() {
 export async function importFile() {
   throw new ApiError(0, 'a saved page cannot store traces');
 }
+
+/** No metrics in a saved page: it holds traces, not the collector's store. */
+export async function metrics() {
+  throw new ApiError(501, 'a saved page has no metrics; open the service page on a running collector');
+}

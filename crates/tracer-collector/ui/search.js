@@ -84,6 +84,9 @@ function readParams(params) {
     lookback: isGoDuration(lookback) ? lookback : DEFAULT_LOOKBACK,
     limit: Number.isFinite(limit) && limit > 0 ? Math.min(limit, 1500) : DEFAULT_LIMIT,
     sort: params.get('sort') || 'start-desc',
+    // A window given in Unix microseconds (links from the service page's charts).
+    startUs: Number(params.get('start')) || 0,
+    endUs: Number(params.get('end')) || 0,
   };
 }
 
@@ -141,7 +144,9 @@ export async function searchView(main, params, ctx) {
     h('div', { class: 'field-row' }, field('Min duration', minInput), field('Max duration', maxInput)),
     field('Limit results', limitInput),
     formError,
-    h('button', { type: 'submit', class: 'primary', id: 'search-submit' }, 'Find traces'));
+    h('button', { type: 'submit', class: 'primary', id: 'search-submit' }, 'Find traces'),
+    p.service ? h('a', { href: `#/service/${encodeURIComponent(p.service)}`, id: 'search-service-metrics' },
+      `Rate, errors and latency of ${p.service}`) : null);
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -203,7 +208,8 @@ async function search(results, p, ctx) {
       tags: parseTags(p.tags).tags,
       minDuration: p.minDuration,
       maxDuration: p.maxDuration,
-      lookbackUs: parseGoDuration(p.lookback),
+      lookbackUs: p.endUs && p.startUs ? p.endUs - p.startUs : parseGoDuration(p.lookback),
+      endUs: p.endUs || undefined,
       limit: p.limit,
     }, ctx.signal);
   } catch (e) {

@@ -180,7 +180,7 @@ fn answer_error(body: &[u8]) -> String {
 }
 
 /// RFC 3339 (UTC, seconds) of Unix seconds.
-fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

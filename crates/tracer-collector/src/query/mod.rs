@@ -4,6 +4,8 @@
 //!   `/api/operations`, `/api/traces`, `/api/traces/{id}`, `/api/dependencies`), in the
 //!   `{data,total,limit,offset,errors}` envelope with the UI model of [`model`].
 //! - [`api_v3`]: Jaeger's api_v3 HTTP gateway (`/api/v3/...`), which returns OTLP JSON.
+//! - [`metrics`]: RED metrics from the stored spans in the shape of Jaeger's metrics API
+//!   (`/api/metrics/latencies`, `/calls`, `/errors`, `/minstep`).
 //! - `/api/collector/stats`: the store's counters ([`crate::store::StoreStats`]).
 //!
 //! The handlers only parse parameters and shape responses; searching lives in the store and
@@ -11,6 +13,7 @@
 
 pub mod api_v3;
 pub mod convert;
+pub mod metrics;
 pub mod model;
 pub mod params;
 pub mod rest_handler;
@@ -42,6 +45,16 @@ pub struct QueryState {
 pub fn router(state: QueryState) -> Router {
     rest_handler::routes()
         .merge(api_v3::routes())
+        .merge(metrics::routes())
+        .with_state(state)
+}
+
+/// The query router with `/api/metrics/*` answering 501, as Jaeger does when no metrics store
+/// is configured ([`metrics::disabled_routes`]).
+pub fn router_without_metrics(state: QueryState) -> Router {
+    rest_handler::routes()
+        .merge(api_v3::routes())
+        .merge(metrics::disabled_routes())
         .with_state(state)
 }
 

@@ -120,6 +120,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../ui/compare.js"),
     },
     Asset {
+        path: "/ui/service.js",
+        content_type: JS,
+        body: include_str!("../../ui/service.js"),
+    },
+    Asset {
         path: "/ui/upload.js",
         content_type: JS,
         body: include_str!("../../ui/upload.js"),
