@@ -15,6 +15,7 @@ use async_nats::jetstream::consumer::pull;
 use futures_util::StreamExt as _;
 use messaging_support::{links, nats_server, one};
 use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::TraceContextExt as _;
 use support_data::{assert_never_recorded, in_span, unique};
 use tracer::nats::{TracedClient, jetstream};
 use tracer::testing::{SpanCapture, TreeFormat, assert_tree};
@@ -346,4 +347,69 @@ async fn jetstream_records_stream_sequence_delivery_count_and_settlements() {
         .collect();
     assert_eq!(settlements, ["nack requeue=true", "ack"]);
     assert_never_recorded(&capture.spans(), &["4111111111111111"]);
+}
+
+#[tokio::test]
+async fn an_unsampled_message_records_nothing_but_carries_its_trace_on() {
+    let capture = SpanCapture::new();
+    let root = capture
+        .builder("front")
+        .sampler(tracer::Sampler::AlwaysOff)
+        .build()
+        .unwrap()
+        .into_tracer();
+    let nats = nats_server::connect().await;
+    let front = TracedClient::new(nats.clone()).with_tracer(root.clone());
+    let middle = TracedClient::new(nats.clone()).with_tracer(capture.tracer("middle"));
+    let first = unique("unsampled1");
+    let second = unique("unsampled2");
+    let mut hop1 = nats.subscribe(first.clone()).await.unwrap();
+    let mut hop2 = nats.subscribe(second.clone()).await.unwrap();
+    nats.flush().await.unwrap();
+
+    let span = root
+        .span(
+            "request",
+            opentelemetry::trace::SpanKind::Server,
+            vec![],
+            &opentelemetry::Context::new(),
+        )
+        .expect("the tracer is on");
+    let cx = opentelemetry::Context::new().with_span(span);
+    front
+        .publish(first.clone(), "x".into())
+        .with_context(cx.clone())
+        .await
+        .unwrap();
+    let message = next(&mut hop1).await;
+    let span = tracer::nats::process(middle.tracer(), &message, None);
+    assert!(!span.is_recording());
+    middle
+        .publish(second.clone(), "y".into())
+        .with_context(span.context().clone())
+        .await
+        .unwrap();
+    let forwarded = next(&mut hop2).await;
+
+    let traceparent = |m: &async_nats::Message| {
+        m.headers
+            .as_ref()
+            .unwrap()
+            .get("traceparent")
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
+    let (a, b) = (traceparent(&message), traceparent(&forwarded));
+    let fields = |tp: &str| tp.split('-').map(str::to_owned).collect::<Vec<_>>();
+    let (a, b) = (fields(&a), fields(&b));
+    assert_eq!(a[1], b[1], "same trace id across the broker");
+    assert_eq!(b[3], "02", "not sampled, random flag kept: {b:?}");
+    assert_ne!(a[2], b[2], "each hop sends its own parent id");
+    drop(span);
+    assert!(
+        capture.is_empty(),
+        "nothing recorded: {:?}",
+        capture.spans()
+    );
 }
