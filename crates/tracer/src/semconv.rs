@@ -101,6 +101,8 @@ pub const MESSAGING_MESSAGE_ID: &str = sc::MESSAGING_MESSAGE_ID;
 pub const MESSAGING_MESSAGE_BODY_SIZE: &str = sc::MESSAGING_MESSAGE_BODY_SIZE;
 /// `messaging.consumer.group.name`: the NATS queue group or JetStream consumer.
 pub const MESSAGING_CONSUMER_GROUP_NAME: &str = sc::MESSAGING_CONSUMER_GROUP_NAME;
+/// `messaging.destination.temporary`: a reply inbox, named `(temporary)` in span names.
+pub const MESSAGING_DESTINATION_TEMPORARY: &str = sc::MESSAGING_DESTINATION_TEMPORARY;
 /// `messaging.batch.message_count`: messages in a batch consumer span.
 pub const MESSAGING_BATCH_MESSAGE_COUNT: &str = sc::MESSAGING_BATCH_MESSAGE_COUNT;
 /// `messaging.rabbitmq.destination.routing_key`.
@@ -192,6 +194,7 @@ pub const EMITTED: &[&str] = &[
     MESSAGING_MESSAGE_BODY_SIZE,
     MESSAGING_CONSUMER_GROUP_NAME,
     MESSAGING_BATCH_MESSAGE_COUNT,
+    MESSAGING_DESTINATION_TEMPORARY,
     MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
     MESSAGING_RABBITMQ_MESSAGE_DELIVERY_TAG,
     TRACER_MESSAGING_DELIVERY_COUNT,

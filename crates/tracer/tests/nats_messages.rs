@@ -117,9 +117,11 @@ async fn request_reply_is_a_client_span_and_a_server_span() {
     responder.await.unwrap();
     assert_eq!(&reply.payload[..], b"42");
 
-    // The reply is a publish of its own, under the server span; its inbox subject varies.
-    let rendered = capture.render(&TreeFormat::new().attributes(["messaging.operation.name"]));
-    let inbox = reply.subject.to_string();
+    // The reply is a publish of its own, under the server span, to a temporary inbox.
+    let rendered = capture.render(&TreeFormat::new().attributes([
+        "messaging.operation.name",
+        "messaging.destination.temporary",
+    ]));
     assert_tree(
         &rendered,
         &format!(
@@ -127,7 +129,7 @@ async fn request_reply_is_a_client_span_and_a_server_span() {
             caller internal handler
               caller client send {subject} messaging.operation.name=request
                 pricing server process {subject} messaging.operation.name=process
-                  pricing producer send {inbox} messaging.operation.name=publish
+                  pricing producer send (temporary) messaging.operation.name=publish messaging.destination.temporary=true
             "
         ),
     );
@@ -206,11 +208,12 @@ async fn a_batch_consumer_span_links_every_producer() {
 #[tokio::test]
 async fn a_switched_off_consumer_forwards_the_producer_context_through_its_own_publish() {
     let capture = SpanCapture::new();
-    let front =
-        TracedClient::new(nats_server::connect().await).with_tracer(capture.tracer("front"));
+    // One connection for every service: subscriptions are then in place before the publishes.
+    let nats = nats_server::connect().await;
+    let front = TracedClient::new(nats.clone()).with_tracer(capture.tracer("front"));
     let middle_tracer = capture.tracer("middle");
     middle_tracer.set_enabled(false);
-    let middle = TracedClient::new(nats_server::connect().await).with_tracer(middle_tracer.clone());
+    let middle = TracedClient::new(nats).with_tracer(middle_tracer.clone());
     let back = capture.tracer("back");
     let first = unique("hop1");
     let second = unique("hop2");

@@ -7,7 +7,9 @@
 //! arrives. On the receiving side, [`process`] starts the span of one received message:
 //! CONSUMER `process {subject}` with the message's context as parent, or SERVER when the message
 //! carries a reply subject (a request being served), so request-reply reads like a client/server
-//! call. [`process_batch`] links the messages of a batch instead. The conventions these follow,
+//! call. A publish to a reply inbox (a subject under `_INBOX.`, async-nats' default prefix) is
+//! named `send (temporary)` with `messaging.destination.temporary=true`, keeping span names
+//! low-cardinality. [`process_batch`] links the messages of a batch instead. The conventions these follow,
 //! and the switch rules, are in [`crate::messaging`].
 //!
 //! Attributes: `messaging.system=nats`, `messaging.destination.name` (the subject),
@@ -48,8 +50,8 @@ use crate::Tracer;
 use crate::messaging::{self, ProcessSpan};
 use crate::semconv::{
     MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME,
-    MESSAGING_MESSAGE_BODY_SIZE, MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME,
-    MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    MESSAGING_DESTINATION_TEMPORARY, MESSAGING_MESSAGE_BODY_SIZE, MESSAGING_MESSAGE_ID,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 
 /// The header JetStream deduplicates on; its value is the message id.
@@ -145,7 +147,7 @@ impl TracedClient {
         let (cx, started) = messaging::start_send(
             &self.tracer,
             SpanKind::Producer,
-            format!("send {}", subject.as_str()),
+            send_name(&subject),
             attributes,
         );
         self.tracer
@@ -288,7 +290,22 @@ fn attributes(
     if let Some(id) = message_id(headers) {
         out.push(KeyValue::new(MESSAGING_MESSAGE_ID, id));
     }
+    if subject.as_str().starts_with(INBOX_PREFIX) {
+        out.push(KeyValue::new(MESSAGING_DESTINATION_TEMPORARY, true));
+    }
     out
+}
+
+/// The prefix of async-nats' reply inboxes.
+const INBOX_PREFIX: &str = "_INBOX.";
+
+/// `send {subject}`, or `send (temporary)` for a reply inbox.
+fn send_name(subject: &async_nats::Subject) -> String {
+    if subject.as_str().starts_with(INBOX_PREFIX) {
+        "send (temporary)".to_owned()
+    } else {
+        format!("send {}", subject.as_str())
+    }
 }
 
 fn message_id(headers: &HeaderMap) -> Option<String> {
