@@ -416,3 +416,21 @@ async fn an_unsampled_message_records_nothing_but_carries_its_trace_on() {
         capture.spans()
     );
 }
+
+#[tokio::test]
+async fn jetstream_publish_to_no_stream_is_a_red_producer_span() {
+    let capture = SpanCapture::new();
+    let js =
+        jetstream::TracedContext::new(async_nats::jetstream::new(nats_server::connect().await))
+            .with_tracer(capture.tracer("shop"));
+    let subject = unique("nostream");
+    let error = js.publish(subject.clone(), "x".into()).await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        async_nats::jetstream::context::PublishErrorKind::StreamNotFound
+    );
+    assert_tree(
+        &capture.render(&TreeFormat::new().attributes(["error.type"])),
+        &format!("shop producer send {subject} !error error.type=stream_not_found"),
+    );
+}

@@ -327,3 +327,68 @@ async fn publishing_on_a_closed_channel_is_a_red_producer_span() {
         "shop producer send amq.default !error error.type=channel_state",
     );
 }
+
+#[tokio::test]
+async fn a_quorum_queue_delivery_count_comes_from_the_broker() {
+    let capture = SpanCapture::new();
+    let (_conn, raw) = rabbitmq::channel().await;
+    let channel = TracedChannel::new(raw.clone()).with_tracer(capture.tracer("shop"));
+    let queue = unique("quorum");
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    raw.queue_declare(
+        queue.as_str().into(),
+        lapin::options::QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        arguments,
+    )
+    .await
+    .expect("a quorum queue (RabbitMQ >= 3.8)");
+    let mut consumer = consume(&raw, &queue).await;
+    publish(&channel, &queue, BasicProperties::default()).await;
+    let worker = capture.tracer("worker");
+    for settle in 0..3 {
+        let delivery = next(&mut consumer).await;
+        let span = tracer::lapin::process(&worker, &delivery, &queue);
+        if settle < 2 {
+            tracer::lapin::nack(
+                &span,
+                &delivery,
+                BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        } else {
+            tracer::lapin::ack(&span, &delivery, BasicAckOptions::default())
+                .await
+                .unwrap();
+        }
+    }
+    raw.queue_delete(
+        queue.as_str().into(),
+        lapin::options::QueueDeleteOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    let counts: Vec<String> = capture
+        .spans()
+        .iter()
+        .filter(|s| s.name().starts_with("process"))
+        .map(|s| {
+            s.attr("tracer.messaging.delivery_count")
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // The third delivery reads 3 only from the broker's x-delivery-count (2 previous ones).
+    assert_eq!(counts, ["1", "2", "3"]);
+}

@@ -87,7 +87,8 @@ impl Settlement {
 /// guard is dropped or [`ProcessSpan::end`] is called.
 ///
 /// While the tracer is switched off, or the message was not sampled, no span is recorded and
-/// the context is the message's own: what the handler sends continues the producer's trace.
+/// the context is the message's own: what the handler sends continues the producer's trace. A
+/// batch has no single parent: switched off, its context is empty.
 pub struct ProcessSpan {
     cx: Context,
     recording: bool,

@@ -3,7 +3,8 @@
 //!
 //! [`TracedContext::publish`] is a PRODUCER span `send {subject}` that ends when the stream
 //! acknowledged the message, with `tracer.nats.jetstream.stream` and
-//! `tracer.nats.jetstream.sequence` from the ack. [`process`] starts the CONSUMER span of a
+//! `tracer.nats.jetstream.sequence` from the ack; a failure sets `error.type`
+//! (`stream_not_found`, `timeout`, `wrong_last_sequence`, ...). [`process`] starts the CONSUMER span of a
 //! message read from a consumer (`process {subject}`), with `messaging.consumer.group.name` (the
 //! consumer), the stream and the stream sequence, and `tracer.messaging.delivery_count` (2 and
 //! up for a redelivery). [`settle`] acks, naks or terminates the message and records it on the
@@ -28,7 +29,7 @@
 use std::sync::Arc;
 
 use async_nats::jetstream::AckKind;
-use async_nats::jetstream::context::PublishError;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::Message;
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::{HeaderMap, ToSubject};
@@ -124,9 +125,23 @@ impl TracedContext {
         let error = result
             .as_ref()
             .err()
-            .map(|e| format!("{:?}", e.kind()).to_lowercase().into());
+            .map(|e| publish_error(e.kind()).into());
         messaging::end_send(&cx, started, error);
         result
+    }
+}
+
+/// `error.type` of a failed JetStream publish.
+fn publish_error(kind: PublishErrorKind) -> &'static str {
+    match kind {
+        PublishErrorKind::StreamNotFound => "stream_not_found",
+        PublishErrorKind::WrongLastMessageId => "wrong_last_message_id",
+        PublishErrorKind::WrongLastSequence => "wrong_last_sequence",
+        PublishErrorKind::TimedOut => "timeout",
+        PublishErrorKind::BrokenPipe => "broken_pipe",
+        PublishErrorKind::MaxAckPending => "max_ack_pending",
+        PublishErrorKind::MaxPayloadExceeded => "max_payload_exceeded",
+        _ => "_OTHER",
     }
 }
 

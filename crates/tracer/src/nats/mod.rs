@@ -327,3 +327,27 @@ fn request_error(kind: async_nats::RequestErrorKind) -> Cow<'static, str> {
         _ => "request".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip_and_bad_fields_are_skipped() {
+        let mut headers = HeaderMap::new();
+        NatsHeaderInjector(&mut headers).set("traceparent", "00-abc".into());
+        NatsHeaderInjector(&mut headers).set("bad:name", "x".into());
+        NatsHeaderInjector(&mut headers).set("uber-trace-id", "bad\r\nvalue".into());
+        let ex = NatsHeaderExtractor(Some(&headers));
+        assert_eq!(ex.get("traceparent"), Some("00-abc"));
+        assert_eq!(ex.get("bad:name"), None);
+        assert_eq!(ex.keys(), vec!["traceparent"]);
+        assert_eq!(NatsHeaderExtractor(None).get("traceparent"), None);
+    }
+
+    #[test]
+    fn inbox_replies_have_a_low_cardinality_name() {
+        assert_eq!(send_name(&"_INBOX.abc.1".into()), "send (temporary)");
+        assert_eq!(send_name(&"orders".into()), "send orders");
+    }
+}
