@@ -50,6 +50,12 @@ pub mod hooks;
 pub mod http;
 #[cfg(feature = "tracing")]
 mod interop;
+#[cfg(feature = "lapin")]
+pub mod lapin;
+#[cfg(any(feature = "nats", feature = "lapin"))]
+pub mod messaging;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod propagation;
 #[cfg(feature = "redis")]
 pub mod redis;

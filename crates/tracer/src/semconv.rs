@@ -86,6 +86,32 @@ pub const DB_RESPONSE_RETURNED_ROWS: &str = sc::DB_RESPONSE_RETURNED_ROWS;
 /// `db.operation.batch.size`: commands in a Redis pipeline.
 pub const DB_OPERATION_BATCH_SIZE: &str = sc::DB_OPERATION_BATCH_SIZE;
 
+// Messaging (semconv messaging spans, development status: NATS and RabbitMQ).
+/// `messaging.system`: `nats`, `rabbitmq`.
+pub const MESSAGING_SYSTEM: &str = sc::MESSAGING_SYSTEM;
+/// `messaging.destination.name`: the subject, exchange or queue.
+pub const MESSAGING_DESTINATION_NAME: &str = sc::MESSAGING_DESTINATION_NAME;
+/// `messaging.operation.name`: `publish`, `request`, `process`, or a settlement (`ack`, `nack`).
+pub const MESSAGING_OPERATION_NAME: &str = sc::MESSAGING_OPERATION_NAME;
+/// `messaging.operation.type`: `send`, `process`, `settle`.
+pub const MESSAGING_OPERATION_TYPE: &str = sc::MESSAGING_OPERATION_TYPE;
+/// `messaging.message.id`: RabbitMQ `message_id`, NATS `Nats-Msg-Id`.
+pub const MESSAGING_MESSAGE_ID: &str = sc::MESSAGING_MESSAGE_ID;
+/// `messaging.message.body.size`: the payload's size in bytes (the payload itself never).
+pub const MESSAGING_MESSAGE_BODY_SIZE: &str = sc::MESSAGING_MESSAGE_BODY_SIZE;
+/// `messaging.consumer.group.name`: the NATS queue group or JetStream consumer.
+pub const MESSAGING_CONSUMER_GROUP_NAME: &str = sc::MESSAGING_CONSUMER_GROUP_NAME;
+/// `messaging.destination.temporary`: a reply inbox, named `(temporary)` in span names.
+pub const MESSAGING_DESTINATION_TEMPORARY: &str = sc::MESSAGING_DESTINATION_TEMPORARY;
+/// `messaging.batch.message_count`: messages in a batch consumer span.
+pub const MESSAGING_BATCH_MESSAGE_COUNT: &str = sc::MESSAGING_BATCH_MESSAGE_COUNT;
+/// `messaging.rabbitmq.destination.routing_key`.
+pub const MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY: &str =
+    sc::MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY;
+/// `messaging.rabbitmq.message.delivery_tag`.
+pub const MESSAGING_RABBITMQ_MESSAGE_DELIVERY_TAG: &str =
+    sc::MESSAGING_RABBITMQ_MESSAGE_DELIVERY_TAG;
+
 // Ours: what the conventions have no name for.
 /// The deadline the gRPC client sent in `grpc-timeout`, in whole milliseconds (rounded up), on
 /// both the client and the server span of a call that has one.
@@ -107,6 +133,17 @@ pub const TRACER_RPC_MESSAGE_SIZE: &str = "tracer.rpc.message.uncompressed_size"
 pub const TRACER_SQL_ROWS_AFFECTED: &str = "tracer.sql.rows_affected";
 /// Names of the commands in a Redis pipeline span.
 pub const TRACER_REDIS_COMMANDS: &str = "tracer.redis.commands";
+/// How many times the broker delivered a message, 1 for the first delivery (JetStream's
+/// `delivered`; RabbitMQ's `x-delivery-count` header, else 2 when `redelivered` is set).
+pub const TRACER_MESSAGING_DELIVERY_COUNT: &str = "tracer.messaging.delivery_count";
+/// The event recording a settlement (ack, nack, ...) on a consumer span.
+pub const TRACER_MESSAGING_SETTLE_EVENT: &str = "tracer.messaging.settle";
+/// Whether a nack or reject asked the broker to deliver the message again, on a settle event.
+pub const TRACER_MESSAGING_REQUEUE: &str = "tracer.messaging.requeue";
+/// The JetStream stream a message was stored in or read from.
+pub const TRACER_NATS_JETSTREAM_STREAM: &str = "tracer.nats.jetstream.stream";
+/// The message's sequence number in its JetStream stream.
+pub const TRACER_NATS_JETSTREAM_SEQUENCE: &str = "tracer.nats.jetstream.sequence";
 
 /// Every attribute key the library writes on spans and events.
 pub const EMITTED: &[&str] = &[
@@ -149,6 +186,21 @@ pub const EMITTED: &[&str] = &[
     TRACER_RPC_MESSAGE_SIZE,
     TRACER_SQL_ROWS_AFFECTED,
     TRACER_REDIS_COMMANDS,
+    MESSAGING_SYSTEM,
+    MESSAGING_DESTINATION_NAME,
+    MESSAGING_OPERATION_NAME,
+    MESSAGING_OPERATION_TYPE,
+    MESSAGING_MESSAGE_ID,
+    MESSAGING_MESSAGE_BODY_SIZE,
+    MESSAGING_CONSUMER_GROUP_NAME,
+    MESSAGING_BATCH_MESSAGE_COUNT,
+    MESSAGING_DESTINATION_TEMPORARY,
+    MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
+    MESSAGING_RABBITMQ_MESSAGE_DELIVERY_TAG,
+    TRACER_MESSAGING_DELIVERY_COUNT,
+    TRACER_MESSAGING_REQUEUE,
+    TRACER_NATS_JETSTREAM_STREAM,
+    TRACER_NATS_JETSTREAM_SEQUENCE,
 ];
 
 /// The legacy names, written only on request.

@@ -1,7 +1,8 @@
 //! Every attribute key the integrations emit is a current semantic-convention name (semconv
 //! 1.42, taken from the conventions crate in `tracer::semconv`, where a deprecated name fails the
 //! build) or one of the library's own documented `tracer.*` names: this test drives each
-//! integration against real servers (HTTP, gRPC, Redis, MariaDB, PostgreSQL), including its
+//! integration against real servers (HTTP, gRPC, Redis, MariaDB, PostgreSQL, NATS with
+//! JetStream, RabbitMQ), including its
 //! error paths, and checks every key on every span and event.
 #![cfg(all(
     feature = "axum",
@@ -10,11 +11,14 @@
     feature = "redis",
     feature = "sqlx-mysql",
     feature = "sqlx-postgres",
+    feature = "nats",
+    feature = "lapin",
     feature = "testing"
 ))]
 
 mod grpc_support;
 mod http_support;
+mod messaging_support;
 mod support_data;
 
 use std::collections::BTreeSet;
@@ -161,6 +165,8 @@ async fn every_emitted_attribute_key_is_a_current_semconv_name_or_our_own() {
         .await
         .unwrap();
 
+    messaging(&capture).await;
+
     tokio::time::sleep(Duration::from_millis(300)).await;
     let spans = capture.spans();
     assert!(spans.len() > 20, "only {} spans", spans.len());
@@ -209,7 +215,98 @@ async fn every_emitted_attribute_key_is_a_current_semconv_name_or_our_own() {
         "db.operation.batch.size",
         "db.response.status_code",
         "tracer.sql.rows_affected",
+        "messaging.rabbitmq.message.delivery_tag",
+        "tracer.nats.jetstream.sequence",
+        "tracer.messaging.requeue",
     ] {
         assert!(keys.contains(expected), "{expected} not emitted: {keys:?}");
     }
+}
+
+/// NATS (publish, request, no responder, JetStream publish/nak/ack, batch) and RabbitMQ
+/// (publish, process, nack, batch, a failed publish).
+async fn messaging(capture: &SpanCapture) {
+    use async_nats::jetstream::AckKind;
+    use futures_util::StreamExt as _;
+    use lapin::options::{BasicConsumeOptions, BasicNackOptions, BasicPublishOptions};
+    use lapin::types::FieldTable;
+    use messaging_support::{nats_server, rabbitmq};
+    use tracer::nats::{TracedClient, jetstream};
+
+    let tracer = capture.tracer("broker-client");
+    let nats = nats_server::connect().await;
+    let client = TracedClient::new(nats.clone()).with_tracer(tracer.clone());
+    let subject = unique("registry");
+    let mut sub = nats.subscribe(subject.clone()).await.unwrap();
+    nats.flush().await.unwrap();
+    client.publish(subject.clone(), "x".into()).await.unwrap();
+    let message = sub.next().await.unwrap();
+    tracer::nats::process(&tracer, &message, Some("group")).end();
+    tracer::nats::process_batch(&tracer, &subject, &[message]).end();
+    let _ = client.request(unique("nobody"), "x".into()).await;
+    let js =
+        jetstream::TracedContext::new(async_nats::jetstream::new(nats)).with_tracer(tracer.clone());
+    let name = unique("REGISTRY");
+    let stream = js
+        .get_ref()
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{name}.x")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    js.publish(format!("{name}.x"), "x".into()).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config::default())
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    for kind in [AckKind::Nak(None), AckKind::Ack] {
+        let message = messages.next().await.unwrap().unwrap();
+        let span = jetstream::process(&tracer, &message);
+        jetstream::settle(&span, &message, kind).await.unwrap();
+    }
+    js.get_ref().delete_stream(&name).await.unwrap();
+
+    let (_conn, raw) = rabbitmq::channel().await;
+    let channel = tracer::lapin::TracedChannel::new(raw.clone()).with_tracer(tracer.clone());
+    let queue = unique("registry");
+    rabbitmq::queue(&raw, &queue, FieldTable::default()).await;
+    let mut deliveries = raw
+        .basic_consume(
+            queue.as_str().into(),
+            "registry".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    channel
+        .basic_publish(
+            "",
+            queue.as_str(),
+            BasicPublishOptions::default(),
+            b"x",
+            lapin::BasicProperties::default().with_message_id("m1".into()),
+        )
+        .await
+        .unwrap();
+    let delivery = deliveries.next().await.unwrap().unwrap();
+    let span = tracer::lapin::process(&tracer, &delivery, &queue);
+    tracer::lapin::nack(&span, &delivery, BasicNackOptions::default())
+        .await
+        .unwrap();
+    drop(span);
+    tracer::lapin::process_batch(&tracer, &[delivery], &queue).end();
+    raw.close(200, "bye".into()).await.unwrap();
+    let _ = channel
+        .basic_publish(
+            "",
+            queue.as_str(),
+            BasicPublishOptions::default(),
+            b"x",
+            lapin::BasicProperties::default(),
+        )
+        .await;
 }

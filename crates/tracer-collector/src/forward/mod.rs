@@ -395,6 +395,19 @@ impl Jitter {
     }
 }
 
+/// Sleeps for `wait`, or less when the buffer is closed meanwhile (the collector stopping), so
+/// a long backoff never holds up shutdown.
+async fn sleep_unless_closed(buffer: &ForwardBuffer, wait: Duration) {
+    let until = tokio::time::Instant::now() + wait;
+    while !buffer.is_closed() {
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            return;
+        }
+        tokio::time::sleep((until - now).min(Duration::from_millis(50))).await;
+    }
+}
+
 /// The sender task of one upstream.
 async fn run(lane: Arc<Lane>, client: Client) {
     let up = &lane.upstream;
@@ -445,7 +458,7 @@ async fn run(lane: Arc<Lane>, client: Client) {
                     c.retries.fetch_add(1, Ordering::Relaxed);
                     let wait = after.unwrap_or_else(|| jitter.upto(backoff));
                     tracing::debug!(upstream = %up.url, ?wait, "forward retry: {reason}");
-                    tokio::time::sleep(wait).await;
+                    sleep_unless_closed(&lane.buffer, wait).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
