@@ -34,6 +34,11 @@ async function getJson(path, signal, init = {}) {
 
 const enc = encodeURIComponent;
 
+/** The collector's counters (`/api/collector/stats`): store, ports, forwarding. */
+export async function collectorStats(signal) {
+  return getJson('/api/collector/stats', signal);
+}
+
 /** Service names, sorted. */
 export async function services(signal) {
   const body = await getJson('/api/services', signal);

@@ -5,6 +5,7 @@
 //   #/deps?lookback=
 //   #/service/{name}?lookback=
 //   #/compare/{a}/{b}
+//   #/status
 
 import * as api from './api.js';
 import { h, mount, notice } from './dom.js';
@@ -15,6 +16,7 @@ import { traceView } from './trace.js';
 import { depsView } from './deps.js';
 import { compareView } from './compare.js';
 import { serviceView } from './service.js';
+import { statusView } from './status.js';
 import { installUpload } from './upload.js';
 
 const main = document.getElementById('app');
@@ -24,6 +26,7 @@ const routes = [
   [/^\/trace\/([^/]+)$/, (m, params, ctx) => traceView(main, decodeURIComponent(m[1]), params, ctx)],
   [/^\/service\/([^/]+)$/, (m, params, ctx) => serviceView(main, decodeURIComponent(m[1]), params, ctx)],
   [/^\/(deps|dependencies)$/, (m, params, ctx) => depsView(main, params, ctx)],
+  [/^\/status$/, (m, params, ctx) => statusView(main, params, ctx)],
   [/^\/compare(?:\/([^/]*)(?:\/([^/]*))?)?$/, (m, params, ctx) =>
     compareView(main, decodeURIComponent(m[1] || ''), decodeURIComponent(m[2] || ''), params, ctx)],
 ];

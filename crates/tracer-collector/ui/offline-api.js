@@ -24,6 +24,10 @@ function serviceNames(t) {
 }
 
 /** Service names of the saved traces, sorted. */
+export async function collectorStats() {
+  throw new ApiError(404, 'the collector status is not part of this saved page');
+}
+
 export async function services() {
   return [...new Set(traces.flatMap(serviceNames))].sort();
 }

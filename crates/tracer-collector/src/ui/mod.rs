@@ -125,6 +125,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../ui/service.js"),
     },
     Asset {
+        path: "/ui/status.js",
+        content_type: JS,
+        body: include_str!("../../ui/status.js"),
+    },
+    Asset {
         path: "/ui/upload.js",
         content_type: JS,
         body: include_str!("../../ui/upload.js"),

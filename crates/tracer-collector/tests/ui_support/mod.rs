@@ -39,7 +39,11 @@ impl UiCollector {
     /// Starts a collector with default settings on 127.0.0.1:0, served by [`Collector::run`]
     /// as the binary serves it.
     pub(crate) async fn start() -> Self {
-        let collector = Collector::builder().build();
+        Self::start_with(Collector::builder().build()).await
+    }
+
+    /// [`UiCollector::start`] for a collector built elsewhere (forwarding, limits).
+    pub(crate) async fn start_with(collector: Collector) -> Self {
         let query = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let otlp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", query.local_addr().unwrap());
@@ -62,6 +66,11 @@ impl UiCollector {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// The OTLP/HTTP traces URL (`http://127.0.0.1:{port}/v1/traces`).
+    pub(crate) fn otlp_url(&self) -> &str {
+        &self.otlp
     }
 
     /// URL of a path on the UI/query port.
