@@ -78,7 +78,10 @@ async fn settle(edge: &TestCollector) -> Json {
     loop {
         let stats = edge_stats(edge).await;
         let tail = &stats["forward_tail_sampling"];
-        if tail["pending_traces"] == 0 && stats["forward"][0]["buffered_spans"] == 0 {
+        if tail["backlog_spans"] == 0
+            && tail["pending_traces"] == 0
+            && stats["forward"][0]["buffered_spans"] == 0
+        {
             // One more tick for a batch that was being sent.
             tokio::time::sleep(Duration::from_millis(200)).await;
             return edge_stats(edge).await;
@@ -155,6 +158,7 @@ async fn exactly_the_policys_traces_arrive_whole_with_their_late_spans() {
     assert_eq!(tail["dropped_traces"], 5, "{tail}");
     assert_eq!(tail["late_spans_kept"], 1, "{tail}");
     assert_eq!(tail["late_spans_dropped"], 1, "{tail}");
+    assert_eq!(tail["dropped_backlog_spans"], 0, "{tail}");
     // The edge's own store kept everything.
     assert_eq!(edge.store.stats().spans, 62);
     edge.stop().await;

@@ -244,7 +244,31 @@ impl Lane {
 pub struct Forwarder {
     lanes: Arc<Vec<Arc<Lane>>>,
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    tail: Option<Arc<Mutex<tail::TailSampler>>>,
+    tail: Option<Arc<Tail>>,
+}
+
+/// Bytes of accepted exports that may wait for the tail sampler's task; past it the oldest are
+/// dropped and counted (`dropped_backlog_spans`).
+const TAIL_BACKLOG_BYTES: usize = 64 << 20;
+
+/// The tail sampler and its input: ingest only queues, the sampler's task decodes and groups,
+/// so sampling costs the request path nothing but a queue push.
+#[derive(Debug)]
+struct Tail {
+    sampler: Mutex<tail::TailSampler>,
+    backlog: ForwardBuffer,
+    dropped_backlog_spans: AtomicU64,
+}
+
+impl Tail {
+    /// Hands everything queued to the sampler; returns what goes upstream now.
+    fn drain(&self) -> Vec<(Bytes, u64)> {
+        let mut out = Vec::new();
+        while let Some(item) = self.backlog.take_batch(0) {
+            out.extend(lock(&self.sampler).offer(&item.bytes, std::time::Instant::now()));
+        }
+        out
+    }
 }
 
 impl Forwarder {
@@ -271,23 +295,33 @@ impl Forwarder {
             tasks.push(tokio::spawn(run(lane.clone(), client)));
             lanes.push(lane);
         }
-        let tail = sampling.map(|config| Arc::new(Mutex::new(tail::TailSampler::new(config))));
+        let tail = sampling.map(|config| {
+            Arc::new(Tail {
+                sampler: Mutex::new(tail::TailSampler::new(config)),
+                backlog: ForwardBuffer::new(TAIL_BACKLOG_BYTES),
+                dropped_backlog_spans: AtomicU64::new(0),
+            })
+        });
         let mut forwarder = Forwarder {
             lanes: Arc::new(lanes),
             tasks: Arc::new(Mutex::new(Vec::new())),
             tail,
         };
-        if let Some(sampler) = forwarder.tail.clone() {
+        if let Some(tail) = forwarder.tail.clone() {
             let f = forwarder.clone();
             tasks.push(tokio::spawn(async move {
-                let tick = lock(&sampler).tick();
+                let tick = lock(&tail.sampler).tick();
                 loop {
-                    tokio::time::sleep(tick).await;
-                    if f.lanes.iter().all(|l| l.buffer.is_closed()) {
-                        return; // shutting down: the rest is flushed by shutdown
+                    tokio::select! {
+                        () = tail.backlog.wait() => {}
+                        () = tokio::time::sleep(tick) => {}
                     }
-                    let decided = lock(&sampler).due(std::time::Instant::now());
-                    for (bytes, spans) in decided {
+                    if tail.backlog.is_closed() {
+                        return; // shutting down: shutdown drains and flushes the rest
+                    }
+                    let mut ready = tail.drain();
+                    ready.extend(lock(&tail.sampler).due(std::time::Instant::now()));
+                    for (bytes, spans) in ready {
                         f.push(bytes, spans);
                     }
                 }
@@ -300,10 +334,14 @@ impl Forwarder {
     /// Queues one accepted export (protobuf `ExportTraceServiceRequest` bytes holding `spans`
     /// spans) for every upstream, or for the tail sampler when sampling is on; never waits.
     pub fn offer(&self, request: Bytes, spans: u64) {
-        if let Some(sampler) = &self.tail {
-            let now_due = lock(sampler).offer(&request, std::time::Instant::now());
-            for (bytes, spans) in now_due {
-                self.push(bytes, spans);
+        if let Some(tail) = &self.tail {
+            let dropped = tail.backlog.push(Item {
+                bytes: request,
+                spans,
+            });
+            if dropped.spans > 0 {
+                tail.dropped_backlog_spans
+                    .fetch_add(dropped.spans, Ordering::Relaxed);
             }
             return;
         }
@@ -312,7 +350,12 @@ impl Forwarder {
 
     /// The tail sampler's counters, when sampling is on.
     pub fn tail_stats(&self) -> Option<tail::TailStats> {
-        self.tail.as_ref().map(|s| lock(s).stats())
+        self.tail.as_ref().map(|t| {
+            let mut stats = lock(&t.sampler).stats();
+            stats.backlog_spans = t.backlog.level().1;
+            stats.dropped_backlog_spans = t.dropped_backlog_spans.load(Ordering::Relaxed);
+            stats
+        })
     }
 
     fn push(&self, request: Bytes, spans: u64) {
@@ -337,9 +380,12 @@ impl Forwarder {
     /// Stops accepting, gives each upstream up to `grace` to take what is buffered, then stops
     /// the senders; what is left is counted as `dropped_shutdown`.
     pub async fn shutdown(&self, grace: Duration) {
-        if let Some(sampler) = &self.tail {
-            // Waiting traces are decided now, so what policy keeps is still sent.
-            let decided = lock(sampler).flush(std::time::Instant::now());
+        if let Some(tail) = &self.tail {
+            // What is queued goes to the sampler, and waiting traces are decided now, so what
+            // the policies keep is still sent.
+            tail.backlog.close();
+            let mut decided = tail.drain();
+            decided.extend(lock(&tail.sampler).flush(std::time::Instant::now()));
             for (bytes, spans) in decided {
                 self.push(bytes, spans);
             }

@@ -229,6 +229,10 @@ impl TailConfig {
 /// Counters of the sampler, served under `forward_tail_sampling` in the stats.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct TailStats {
+    /// Spans accepted and queued for the sampler, not read yet.
+    pub backlog_spans: u64,
+    /// Spans dropped from that queue when it was full (oldest first).
+    pub dropped_backlog_spans: u64,
     /// Traces waiting for their decision.
     pub pending_traces: u64,
     /// Traces kept, per claiming policy.
