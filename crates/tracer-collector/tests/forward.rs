@@ -11,7 +11,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use common::{TestCollector, now_ns, request, simple_span};
+use common::{TestCollector, now_ns, peers_python, request, simple_span};
 use prost::Message;
 use serde_json::Value as Json;
 use tokio::net::TcpListener;
@@ -323,23 +323,6 @@ async fn capturing_upstream() -> (String, Bodies) {
     let url = format!("http://{}/v1/traces", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, bodies)
-}
-
-fn peers_python() -> std::path::PathBuf {
-    let peers = match std::env::var_os("TRACER_PEERS_DIR") {
-        Some(dir) => std::path::PathBuf::from(dir),
-        None => std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-            .join(".cache/tracer-peers"),
-    };
-    let python = peers.join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "no Python peer venv at {}: run scripts/test, or `python3 -m venv $P/venv && $P/venv/bin/pip \
-         install -r crates/tracer-collector/tests/peers/requirements.txt` with \
-         P=${{TRACER_PEERS_DIR:-$HOME/.cache/tracer-peers}}",
-        python.display()
-    );
-    python
 }
 
 /// What goes upstream is plain OTLP that a decoder no one here wrote reads span for span: the

@@ -10,27 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestCollector, now_ns, request, simple_span};
+use common::{TestCollector, now_ns, peers_python, request, simple_span};
 use prost::Message;
 use serde_json::Value as Json;
 use tracer_collector::Collector;
 use tracer_collector::forward::{Protocol, Upstream};
-
-fn peers_python() -> PathBuf {
-    let peers = match std::env::var_os("TRACER_PEERS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-            .join(".cache/tracer-peers"),
-    };
-    let python = peers.join("venv/bin/python");
-    assert!(
-        python.exists(),
-        "no Python peer venv at {}: run scripts/test (it installs \
-         crates/tracer-collector/tests/peers/requirements.txt)",
-        python.display()
-    );
-    python
-}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl")

@@ -9,24 +9,15 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::TestCollector;
+use common::{TestCollector, peers_dir};
 use serde_json::Value as Json;
 
 const INSTALL: &str = "install the peers with scripts/test, or by hand:\n  \
     P=${TRACER_PEERS_DIR:-$HOME/.cache/tracer-peers}\n  \
     python3 -m venv $P/venv && $P/venv/bin/pip install -r crates/tracer-collector/tests/peers/requirements.txt\n  \
     mkdir -p $P/node && cp crates/tracer-collector/tests/peers/package.json $P/node/ && npm install --prefix $P/node";
-
-fn peers_dir() -> PathBuf {
-    match std::env::var_os("TRACER_PEERS_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-            .join(".cache/tracer-peers"),
-    }
-}
 
 fn script(name: &str) -> String {
     format!("{}/tests/peers/{name}", env!("CARGO_MANIFEST_DIR"))

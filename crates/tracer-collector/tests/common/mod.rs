@@ -326,3 +326,25 @@ pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
     enc.write_all(data).unwrap();
     enc.finish().unwrap()
 }
+
+/// Where scripts/test installs the peer clients: `${TRACER_PEERS_DIR:-$HOME/.cache/tracer-peers}`.
+pub(crate) fn peers_dir() -> std::path::PathBuf {
+    match std::env::var_os("TRACER_PEERS_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+            .join(".cache/tracer-peers"),
+    }
+}
+
+/// The peers venv's Python; fails saying how to install it when it is not there.
+pub(crate) fn peers_python() -> std::path::PathBuf {
+    let python = peers_dir().join("venv/bin/python");
+    assert!(
+        python.exists(),
+        "no Python peer venv at {}: run scripts/test, or `python3 -m venv $P/venv && $P/venv/bin/pip \
+         install -r crates/tracer-collector/tests/peers/requirements.txt` with \
+         P=${{TRACER_PEERS_DIR:-$HOME/.cache/tracer-peers}}",
+        python.display()
+    );
+    python
+}
