@@ -137,3 +137,35 @@ macro_rules! inner_accessors {
 }
 #[allow(unused_imports)] // see the macro
 pub(crate) use inner_accessors;
+
+/// The constructor and tracer methods of a client wrapper `{ inner, tracer: Arc<Tracer> }`:
+/// `new` (the global tracer), the consuming `with_tracer`, `tracer`, and the accessors of
+/// [`inner_accessors`]. Used by the messaging wrappers, which are all shaped alike.
+#[allow(unused_macros)] // only with the messaging features
+macro_rules! traced_wrapper {
+    ($inner:ty, $what:literal) => {
+        #[doc = concat!("Wraps the ", $what, ", recording into [`crate::global`].")]
+        pub fn new(inner: $inner) -> Self {
+            Self {
+                inner,
+                tracer: std::sync::Arc::new(crate::global()),
+            }
+        }
+
+        /// Records into `tracer` instead of the global tracer.
+        #[must_use]
+        pub fn with_tracer(mut self, tracer: crate::Tracer) -> Self {
+            self.tracer = std::sync::Arc::new(tracer);
+            self
+        }
+
+        /// The tracer spans are recorded into.
+        pub fn tracer(&self) -> &crate::Tracer {
+            &self.tracer
+        }
+
+        crate::hooks::inner_accessors!(inner: $inner, $what);
+    };
+}
+#[allow(unused_imports)] // see the macro
+pub(crate) use traced_wrapper;

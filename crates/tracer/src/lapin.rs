@@ -109,27 +109,7 @@ pub struct TracedChannel {
 }
 
 impl TracedChannel {
-    /// Wraps `channel`, recording into [`crate::global`].
-    pub fn new(channel: lapin::Channel) -> Self {
-        Self {
-            inner: channel,
-            tracer: Arc::new(crate::global()),
-        }
-    }
-
-    /// Records into `tracer` instead of the global tracer.
-    #[must_use]
-    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
-        self.tracer = Arc::new(tracer);
-        self
-    }
-
-    /// The tracer spans are recorded into.
-    pub fn tracer(&self) -> &Tracer {
-        &self.tracer
-    }
-
-    crate::hooks::inner_accessors!(inner: lapin::Channel, "channel");
+    crate::hooks::traced_wrapper!(lapin::Channel, "channel");
 
     /// Publishes `payload` to `exchange` with `routing_key` in a PRODUCER span; the span's
     /// context is added to `properties`' headers. The span ends when the message is handed to

@@ -54,27 +54,7 @@ pub struct TracedContext {
 }
 
 impl TracedContext {
-    /// Wraps `context`, recording into [`crate::global`].
-    pub fn new(context: async_nats::jetstream::Context) -> Self {
-        Self {
-            inner: context,
-            tracer: Arc::new(crate::global()),
-        }
-    }
-
-    /// Records into `tracer` instead of the global tracer.
-    #[must_use]
-    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
-        self.tracer = Arc::new(tracer);
-        self
-    }
-
-    /// The tracer spans are recorded into.
-    pub fn tracer(&self) -> &Tracer {
-        &self.tracer
-    }
-
-    crate::hooks::inner_accessors!(inner: async_nats::jetstream::Context, "JetStream context");
+    crate::hooks::traced_wrapper!(async_nats::jetstream::Context, "JetStream context");
 
     /// Publishes `payload` and waits for the stream's ack, in one PRODUCER span.
     pub async fn publish<S: ToSubject>(

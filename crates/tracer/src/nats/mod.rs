@@ -103,27 +103,7 @@ pub struct TracedClient {
 }
 
 impl TracedClient {
-    /// Wraps `client`, recording into [`crate::global`].
-    pub fn new(client: async_nats::Client) -> Self {
-        Self {
-            inner: client,
-            tracer: Arc::new(crate::global()),
-        }
-    }
-
-    /// Records into `tracer` instead of the global tracer.
-    #[must_use]
-    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
-        self.tracer = Arc::new(tracer);
-        self
-    }
-
-    /// The tracer spans are recorded into.
-    pub fn tracer(&self) -> &Tracer {
-        &self.tracer
-    }
-
-    crate::hooks::inner_accessors!(inner: async_nats::Client, "client");
+    crate::hooks::traced_wrapper!(async_nats::Client, "client");
 
     /// Publishes `payload` to `subject` in a PRODUCER span, the context in the headers.
     pub async fn publish<S: ToSubject>(
