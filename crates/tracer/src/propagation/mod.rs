@@ -45,7 +45,7 @@ use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
 
 use b3::B3Debug;
 pub use b3::{B3Encoding, B3Propagator};
@@ -229,10 +229,17 @@ impl TextMapPropagator for Propagators {
                 out = p.extract_with_context(&out, extractor);
             }
         }
-        let sc = out.span().span_context().clone();
-        if found && sc.is_valid() {
-            // The trace did not start here (the W3C propagator reads this for `random`).
-            out = out.with_value(w3c::ReceivedTrace(sc.trace_id()));
+        if found {
+            // The trace did not start here: the W3C injector must not claim `random` for it
+            // unless `traceparent` said so (then the W3C propagator has recorded it already).
+            let trace_id = out.span().span_context().trace_id();
+            if trace_id != TraceId::INVALID
+                && out
+                .get::<w3c::Received>()
+                .is_none_or(|r| r.trace_id() != trace_id)
+            {
+                out = out.with_value(w3c::Received::foreign(trace_id));
+            }
         }
         out
     }

@@ -55,8 +55,14 @@ pub const RANDOM: TraceFlags = TraceFlags::new(0x02);
 /// The flag bits this implementation knows: `sampled` and `random`.
 const KNOWN_FLAGS: u8 = 0x03;
 
-/// What this service received in `traceparent`/`tracestate`, kept in the context so that
-/// outgoing calls of the same trace pass on the caller's `random` flag and `tracestate`.
+/// What this service received of a trace, kept in the context so that outgoing calls of the same
+/// trace pass on the caller's `random` flag and `tracestate`, and so that a trace that did not
+/// start here is never claimed random.
+///
+/// One value for every format: the W3C propagator records what `traceparent`/`tracestate`
+/// said; [`Propagators`](super::Propagators) records a trace that arrived in another format as
+/// not known to be random (another set may write `traceparent` for it). One value, not one per
+/// fact, because each `Context::with_value` copies the context's entry map.
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
     trace_id: TraceId,
@@ -64,11 +70,21 @@ pub(crate) struct Received {
     tracestate: Option<Arc<str>>,
 }
 
-/// The trace id a service received in any format, recorded by
-/// [`Tracer::extract`](crate::Tracer::extract): a trace that did not start here, so whether
-/// its id is random is up to the format that brought it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ReceivedTrace(pub(crate) TraceId);
+impl Received {
+    /// A trace received in a format that says nothing about how its id was made.
+    pub(crate) fn foreign(trace_id: TraceId) -> Self {
+        Self {
+            trace_id,
+            random: false,
+            tracestate: None,
+        }
+    }
+
+    /// The trace this was received for.
+    pub(crate) fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+}
 
 /// Propagates span context in the W3C `traceparent` / `tracestate` headers.
 #[derive(Debug)]
@@ -193,13 +209,9 @@ impl TextMapPropagator for TraceContextPropagator {
             return;
         }
         let received = cx.get::<Received>().filter(|r| r.trace_id == sc.trace_id());
-        let random = match received {
-            Some(r) => r.random,
-            // Received in another format: unknown, so not claimed. Started here: random ids.
-            None => cx
-                .get::<ReceivedTrace>()
-                .is_none_or(|r| r.0 != sc.trace_id()),
-        };
+        // Received: as the caller said (unknown in another format, so not claimed). Started
+        // here: random ids.
+        let random = received.is_none_or(|r| r.random);
         let mut flags = sc.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8();
         if random {
             flags |= RANDOM.to_u8();
