@@ -56,6 +56,9 @@ pub struct FormatCounters {
     pub rejected_batches: AtomicU64,
     /// UDP datagrams dropped (undecodable, truncated, too large, or not an `emitBatch`).
     pub dropped_datagrams: AtomicU64,
+    /// The inode of the UDP socket this format is read from (0: none), whose kernel drop count
+    /// the snapshot reads.
+    pub(crate) socket_inode: AtomicU64,
 }
 
 /// A point-in-time copy of [`FormatCounters`].
@@ -72,6 +75,11 @@ pub struct FormatSnapshot {
     pub rejected_batches: u64,
     /// See [`FormatCounters::dropped_datagrams`].
     pub dropped_datagrams: u64,
+    /// UDP datagrams the kernel dropped before the collector could read them (its receive
+    /// buffer was full), as Linux counts them for the socket in `/proc/net/udp`; absent for
+    /// formats not read from a UDP socket and where the count cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_dropped_datagrams: Option<u64>,
 }
 
 impl FormatCounters {
@@ -83,6 +91,10 @@ impl FormatCounters {
             rejected_spans: self.rejected_spans.load(Ordering::Relaxed),
             rejected_batches: self.rejected_batches.load(Ordering::Relaxed),
             dropped_datagrams: self.dropped_datagrams.load(Ordering::Relaxed),
+            kernel_dropped_datagrams: match self.socket_inode.load(Ordering::Relaxed) {
+                0 => None,
+                inode => super::udp::kernel_drops(inode),
+            },
         }
     }
 

@@ -9,6 +9,10 @@
 //! `emitBatch` (`emitZipkinBatch` on 5775) is dropped and counted (`droppedDatagrams` in the receiver stats) without ever
 //! stopping the socket, and when decoding falls behind, datagrams are dropped and counted rather
 //! than queued without bound. Read errors on the socket are logged and reading goes on.
+//! Datagrams the kernel drops because the socket's receive buffer is full never reach the
+//! collector; on Linux their count is read from `/proc/net/udp` (the socket's `drops` column)
+//! and served as `kernelDroppedDatagrams` beside the collector's own `droppedDatagrams`, so
+//! every datagram sent is accounted for.
 //!
 //! UDP carries no credentials, so the access token of the TCP ports cannot apply here: bound
 //! beyond loopback, these ports take datagrams from anyone who can reach them (disable them with
@@ -87,6 +91,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = socket.local_addr()?;
     tracing::info!(server = protocol.name(), %addr, "listening (udp)");
+    if let Some(inode) = socket_inode(&socket) {
+        protocol
+            .counters(&receivers)
+            .socket_inode
+            .store(inode, std::sync::atomic::Ordering::Relaxed);
+    }
     let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE_DATAGRAMS);
     let worker_receivers = receivers.clone();
     let worker = tokio::spawn(async move {
@@ -144,4 +154,70 @@ pub async fn serve(
     drop(tx);
     let _ = worker.await;
     Ok(())
+}
+
+/// The inode that identifies `socket` in `/proc/net/udp` (Linux; `None` elsewhere).
+fn socket_inode(socket: &UdpSocket) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let fd = socket.as_raw_fd();
+        std::fs::metadata(format!("/proc/self/fd/{fd}"))
+            .ok()
+            .map(|m| m.ino())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        None
+    }
+}
+
+/// The kernel's count of datagrams dropped on the socket with `inode`, from `/proc/net/udp`
+/// and `/proc/net/udp6`; `None` when neither lists it (or they cannot be read).
+pub(crate) fn kernel_drops(inode: u64) -> Option<u64> {
+    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|path| {
+        let table = std::fs::read_to_string(path).ok()?;
+        drops_in_table(&table, inode)
+    })
+}
+
+/// Reads the `drops` column of the row for `inode` in a `/proc/net/udp`-format table:
+/// `sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+/// ref pointer drops`, one socket per line after the heading.
+fn drops_in_table(table: &str, inode: u64) -> Option<u64> {
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(9)?.parse::<u64>().ok()? != inode {
+            return None;
+        }
+        fields.get(12)?.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drops_in_table;
+
+    const TABLE: &str = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  310: 0100007F:1AAF 00000000:0000 07 00000000:00034100 00:00000000 00000000     0        0 41907 2 ffff8f0e0a4ec000 1766
+  311: 0100007F:1AB0 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 41908 2 ffff8f0e0a4ec400 0
+";
+
+    #[test]
+    fn the_drops_column_of_the_sockets_row_is_read() {
+        assert_eq!(drops_in_table(TABLE, 41907), Some(1766));
+        assert_eq!(drops_in_table(TABLE, 41908), Some(0));
+    }
+
+    #[test]
+    fn an_unknown_socket_or_a_short_row_reads_as_none() {
+        assert_eq!(drops_in_table(TABLE, 1), None);
+        assert_eq!(
+            drops_in_table("heading\n 1: 0 0 07 0 0 0 0 0 41907\n", 41907),
+            None
+        );
+        assert_eq!(drops_in_table("", 41907), None);
+    }
 }

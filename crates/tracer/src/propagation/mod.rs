@@ -235,8 +235,8 @@ impl TextMapPropagator for Propagators {
             let trace_id = out.span().span_context().trace_id();
             if trace_id != TraceId::INVALID
                 && out
-                .get::<w3c::Received>()
-                .is_none_or(|r| r.trace_id() != trace_id)
+                    .get::<w3c::Received>()
+                    .is_none_or(|r| r.trace_id() != trace_id)
             {
                 out = out.with_value(w3c::Received::foreign(trace_id));
             }
