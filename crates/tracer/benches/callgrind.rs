@@ -203,6 +203,21 @@ fn run(scenario: &str, iterations: u64) -> bool {
             }
             true
         }
+        // What a sampled query's span cost before statements were remembered (now a map
+        // look-up per query; see `src/sql/statements.rs`). Needs `--features sqlx-mysql`.
+        #[cfg(feature = "sqlx-mysql")]
+        "sql" if name == "sanitize" => {
+            use tracer::sql::sanitize::{Flavor, sanitize, summarize};
+            callgrind_measured(iterations, &mut || {
+                let text = sanitize(
+                    black_box("SELECT id, email FROM tracer_bench_data WHERE id = ?"),
+                    Flavor::MYSQL,
+                );
+                black_box(summarize(&text).span_name("mysql"));
+                black_box(text);
+            });
+            true
+        }
         _ => false,
     }
 }
@@ -220,6 +235,9 @@ fn scenarios() -> Vec<String> {
         "sdk-sampled-child",
     ] {
         out.push(format!("span/{s}"));
+    }
+    if cfg!(feature = "sqlx-mysql") {
+        out.push("sql/sanitize".into());
     }
     out
 }

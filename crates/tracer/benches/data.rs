@@ -19,6 +19,13 @@
 //! Needs the real Redis (127.0.0.1:6379) and MariaDB (127.0.0.1:3306, root, database `test`).
 //!
 //! `cargo bench -p tracer --features redis,sqlx-mysql,testing --bench data`
+//!
+//! Instruction counts, repeatable where wall-clock times are not: `data callgrind OP SCENARIO N`
+//! runs N operations (`redis_get` or `mysql_point_select`) of one scenario inside
+//! `callgrind_measured`, the only function collected with
+//! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*callgrind_measured*'`;
+//! (count at 2N - count at N) / N is the client's instructions per operation, the same
+//! for the baseline and the instrumented runs.
 
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -203,8 +210,51 @@ fn interleaved(env: &Env, label: &str, ops: usize, rounds: usize, sql: bool) {
     }
 }
 
+/// Runs `n` operations of `op` in `scenario`; the function callgrind collects in.
+#[inline(never)]
+fn callgrind_measured(env: &Env, op: &str, scenario: usize, n: usize) {
+    env.rt.block_on(async {
+        for _ in 0..n {
+            match op {
+                "redis_get" => env.redis_get(scenario).await,
+                _ => env.mysql_select(scenario).await,
+            }
+        }
+    });
+}
+
+fn callgrind(env: &Env, args: &[String]) {
+    let [op, scenario, n] = args else {
+        panic!("usage: data callgrind redis_get|mysql_point_select SCENARIO N");
+    };
+    assert!(
+        op == "redis_get" || op == "mysql_point_select",
+        "unknown operation {op:?}: redis_get or mysql_point_select"
+    );
+    let scenario = SCENARIOS
+        .iter()
+        .position(|s| s == scenario)
+        .unwrap_or_else(|| panic!("unknown scenario {scenario:?}: one of {SCENARIOS:?}"));
+    let n: usize = n.parse().expect("N: a number of operations");
+    // Warm up outside the measured function: connections, statement caches, first spans.
+    for _ in 0..50 {
+        env.rt.block_on(async {
+            match op.as_str() {
+                "redis_get" => env.redis_get(scenario).await,
+                _ => env.mysql_select(scenario).await,
+            }
+        });
+    }
+    callgrind_measured(env, op, scenario, n);
+}
+
 fn main() {
     let env = Env::new();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("callgrind") {
+        callgrind(&env, &args[1..]);
+        return;
+    }
     let mut criterion = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))

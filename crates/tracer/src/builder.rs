@@ -319,6 +319,7 @@ impl TracerBuilder {
             config.service_name.clone(),
             counters,
             queue_len,
+            config.sampler,
         );
         Ok(Guard::new(tracer, self.shutdown_timeout, false))
     }

@@ -34,6 +34,8 @@ struct Inner {
     service_name: String,
     counters: Arc<Counters>,
     queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+    /// The configured sampler, for [`Tracer::records_leaf`].
+    sampler: crate::Sampler,
     /// The global tracer as taken before `init()`: records with whichever tracer is global
     /// when a span is made (see [`Tracer::resolved`]).
     deferred: bool,
@@ -52,6 +54,7 @@ impl Tracer {
         service_name: String,
         counters: Arc<Counters>,
         queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
+        sampler: crate::Sampler,
     ) -> Self {
         use opentelemetry::trace::TracerProvider as _;
         let sdk = provider.tracer("tracer");
@@ -64,6 +67,7 @@ impl Tracer {
                 service_name,
                 counters,
                 queue,
+                sampler,
                 deferred: false,
             }),
         }
@@ -116,6 +120,7 @@ impl Tracer {
             "unknown_service".into(),
             Arc::default(),
             None,
+            crate::Sampler::AlwaysOff,
         )
     }
 
@@ -174,6 +179,36 @@ impl Tracer {
     #[inline]
     fn skips(&self) -> bool {
         !self.is_enabled()
+    }
+
+    /// Whether a leaf span under `parent` would be recorded: a span whose context goes nowhere
+    /// (a database query, a cache command), so that when it would not be, the integration makes
+    /// no span at all and skips the work its attributes cost (sanitizing SQL, writing a
+    /// command's text). `false` only where the sampler's decision is already known: switched
+    /// off, `always_off`, or a parent-based sampler under a parent that is not sampled (as the
+    /// SDK's parent-based sampler decides: any active parent span, by its sampled flag). A span
+    /// whose context is passed on (HTTP, gRPC, messages) is still made under an unsampled parent,
+    /// for its own id (see [`Tracer::start_span`]).
+    #[inline]
+    pub(crate) fn records_leaf(&self, parent: &Context) -> bool {
+        if let Some(real) = self.resolved() {
+            return real.records_leaf(parent);
+        }
+        if self.skips() {
+            return false;
+        }
+        use crate::Sampler as S;
+        match self.inner.sampler {
+            S::AlwaysOff => false,
+            S::AlwaysOn | S::TraceIdRatio(_) => true,
+            S::ParentBasedAlwaysOn | S::ParentBasedAlwaysOff | S::ParentBasedTraceIdRatio(_)
+                if parent.has_active_span() =>
+            {
+                parent.span().span_context().is_sampled()
+            }
+            S::ParentBasedAlwaysOff => false,
+            S::ParentBasedAlwaysOn | S::ParentBasedTraceIdRatio(_) => true,
+        }
     }
 
     /// Starts a span with `parent` as parent context.
@@ -295,5 +330,70 @@ impl ShouldSample for Switched {
         }
         self.inner
             .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{Span as _, SpanContext, SpanId, TraceFlags, TraceState};
+
+    use super::*;
+    use crate::Sampler;
+
+    fn tracer(sampler: Sampler) -> Tracer {
+        crate::testing::SpanCapture::new()
+            .builder("leaf")
+            .sampler(sampler)
+            .build()
+            .unwrap()
+            .into_tracer()
+    }
+
+    fn remote(sampled: bool) -> Context {
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(7),
+            SpanId::from(9),
+            flags,
+            true,
+            TraceState::default(),
+        ))
+    }
+
+    /// `records_leaf` says `false` exactly where the SDK's own decision would not record, so an
+    /// integration that skips the span on `false` loses nothing the SDK would have kept.
+    #[test]
+    fn a_leaf_is_skipped_exactly_where_the_sdk_would_not_record_it() {
+        let cases = [
+            (Sampler::ParentBasedAlwaysOn, None, true),
+            (Sampler::ParentBasedAlwaysOn, Some(true), true),
+            (Sampler::ParentBasedAlwaysOn, Some(false), false),
+            (Sampler::ParentBasedAlwaysOff, None, false),
+            (Sampler::ParentBasedAlwaysOff, Some(true), true),
+            (Sampler::ParentBasedTraceIdRatio(0.0), Some(true), true),
+            (Sampler::ParentBasedTraceIdRatio(1.0), Some(false), false),
+            (Sampler::ParentBasedTraceIdRatio(1.0), None, true),
+            (Sampler::AlwaysOn, Some(false), true),
+            (Sampler::AlwaysOff, Some(true), false),
+            (Sampler::TraceIdRatio(1.0), Some(false), true),
+        ];
+        for (sampler, parent, expected) in cases {
+            let t = tracer(sampler);
+            let cx = parent.map_or_else(Context::new, remote);
+            assert_eq!(t.records_leaf(&cx), expected, "{sampler:?} {parent:?}");
+            let mut span = t.span("probe", SpanKind::Client, vec![], &cx).unwrap();
+            assert_eq!(
+                span.is_recording(),
+                expected,
+                "the SDK, {sampler:?} {parent:?}"
+            );
+            span.end();
+            t.set_enabled(false);
+            assert!(!t.records_leaf(&cx), "switched off");
+        }
     }
 }

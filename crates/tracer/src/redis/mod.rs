@@ -168,6 +168,7 @@ impl<C: ConnectionLike> InstrumentedConnection<C> {
         &self,
         name: Cow<'static, str>,
         mut attributes: Vec<KeyValue>,
+        parent: &Context,
     ) -> Option<opentelemetry_sdk::trace::Span> {
         let settings = &self.settings;
         attributes.push(KeyValue::new(DB_SYSTEM_NAME, "redis"));
@@ -182,13 +183,16 @@ impl<C: ConnectionLike> InstrumentedConnection<C> {
         let builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Client)
             .with_attributes(attributes);
-        settings.tracer.start_span(builder, &Context::current())
+        settings.tracer.start_span(builder, parent)
     }
 }
 
 impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        if !self.settings.tracer.is_enabled() {
+        // A command is a leaf: when its span would not be recorded, none is made (and its text
+        // is never written).
+        let parent = Context::current();
+        if !self.settings.tracer.records_leaf(&parent) {
             return self.inner.req_packed_command(cmd);
         }
         let command = Command::of(cmd);
@@ -198,7 +202,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
             command.write_text(cmd, &mut text);
             attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
         }
-        let span = self.start(command.name, attributes);
+        let span = self.start(command.name, attributes, &parent);
         let future = self.inner.req_packed_command(cmd);
         let Some(mut span) = span else {
             return future;
@@ -223,7 +227,8 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        if !self.settings.tracer.is_enabled() {
+        let parent = Context::current();
+        if !self.settings.tracer.records_leaf(&parent) {
             return self.inner.req_packed_commands(pipeline, offset, count);
         }
         let atomic = pipeline.is_transaction();
@@ -264,7 +269,7 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
             }
             attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
         }
-        let span = self.start(name, attributes);
+        let span = self.start(name, attributes, &parent);
         let future = self.inner.req_packed_commands(pipeline, offset, count);
         let Some(mut span) = span else {
             return future;

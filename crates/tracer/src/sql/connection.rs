@@ -161,10 +161,10 @@ where
         'c: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        if !self.shared.tracer.is_enabled() {
+        let parent = self.parent();
+        if !self.shared.tracer.records_leaf(&parent) {
             return self.inner.deref_mut().fetch_many(query);
         }
-        let parent = self.parent();
         fetch_many::<DB>(
             self.inner.deref_mut(),
             &self.shared,
@@ -181,10 +181,10 @@ where
         'c: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        if !self.shared.tracer.is_enabled() {
+        let parent = self.parent();
+        if !self.shared.tracer.records_leaf(&parent) {
             return self.inner.deref_mut().fetch_optional(query);
         }
-        let parent = self.parent();
         let query = Captured::new(query);
         Box::pin(async move {
             fetch_optional::<DB>(self.inner.deref_mut(), &self.shared, &parent, query).await

@@ -64,6 +64,7 @@ mod dialect;
 mod pool;
 pub mod sanitize;
 mod span;
+mod statements;
 mod stream;
 mod transaction;
 
@@ -87,4 +88,6 @@ struct Shared {
     address: Option<StringValue>,
     port: Option<i64>,
     query_text: bool,
+    /// Sanitized statements, shared by every clone of the pool.
+    statements: std::sync::Arc<statements::Statements>,
 }

@@ -62,6 +62,7 @@ impl<DB: Dialect> Pool<DB> {
                 address: endpoint.address.map(string),
                 port: endpoint.port.map(i64::from),
                 query_text: true,
+                statements: Arc::default(),
             }),
         }
     }
@@ -188,11 +189,11 @@ where
     where
         E: 'q + Execute<'q, DB>,
     {
-        if !self.shared.tracer.is_enabled() {
+        let parent = Context::current();
+        if !self.shared.tracer.records_leaf(&parent) {
             return (&self.inner).fetch_many(query);
         }
         let pool = self.clone();
-        let parent = Context::current();
         let query = Captured::new(query);
         Box::pin(Driven::new(move |yielder| async move {
             let mut conn = match span::acquire(&pool.inner, &pool.shared, &parent).await {
@@ -217,11 +218,11 @@ where
     where
         E: 'q + Execute<'q, DB>,
     {
-        if !self.shared.tracer.is_enabled() {
+        let parent = Context::current();
+        if !self.shared.tracer.records_leaf(&parent) {
             return (&self.inner).fetch_optional(query);
         }
         let pool = self.clone();
-        let parent = Context::current();
         let query = Captured::new(query);
         Box::pin(async move {
             let mut conn = span::acquire(&pool.inner, &pool.shared, &parent).await?;

@@ -13,7 +13,6 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::Span;
 use sqlx::pool::PoolConnection;
 
-use super::sanitize::{sanitize, summarize};
 use super::{Dialect, Shared};
 
 /// The span of one query, counting what comes back.
@@ -25,27 +24,31 @@ pub(super) struct QuerySpan {
 }
 
 impl QuerySpan {
-    /// Starts a CLIENT span for `sql` under `parent`, or `None` while switched off.
+    /// Starts a CLIENT span for `sql` under `parent`, or `None` while switched off or when the
+    /// span would not be recorded (a query is a leaf: no context goes on from it, so no span id
+    /// is needed for an unsampled one, and its statement is then never sanitized).
     pub(super) fn start(shared: &Shared, sql: &str, parent: &Context) -> Option<Self> {
-        if !shared.tracer.is_enabled() {
+        if !shared.tracer.records_leaf(parent) {
             return None;
         }
-        let text = sanitize(sql, shared.flavor);
-        let summary = summarize(&text);
+        let statement = shared.statements.get(sql, shared.flavor);
         let mut attributes = Vec::with_capacity(8);
         attributes.push(KeyValue::new(DB_SYSTEM_NAME, shared.system));
         if let Some(namespace) = &shared.namespace {
             attributes.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
         }
-        if !summary.operation.is_empty() {
-            attributes.push(KeyValue::new(DB_OPERATION_NAME, summary.operation.clone()));
+        if let Some(operation) = &statement.operation {
+            attributes.push(KeyValue::new(DB_OPERATION_NAME, operation.clone()));
         }
-        if let Some(collection) = &summary.collection {
+        if let Some(collection) = &statement.collection {
             attributes.push(KeyValue::new(DB_COLLECTION_NAME, collection.clone()));
         }
-        let name = summary.span_name(shared.system);
+        let name = statement
+            .name
+            .clone()
+            .unwrap_or(Cow::Borrowed(shared.system));
         if shared.query_text {
-            attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
+            attributes.push(KeyValue::new(DB_QUERY_TEXT, statement.text.clone()));
         }
         server_attributes(shared, &mut attributes);
         let builder = SpanBuilder::from_name(name)
@@ -101,7 +104,7 @@ pub(super) async fn acquire<DB: Dialect>(
     shared: &Shared,
     parent: &Context,
 ) -> Result<PoolConnection<DB>, sqlx::Error> {
-    let span = if shared.tracer.is_enabled() {
+    let span = if shared.tracer.records_leaf(parent) {
         let mut attributes = vec![KeyValue::new(DB_SYSTEM_NAME, shared.system)];
         if let Some(namespace) = &shared.namespace {
             attributes.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
