@@ -420,8 +420,56 @@ fn latency(c: &mut Criterion, env: &Env) {
     group.finish();
 }
 
+/// The function callgrind collects in.
+#[inline(never)]
+fn callgrind_measured(env: &Env, scenario: Scenario, app: &Router, n: usize) {
+    requests(env, scenario, app, n);
+}
+
+/// Runs `n` in-process requests of `scenario`.
+#[inline(never)]
+fn requests(env: &Env, scenario: Scenario, app: &Router, n: usize) {
+    let runtime = env.runtime(scenario);
+    runtime.block_on(async {
+        for _ in 0..n {
+            let request = http::Request::get("/hello/world")
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            std::hint::black_box(
+                axum::body::to_bytes(response.into_body(), 1024)
+                    .await
+                    .unwrap(),
+            );
+        }
+    });
+}
+
+/// `http callgrind SCENARIO N`: instruction counts of N in-process requests (see the module
+/// docs of `benches/data.rs` for the method).
+fn callgrind(env: &Env, args: &[String]) {
+    let [name, n] = args else {
+        panic!("usage: http callgrind SCENARIO N");
+    };
+    let scenario = ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+        .unwrap_or_else(|| panic!("unknown scenario {name:?}"));
+    let n: usize = n.parse().expect("N: a number of requests");
+    let app = env.app(scenario);
+    let _peer = matches!(scenario, Scenario::TowerHttp | Scenario::AxumTracingOtel)
+        .then(|| tracing::dispatcher::set_default(&env.peer));
+    requests(env, scenario, &app, 100);
+    callgrind_measured(env, scenario, &app, n);
+}
+
 fn main() {
     let env = Env::new();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("callgrind") {
+        callgrind(&env, &args[1..]);
+        return;
+    }
     let mut criterion = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))

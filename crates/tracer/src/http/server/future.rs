@@ -33,11 +33,14 @@ pin_project! {
     ///
     /// Every poll of the inner future runs with the request's context attached, so spans made
     /// by the handler (client calls, `tracing` spans) are children of the server span. Dropped
-    /// before completion (the client went away), it ends the span as cancelled.
+    /// before completion (the client went away), it ends the span as cancelled. When there is
+    /// nothing to attach (no span, no incoming context, no baggage: tracing off or the request
+    /// filtered, and no trace headers), polls go straight to the inner future.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         cx: Context,
+        attach: bool,
         traced: Option<Traced>,
         catch_panic: bool,
         done: bool,
@@ -56,10 +59,17 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, cx: Context, traced: Option<Traced>, catch_panic: bool) -> Self {
+    pub(crate) fn new(
+        inner: F,
+        cx: Context,
+        attach: bool,
+        traced: Option<Traced>,
+        catch_panic: bool,
+    ) -> Self {
         Self {
             inner,
             cx,
+            attach,
             traced,
             catch_panic,
             done: false,
@@ -88,7 +98,7 @@ where
         let this = self.project();
         assert!(!*this.done, "ResponseFuture polled after completion");
         let polled = {
-            let _current = this.cx.clone().attach();
+            let _current = this.attach.then(|| this.cx.clone().attach());
             let inner = this.inner;
             catch_unwind(AssertUnwindSafe(|| inner.poll(task)))
         };

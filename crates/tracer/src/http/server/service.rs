@@ -8,6 +8,7 @@ use std::task::{Context as TaskContext, Poll};
 use ::http::request::Parts;
 use ::http::{HeaderMap, Request, Response, header};
 use http_body::Body;
+use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use tower::Service;
@@ -84,13 +85,16 @@ where
             (parent, None)
         };
         let request = Request::from_parts(parts, body);
+        // Nothing to make current when no span was started and nothing came in: tracing off
+        // (or the request filtered out) and no trace headers.
+        let attach = traced.is_some() || cx.has_active_span() || !cx.baggage().is_empty();
         // The handler's synchronous part runs inside `call` for some services (axum builds the
         // handler future here): make the span current for it too.
         let future = {
-            let _current = cx.clone().attach();
+            let _current = attach.then(|| cx.clone().attach());
             self.inner.call(request)
         };
-        ResponseFuture::new(future, cx, traced, shared.catch_panic)
+        ResponseFuture::new(future, cx, attach, traced, shared.catch_panic)
     }
 }
 
