@@ -1,0 +1,1 @@
+//! What got slower: two sets of traces compared per operation path.
