@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tracer::testing::tree_diff;
+use tracer_collector::insight::lint::Finding;
 use tracer_collector::query::model::Trace;
 
 use crate::scenarios::{CATALOGUE, Scenario};
@@ -62,6 +63,8 @@ pub struct Outcome {
     pub tree: String,
     /// The collected trace, when there is one.
     pub trace: Option<Trace>,
+    /// The collector's linter findings for the trace (`/api/traces/{id}/findings`).
+    pub findings: Vec<Finding>,
 }
 
 impl Outcome {
@@ -182,6 +185,7 @@ pub async fn run_scenario(driver: &Driver<'_>, scenario: &'static Scenario) -> O
         notes: Vec::new(),
         tree: String::new(),
         trace: None,
+        findings: Vec::new(),
     };
     let played = match scenario.play_on(driver).await {
         Ok(p) => p,
@@ -237,6 +241,16 @@ pub async fn run_scenario(driver: &Driver<'_>, scenario: &'static Scenario) -> O
             }
         }
         (None, false) => {}
+    }
+    if trace.is_some() {
+        match collect::fetch_findings(&driver.plain, &driver.cluster.query_url, &played.trace_id)
+            .await
+        {
+            Ok(findings) => outcome.findings = findings,
+            Err(e) => outcome
+                .notes
+                .push(format!("no findings from the collector: {e:#}")),
+        }
     }
     outcome.trace = trace;
     outcome
@@ -296,25 +310,48 @@ fn print_waterfall(o: &Outcome) {
         println!("    {note}");
     }
     match &o.trace {
-        Some(trace) => println!("{}", tracer_collector::view::render(trace, 100)),
+        Some(trace) => {
+            println!("{}", tracer_collector::view::render(trace, 100));
+            print!(
+                "{}",
+                tracer_collector::view::render_findings(&o.findings, 100)
+            );
+        }
         None => println!("(no spans collected for trace {})", o.trace_id),
+    }
+}
+
+/// The rules that found something in a scenario's trace, warnings first: `n-plus-one,
+/// dominant-span`, or `-`.
+pub fn finding_rules(o: &Outcome) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for f in &o.findings {
+        if !names.contains(&f.rule.name()) {
+            names.push(f.rule.name());
+        }
+    }
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 
 fn print_table(outcomes: &[Outcome]) {
     println!(
-        "\n{:<24} {:<32} {:>5} {:>6} {:>10}  result",
+        "\n{:<24} {:<32} {:>5} {:>6} {:>10}  result  findings",
         "scenario", "trace id", "spans", "errors", "duration"
     );
     for o in outcomes {
         println!(
-            "{:<24} {:<32} {:>5} {:>6} {:>10}  {}",
+            "{:<24} {:<32} {:>5} {:>6} {:>10}  {:<6}  {}",
             o.scenario.name,
             o.trace_id,
             o.spans,
             o.errors,
             tracer_collector::view::format_duration_us(o.duration_us),
-            if o.passed() { "pass" } else { "FAIL" }
+            if o.passed() { "pass" } else { "FAIL" },
+            finding_rules(o)
         );
     }
 }

@@ -80,6 +80,46 @@ pub fn path(trace: &TraceView) -> Vec<(usize, u64)> {
     out
 }
 
+/// What to do about span `i` taking the time.
+fn fix_for(trace: &TraceView, i: usize) -> String {
+    let span = &trace.spans[i];
+    let callee = trace
+        .children(i)
+        .iter()
+        .copied()
+        .find(|&c| trace.spans[c].service != span.service);
+    match (span.db_system(), span.is_call(), callee) {
+        (Some(system), true, _) => format!(
+            "make this {system} call faster (an index, fewer rows, no lock wait) or take it \
+             off the request's path"
+        ),
+        (Some(system), false, _) => format!(
+            "the time is spent waiting inside the {system} client (for a connection from its \
+             pool): give the pool more connections or hold each one for less time"
+        ),
+        (None, true, Some(c)) => format!(
+            "the time is between the call and {}'s span: connection set-up, a queue or the \
+             network; reuse connections, or look at what {} does before its span starts",
+            trace.label(c),
+            trace.spans[c].service
+        ),
+        (None, true, None) => {
+            let target = span
+                .attr(semconv::SERVER_ADDRESS)
+                .unwrap_or("the called service");
+            format!(
+                "the time is spent in {target} or on the way there, which this trace does not \
+                 show: trace that service or make the call cheaper"
+            )
+        }
+        (None, false, _) => format!(
+            "the time is {}'s own work between its calls (or a wait, such as a backoff): \
+             profile that code, or give it a child span for each step to see which one",
+            span.service
+        ),
+    }
+}
+
 /// The dominant-span finding of `trace`, if any.
 pub fn find(trace: &TraceView) -> Option<Finding> {
     let (start, end) = trace.bounds();
@@ -96,26 +136,7 @@ pub fn find(trace: &TraceView) -> Option<Finding> {
         return None;
     }
     let share = own as f64 * 100.0 / total as f64;
-    let fix = if let Some(system) = span.db_system() {
-        format!(
-            "make this {system} call faster (an index, fewer rows, no lock wait) or take it off \
-             the request's path"
-        )
-    } else if span.is_call() && trace.children(i).is_empty() {
-        let target = span
-            .attr(semconv::SERVER_ADDRESS)
-            .unwrap_or("the called service");
-        format!(
-            "the time is spent in {target} or on the way there, which this trace does not \
-             show: trace that service or make the call cheaper"
-        )
-    } else {
-        format!(
-            "the time is {}'s own work between its calls: profile that code, or give it a \
-             child span for each step to see which one",
-            span.service
-        )
-    };
+    let fix = fix_for(trace, i);
     Some(Finding::new(
         trace,
         Rule::DominantSpan,

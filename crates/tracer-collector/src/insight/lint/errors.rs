@@ -141,10 +141,9 @@ fn propagated(trace: &TraceView, top: usize, origins: &[usize], hops: &[usize]) 
             labels.push(l);
         }
     }
-    let subject = if origins.len() == 1 {
-        trace.label(first)
-    } else {
-        format!("{} ({})", times(origins.len(), "spans"), labels.join(", "))
+    let subject = match labels.as_slice() {
+        [one] => times(origins.len(), one),
+        _ => format!("{} spans ({})", origins.len(), labels.join(", ")),
     };
     let evidence = if first == top {
         format!("it failed ({}) at the top of the trace", origin.failure())

@@ -112,14 +112,18 @@ pub(crate) fn target_of(trace: &TraceView, call: usize) -> String {
     {
         return trace.spans[callee].service.clone();
     }
-    if let Some(address) = span.attr(semconv::SERVER_ADDRESS) {
-        return match span.attr(semconv::SERVER_PORT) {
-            Some(port) => format!("{address}:{port}"),
-            None => address.to_owned(),
-        };
+    let address =
+        span.attr(semconv::SERVER_ADDRESS)
+            .map(|address| match span.attr(semconv::SERVER_PORT) {
+                Some(port) => format!("{address}:{port}"),
+                None => address.to_owned(),
+            });
+    match (span.db_system(), address) {
+        (Some(system), Some(address)) => format!("{system} at {address}"),
+        (Some(system), None) => system.to_owned(),
+        (None, Some(address)) => address,
+        (None, None) => trace.label(call),
     }
-    span.db_system()
-        .map_or_else(|| trace.label(call), str::to_owned)
 }
 
 fn finding(trace: &TraceView, parent: usize, attempts: &[usize]) -> Finding {
