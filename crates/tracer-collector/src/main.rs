@@ -405,7 +405,8 @@ async fn view_trace(trace_id: &str, query: &str, width: usize) -> anyhow::Result
     let url = format!("{url}/findings");
     if let Ok(response) = reqwest::get(&url).await
         && response.status().is_success()
-        && let Ok(answer) = response.json::<Envelope<TraceFindings>>().await
+        && let Ok(body) = response.text().await
+        && let Ok(answer) = serde_json::from_str::<Envelope<TraceFindings>>(&body)
         && let Some(data) = answer.data
     {
         print!("\n{}", view::render_findings(&data.findings, width));
