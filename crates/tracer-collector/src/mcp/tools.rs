@@ -4,9 +4,10 @@
 //!   failed ones) over the last `lookback_minutes`, newest first, as one line per trace: at most
 //!   [`MAX_SEARCH`] traces.
 //! - `get_trace_summary`: one trace as an indented span tree (at most [`MAX_TREE_SPANS`] spans
-//!   shown, the rest counted), its failed spans, and its critical path: from the root, the
+//!   shown, the rest counted), its failed spans, its critical path: from the root, the
 //!   child that finished last, then its child that finished last, and so on, each with the
-//!   time it spent outside that child (at most [`MAX_PATH`] steps).
+//!   time it spent outside that child (at most [`MAX_PATH`] steps), and the trace linter's
+//!   findings ([`crate::insight::lint`], at most [`crate::insight::lint::MAX_FINDINGS`]).
 //! - `get_red_metrics`: per operation of a service, calls, calls per second, error fraction and
 //!   p50/p95/p99 latency over the last `lookback_minutes`, computed like `/api/metrics/*`
 //!   ([`crate::query::metrics`], same bounds) with one window spanning the whole range.
@@ -87,7 +88,7 @@ pub fn list() -> Value {
         {
             "name": "get_trace_summary",
             "title": "Trace summary",
-            "description": format!("One trace: span tree (at most {MAX_TREE_SPANS} spans), failed spans and the critical path with each step's own time."),
+            "description": format!("One trace: span tree (at most {MAX_TREE_SPANS} spans), failed spans, the critical path with each step's own time, and the linter's findings (N+1 queries, sequential calls, retry storms, swallowed/handled/propagated errors, the dominant span), each one sentence naming the spans, the evidence and the fix."),
             "inputSchema": {
                 "type": "object",
                 "properties": {"trace_id": {"type": "string", "description": "Trace id, hex"}},
@@ -493,6 +494,22 @@ async fn trace_summary(state: &QueryState, args: &Value) -> Outcome {
             step["self_ms"]
         );
     }
+    let findings = crate::insight::api::findings(state, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .findings;
+    let _ = writeln!(
+        text,
+        "\nfindings:{}",
+        if findings.is_empty() { " none" } else { "" }
+    );
+    for f in &findings {
+        let marker = match f.severity {
+            crate::insight::lint::Severity::Warning => "!",
+            crate::insight::lint::Severity::Info => "i",
+        };
+        let _ = writeln!(text, "  {marker} {}", f.message);
+    }
     let data = json!({
         "trace_id": tree.trace.trace_id,
         "span_count": spans.len(),
@@ -501,6 +518,7 @@ async fn trace_summary(state: &QueryState, args: &Value) -> Outcome {
         "tree_truncated": walk.len() > MAX_TREE_SPANS,
         "failed_spans": errors,
         "critical_path": path,
+        "findings": findings,
     });
     Ok((text, data))
 }
