@@ -58,6 +58,12 @@ export async function trace(id, signal) {
   return body.data[0];
 }
 
+/** The trace linter's findings for one trace: `{traceID, spanCount, findings: [...]}`. */
+export async function findings(id, signal) {
+  const body = await getJson(`/api/traces/${enc(id)}/findings`, signal);
+  return body.data;
+}
+
 /** URL of one trace as a file: format `otlp-json`, `jaeger-json` or `html` (a page that opens offline). */
 export function exportUrl(id, format) {
   return `/api/export/${enc(id)}?format=${enc(format)}`;
