@@ -59,8 +59,9 @@ pub(crate) fn resend_count(trace: &TraceView, i: usize) -> Option<u64> {
 
 /// The runs of attempts of one call among `parent`'s children (each in start order).
 pub(crate) fn attempt_runs(trace: &TraceView, parent: usize) -> Vec<Vec<usize>> {
-    let mut groups: HashMap<(&str, Option<&str>, Option<&str>, Option<&str>), Vec<usize>> =
-        HashMap::new();
+    // (name, server.address, server.port, db.system.name) -> the calls.
+    type CallKey<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let mut groups: HashMap<CallKey<'_>, Vec<usize>> = HashMap::new();
     for &c in trace.children(parent) {
         let s = &trace.spans[c];
         if !s.is_call() {

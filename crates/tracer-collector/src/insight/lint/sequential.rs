@@ -93,7 +93,7 @@ fn is_write(trace: &TraceView, i: usize) -> bool {
 }
 
 /// The kind of system a call goes to: its database system, or "service".
-fn channel<'a>(trace: &'a TraceView, i: usize) -> &'a str {
+fn channel(trace: &TraceView, i: usize) -> &str {
     trace.spans[i].db_system().unwrap_or("service")
 }
 
