@@ -247,9 +247,11 @@ pub async fn samples_of(
             match &keys {
                 Keys::Paths => regress::add_trace(&mut samples, &view),
                 Keys::ServerOperations(service) => {
-                    for span in view.spans.iter().filter(|s| {
-                        s.kind == KIND_SERVER && &s.service == service
-                    }) {
+                    for span in view
+                        .spans
+                        .iter()
+                        .filter(|s| s.kind == KIND_SERVER && &s.service == service)
+                    {
                         let sample = regress::Sample {
                             duration_ns: span.duration_ns,
                             trace_id: view.trace_id,
@@ -319,9 +321,11 @@ fn parse_sets(q: &QueryParams, now_ns: u64) -> Result<(TraceSet, TraceSet, Signi
     let micros = |name: &str| -> Result<Option<u64>, String> {
         q.get(name)
             .map(|v| {
-                v.parse::<u64>().map(|us| us.saturating_mul(1000)).map_err(|_| {
-                    format!("parameter {name}: {v:?} is not a time in Unix microseconds")
-                })
+                v.parse::<u64>()
+                    .map(|us| us.saturating_mul(1000))
+                    .map_err(|_| {
+                        format!("parameter {name}: {v:?} is not a time in Unix microseconds")
+                    })
             })
             .transpose()
     };
@@ -363,14 +367,17 @@ fn parse_sets(q: &QueryParams, now_ns: u64) -> Result<(TraceSet, TraceSet, Signi
     if explicit.iter().any(Option::is_some) {
         let [Some(bs), Some(be), Some(a_s), Some(ae)] = explicit else {
             return Err(
-                "parameters beforeStart, beforeEnd, afterStart, afterEnd: give all four"
-                    .to_owned(),
+                "parameters beforeStart, beforeEnd, afterStart, afterEnd: give all four".to_owned(),
             );
         };
         if bs > be || a_s > ae {
             return Err("parameters beforeStart..beforeEnd and afterStart..afterEnd: each window must start before it ends".to_owned());
         }
-        return Ok((window(Some(bs), Some(be)), window(Some(a_s), Some(ae)), rule));
+        return Ok((
+            window(Some(bs), Some(be)),
+            window(Some(a_s), Some(ae)),
+            rule,
+        ));
     }
     let length = match q.get("window") {
         None => DEFAULT_WINDOW_NS,

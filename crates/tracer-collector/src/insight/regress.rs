@@ -7,7 +7,7 @@
 //! two demo runs) are compared path by path ([`compare`]): the count, p50 and p95 of each side
 //! (quantiles interpolated between the nearest ranks, as the metrics API computes them), the
 //! change, and a representative pair of traces (on each side, the trace whose span is nearest
-//! that side's median) to open side by side.
+//! that side's median, the lowest trace id among equals) to open side by side.
 //!
 //! **Significance.** A path is *slower* when its p50 or its p95 grew by at least
 //! [`Significance::min_ratio`] (default 20%) and by at least [`Significance::min_delta_ms`]
@@ -264,10 +264,7 @@ fn distribution(sorted_ms: &[f64]) -> Distribution {
 }
 
 fn sorted_ms(samples: &[Sample]) -> Vec<f64> {
-    let mut v: Vec<f64> = samples
-        .iter()
-        .map(|s| s.duration_ns as f64 / 1e6)
-        .collect();
+    let mut v: Vec<f64> = samples.iter().map(|s| s.duration_ns as f64 / 1e6).collect();
     v.sort_by(f64::total_cmp);
     v
 }
@@ -277,7 +274,9 @@ fn example(samples: &[Sample], target_ms: f64) -> Example {
         .iter()
         .min_by(|a, b| {
             let d = |s: &Sample| (s.duration_ns as f64 / 1e6 - target_ms).abs();
+            // Ties go to the lowest trace id, so the pair does not depend on reading order.
             d(a).total_cmp(&d(b))
+                .then((a.trace_id, a.span_id).cmp(&(b.trace_id, b.span_id)))
         })
         .copied()
         .unwrap_or(Sample {
@@ -298,9 +297,14 @@ fn normal_upper_tail(z: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erfc = poly * (-x * x).exp();
-    if z >= 0.0 { erfc / 2.0 } else { 1.0 - erfc / 2.0 }
+    if z >= 0.0 {
+        erfc / 2.0
+    } else {
+        1.0 - erfc / 2.0
+    }
 }
 
 /// One-sided Mann–Whitney U: the p-value of "`later` is stochastically larger than
@@ -427,7 +431,11 @@ mod tests {
         let paths = operation_paths(&TraceView::new(1, chain));
         assert_eq!(paths.len(), 1000);
         let longest = paths.iter().map(|(p, _)| p.matches(" / ").count()).max();
-        assert_eq!(longest, Some(MAX_PATH_DEPTH + 1), "16 levels, the ellipsis, the span");
+        assert_eq!(
+            longest,
+            Some(MAX_PATH_DEPTH + 1),
+            "16 levels, the ellipsis, the span"
+        );
         assert!(paths.iter().any(|(p, _)| p.ends_with("/ … / svc op1000")));
     }
 

@@ -588,9 +588,13 @@ async fn compare_windows(state: &QueryState, args: &Value) -> Outcome {
     };
     let middle = now.saturating_sub(window_ns);
     let keys = Keys::ServerOperations(service.clone());
-    let (before, _) = samples_of(state, set(middle.saturating_sub(window_ns), middle), keys.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let (before, _) = samples_of(
+        state,
+        set(middle.saturating_sub(window_ns), middle),
+        keys.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let (after, _) = samples_of(state, set(middle + 1, now), keys)
         .await
         .map_err(|e| e.to_string())?;
@@ -635,7 +639,11 @@ async fn compare_windows(state: &QueryState, args: &Value) -> Outcome {
         let _ = writeln!(text, "only before: {}", result.only_before.join(", "));
     }
     if !result.only_after.is_empty() {
-        let _ = writeln!(text, "only in the last window: {}", result.only_after.join(", "));
+        let _ = writeln!(
+            text,
+            "only in the last window: {}",
+            result.only_after.join(", ")
+        );
     }
     Ok((
         text,
