@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod collect;
 pub mod driver;
+pub mod history;
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -40,6 +41,8 @@ pub struct RunOptions {
     pub mysql_url: String,
     /// Extra arguments of the collector process: `--forward-otlp URL`, `--forward-protocol P`.
     pub forward: Vec<String>,
+    /// The file keeping the last run's latencies ([`history::history_path`] when `None`).
+    pub history: Option<std::path::PathBuf>,
 }
 
 /// The result of one scenario.
@@ -146,6 +149,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<bool> {
         }
     }
     print_table(&outcomes);
+    compare_with_previous_run(&outcomes, options.history.as_deref());
     let failed = outcomes.iter().filter(|o| !o.passed()).count();
     println!(
         "\n{} of {} scenarios passed in {:.1} s",
@@ -171,6 +175,36 @@ pub async fn run(options: RunOptions) -> anyhow::Result<bool> {
     }
     cluster.stop().await;
     Ok(failed == 0)
+}
+
+/// Prints what got slower since the run recorded in the history file, then records this run
+/// there ([`history`]). Only scenarios that passed are recorded.
+fn compare_with_previous_run(outcomes: &[Outcome], flag: Option<&std::path::Path>) {
+    let path = history::history_path(flag);
+    let mut current = history::RunRecord {
+        finished_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        ..history::RunRecord::default()
+    };
+    for o in outcomes.iter().filter(|o| o.passed()) {
+        if let Some(trace) = &o.trace {
+            current.add_trace(o.scenario.name, trace);
+        }
+    }
+    println!();
+    match history::RunRecord::load(&path) {
+        Ok(Some(previous)) => print!("{}", history::slower_report(&previous, &current)),
+        Ok(None) => println!(
+            "no previous run recorded at {}: nothing to compare with",
+            path.display()
+        ),
+        Err(e) => println!("the previous run is not comparable ({e:#}); starting afresh"),
+    }
+    match current.save(&path) {
+        Ok(()) => println!("this run's latencies are kept in {}", path.display()),
+        Err(e) => println!("this run's latencies could not be kept: {e:#}"),
+    }
 }
 
 /// Plays `scenario` and checks its trace.
