@@ -63,9 +63,12 @@ fn propagated(origin: &str, failure: &str, hops: &str, top: &str) -> String {
     .replace("up # spans", &format!("up {hops} spans"))
 }
 
-/// Per scenario: the findings expected (dominant span aside), and the dominant span's subject
-/// where the scenario makes one.
-fn expectations() -> Vec<(&'static str, Vec<(Rule, String)>, Option<&'static str>)> {
+/// A scenario, the findings expected (dominant span aside, numbers masked), and the dominant
+/// span's subject where the scenario makes one.
+type Expectation = (&'static str, Vec<(Rule, String)>, Option<&'static str>);
+
+/// Per scenario: what [`Expectation`] says.
+fn expectations() -> Vec<Expectation> {
     let p = |o, f, top| (Rule::ErrorPropagated, propagated(o, f, "#", top));
     let grpc = "server# shop.v#.Shop/GetProduct";
     vec![
