@@ -36,8 +36,10 @@
 //!     add_trace(&mut after, &trace(100 + i, 40 + (i as u64 % 3)));
 //! }
 //! let result = compare(&before, &after, &Significance::default());
-//! assert_eq!(result.slower[0].path, "shop GET /cart / shop SELECT carts");
-//! assert_eq!(result.slower.len(), 2);
+//! // The query got 30 ms slower, and so did the request around it.
+//! assert_eq!(result.slower[0].path, "shop GET /cart");
+//! assert_eq!(result.slower[1].path, "shop GET /cart / shop SELECT carts");
+//! assert_eq!(result.slower[1].p50_delta_ms, 30.0);
 //! assert_eq!(result.unchanged, 0);
 //! ```
 
