@@ -35,6 +35,7 @@ pub mod config;
 pub mod files;
 pub mod forward;
 pub mod ingest;
+pub mod insight;
 pub mod loadgen;
 pub mod mcp;
 pub mod query;
@@ -235,6 +236,7 @@ impl Collector {
             }))
             .merge(ingest::receiver::stats_router(self.receiver_stats.clone()))
             .merge(mcp::router(self.query_state()))
+            .merge(insight::api::router(self.query_state()))
             .merge(ui::router())
     }
 

@@ -26,6 +26,7 @@ use tracer_collector::config::{
 };
 use tracer_collector::ingest::receiver;
 use tracer_collector::ingest::strategies::SamplingStrategies;
+use tracer_collector::insight::api::TraceFindings;
 use tracer_collector::query::model::{Envelope, Trace};
 use tracer_collector::{Collector, Listeners, files, view};
 
@@ -400,5 +401,15 @@ async fn view_trace(trace_id: &str, query: &str, width: usize) -> anyhow::Result
         bail!("{url}: {status} without a trace");
     };
     print!("{}", view::render(trace, width));
+    // The linter's findings, from the same collector (an older one without the endpoint: none).
+    let url = format!("{url}/findings");
+    if let Ok(response) = reqwest::get(&url).await
+        && response.status().is_success()
+        && let Ok(body) = response.text().await
+        && let Ok(answer) = serde_json::from_str::<Envelope<TraceFindings>>(&body)
+        && let Some(data) = answer.data
+    {
+        print!("\n{}", view::render_findings(&data.findings, width));
+    }
     Ok(())
 }

@@ -242,6 +242,60 @@ pub fn render(trace: &Trace, width: usize) -> String {
     out
 }
 
+/// Renders the linter's findings for a trace ([`crate::insight::lint`]) below its tree: a
+/// `findings:` heading, then each finding's sentence, `!` for a warning and `i` for
+/// information, wrapped to `width` columns (at least 40) and indented under its marker.
+///
+/// ```
+/// use tracer_collector::insight::lint::lint;
+/// use tracer_collector::insight::view::{TraceView, ViewSpan};
+/// use tracer_collector::view::render_findings;
+///
+/// let ms = 1_000_000;
+/// let trace = TraceView::new(1, vec![
+///     ViewSpan::new(1, 0, "shop", "GET /").kind(2).timing(0, 100 * ms),
+///     ViewSpan::new(2, 1, "shop", "SELECT items").client().timing(5 * ms, 90 * ms)
+///         .attribute("db.system.name", "mysql"),
+/// ]);
+/// let text = render_findings(&lint(&trace), 60);
+/// assert!(text.starts_with("findings: 1\n  i Dominant span: shop SELECT items: 90.0 ms of"));
+/// assert!(text.lines().all(|l| l.chars().count() <= 60));
+/// assert_eq!(render_findings(&[], 60), "findings: none\n");
+/// ```
+pub fn render_findings(findings: &[crate::insight::lint::Finding], width: usize) -> String {
+    use crate::insight::lint::Severity;
+    let width = width.max(40);
+    if findings.is_empty() {
+        return "findings: none\n".to_owned();
+    }
+    let mut out = format!("findings: {}\n", findings.len());
+    for f in findings {
+        let marker = match f.severity {
+            Severity::Warning => "!",
+            Severity::Info => "i",
+        };
+        let mut line = format!("  {marker}");
+        let mut fresh = true;
+        for word in f.message.split_whitespace() {
+            let len = line.chars().count();
+            if !fresh && len + 1 + word.chars().count() > width {
+                let _ = writeln!(out, "{line}");
+                line = "    ".to_owned();
+                fresh = true;
+            }
+            if fresh && line.trim().is_empty() {
+                line.push_str(&truncate(word, width - 4));
+            } else {
+                line.push(' ');
+                line.push_str(&truncate(word, width.saturating_sub(len + 1).max(1)));
+            }
+            fresh = false;
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

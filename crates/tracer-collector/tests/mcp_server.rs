@@ -170,6 +170,22 @@ fn check_client_output(lines: &[Value]) {
         .collect();
     assert_eq!(path, ["GET /order", "POST /pay"], "{summary}");
     assert_eq!(summary["structured"]["critical_path"][0]["self_ms"], 50.0);
+    // The linter's findings: the failed payment under an order that answered without error.
+    assert!(
+        text.contains(
+            "\nfindings:\n  ! Error swallowed: pay POST /pay under shop GET /order: it failed \
+             (status \"card declined\") but shop GET /order ended without error"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        summary["structured"]["findings"][0]["rule"], "error-swallowed",
+        "{summary}"
+    );
+    assert_eq!(
+        summary["structured"]["findings"][0]["spans"],
+        json!(["0000000000000003"])
+    );
 
     let red = call(3, "get_red_metrics");
     assert_eq!(red["isError"], false, "{red}");

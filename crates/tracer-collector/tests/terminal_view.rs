@@ -1,5 +1,6 @@
 //! `view::render` and `tracer-collector view <trace-id>` print a trace as an indented tree with
-//! duration bars, services, status and key attributes, within 100 columns.
+//! duration bars, services, status and key attributes, within 100 columns, followed by the
+//! linter's findings.
 
 mod common;
 
@@ -116,6 +117,24 @@ async fn the_view_command_prints_a_trace_from_a_running_collector() {
     );
     assert!(stdout.contains("GET /orders/{id}"), "{stdout}");
     assert!(stdout.contains("└─ orders.v1.Orders/Get"), "{stdout}");
+    // The linter's findings follow the tree: the refused Redis read, handled by the MySQL query.
+    assert!(
+        stdout.contains("\nfindings: 1\n  i Error handled: server2-with-a-long-service-name GET"),
+        "{stdout}"
+    );
+    let findings = stdout[stdout.find("findings: 1").unwrap()..]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        findings.contains(
+            "it failed (error.type=connection_refused) and server2-with-a-long-service-name \
+             orders.v1.Orders/Get fell back: it went on with server2-with-a-long-service-name \
+             SELECT orders and ended without error"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.lines().all(|l| l.chars().count() <= 100), "{stdout}");
 
     let url = format!("http://{}", collector.query);
     let output = tokio::task::spawn_blocking(move || {

@@ -58,6 +58,18 @@ export async function trace(id, signal) {
   return body.data[0];
 }
 
+/** The trace linter's findings for one trace: `{traceID, spanCount, findings: [...]}`. */
+export async function findings(id, signal) {
+  const body = await getJson(`/api/traces/${enc(id)}/findings`, signal);
+  return body.data;
+}
+
+/** Two sets of traces compared per operation path (`/api/regressions?{query}`). */
+export async function regressions(query, signal) {
+  const body = await getJson(`/api/regressions?${query}`, signal);
+  return body.data;
+}
+
 /** URL of one trace as a file: format `otlp-json`, `jaeger-json` or `html` (a page that opens offline). */
 export function exportUrl(id, format) {
   return `/api/export/${enc(id)}?format=${enc(format)}`;

@@ -5,6 +5,7 @@
 //   #/deps?lookback=
 //   #/service/{name}?lookback=
 //   #/compare/{a}/{b}
+//   #/slower?service=&window=  or  #/slower?before={ids}&after={ids}
 //   #/status
 
 import * as api from './api.js';
@@ -15,6 +16,7 @@ import { searchView } from './search.js';
 import { traceView } from './trace.js';
 import { depsView } from './deps.js';
 import { compareView } from './compare.js';
+import { regressView } from './regress.js';
 import { serviceView } from './service.js';
 import { statusView } from './status.js';
 import { installUpload } from './upload.js';
@@ -27,6 +29,7 @@ const routes = [
   [/^\/service\/([^/]+)$/, (m, params, ctx) => serviceView(main, decodeURIComponent(m[1]), params, ctx)],
   [/^\/(deps|dependencies)$/, (m, params, ctx) => depsView(main, params, ctx)],
   [/^\/status$/, (m, params, ctx) => statusView(main, params, ctx)],
+  [/^\/slower$/, (m, params, ctx) => regressView(main, params, ctx)],
   [/^\/compare(?:\/([^/]*)(?:\/([^/]*))?)?$/, (m, params, ctx) =>
     compareView(main, decodeURIComponent(m[1] || ''), decodeURIComponent(m[2] || ''), params, ctx)],
 ];

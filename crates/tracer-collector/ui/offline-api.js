@@ -51,6 +51,16 @@ export async function trace(id) {
   return found;
 }
 
+/** No linter in a saved page: the findings panel stays hidden. */
+export async function findings() {
+  throw new ApiError(404, 'findings are not part of this saved page');
+}
+
+/** No comparison of trace sets in a saved page. */
+export async function regressions() {
+  throw new ApiError(404, 'comparing sets of traces needs the collector, not a saved page');
+}
+
 /** No dependency data in a saved page. */
 export async function dependencies() {
   return [];

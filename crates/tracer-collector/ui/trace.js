@@ -8,6 +8,7 @@ import {
   attributesOf, buildTrace, criticalPath, findSpans, linksOf, spanTagsOf, traceName,
 } from './model.js';
 import { hashOf, traceHash } from './route.js';
+import { findingsPanel } from './findings.js';
 import { VirtualList } from './vlist.js';
 
 const ROW_HEIGHT = 26;
@@ -386,8 +387,11 @@ export async function traceView(main, id, params, ctx) {
   };
   document.addEventListener('keydown', onKey);
 
+  const labelOf = (sid) => (trace.byId.has(sid) ? `${trace.byId.get(sid).service} ${trace.byId.get(sid).operation}` : sid);
+  const showSpan = (sid) => { if (trace.byId.has(sid)) { list.scrollToIndex(reveal(trace.byId.get(sid))); select(sid); } };
+  const findings = findingsPanel(id, { signal: ctx.signal, labelOf, select: showSpan });
   mount(main, h('div', { class: 'trace-page' },
-    header, toolbar,
+    header, findings, toolbar,
     h('div', { class: 'trace-body' },
       h('div', { class: 'waterfall', id: 'waterfall' }, wfHeader, list.el),
       detail)));

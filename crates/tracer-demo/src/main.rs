@@ -83,6 +83,10 @@ struct RunArgs {
     /// Do not print each scenario's waterfall.
     #[arg(long)]
     quiet: bool,
+    /// Where the last run's latencies are kept, to print what got slower the next time
+    /// (default: tracer-demo-last-run.json next to the executable).
+    #[arg(long, env = "TRACER_DEMO_HISTORY", value_name = "FILE")]
+    history: Option<std::path::PathBuf>,
     #[command(flatten)]
     data: DataArgs,
     #[command(flatten)]
@@ -214,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
                 redis_url: args.data.redis_url,
                 mysql_url: args.data.mysql_url,
                 forward: forward_flags(&args.forward),
+                history: args.history,
             };
             let passed = runner::run(options).await?;
             if !passed {

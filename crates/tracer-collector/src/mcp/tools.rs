@@ -4,21 +4,25 @@
 //!   failed ones) over the last `lookback_minutes`, newest first, as one line per trace: at most
 //!   [`MAX_SEARCH`] traces.
 //! - `get_trace_summary`: one trace as an indented span tree (at most [`MAX_TREE_SPANS`] spans
-//!   shown, the rest counted), its failed spans, and its critical path: from the root, the
+//!   shown, the rest counted), its failed spans, its critical path: from the root, the
 //!   child that finished last, then its child that finished last, and so on, each with the
-//!   time it spent outside that child (at most [`MAX_PATH`] steps).
+//!   time it spent outside that child (at most [`MAX_PATH`] steps), and the trace linter's
+//!   findings ([`crate::insight::lint`], at most [`crate::insight::lint::MAX_FINDINGS`]).
 //! - `get_red_metrics`: per operation of a service, calls, calls per second, error fraction and
 //!   p50/p95/p99 latency over the last `lookback_minutes`, computed like `/api/metrics/*`
 //!   ([`crate::query::metrics`], same bounds) with one window spanning the whole range.
 //! - `compare_traces`: two traces matched by operation path (the chain of `service op` from the
-//!   root), the paths whose total duration changed most first (at most [`MAX_DIFFS`]), and the
-//!   paths found in one trace only; paths deeper than [`MAX_PATH_DEPTH`] are shortened.
+//!   root, [`crate::insight::regress::operation_paths`]), the paths whose total duration changed
+//!   most first (at most [`MAX_DIFFS`]), and the paths found in one trace only; paths deeper
+//!   than [`MAX_PATH_DEPTH`] are shortened.
 //!
 //! The two trace tools refuse a trace of more than [`MAX_TRACE_SPANS`] spans, naming its size.
 //!
-//! - `compare_windows`: a service's operations in the last `window_minutes` against the window
-//!   before it: calls and p50/p95 latency of each, the biggest p95 increase first (at most
-//!   [`MAX_DIFFS`]); operations seen in one window only are listed as such.
+//! - `compare_windows`: a service's operations (its server spans) in the last `window_minutes`
+//!   against the window before it, compared by [`crate::insight::regress`] (the same rule as
+//!   `/api/regressions`): calls and p50/p95 latency of each operation that got slower or
+//!   faster, the biggest p95 change first (at most [`MAX_DIFFS`]), the unchanged ones counted;
+//!   operations seen in one window only are listed as such.
 //!
 //! Each result is a `text` content block plus the same data as `structuredContent`.
 
@@ -44,7 +48,7 @@ pub const MAX_DIFFS: usize = 30;
 /// Largest trace (in spans) the trace tools read; bigger ones are refused with their size.
 pub const MAX_TRACE_SPANS: usize = 50_000;
 /// Levels of an operation path written out in `compare_traces`.
-pub const MAX_PATH_DEPTH: usize = 16;
+pub const MAX_PATH_DEPTH: usize = crate::insight::regress::MAX_PATH_DEPTH;
 /// Longest `lookback_minutes` accepted (one week).
 pub const MAX_LOOKBACK_MINUTES: u64 = 7 * 24 * 60;
 
@@ -87,7 +91,7 @@ pub fn list() -> Value {
         {
             "name": "get_trace_summary",
             "title": "Trace summary",
-            "description": format!("One trace: span tree (at most {MAX_TREE_SPANS} spans), failed spans and the critical path with each step's own time."),
+            "description": format!("One trace: span tree (at most {MAX_TREE_SPANS} spans), failed spans, the critical path with each step's own time, and the linter's findings (N+1 queries, sequential calls, retry storms, swallowed/handled/propagated errors, the dominant span), each one sentence naming the spans, the evidence and the fix."),
             "inputSchema": {
                 "type": "object",
                 "properties": {"trace_id": {"type": "string", "description": "Trace id, hex"}},
@@ -111,7 +115,7 @@ pub fn list() -> Value {
         {
             "name": "compare_windows",
             "title": "What got slower",
-            "description": format!("A service's operations (server spans) in the last window_minutes against the window before: calls, p50 and p95 latency, biggest p95 increase first (at most {MAX_DIFFS})."),
+            "description": format!("A service's operations (server spans) in the last window_minutes against the window before: calls, p50 and p95 latency of those that got slower or faster (p50 or p95 up 20% and 1 ms, Mann-Whitney p < 0.05 with 5+ samples a side), biggest p95 change first (at most {MAX_DIFFS}); unchanged ones counted."),
             "inputSchema": {
                 "type": "object",
                 "properties": {
@@ -342,38 +346,6 @@ impl Tree {
         }
         out
     }
-
-    /// Operation path of every span: `service op / service op / ...` from its root. Below
-    /// [`MAX_PATH_DEPTH`] levels the middle is written `…`, so a path stays short however deep
-    /// the tree.
-    fn paths(&self) -> Vec<(String, usize)> {
-        let mut out = Vec::with_capacity(self.trace.spans.len());
-        // (span, path of its parent or "" for a root, depth)
-        let mut stack: Vec<(usize, std::rc::Rc<str>, usize)> = self
-            .roots
-            .iter()
-            .rev()
-            .map(|&r| (r, std::rc::Rc::from(""), 0))
-            .collect();
-        while let Some((i, prefix, depth)) = stack.pop() {
-            let label = self.label(i);
-            let path = match depth {
-                0 => label,
-                d if d < MAX_PATH_DEPTH => format!("{prefix} / {label}"),
-                _ => format!("{prefix} / … / {label}"),
-            };
-            let child_prefix: std::rc::Rc<str> = if depth < MAX_PATH_DEPTH {
-                std::rc::Rc::from(path.as_str())
-            } else {
-                prefix.clone()
-            };
-            for &k in self.kids(i).iter().rev() {
-                stack.push((k, child_prefix.clone(), depth + 1));
-            }
-            out.push((path, i));
-        }
-        out
-    }
 }
 
 fn parent_of(span: &model::Span) -> Option<&str> {
@@ -493,6 +465,22 @@ async fn trace_summary(state: &QueryState, args: &Value) -> Outcome {
             step["self_ms"]
         );
     }
+    let findings = crate::insight::api::findings(state, id)
+        .await
+        .map_err(|e| e.to_string())?
+        .findings;
+    let _ = writeln!(
+        text,
+        "\nfindings:{}",
+        if findings.is_empty() { " none" } else { "" }
+    );
+    for f in &findings {
+        let marker = match f.severity {
+            crate::insight::lint::Severity::Warning => "!",
+            crate::insight::lint::Severity::Info => "i",
+        };
+        let _ = writeln!(text, "  {marker} {}", f.message);
+    }
     let data = json!({
         "trace_id": tree.trace.trace_id,
         "span_count": spans.len(),
@@ -501,6 +489,7 @@ async fn trace_summary(state: &QueryState, args: &Value) -> Outcome {
         "tree_truncated": walk.len() > MAX_TREE_SPANS,
         "failed_spans": errors,
         "critical_path": path,
+        "findings": findings,
     });
     Ok((text, data))
 }
@@ -584,118 +573,101 @@ async fn red_metrics(state: &QueryState, args: &Value) -> Outcome {
     ))
 }
 
-/// One operation in one window: calls, p50 and p95 in ms.
-type OpStats = (u64, f64, f64);
-/// Per operation of one window.
-type WindowStats = BTreeMap<String, OpStats>;
-
-fn window_stats(store: &crate::store::Store, query: &MetricsQuery) -> Option<WindowStats> {
-    let series = metrics::collect(store, query)?;
-    let mut out = WindowStats::new();
-    let value = |measure| {
-        metrics::compute(measure, query, series.clone())
-            .metrics
-            .into_iter()
-            .filter_map(|m| {
-                let op = m.labels.get(1).map(|l| l.value.clone())?;
-                Some((op, m.metric_points.first()?.gauge_value.double_value))
-            })
-            .collect::<BTreeMap<String, f64>>()
-    };
-    let (p50, p95) = (value(Measure::Latency(0.5)), value(Measure::Latency(0.95)));
-    for ((_, op), samples) in &series {
-        let calls = samples.len() as u64;
-        if calls > 0 {
-            out.insert(
-                op.clone(),
-                (
-                    calls,
-                    p50.get(op).copied().unwrap_or(0.0),
-                    p95.get(op).copied().unwrap_or(0.0),
-                ),
-            );
-        }
-    }
-    Some(out)
-}
-
 async fn compare_windows(state: &QueryState, args: &Value) -> Outcome {
+    use crate::insight::api::{Keys, TraceSet, samples_of};
+    use crate::insight::regress::{self, Significance};
+
     let service = string_arg(args, "service")?.to_owned();
     let window = uint_arg(args, "window_minutes", 30, MAX_LOOKBACK_MINUTES)?;
-    let window_ms = window * 60_000;
-    let now_ms = crate::query::now_ns() / 1_000_000;
-    let query = |end_ms| MetricsQuery {
-        services: vec![service.clone()],
-        group_by_operation: true,
-        span_kinds: vec![2],
-        end_ms,
-        lookback_ms: 0,
-        step_ms: window_ms,
-        rate_per_ms: window_ms,
+    let window_ns = window * 60_000_000_000;
+    let now = crate::query::now_ns();
+    let set = |start_ns: u64, end_ns: u64| TraceSet::Window {
+        service: Some(service.clone()),
+        start_ns,
+        end_ns,
     };
-    let (before, after) = (query(now_ms.saturating_sub(window_ms)), query(now_ms));
-    let (before, after) = blocking(state, move |store| {
-        Some((window_stats(store, &before)?, window_stats(store, &after)?))
-    })
-    .await?
-    .ok_or_else(crate::query::rest_handler::search_timeout_message)?;
-    let mut rows: Vec<(String, OpStats, OpStats)> = before
-        .iter()
-        .filter_map(|(op, b)| after.get(op).map(|a| (op.clone(), *b, *a)))
-        .collect();
-    rows.sort_by(|x, y| (y.2.2 - y.1.2).total_cmp(&(x.2.2 - x.1.2)));
+    let middle = now.saturating_sub(window_ns);
+    let keys = Keys::ServerOperations(service.clone());
+    let (before, _) = samples_of(
+        state,
+        set(middle.saturating_sub(window_ns), middle),
+        keys.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let (after, _) = samples_of(state, set(middle + 1, now), keys)
+        .await
+        .map_err(|e| e.to_string())?;
+    let rule = Significance::default();
+    let result = regress::compare(&before, &after, &rule);
     let mut text = format!(
         "{service}: last {window} min against the {window} min before, biggest p95 increase first:\n"
     );
     let mut out = Vec::new();
-    for (op, b, a) in rows.iter().take(MAX_DIFFS) {
+    for (verdict, change) in result
+        .slower
+        .iter()
+        .map(|c| ("slower", c))
+        .chain(result.faster.iter().map(|c| ("faster", c)))
+        .take(MAX_DIFFS)
+    {
+        let (b, a) = (&change.before, &change.after);
         let _ = writeln!(
             text,
-            "{op}: p95 {:.3} -> {:.3} ms ({:+.3}), p50 {:.3} -> {:.3} ms, calls {} -> {}",
-            b.2,
-            a.2,
-            a.2 - b.2,
-            b.1,
-            a.1,
-            b.0,
-            a.0
+            "{}: p95 {:.3} -> {:.3} ms ({:+.3}), p50 {:.3} -> {:.3} ms, calls {} -> {} ({verdict})",
+            change.path,
+            b.p95_ms,
+            a.p95_ms,
+            change.p95_delta_ms,
+            b.p50_ms,
+            a.p50_ms,
+            b.count,
+            a.count
         );
         out.push(json!({
-            "operation": op, "calls_before": b.0, "calls_after": a.0,
-            "p50_ms_before": b.1, "p50_ms_after": a.1,
-            "p95_ms_before": b.2, "p95_ms_after": a.2, "p95_delta_ms": a.2 - b.2,
+            "operation": change.path, "calls_before": b.count, "calls_after": a.count,
+            "p50_ms_before": b.p50_ms, "p50_ms_after": a.p50_ms,
+            "p95_ms_before": b.p95_ms, "p95_ms_after": a.p95_ms, "p95_delta_ms": change.p95_delta_ms,
         }));
     }
-    let only = |x: &WindowStats, y: &WindowStats| -> Vec<String> {
-        x.keys()
-            .filter(|k| !y.contains_key(*k))
-            .take(MAX_DIFFS)
-            .cloned()
-            .collect()
-    };
-    let (gone, new) = (only(&before, &after), only(&after, &before));
-    if !gone.is_empty() {
-        let _ = writeln!(text, "only before: {}", gone.join(", "));
+    let _ = writeln!(
+        text,
+        "{} operation(s) unchanged ({})",
+        result.unchanged, result.rule
+    );
+    if !result.only_before.is_empty() {
+        let _ = writeln!(text, "only before: {}", result.only_before.join(", "));
     }
-    if !new.is_empty() {
-        let _ = writeln!(text, "only in the last window: {}", new.join(", "));
+    if !result.only_after.is_empty() {
+        let _ = writeln!(
+            text,
+            "only in the last window: {}",
+            result.only_after.join(", ")
+        );
     }
     Ok((
         text,
         json!({"service": service, "window_minutes": window, "operations": out,
-               "only_before": gone, "only_after": new}),
+               "unchanged": result.unchanged, "rule": result.rule,
+               "only_before": result.only_before, "only_after": result.only_after}),
     ))
 }
 
 async fn compare_traces(state: &QueryState, args: &Value) -> Outcome {
-    let a = load_trace(state, trace_id_arg(args, "trace_id_a")?).await?;
-    let b = load_trace(state, trace_id_arg(args, "trace_id_b")?).await?;
-    let totals = |tree: &Tree| {
+    let load = |name| async move {
+        let id = trace_id_arg(args, name)?;
+        crate::insight::api::load_view(state, id)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let (a, b) = (load("trace_id_a").await?, load("trace_id_b").await?);
+    // Per operation path: span count and total duration in µs.
+    let totals = |view: &crate::insight::view::TraceView| {
         let mut m: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for (path, i) in tree.paths() {
+        for (path, i) in crate::insight::regress::operation_paths(view) {
             let e = m.entry(path).or_default();
             e.0 += 1;
-            e.1 += tree.span(i).duration;
+            e.1 += view.spans[i].duration_ns / 1000;
         }
         m
     };
@@ -717,8 +689,8 @@ async fn compare_traces(state: &QueryState, args: &Value) -> Outcome {
     both.sort_by_key(|&(_, _, da, _, db)| std::cmp::Reverse(da.abs_diff(db)));
     let mut text = format!(
         "{} (A) vs {} (B): {} shared operation paths, {} only in A, {} only in B\n\nbiggest changes (B - A):\n",
-        a.trace.trace_id,
-        b.trace.trace_id,
+        crate::query::convert::trace_id_hex(a.trace_id),
+        crate::query::convert::trace_id_hex(b.trace_id),
         both.len(),
         only_a.len(),
         only_b.len()
@@ -795,22 +767,6 @@ mod tests {
             processes,
             warnings: None,
         })
-    }
-
-    #[test]
-    fn operation_paths_stay_short_in_a_deep_chain() {
-        let chain: Vec<_> = (1..=1000u64)
-            .map(|i| span(i, (i > 1).then(|| i - 1), i, 10_000 - i))
-            .collect();
-        let paths = tree(chain).paths();
-        assert_eq!(paths.len(), 1000);
-        let longest = paths.iter().map(|(p, _)| p.matches(" / ").count()).max();
-        assert_eq!(
-            longest,
-            Some(MAX_PATH_DEPTH + 1),
-            "16 levels, the ellipsis, the span"
-        );
-        assert!(paths.iter().any(|(p, _)| p.ends_with("/ … / svc op1000")));
     }
 
     #[test]

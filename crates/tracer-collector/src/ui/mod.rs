@@ -110,6 +110,16 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../ui/trace.js"),
     },
     Asset {
+        path: "/ui/findings.js",
+        content_type: JS,
+        body: include_str!("../../ui/findings.js"),
+    },
+    Asset {
+        path: "/ui/regress.js",
+        content_type: JS,
+        body: include_str!("../../ui/regress.js"),
+    },
+    Asset {
         path: "/ui/deps.js",
         content_type: JS,
         body: include_str!("../../ui/deps.js"),

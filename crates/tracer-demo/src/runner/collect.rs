@@ -4,6 +4,8 @@
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 use tracer::testing::TreeSpan;
+use tracer_collector::insight::api::TraceFindings;
+use tracer_collector::insight::lint::Finding;
 use tracer_collector::query::model::{Envelope, Trace};
 
 /// Fetches trace `id` (32 hex digits); `Ok(None)` when the collector has no span of it.
@@ -29,6 +31,32 @@ pub async fn fetch(
         .await
         .with_context(|| format!("the collector's answer for {url} is not a Jaeger envelope"))?;
     Ok(envelope.data.and_then(|mut traces| traces.pop()))
+}
+
+/// Fetches the linter's findings for trace `id` (`/api/traces/{id}/findings`); empty when the
+/// collector has no span of it.
+pub async fn fetch_findings(
+    http: &reqwest::Client,
+    query_url: &str,
+    id: &str,
+) -> anyhow::Result<Vec<Finding>> {
+    let url = format!("{query_url}/api/traces/{id}/findings");
+    let response = http
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("cannot query the collector at {url}"))?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(Vec::new());
+    }
+    if !response.status().is_success() {
+        bail!("the collector answered {} for {url}", response.status());
+    }
+    let envelope: Envelope<TraceFindings> = response
+        .json()
+        .await
+        .with_context(|| format!("the collector's answer for {url} is not a findings envelope"))?;
+    Ok(envelope.data.map(|d| d.findings).unwrap_or_default())
 }
 
 fn text(value: &Value) -> String {

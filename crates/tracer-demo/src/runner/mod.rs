@@ -5,12 +5,14 @@
 pub mod cluster;
 pub mod collect;
 pub mod driver;
+pub mod history;
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tracer::testing::tree_diff;
+use tracer_collector::insight::lint::Finding;
 use tracer_collector::query::model::Trace;
 
 use crate::scenarios::{CATALOGUE, Scenario};
@@ -39,6 +41,8 @@ pub struct RunOptions {
     pub mysql_url: String,
     /// Extra arguments of the collector process: `--forward-otlp URL`, `--forward-protocol P`.
     pub forward: Vec<String>,
+    /// The file keeping the last run's latencies ([`history::history_path`] when `None`).
+    pub history: Option<std::path::PathBuf>,
 }
 
 /// The result of one scenario.
@@ -62,6 +66,8 @@ pub struct Outcome {
     pub tree: String,
     /// The collected trace, when there is one.
     pub trace: Option<Trace>,
+    /// The collector's linter findings for the trace (`/api/traces/{id}/findings`).
+    pub findings: Vec<Finding>,
 }
 
 impl Outcome {
@@ -143,6 +149,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<bool> {
         }
     }
     print_table(&outcomes);
+    compare_with_previous_run(&outcomes, options.history.as_deref());
     let failed = outcomes.iter().filter(|o| !o.passed()).count();
     println!(
         "\n{} of {} scenarios passed in {:.1} s",
@@ -170,6 +177,36 @@ pub async fn run(options: RunOptions) -> anyhow::Result<bool> {
     Ok(failed == 0)
 }
 
+/// Prints what got slower since the run recorded in the history file, then records this run
+/// there ([`history`]). Only scenarios that passed are recorded.
+fn compare_with_previous_run(outcomes: &[Outcome], flag: Option<&std::path::Path>) {
+    let path = history::history_path(flag);
+    let mut current = history::RunRecord {
+        finished_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        ..history::RunRecord::default()
+    };
+    for o in outcomes.iter().filter(|o| o.passed()) {
+        if let Some(trace) = &o.trace {
+            current.add_trace(o.scenario.name, trace);
+        }
+    }
+    println!();
+    match history::RunRecord::load(&path) {
+        Ok(Some(previous)) => print!("{}", history::slower_report(&previous, &current)),
+        Ok(None) => println!(
+            "no previous run recorded at {}: nothing to compare with",
+            path.display()
+        ),
+        Err(e) => println!("the previous run is not comparable ({e:#}); starting afresh"),
+    }
+    match current.save(&path) {
+        Ok(()) => println!("this run's latencies are kept in {}", path.display()),
+        Err(e) => println!("this run's latencies could not be kept: {e:#}"),
+    }
+}
+
 /// Plays `scenario` and checks its trace.
 pub async fn run_scenario(driver: &Driver<'_>, scenario: &'static Scenario) -> Outcome {
     let mut outcome = Outcome {
@@ -182,6 +219,7 @@ pub async fn run_scenario(driver: &Driver<'_>, scenario: &'static Scenario) -> O
         notes: Vec::new(),
         tree: String::new(),
         trace: None,
+        findings: Vec::new(),
     };
     let played = match scenario.play_on(driver).await {
         Ok(p) => p,
@@ -237,6 +275,16 @@ pub async fn run_scenario(driver: &Driver<'_>, scenario: &'static Scenario) -> O
             }
         }
         (None, false) => {}
+    }
+    if trace.is_some() {
+        match collect::fetch_findings(&driver.plain, &driver.cluster.query_url, &played.trace_id)
+            .await
+        {
+            Ok(findings) => outcome.findings = findings,
+            Err(e) => outcome
+                .notes
+                .push(format!("no findings from the collector: {e:#}")),
+        }
     }
     outcome.trace = trace;
     outcome
@@ -296,25 +344,48 @@ fn print_waterfall(o: &Outcome) {
         println!("    {note}");
     }
     match &o.trace {
-        Some(trace) => println!("{}", tracer_collector::view::render(trace, 100)),
+        Some(trace) => {
+            println!("{}", tracer_collector::view::render(trace, 100));
+            print!(
+                "{}",
+                tracer_collector::view::render_findings(&o.findings, 100)
+            );
+        }
         None => println!("(no spans collected for trace {})", o.trace_id),
+    }
+}
+
+/// The rules that found something in a scenario's trace, warnings first: `n-plus-one,
+/// dominant-span`, or `-`.
+pub fn finding_rules(o: &Outcome) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for f in &o.findings {
+        if !names.contains(&f.rule.name()) {
+            names.push(f.rule.name());
+        }
+    }
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join(", ")
     }
 }
 
 fn print_table(outcomes: &[Outcome]) {
     println!(
-        "\n{:<24} {:<32} {:>5} {:>6} {:>10}  result",
+        "\n{:<24} {:<32} {:>5} {:>6} {:>10}  result  findings",
         "scenario", "trace id", "spans", "errors", "duration"
     );
     for o in outcomes {
         println!(
-            "{:<24} {:<32} {:>5} {:>6} {:>10}  {}",
+            "{:<24} {:<32} {:>5} {:>6} {:>10}  {:<6}  {}",
             o.scenario.name,
             o.trace_id,
             o.spans,
             o.errors,
             tracer_collector::view::format_duration_us(o.duration_us),
-            if o.passed() { "pass" } else { "FAIL" }
+            if o.passed() { "pass" } else { "FAIL" },
+            finding_rules(o)
         );
     }
 }
