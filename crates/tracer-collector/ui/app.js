@@ -8,7 +8,7 @@
 //   #/status
 
 import * as api from './api.js';
-import { h, mount, notice } from './dom.js';
+import { h, mount, notice, on } from './dom.js';
 import { registerServices } from './format.js';
 import { hashOf, parseHash } from './route.js';
 import { searchView } from './search.js';
@@ -74,7 +74,7 @@ async function route() {
   mount(main, notice('error', 'No such page. ', h('a', { href: '#/search' }, 'Go to search')));
 }
 
-document.getElementById('jump').addEventListener('submit', (e) => {
+on(document.getElementById('jump'), 'submit', (e) => {
   e.preventDefault();
   const input = document.getElementById('jump-id');
   const id = input.value.trim();
@@ -89,5 +89,5 @@ if (api.offline) {
   installUpload(main, (hash) => { location.hash = hash; });
 }
 
-window.addEventListener('hashchange', route);
+on(window, 'hashchange', route);
 api.services().then(registerServices, () => {}).finally(route);

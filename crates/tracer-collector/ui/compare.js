@@ -3,7 +3,7 @@
 // from B, added in B, or whose duration changed.
 
 import * as api from './api.js';
-import { h, mount, notice, serviceBadge } from './dom.js';
+import { h, mount, notice, on, serviceBadge } from './dom.js';
 import { formatDuration, serviceColor } from './format.js';
 import { buildTrace, diffTraces, traceName } from './model.js';
 import { hashOf, traceHash } from './route.js';
@@ -33,7 +33,7 @@ export async function compareView(main, a, b, params, ctx) {
   const form = h('form', { class: 'compare-form toolbar', id: 'compare-form' },
     h('h1', null, 'Compare traces'), inputA, h('span', null, 'vs'), inputB,
     h('button', { type: 'submit', class: 'primary' }, 'Compare'));
-  form.addEventListener('submit', (e) => {
+  on(form, 'submit', (e) => {
     e.preventDefault();
     const x = inputA.value.trim();
     const y = inputB.value.trim();
@@ -93,12 +93,12 @@ export async function compareView(main, a, b, params, ctx) {
       h('div', { class: 'cmp-bars' }, bar(r.a, r.offsetA, 'a'), bar(r.b, r.offsetB, 'b')));
   }
   const draw = () => list.setItems(onlyDiff ? rows.filter((r) => r.status !== 'same') : rows);
-  onlyBox.addEventListener('change', () => {
+  on(onlyBox, 'change', () => {
     onlyDiff = onlyBox.checked;
     ctx.replaceParams({ only: onlyDiff ? '1' : '', threshold: thresholdPct === 10 ? '' : thresholdPct });
     draw();
   });
-  threshold.addEventListener('change', () => {
+  on(threshold, 'change', () => {
     ctx.go(hashOf(`/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}`, { only: onlyDiff ? '1' : '', threshold: threshold.value }));
   });
 

@@ -3,7 +3,7 @@
 // counts, so they are counted here from the traces of the same window (see the note shown).
 
 import * as api from './api.js';
-import { h, mount, notice, s } from './dom.js';
+import { h, mount, notice, on, s } from './dom.js';
 import { formatCount, parseGoDuration, serviceColor } from './format.js';
 import { edgesFromTraces } from './model.js';
 import { hashOf } from './route.js';
@@ -236,7 +236,7 @@ export async function depsView(main, params, ctx) {
   const lookback = LOOKBACKS.some(([v]) => v === params.get('lookback')) ? params.get('lookback') : '24h';
   const select = h('select', { id: 'deps-lookback', 'aria-label': 'Lookback' },
     LOOKBACKS.map(([v, label]) => h('option', { value: v, selected: v === lookback }, label)));
-  select.addEventListener('change', () => ctx.go(hashOf('/deps', { lookback: select.value })));
+  on(select, 'change', () => ctx.go(hashOf('/deps', { lookback: select.value })));
   const body = h('div', { class: 'deps-body' }, h('div', { class: 'loading' }, 'Loading dependencies…'));
   mount(main, h('div', { class: 'deps-page' },
     h('div', { class: 'toolbar' }, h('h1', null, 'Service dependencies'), h('span', { class: 'spacer' }), select),
@@ -285,7 +285,6 @@ export async function depsView(main, params, ctx) {
 
   const edgeLayer = s('g', { class: 'edges' });
   const labelLayer = s('g', { class: 'edge-labels' });
-  const searchCalls = (e) => ctx.go(hashOf('/search', { service: e.child }));
   edges.forEach((e, i) => {
     const route = routes[i];
     const widthPx = 1.5 + 3 * Math.log1p(e.calls) / Math.log1p(maxCalls);
@@ -296,7 +295,6 @@ export async function depsView(main, params, ctx) {
     },
     s('title', null, title),
     s('path', { d: routePath(route), class: 'edge-line', 'stroke-width': widthPx.toFixed(2), 'marker-end': e.errors ? 'url(#arrow-error)' : 'url(#arrow)' }));
-    edge.addEventListener('click', () => searchCalls(e));
     edgeLayer.appendChild(edge);
     const [text, err] = labelText(e);
     const w = labelWidth(e);
@@ -307,8 +305,6 @@ export async function depsView(main, params, ctx) {
     s('title', null, title),
     s('rect', { x: -w / 2, y: -LABEL_H / 2, width: w, height: LABEL_H, rx: 4 }),
     s('text', { 'text-anchor': 'middle', y: 4 }, text, err ? s('tspan', { class: 'err' }, err) : null));
-    label.addEventListener('click', () => searchCalls(e));
-    label.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') searchCalls(e); });
     labelLayer.appendChild(label);
   });
   const nodeLayer = s('g', { class: 'nodes' });
@@ -319,12 +315,13 @@ export async function depsView(main, params, ctx) {
       s('rect', { width: NODE_W, height: NODE_H, rx: 8, class: 'node-box' }),
       s('rect', { width: 8, height: NODE_H, rx: 3, fill: serviceColor(name) }),
       s('text', { x: NODE_W / 2 + 4, y: NODE_H / 2 + 5, 'text-anchor': 'middle', class: 'node-name' }, truncate(name, 22)));
-    const open = () => ctx.go(hashOf('/search', { service: name }));
-    node.addEventListener('click', open);
-    node.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') open(); });
     nodeLayer.appendChild(node);
   }
   svg.append(edgeLayer, nodeLayer, labelLayer);
+  // An edge or its label searches the callee's traces, a node its own (click or Enter).
+  const open = (el) => ctx.go(hashOf('/search', { service: el.dataset.child || el.dataset.service }));
+  on(svg, 'click', '.edge, .edge-label, .node', (ev, el) => open(el));
+  on(svg, 'keydown', '.edge-label, .node', (ev, el) => { if (ev.key === 'Enter') open(el); });
 
   const sampledAll = edges.every((e) => e.sampled >= e.calls);
   const note = sample.failed

@@ -1,5 +1,6 @@
-// Trace model: the span tree of a Jaeger JSON trace, its critical path, search matching, the
-// structural diff of two traces and service-to-service edges. No DOM here.
+// Trace model: the span tree of a Jaeger JSON trace, its critical path, self times, the rows of
+// a collapsible waterfall, search matching, the structural diff of two traces and
+// service-to-service edges. No DOM here.
 
 import { tagText } from './format.js';
 
@@ -248,6 +249,56 @@ export function criticalPath(trace) {
     }
   }
   return path;
+}
+
+/** Microseconds of a span not covered by any of its children (children clipped to the span). */
+export function selfTime(node) {
+  const spans = node.children
+    .map((c) => [Math.max(c.start, node.start), Math.min(c.end, node.end)])
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let covered = 0;
+  let from = -Infinity;
+  let to = -Infinity;
+  for (const [a, b] of spans) {
+    if (a > to) {
+      if (to > from) covered += to - from;
+      from = a;
+      to = b;
+    } else if (b > to) {
+      to = b;
+    }
+  }
+  if (to > from) covered += to - from;
+  return Math.max(0, node.duration - covered);
+}
+
+/**
+ * Size of each span's subtree (itself included) by pre-order index, for nodes in pre-order
+ * (`buildTrace(..).nodes`): a collapsed span skips that many rows.
+ */
+export function subtreeSizes(nodes) {
+  const subtree = new Int32Array(nodes.length).fill(1);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const parent = nodes[i].parent;
+    if (parent) subtree[parent.index] += subtree[i];
+  }
+  return subtree;
+}
+
+/**
+ * The rows of a waterfall: the nodes (pre-order) minus the descendants of collapsed spans
+ * (`collapsed`: a Set of span ids; `subtree` from subtreeSizes). With nothing collapsed it is
+ * `nodes` itself, not a copy.
+ */
+export function visibleRows(nodes, collapsed, subtree) {
+  if (!collapsed.size) return nodes;
+  const rows = [];
+  for (let i = 0; i < nodes.length;) {
+    rows.push(nodes[i]);
+    i += collapsed.has(nodes[i].id) ? subtree[i] : 1;
+  }
+  return rows;
 }
 
 /** Lower-cased text a span is searched by: ids, names, attribute keys and values, events. */

@@ -2,7 +2,7 @@
 // lookback, limit) and the results as a scatter plot of duration over time plus a sortable list.
 
 import * as api from './api.js';
-import { h, mount, notice, s, serviceBadge } from './dom.js';
+import { h, mount, notice, on, s, serviceBadge } from './dom.js';
 import {
   formatAgo, formatClock, formatDuration, formatTime, isGoDuration, parseGoDuration, serviceColor,
 } from './format.js';
@@ -133,7 +133,7 @@ export async function searchView(main, params, ctx) {
       names.map((name) => option(name, name, name === selected)));
     if (selected && !names.includes(selected)) operationSelect.appendChild(option(selected, selected, true));
   }
-  serviceSelect.addEventListener('change', () => loadOperations(serviceSelect.value, ''));
+  on(serviceSelect, 'change', () => loadOperations(serviceSelect.value, ''));
 
   const form = h('form', { class: 'search-form', id: 'search-form', autocomplete: 'off' },
     h('h2', null, 'Search'),
@@ -148,7 +148,7 @@ export async function searchView(main, params, ctx) {
     p.service ? h('a', { href: `#/service/${encodeURIComponent(p.service)}`, id: 'search-service-metrics' },
       `Rate, errors and latency of ${p.service}`) : null);
 
-  form.addEventListener('submit', (e) => {
+  on(form, 'submit', (e) => {
     e.preventDefault();
     const next = {
       service: serviceSelect.value,
@@ -225,7 +225,7 @@ async function search(results, p, ctx) {
   let sort = p.sort;
   const selected = new Set();
   const compareButton = h('button', { type: 'button', id: 'compare-selected', disabled: true }, 'Compare 2 selected');
-  compareButton.addEventListener('click', () => {
+  on(compareButton, 'click', () => {
     const [a, b] = [...selected];
     ctx.go(`#/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}`);
   });
@@ -252,7 +252,7 @@ async function search(results, p, ctx) {
     ctx.replaceParams({ ...paramsObject(p), sort: next === 'start-desc' ? '' : next });
     drawTable();
   };
-  sortSelect.addEventListener('change', () => setSort(sortSelect.value));
+  on(sortSelect, 'change', () => setSort(sortSelect.value));
 
   const maxDuration = Math.max(...traces.map((t) => t.duration), 1);
   function drawTable() {
@@ -262,21 +262,13 @@ async function search(results, p, ctx) {
     const head = h('tr', null, h('th', { class: 'pick' }, ''),
       COLUMNS.map(([key, label]) => {
         const active = key === column;
-        const th = h('th', {
+        return h('th', {
           class: ['sortable', active ? `sorted-${dir}` : ''], 'data-sort': key, tabindex: '0',
           'aria-sort': active ? (dir === 'asc' ? 'ascending' : 'descending') : 'none',
         }, label);
-        const toggle = () => setSort(`${key}-${active && dir === 'desc' ? 'asc' : 'desc'}`);
-        th.addEventListener('click', toggle);
-        th.addEventListener('keydown', (e) => { if (e.key === 'Enter') toggle(); });
-        return th;
       }));
     const body = rows.map((t) => {
       const box = h('input', { type: 'checkbox', 'aria-label': 'Select for compare', checked: selected.has(t.id) });
-      box.addEventListener('change', () => {
-        if (box.checked) selected.add(t.id); else selected.delete(t.id);
-        compareButton.disabled = selected.size !== 2;
-      });
       return h('tr', { class: t.errorCount ? 'has-errors' : '', dataset: { traceId: t.id } },
         h('td', { class: 'pick' }, box),
         h('td', { class: 'name' },
@@ -293,11 +285,24 @@ async function search(results, p, ctx) {
     });
     mount(table, h('thead', null, head), h('tbody', null, body));
   }
+  // Bound once on the table, which drawTable refills: a header sorts, a checkbox picks.
+  const toggleSort = (th) => {
+    const [column, dir] = sort.split('-');
+    const key = th.dataset.sort;
+    setSort(`${key}-${key === column && dir === 'desc' ? 'asc' : 'desc'}`);
+  };
+  on(table, 'click', 'th.sortable', (e, th) => toggleSort(th));
+  on(table, 'keydown', 'th.sortable', (e, th) => { if (e.key === 'Enter') toggleSort(th); });
+  on(table, 'change', 'td.pick input', (e, box) => {
+    const id = box.closest('tr').dataset.traceId;
+    if (box.checked) selected.add(id); else selected.delete(id);
+    compareButton.disabled = selected.size !== 2;
+  });
   drawTable();
   drawScatter(scatter, traces, ctx);
   const resize = new ResizeObserver(() => drawScatter(scatter, traces, ctx));
   resize.observe(scatter);
-  ctx.signal.addEventListener('abort', () => resize.disconnect());
+  on(ctx.signal, 'abort', () => resize.disconnect());
 }
 
 function paramsObject(p) {
@@ -338,10 +343,9 @@ function drawScatter(container, traces, ctx) {
       class: ['dot', t.errorCount ? 'error' : ''], fill: color, tabindex: '0',
       dataset: { traceId: t.id },
     }, s('title', null, `${t.name.service}: ${t.name.operation}\n${formatDuration(t.duration)} · ${t.spanCount} spans · ${t.errorCount} errors\n${formatTime(t.start)}`));
-    const open = () => ctx.go(traceHash(t.id));
-    dot.addEventListener('click', open);
-    dot.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
     svg.appendChild(dot);
   }
+  on(svg, 'click', '.dot', (e, dot) => ctx.go(traceHash(dot.dataset.traceId)));
+  on(svg, 'keydown', '.dot', (e, dot) => { if (e.key === 'Enter') ctx.go(traceHash(dot.dataset.traceId)); });
   mount(container, svg);
 }

@@ -4,7 +4,7 @@
 // spans); each point covers one step and links to a search for the traces of that step.
 
 import * as api from './api.js';
-import { h, mount, notice, s } from './dom.js';
+import { h, mount, notice, on, s } from './dom.js';
 import { formatDuration } from './format.js';
 import { hashOf } from './route.js';
 
@@ -58,8 +58,9 @@ export async function serviceView(main, service, params, ctx) {
   const stepMs = Math.max(1000, Math.floor(lookbackMs / POINTS));
   const endMs = Math.ceil(Date.now() / stepMs) * stepMs;
   const startMs = endMs - lookbackMs;
-  const select = h('select', { id: 'service-lookback', onchange: () => ctx.go(hashOf(`/service/${encodeURIComponent(service)}`, { lookback: select.value })) },
+  const select = h('select', { id: 'service-lookback' },
     LOOKBACKS.map(([v, label]) => h('option', { value: v, selected: v === lookback }, label)));
+  on(select, 'change', () => ctx.go(hashOf(`/service/${encodeURIComponent(service)}`, { lookback: select.value })));
   const grid = h('div', { class: 'metric-grid', id: 'service-charts' }, notice('info', 'Loading metrics…'));
   mount(main, h('section', { class: 'service-page' },
     h('h2', {}, 'Service ', h('span', { id: 'service-name' }, service)),
