@@ -69,7 +69,9 @@ export function exportUrl(id, format) {
  */
 export async function importFile(file, signal) {
   const body = await getJson('/api/import', signal, {
-    method: 'POST', body: file, headers: { accept: 'application/json', 'content-type': 'application/json' },
+    method: 'POST',
+    body: file,
+    headers: { accept: 'application/json', 'content-type': 'application/json' },
   });
   return body.data;
 }
@@ -108,9 +110,7 @@ export async function searchTraces(p, signal) {
   const endUs = p.endUs || Date.now() * 1000;
   const startUs = endUs - p.lookbackUs;
   const names = p.service ? [p.service] : await services(signal);
-  const answers = await Promise.all(
-    names.map((name) => getJson(searchQuery(p, name, startUs, endUs), signal)),
-  );
+  const answers = await Promise.all(names.map((name) => getJson(searchQuery(p, name, startUs, endUs), signal)));
   const byId = new Map();
   for (const body of answers) for (const t of body.data || []) byId.set(t.traceID, t);
   return { traces: newest([...byId.values()], p.limit), requests: names.length };

@@ -27,8 +27,10 @@ const routes = [
   [/^\/service\/([^/]+)$/, (m, params, ctx) => serviceView(main, decodeURIComponent(m[1]), params, ctx)],
   [/^\/(deps|dependencies)$/, (m, params, ctx) => depsView(main, params, ctx)],
   [/^\/status$/, (m, params, ctx) => statusView(main, params, ctx)],
-  [/^\/compare(?:\/([^/]*)(?:\/([^/]*))?)?$/, (m, params, ctx) =>
-    compareView(main, decodeURIComponent(m[1] || ''), decodeURIComponent(m[2] || ''), params, ctx)],
+  [
+    /^\/compare(?:\/([^/]*)(?:\/([^/]*))?)?$/,
+    (m, params, ctx) => compareView(main, decodeURIComponent(m[1] || ''), decodeURIComponent(m[2] || ''), params, ctx),
+  ],
 ];
 
 let current = null; // { controller, cleanup }
@@ -86,8 +88,13 @@ if (api.offline) {
   // The saved page holds its traces only: nothing to upload to, no collector to search.
   document.getElementById('upload').remove();
 } else {
-  installUpload(main, (hash) => { location.hash = hash; });
+  installUpload(main, (hash) => {
+    location.hash = hash;
+  });
 }
 
 on(window, 'hashchange', route);
-api.services().then(registerServices, () => {}).finally(route);
+api
+  .services()
+  .then(registerServices, () => {})
+  .finally(route);

@@ -81,9 +81,9 @@ export function on(target, type, selector, handler, options) {
   }
   const listener = selector
     ? (event) => {
-      const matched = event.target instanceof Element ? event.target.closest(selector) : null;
-      if (matched && target.contains(matched)) handler(event, matched);
-    }
+        const matched = event.target instanceof Element ? event.target.closest(selector) : null;
+        if (matched && target.contains(matched)) handler(event, matched);
+      }
     : (event) => handler(event, target);
   target.addEventListener(type, listener, options);
   return () => target.removeEventListener(type, listener, options);
@@ -117,7 +117,9 @@ export function copyButton(text, label = 'Copy') {
     e.stopPropagation();
     const ok = await copyText(text);
     button.textContent = ok ? 'Copied' : 'Copy failed';
-    setTimeout(() => { button.textContent = label; }, 1200);
+    setTimeout(() => {
+      button.textContent = label;
+    }, 1200);
   });
   return button;
 }
@@ -130,10 +132,15 @@ export function notice(kind, ...children) {
 /** A coloured service badge. */
 export function serviceBadge(name, extra) {
   const color = serviceColor(name);
-  return h('span', {
-    class: 'badge service',
-    title: name,
-    style: { 'background-color': color, color: textOn(color) },
-    dataset: { service: name },
-  }, name, extra !== undefined ? h('span', { class: 'count' }, extra) : null);
+  return h(
+    'span',
+    {
+      class: 'badge service',
+      title: name,
+      style: { 'background-color': color, color: textOn(color) },
+      dataset: { service: name },
+    },
+    name,
+    extra !== undefined ? h('span', { class: 'count' }, extra) : null,
+  );
 }

@@ -6,8 +6,13 @@ import { tagText } from './format.js';
 
 // Tags the converter derives from OTLP fields; the span panel shows them as fields, not attributes.
 const DERIVED_TAGS = new Set([
-  'span.kind', 'otel.status_code', 'otel.status_description', 'error', 'otel.scope.name',
-  'otel.scope.version', 'w3c.tracestate',
+  'span.kind',
+  'otel.status_code',
+  'otel.status_description',
+  'error',
+  'otel.scope.name',
+  'otel.scope.version',
+  'w3c.tracestate',
 ]);
 
 function tagValue(tags, key) {
@@ -64,11 +69,21 @@ export function buildTrace(raw) {
     let error = false;
     for (const t of span.tags || []) {
       switch (t.key) {
-        case 'span.kind': kind = tagText(t.value); break;
-        case 'otel.status_code': statusCode = tagText(t.value); error = error || t.value === 'ERROR'; break;
-        case 'otel.status_description': statusMessage = tagText(t.value); break;
-        case 'error': error = error || t.value === true || t.value === 'true'; break;
-        default: break;
+        case 'span.kind':
+          kind = tagText(t.value);
+          break;
+        case 'otel.status_code':
+          statusCode = tagText(t.value);
+          error = error || t.value === 'ERROR';
+          break;
+        case 'otel.status_description':
+          statusMessage = tagText(t.value);
+          break;
+        case 'error':
+          error = error || t.value === true || t.value === 'true';
+          break;
+        default:
+          break;
       }
     }
     const pid = parentId(span);
@@ -216,9 +231,7 @@ export function criticalPath(trace) {
   const childrenByEnd = (node) => {
     let list = sorted.get(node);
     if (!list) {
-      list = node.children
-        .filter((c) => c.start >= node.start && c.end <= node.end)
-        .sort((a, b) => b.end - a.end);
+      list = node.children.filter((c) => c.start >= node.start && c.end <= node.end).sort((a, b) => b.end - a.end);
       sorted.set(node, list);
       cursor.set(node, 0);
     }
@@ -363,7 +376,9 @@ function pairChildren(as, bs, originA, originB) {
  */
 export function diffTraces(a, b, threshold = 0.1) {
   const rows = [];
-  const stack = pairChildren(a.roots, b.roots, a.start, b.start).reverse().map((pair) => [pair, 0]);
+  const stack = pairChildren(a.roots, b.roots, a.start, b.start)
+    .reverse()
+    .map((pair) => [pair, 0]);
   while (stack.length) {
     const [[x, y], depth] = stack.pop();
     const any = x || y;

@@ -9,10 +9,22 @@ import { traceHash } from './route.js';
 /** A key/value table of Jaeger tags; values are text, never markup. */
 function kvTable(tags, className = '') {
   if (!tags || !tags.length) return h('p', { class: 'muted' }, 'none');
-  return h('table', { class: ['kv', className] }, h('tbody', null, tags.map((t) =>
-    h('tr', { dataset: { key: t.key } },
-      h('th', { scope: 'row' }, t.key),
-      h('td', { class: `type-${t.type || 'string'}`, title: t.type || '' }, tagText(t.value))))));
+  return h(
+    'table',
+    { class: ['kv', className] },
+    h(
+      'tbody',
+      null,
+      tags.map((t) =>
+        h(
+          'tr',
+          { dataset: { key: t.key } },
+          h('th', { scope: 'row' }, t.key),
+          h('td', { class: `type-${t.type || 'string'}`, title: t.type || '' }, tagText(t.value)),
+        ),
+      ),
+    ),
+  );
 }
 
 /** Microseconds of `node` on the critical path (`critical`: criticalPath's map), or null when off it. */
@@ -46,7 +58,9 @@ export function createSpanDetail(state, { onOpen, onClose }) {
     el.hidden = false;
     const parentCell = node.parent
       ? spanButton(node.parent.id, `${node.parent.service}: ${node.parent.operation}`)
-      : node.parentId ? h('span', null, h('code', null, node.parentId), ' (not in this trace)') : 'none (root span)';
+      : node.parentId
+        ? h('span', null, h('code', null, node.parentId), ' (not in this trace)')
+        : 'none (root span)';
     const criticalUs = criticalTime(state.critical, node);
     const spanTags = spanTagsOf(node);
     const attributes = attributesOf(node);
@@ -59,8 +73,15 @@ export function createSpanDetail(state, { onOpen, onClose }) {
       ['Span ID', h('span', null, h('code', { id: 'detail-span-id' }, node.id), copyButton(node.id))],
       ['Parent', parentCell],
       ['Kind', h('span', { id: 'detail-kind' }, node.kind || 'unspecified')],
-      ['Status', h('span', { id: 'detail-status', class: node.error ? 'status-error' : '' },
-        node.statusCode, node.statusMessage ? ` — ${node.statusMessage}` : '')],
+      [
+        'Status',
+        h(
+          'span',
+          { id: 'detail-status', class: node.error ? 'status-error' : '' },
+          node.statusCode,
+          node.statusMessage ? ` — ${node.statusMessage}` : '',
+        ),
+      ],
       ['Start', `+${formatDuration(node.start - trace.start)} (${formatTime(node.start)})`],
       ['Duration', formatDuration(node.duration)],
       ['Self time', formatDuration(selfTime(node))],
@@ -71,38 +92,77 @@ export function createSpanDetail(state, { onOpen, onClose }) {
     if (traceState) fields.push(['Trace state', tagText(traceState.value)]);
 
     const events = node.logs.length
-      ? h('ol', { class: 'events' }, node.logs.map((log) => {
-        const nameField = (log.fields || []).find((f) => f.key === 'event');
-        const rest = (log.fields || []).filter((f) => f !== nameField);
-        return h('li', null,
-          h('div', { class: 'event-head' },
-            h('span', { class: 'mono offset' }, `+${formatDuration(log.timestamp - trace.start)}`), ' ',
-            h('strong', null, nameField ? tagText(nameField.value) : '(event)')),
-          rest.length ? kvTable(rest) : null);
-      }))
+      ? h(
+          'ol',
+          { class: 'events' },
+          node.logs.map((log) => {
+            const nameField = (log.fields || []).find((f) => f.key === 'event');
+            const rest = (log.fields || []).filter((f) => f !== nameField);
+            return h(
+              'li',
+              null,
+              h(
+                'div',
+                { class: 'event-head' },
+                h('span', { class: 'mono offset' }, `+${formatDuration(log.timestamp - trace.start)}`),
+                ' ',
+                h('strong', null, nameField ? tagText(nameField.value) : '(event)'),
+              ),
+              rest.length ? kvTable(rest) : null,
+            );
+          }),
+        )
       : h('p', { class: 'muted' }, 'none');
 
     const links = nodeLinks.length
-      ? h('ul', { class: 'links' }, nodeLinks.map((ref) => {
-        const here = ref.traceID === trace.id && trace.byId.has(ref.spanID);
-        return h('li', null, h('span', { class: 'badge' }, ref.refType), ' ',
-          here ? spanButton(ref.spanID, ref.spanID)
-            : h('a', { href: traceHash(ref.traceID, ref.spanID), class: 'mono' }, `${ref.traceID} / ${ref.spanID}`));
-      }))
+      ? h(
+          'ul',
+          { class: 'links' },
+          nodeLinks.map((ref) => {
+            const here = ref.traceID === trace.id && trace.byId.has(ref.spanID);
+            return h(
+              'li',
+              null,
+              h('span', { class: 'badge' }, ref.refType),
+              ' ',
+              here
+                ? spanButton(ref.spanID, ref.spanID)
+                : h('a', { href: traceHash(ref.traceID, ref.spanID), class: 'mono' }, `${ref.traceID} / ${ref.spanID}`),
+            );
+          }),
+        )
       : h('p', { class: 'muted' }, 'none');
 
     const resource = [{ key: 'service.name', type: 'string', value: node.service }, ...(node.process.tags || [])];
 
-    mount(el,
-      h('div', { class: 'detail-head' },
+    mount(
+      el,
+      h(
+        'div',
+        { class: 'detail-head' },
         h('h2', { id: 'detail-title' }, node.operation),
-        h('button', { type: 'button', class: 'close', 'aria-label': 'Close', title: 'Close (Esc)' }, '×')),
+        h('button', { type: 'button', class: 'close', 'aria-label': 'Close', title: 'Close (Esc)' }, '×'),
+      ),
       h('div', { class: 'detail-service' }, serviceBadge(node.service)),
-      h('table', { class: 'kv fields' }, h('tbody', null, fields.map(([k, v]) => h('tr', null, h('th', { scope: 'row' }, k), h('td', null, v))))),
-      h('section', { id: 'detail-attributes' }, h('h3', null, `Attributes (${attributes.length})`), kvTable(attributes)),
+      h(
+        'table',
+        { class: 'kv fields' },
+        h(
+          'tbody',
+          null,
+          fields.map(([k, v]) => h('tr', null, h('th', { scope: 'row' }, k), h('td', null, v))),
+        ),
+      ),
+      h(
+        'section',
+        { id: 'detail-attributes' },
+        h('h3', null, `Attributes (${attributes.length})`),
+        kvTable(attributes),
+      ),
       h('section', { id: 'detail-events' }, h('h3', null, `Events (${node.logs.length})`), events),
       h('section', { id: 'detail-links' }, h('h3', null, `Links (${nodeLinks.length})`), links),
-      h('section', { id: 'detail-resource' }, h('h3', null, 'Resource'), kvTable(resource)));
+      h('section', { id: 'detail-resource' }, h('h3', null, 'Resource'), kvTable(resource)),
+    );
   }
 
   return { el, show };

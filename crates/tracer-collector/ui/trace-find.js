@@ -31,8 +31,12 @@ export function findStatusText(query, n, current) {
  */
 export function createFind(state, { onMatches, onStep }) {
   const input = h('input', {
-    type: 'search', id: 'span-find', placeholder: 'Find spans (name, service, tag=value, id)',
-    value: state.find, spellcheck: 'false', 'aria-label': 'Find spans',
+    type: 'search',
+    id: 'span-find',
+    placeholder: 'Find spans (name, service, tag=value, id)',
+    value: state.find,
+    spellcheck: 'false',
+    'aria-label': 'Find spans',
   });
   const status = h('span', { class: 'find-status', id: 'find-status', 'aria-live': 'polite' });
   const prev = h('button', { type: 'button', id: 'find-prev', title: 'Previous match (Shift+Enter)' }, '↑');

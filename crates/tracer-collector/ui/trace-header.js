@@ -33,33 +33,75 @@ export function createHeader(state) {
   const meta = h('dl', { class: 'trace-meta' });
   const services = h('div', { class: 'trace-services' });
   const id = state.trace.id;
-  const el = h('div', { class: 'trace-header' },
+  const el = h(
+    'div',
+    { class: 'trace-header' },
     title,
-    h('div', { class: 'trace-id' }, h('span', { class: 'muted' }, 'Trace ID '),
-      h('code', { id: 'trace-id', class: 'mono' }, id), copyButton(id, 'Copy ID')),
+    h(
+      'div',
+      { class: 'trace-id' },
+      h('span', { class: 'muted' }, 'Trace ID '),
+      h('code', { id: 'trace-id', class: 'mono' }, id),
+      copyButton(id, 'Copy ID'),
+    ),
     meta,
-    services);
+    services,
+  );
 
   const actions = [
     h('a', { class: 'button', href: hashOf(`/compare/${encodeURIComponent(id)}`) }, 'Compare with…'),
-    api.offline ? null : h('a', { class: 'button', href: `/api/traces/${encodeURIComponent(id)}`, target: '_blank', rel: 'noopener' }, 'JSON'),
-    api.offline ? null : h('a', {
-      class: 'button', id: 'download-otlp', href: api.exportUrl(id, 'otlp-json'),
-      download: `trace-${id}.otlp.json`, title: 'The trace as OTLP JSON, for tracer-collector import or any OTLP tool',
-    }, 'Download OTLP JSON'),
-    api.offline ? null : h('a', {
-      class: 'button', id: 'save-html', href: api.exportUrl(id, 'html'),
-      download: `trace-${id}.html`, title: 'One HTML file with this view that opens offline, to attach to a bug report',
-    }, 'Save as HTML'),
+    api.offline
+      ? null
+      : h(
+          'a',
+          { class: 'button', href: `/api/traces/${encodeURIComponent(id)}`, target: '_blank', rel: 'noopener' },
+          'JSON',
+        ),
+    api.offline
+      ? null
+      : h(
+          'a',
+          {
+            class: 'button',
+            id: 'download-otlp',
+            href: api.exportUrl(id, 'otlp-json'),
+            download: `trace-${id}.otlp.json`,
+            title: 'The trace as OTLP JSON, for tracer-collector import or any OTLP tool',
+          },
+          'Download OTLP JSON',
+        ),
+    api.offline
+      ? null
+      : h(
+          'a',
+          {
+            class: 'button',
+            id: 'save-html',
+            href: api.exportUrl(id, 'html'),
+            download: `trace-${id}.html`,
+            title: 'One HTML file with this view that opens offline, to attach to a bug report',
+          },
+          'Save as HTML',
+        ),
   ];
 
   function update() {
     const trace = state.trace;
     const name = traceName(trace);
-    mount(title, name.service ? serviceBadge(name.service) : null, ' ',
-      h('span', { class: 'op', id: 'trace-title-op' }, name.operation));
-    mount(meta, traceMeta(trace).map(([label, value, itemId]) => metaItem(label, value, itemId)));
-    mount(services, trace.services.map((svc) => serviceBadge(svc.name, svc.count)));
+    mount(
+      title,
+      name.service ? serviceBadge(name.service) : null,
+      ' ',
+      h('span', { class: 'op', id: 'trace-title-op' }, name.operation),
+    );
+    mount(
+      meta,
+      traceMeta(trace).map(([label, value, itemId]) => metaItem(label, value, itemId)),
+    );
+    mount(
+      services,
+      trace.services.map((svc) => serviceBadge(svc.name, svc.count)),
+    );
   }
   update();
   return { el, actions, update };

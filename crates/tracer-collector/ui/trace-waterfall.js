@@ -37,17 +37,27 @@ export function createWaterfall(state, { onSelect, onChange }) {
   const ruler = h('div', { class: 'wf-ruler' });
   const list = new VirtualList({ rowHeight: ROW_HEIGHT, renderRow, className: 'wf-body' });
   list.el.id = 'waterfall-rows';
-  const el = h('div', { class: 'waterfall', id: 'waterfall' },
+  const el = h(
+    'div',
+    { class: 'waterfall', id: 'waterfall' },
     h('div', { class: 'wf-header' }, h('div', { class: 'wf-name-head' }, 'Service & operation'), ruler),
-    list.el);
+    list.el,
+  );
 
   function drawRuler() {
     ruler.replaceChildren();
     for (let i = 0; i < TICKS; i++) {
       const f = i / (TICKS - 1);
-      ruler.appendChild(h('span', {
-        class: ['tick', i === 0 ? 'first' : i === TICKS - 1 ? 'last' : ''], style: { left: `${f * 100}%` },
-      }, formatDuration(state.trace.duration * f)));
+      ruler.appendChild(
+        h(
+          'span',
+          {
+            class: ['tick', i === 0 ? 'first' : i === TICKS - 1 ? 'last' : ''],
+            style: { left: `${f * 100}%` },
+          },
+          formatDuration(state.trace.duration * f),
+        ),
+      );
     }
   }
 
@@ -57,22 +67,32 @@ export function createWaterfall(state, { onSelect, onChange }) {
     const color = serviceColor(node.service);
     const collapsed = state.collapsed.has(node.id);
     const toggle = node.children.length
-      ? h('button', {
-        type: 'button', class: 'toggle', 'aria-expanded': String(!collapsed),
-        'aria-label': collapsed ? 'Expand' : 'Collapse',
-      }, collapsed ? '▸' : '▾')
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'toggle',
+            'aria-expanded': String(!collapsed),
+            'aria-label': collapsed ? 'Expand' : 'Collapse',
+          },
+          collapsed ? '▸' : '▾',
+        )
       : h('span', { class: 'toggle-space' });
-    const nameCell = h('div', {
-      class: 'wf-name', style: { 'padding-left': `${Math.min(node.depth, MAX_INDENT_DEPTH) * INDENT_PX + 4}px` },
-      title: `${node.service}: ${node.operation}`,
-    },
-    toggle,
-    h('span', { class: 'svc-mark', style: { 'background-color': color } }),
-    h('span', { class: 'svc' }, node.service),
-    h('span', { class: 'op' }, node.operation),
-    node.error ? h('span', { class: 'err-icon', title: 'error' }, '!') : null,
-    collapsed ? h('span', { class: 'hidden-count', title: 'spans hidden' }, `+${subtree[node.index] - 1}`) : null,
-    node.depth > MAX_INDENT_DEPTH ? h('span', { class: 'deep' }, `depth ${node.depth}`) : null);
+    const nameCell = h(
+      'div',
+      {
+        class: 'wf-name',
+        style: { 'padding-left': `${Math.min(node.depth, MAX_INDENT_DEPTH) * INDENT_PX + 4}px` },
+        title: `${node.service}: ${node.operation}`,
+      },
+      toggle,
+      h('span', { class: 'svc-mark', style: { 'background-color': color } }),
+      h('span', { class: 'svc' }, node.service),
+      h('span', { class: 'op' }, node.operation),
+      node.error ? h('span', { class: 'err-icon', title: 'error' }, '!') : null,
+      collapsed ? h('span', { class: 'hidden-count', title: 'spans hidden' }, `+${subtree[node.index] - 1}`) : null,
+      node.depth > MAX_INDENT_DEPTH ? h('span', { class: 'deep' }, `depth ${node.depth}`) : null,
+    );
 
     const left = ((node.start - trace.start) / span) * 100;
     const width = (node.duration / span) * 100;
@@ -84,23 +104,41 @@ export function createWaterfall(state, { onSelect, onChange }) {
     if (segments) {
       const d = Math.max(node.duration, 1);
       for (const [a, b] of segments) {
-        bar.appendChild(h('span', {
-          class: 'crit',
-          style: { left: `${((a - node.start) / d) * 100}%`, width: `${(Math.max(b - a, 0) / d) * 100}%` },
-        }));
+        bar.appendChild(
+          h('span', {
+            class: 'crit',
+            style: { left: `${((a - node.start) / d) * 100}%`, width: `${(Math.max(b - a, 0) / d) * 100}%` },
+          }),
+        );
       }
     }
     const place = labelPlacement(left, width);
-    const label = h('span', {
-      class: ['wf-label', place.inside ? 'inside' : ''], style: { [place.side]: `calc(${place.at}% + 4px)` },
-    }, formatDuration(node.duration));
+    const label = h(
+      'span',
+      {
+        class: ['wf-label', place.inside ? 'inside' : ''],
+        style: { [place.side]: `calc(${place.at}% + 4px)` },
+      },
+      formatDuration(node.duration),
+    );
     const current = state.current >= 0 && state.matches[state.current] === node;
-    return h('div', {
-      class: ['wf-row', node.id === state.selected ? 'selected' : '', state.matchSet.has(node) ? 'match' : '',
-        current ? 'current' : '', segments ? 'critical' : '', node.error ? 'error' : ''],
-      role: 'listitem',
-      dataset: { spanId: node.id, depth: node.depth, service: node.service },
-    }, nameCell, h('div', { class: 'wf-timeline' }, bar, label));
+    return h(
+      'div',
+      {
+        class: [
+          'wf-row',
+          node.id === state.selected ? 'selected' : '',
+          state.matchSet.has(node) ? 'match' : '',
+          current ? 'current' : '',
+          segments ? 'critical' : '',
+          node.error ? 'error' : '',
+        ],
+        role: 'listitem',
+        dataset: { spanId: node.id, depth: node.depth, service: node.service },
+      },
+      nameCell,
+      h('div', { class: 'wf-timeline' }, bar, label),
+    );
   }
 
   /** Rebuilds the rows (after a collapse or expand, or new spans). */
@@ -152,7 +190,11 @@ export function createWaterfall(state, { onSelect, onChange }) {
     list.refresh();
     onChange();
   });
-  const controls = [expandAll, collapseAll, h('label', { class: 'inline critical-label' }, criticalBox, ' Critical path')];
+  const controls = [
+    expandAll,
+    collapseAll,
+    h('label', { class: 'inline critical-label' }, criticalBox, ' Critical path'),
+  ];
 
   drawRuler();
   return {

@@ -41,14 +41,20 @@ export async function traceView(main, id, params, ctx) {
     raw = await api.trace(id, ctx.signal);
   } catch (e) {
     if (e.name === 'AbortError') throw e;
-    const msg = e.status === 404 ? `Trace ${id} was not found (it may be older than the store keeps, or the id is wrong).` : `Cannot load trace ${id}: ${e.message}`;
+    const msg =
+      e.status === 404
+        ? `Trace ${id} was not found (it may be older than the store keeps, or the id is wrong).`
+        : `Cannot load trace ${id}: ${e.message}`;
     mount(main, notice('error', msg));
     return null;
   }
   const state = initialState(buildTrace(raw), params);
-  const saveUrl = () => ctx.replaceParams({
-    span: state.selected, find: state.find, critical: state.showCritical ? '' : '0',
-  });
+  const saveUrl = () =>
+    ctx.replaceParams({
+      span: state.selected,
+      find: state.find,
+      critical: state.showCritical ? '' : '0',
+    });
 
   const header = createHeader(state);
   const waterfall = createWaterfall(state, { onSelect: (spanId) => select(spanId), onChange: saveUrl });
@@ -85,12 +91,17 @@ export async function traceView(main, id, params, ctx) {
   // hidden until a part fills it.
   const panels = h('div', { class: 'trace-panels', id: 'trace-panels', hidden: true });
 
-  mount(main, h('div', { class: 'trace-page' },
-    header.el,
-    panels,
-    h('div', { class: 'toolbar' },
-      waterfall.controls, find.el, h('span', { class: 'spacer' }), header.actions),
-    h('div', { class: 'trace-body' }, waterfall.el, detail.el)));
+  mount(
+    main,
+    h(
+      'div',
+      { class: 'trace-page' },
+      header.el,
+      panels,
+      h('div', { class: 'toolbar' }, waterfall.controls, find.el, h('span', { class: 'spacer' }), header.actions),
+      h('div', { class: 'trace-body' }, waterfall.el, detail.el),
+    ),
+  );
   waterfall.relayout();
   if (state.find) find.run();
   if (state.selected) {

@@ -26,10 +26,33 @@ async function importAll(files) {
 }
 
 function showResults(main, { ids, lines, failed }) {
-  mount(main, h('div', { class: 'upload-results', id: 'upload-results' },
-    notice(failed ? 'error' : 'info', h('ul', null, lines.map((l) => h('li', null, l)))),
-    ids.length ? h('div', { class: 'notice' }, 'Imported traces:',
-      h('ul', null, ids.map((id) => h('li', null, h('a', { href: traceHash(id) }, id))))) : null));
+  mount(
+    main,
+    h(
+      'div',
+      { class: 'upload-results', id: 'upload-results' },
+      notice(
+        failed ? 'error' : 'info',
+        h(
+          'ul',
+          null,
+          lines.map((l) => h('li', null, l)),
+        ),
+      ),
+      ids.length
+        ? h(
+            'div',
+            { class: 'notice' },
+            'Imported traces:',
+            h(
+              'ul',
+              null,
+              ids.map((id) => h('li', null, h('a', { href: traceHash(id) }, id))),
+            ),
+          )
+        : null,
+    ),
+  );
 }
 
 /** Wires the Upload button and drag-and-drop; `go(hash)` opens a view. */

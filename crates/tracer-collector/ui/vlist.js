@@ -56,10 +56,7 @@ export class VirtualList {
   range() {
     const height = this.el.clientHeight || 800;
     const first = Math.max(0, Math.floor(this.el.scrollTop / this.rowHeight) - this.overscan);
-    const last = Math.min(
-      this.items.length,
-      Math.ceil((this.el.scrollTop + height) / this.rowHeight) + this.overscan,
-    );
+    const last = Math.min(this.items.length, Math.ceil((this.el.scrollTop + height) / this.rowHeight) + this.overscan);
     return [first, last];
   }
 

@@ -33,13 +33,16 @@ function trace(spans) {
 }
 
 // a(0-100) -> b(10-40) -> d(12-17), a -> c(30-60, overlaps b), a -> e(90-130, past a's end)
-const tree = () => buildTrace(trace([
-  span('a', null, 'web', 'GET /', 0, 100),
-  span('b', 'a', 'api', 'b', 10, 30),
-  span('d', 'b', 'db', 'd', 12, 5),
-  span('c', 'a', 'api', 'c', 30, 30),
-  span('e', 'a', 'api', 'e', 90, 40),
-]));
+const tree = () =>
+  buildTrace(
+    trace([
+      span('a', null, 'web', 'GET /', 0, 100),
+      span('b', 'a', 'api', 'b', 10, 30),
+      span('d', 'b', 'db', 'd', 12, 5),
+      span('c', 'a', 'api', 'c', 30, 30),
+      span('e', 'a', 'api', 'e', 90, 40),
+    ]),
+  );
 
 describe('selfTime', () => {
   it('counts overlapping children once and clips children to the span', () => {
@@ -57,7 +60,10 @@ describe('selfTime', () => {
 describe('subtreeSizes and visibleRows', () => {
   it('sizes each subtree, itself included, by tree-order index', () => {
     const t = tree();
-    assert.deepEqual(t.nodes.map((n) => n.id), ['a', 'b', 'd', 'c', 'e']);
+    assert.deepEqual(
+      t.nodes.map((n) => n.id),
+      ['a', 'b', 'd', 'c', 'e'],
+    );
     assert.deepEqual([...subtreeSizes(t.nodes)], [5, 2, 1, 1, 1]);
   });
 
@@ -65,8 +71,14 @@ describe('subtreeSizes and visibleRows', () => {
     const t = tree();
     const sizes = subtreeSizes(t.nodes);
     assert.equal(visibleRows(t.nodes, new Set(), sizes), t.nodes, 'nothing collapsed: the same array');
-    assert.deepEqual(visibleRows(t.nodes, new Set(['b']), sizes).map((n) => n.id), ['a', 'b', 'c', 'e']);
-    assert.deepEqual(visibleRows(t.nodes, new Set(['a', 'b']), sizes).map((n) => n.id), ['a']);
+    assert.deepEqual(
+      visibleRows(t.nodes, new Set(['b']), sizes).map((n) => n.id),
+      ['a', 'b', 'c', 'e'],
+    );
+    assert.deepEqual(
+      visibleRows(t.nodes, new Set(['a', 'b']), sizes).map((n) => n.id),
+      ['a'],
+    );
     assert.deepEqual(visibleRows(t.nodes, new Set(['d']), sizes).length, 5, 'a leaf hides nothing');
   });
 });
@@ -105,7 +117,7 @@ describe('find stepping and status', () => {
 });
 
 describe('span detail critical time', () => {
-  it('adds up the span\'s segments on the path and says when it is off it', () => {
+  it("adds up the span's segments on the path and says when it is off it", () => {
     const t = tree();
     const critical = criticalPath(t);
     // e ends after a, so it is not on a's path: a from c's end to its own (40), c (30), then a
