@@ -58,6 +58,70 @@ export async function trace(id, signal) {
   return body.data[0];
 }
 
+/**
+ * One trace streamed in tree order (`/api/collector/traces/{id}`, newline-delimited JSON: a
+ * header, arrays of Jaeger spans, a last line saying it is complete). Calls
+ * `onHeader({traceID, spans, processes})` once, then `onSpans(spans)` for each part as it
+ * arrives; resolves when the trace is complete. Throws ApiError (404 when unknown; also when
+ * the body ends before its last line).
+ */
+export async function streamTrace(id, signal, { onHeader, onSpans }) {
+  const path = `/api/collector/traces/${enc(id)}`;
+  let response;
+  try {
+    response = await fetch(path, { signal, headers: { accept: 'application/x-ndjson' } });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, `cannot reach the collector: ${e.message}`);
+  }
+  if (!response.ok) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_) {
+      body = null;
+    }
+    const error = body && Array.isArray(body.errors) && body.errors.length ? body.errors[0] : null;
+    throw new ApiError(response.status, error ? String(error.msg) : `HTTP ${response.status} for ${path}`);
+  }
+  let header = false;
+  let complete = false;
+  const line = (text) => {
+    if (!text) return;
+    const value = JSON.parse(text);
+    if (Array.isArray(value)) onSpans(value);
+    else if (!header) {
+      header = true;
+      onHeader(value);
+    } else if (value.done) complete = true;
+  };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new ApiError(0, `the trace stopped arriving: ${e.message}`);
+    }
+    if (chunk.done) break;
+    const from = buffer.length;
+    buffer += decoder.decode(chunk.value, { stream: true });
+    let end = buffer.indexOf('\n', from);
+    let start = 0;
+    while (end >= 0) {
+      line(buffer.slice(start, end));
+      start = end + 1;
+      end = buffer.indexOf('\n', start);
+    }
+    buffer = buffer.slice(start);
+  }
+  line(buffer + decoder.decode());
+  if (!complete) throw new ApiError(0, `trace ${id} arrived incomplete (the response was cut short)`);
+}
+
 /** URL of one trace as a file: format `otlp-json`, `jaeger-json` or `html` (a page that opens offline). */
 export function exportUrl(id, format) {
   return `/api/export/${enc(id)}?format=${enc(format)}`;

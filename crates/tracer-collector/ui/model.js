@@ -51,66 +51,99 @@ function byStart(a, b) {
   return a.start - b.start || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-/**
- * Builds the span tree of a Jaeger trace. Spans whose parent is absent (or that form a cycle)
- * become roots, so every span appears exactly once. Nodes are listed in pre-order.
- */
-export function buildTrace(raw) {
-  const processes = raw.processes || {};
-  const byId = new Map();
-  const nodes = [];
-  for (const span of raw.spans || []) {
-    if (byId.has(span.spanID)) continue; // a duplicate id cannot be placed twice in a tree
-    const process = processes[span.processID] || { serviceName: '(unknown service)', tags: [] };
-    // One pass over the tags for what every row needs; the rest is read when a span is opened.
-    let kind = '';
-    let statusCode = 'UNSET';
-    let statusMessage = '';
-    let error = false;
-    for (const t of span.tags || []) {
-      switch (t.key) {
-        case 'span.kind':
-          kind = tagText(t.value);
-          break;
-        case 'otel.status_code':
-          statusCode = tagText(t.value);
-          error = error || t.value === 'ERROR';
-          break;
-        case 'otel.status_description':
-          statusMessage = tagText(t.value);
-          break;
-        case 'error':
-          error = error || t.value === true || t.value === 'true';
-          break;
-        default:
-          break;
-      }
+/** A tree node for one Jaeger span (links to parent and children are set when it is placed). */
+function makeNode(span, processes) {
+  const process = processes[span.processID] || { serviceName: '(unknown service)', tags: [] };
+  // One pass over the tags for what every row needs; the rest is read when a span is opened.
+  let kind = '';
+  let statusCode = 'UNSET';
+  let statusMessage = '';
+  let error = false;
+  for (const t of span.tags || []) {
+    switch (t.key) {
+      case 'span.kind':
+        kind = tagText(t.value);
+        break;
+      case 'otel.status_code':
+        statusCode = tagText(t.value);
+        error = error || t.value === 'ERROR';
+        break;
+      case 'otel.status_description':
+        statusMessage = tagText(t.value);
+        break;
+      case 'error':
+        error = error || t.value === true || t.value === 'true';
+        break;
+      default:
+        break;
     }
-    const pid = parentId(span);
-    const node = {
-      id: span.spanID,
-      raw: span,
-      service: String(process.serviceName),
-      process,
-      operation: String(span.operationName),
-      start: span.startTime,
-      duration: span.duration,
-      end: span.startTime + span.duration,
-      kind,
-      statusCode,
-      statusMessage,
-      error,
-      logs: span.logs || [],
-      parentId: pid,
-      parent: null,
-      children: [],
-      depth: 0,
-      index: 0,
-      missingParent: false,
-      blob: null,
-    };
-    byId.set(node.id, node);
-    nodes.push(node);
+  }
+  return {
+    id: span.spanID,
+    raw: span,
+    service: String(process.serviceName),
+    process,
+    operation: String(span.operationName),
+    start: span.startTime,
+    duration: span.duration,
+    end: span.startTime + span.duration,
+    kind,
+    statusCode,
+    statusMessage,
+    error,
+    logs: span.logs || [],
+    parentId: parentId(span),
+    parent: null,
+    children: [],
+    depth: 0,
+    index: 0,
+    missingParent: false,
+    blob: null,
+  };
+}
+
+/** The trace object of nodes in tree order: the counts the header shows, the roots, the ids. */
+function traceOf(id, order, roots, byId) {
+  let start = Infinity;
+  let end = -Infinity;
+  let depth = 0;
+  let errorCount = 0;
+  const services = new Map();
+  for (const n of order) {
+    start = Math.min(start, n.start);
+    end = Math.max(end, n.end);
+    depth = Math.max(depth, n.depth + 1);
+    if (n.error) errorCount++;
+    const s = services.get(n.service) || { name: n.service, count: 0, errors: 0 };
+    s.count++;
+    if (n.error) s.errors++;
+    services.set(n.service, s);
+  }
+  if (!order.length) start = end = 0;
+  return {
+    id,
+    nodes: order,
+    byId,
+    roots,
+    root: primaryRoot(roots),
+    start,
+    end,
+    duration: end - start,
+    depth,
+    spanCount: order.length,
+    errorCount,
+    services: [...services.values()].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+/** Links the nodes (unique ids, any order) into their tree and lists them in pre-order. */
+function orderedTrace(id, nodes, byId) {
+  for (const node of nodes) {
+    node.parent = null;
+    node.children = [];
+    node.depth = 0;
+    node.index = 0;
+    node.missingParent = false;
   }
   for (const node of nodes) {
     if (node.parentId === null || node.parentId === node.id) continue;
@@ -155,39 +188,106 @@ export function buildTrace(raw) {
     roots.push(root);
     walk(root);
   }
+  return traceOf(id, order, roots, byId);
+}
 
-  let start = Infinity;
-  let end = -Infinity;
-  let depth = 0;
-  let errorCount = 0;
-  const services = new Map();
-  for (const n of order) {
-    start = Math.min(start, n.start);
-    end = Math.max(end, n.end);
-    depth = Math.max(depth, n.depth + 1);
-    if (n.error) errorCount++;
-    const s = services.get(n.service) || { name: n.service, count: 0, errors: 0 };
-    s.count++;
-    if (n.error) s.errors++;
-    services.set(n.service, s);
+/**
+ * Builds the span tree of a Jaeger trace. Spans whose parent is absent (or that form a cycle)
+ * become roots, so every span appears exactly once. Nodes are listed in pre-order.
+ */
+export function buildTrace(raw) {
+  const processes = raw.processes || {};
+  const byId = new Map();
+  const nodes = [];
+  for (const span of raw.spans || []) {
+    if (byId.has(span.spanID)) continue; // a duplicate id cannot be placed twice in a tree
+    const node = makeNode(span, processes);
+    byId.set(node.id, node);
+    nodes.push(node);
   }
-  if (!order.length) start = end = 0;
-  const root = primaryRoot(roots);
-  return {
-    id: raw.traceID,
-    raw,
-    nodes: order,
-    byId,
-    roots,
-    root,
-    start,
-    end,
-    duration: end - start,
-    depth,
-    spanCount: order.length,
-    errorCount,
-    services: [...services.values()].sort((a, b) => a.name.localeCompare(b.name)),
-  };
+  const trace = orderedTrace(raw.traceID, nodes, byId);
+  trace.raw = raw;
+  return trace;
+}
+
+/**
+ * Builds the same tree as buildTrace from spans that arrive in parts, for a trace streamed in
+ * tree order (the collector's `/api/collector/traces/{id}`): each span that comes right after
+ * its place in the pre-order (a root starting no earlier than the last root, or a child of a
+ * span on the path to the last row, starting no earlier than its last sibling) is appended at
+ * once, so `snapshot()` can be drawn while the rest is on the way. A span that does not fit
+ * (spans in another order, a parent cycle, a parent that comes after its child) stops the
+ * appending; `finish()` then orders everything as buildTrace does. Either way `finish()`
+ * returns what buildTrace would for the same spans.
+ */
+export class TraceBuilder {
+  /** `processes`: the Jaeger processes the spans refer to (by `processID`). */
+  constructor(traceId, processes) {
+    this.id = traceId;
+    this.processes = processes || {};
+    this.byId = new Map();
+    this.all = []; // every node, in arrival order
+    this.order = []; // the nodes appended so far, in pre-order
+    this.roots = [];
+    this.path = []; // the last appended node and its ancestors, by depth
+    this.awaited = new Set(); // parent ids of spans appended as roots because their parent was not there
+    this.ordered = true; // false once a span did not fit: finish() orders everything
+  }
+
+  /** Adds Jaeger spans; a span id seen before is ignored, as buildTrace does. */
+  add(spans) {
+    for (const span of spans) {
+      if (this.byId.has(span.spanID)) continue;
+      const node = makeNode(span, this.processes);
+      this.byId.set(node.id, node);
+      this.all.push(node);
+      if (this.awaited.has(node.id)) this.ordered = false;
+      if (this.ordered) this.ordered = this.append(node);
+    }
+  }
+
+  /** Appends node at the end of the pre-order if that is its place; returns whether it was. */
+  append(node) {
+    const ref = node.parentId !== null && node.parentId !== node.id;
+    const parent = ref ? this.byId.get(node.parentId) : undefined;
+    if (parent) {
+      if (this.path[parent.depth] !== parent) return false;
+      const last = parent.children[parent.children.length - 1];
+      if (last && byStart(last, node) > 0) return false;
+      node.parent = parent;
+      node.depth = parent.depth + 1;
+      parent.children.push(node);
+      this.path.length = node.depth;
+    } else {
+      const last = this.roots[this.roots.length - 1];
+      if (last && byStart(last, node) > 0) return false;
+      if (ref) {
+        node.missingParent = true;
+        this.awaited.add(node.parentId);
+      }
+      this.roots.push(node);
+      this.path.length = 0;
+    }
+    this.path.push(node);
+    node.index = this.order.length;
+    this.order.push(node);
+    return true;
+  }
+
+  /** Spans received so far. */
+  get received() {
+    return this.all.length;
+  }
+
+  /** The tree so far (the spans appended in order), in buildTrace's shape. */
+  snapshot() {
+    return traceOf(this.id, this.order, this.roots, this.byId);
+  }
+
+  /** The tree of every span received, exactly as buildTrace builds it. */
+  finish() {
+    return this.ordered ? this.snapshot() : orderedTrace(this.id, this.all, this.byId);
+  }
 }
 
 /** The root that names the trace: a true root (no parent reference) first, then the longest. */

@@ -25,13 +25,15 @@ export function traceMeta(trace) {
 }
 
 /**
- * The header of `state.trace`. Returns `{el, actions, update}`: `actions` are the links for the
- * toolbar, `update()` redraws the name and counts from `state.trace` (after it changed).
+ * The header of `state.trace`. Returns `{el, actions, update, progress}`: `actions` are the
+ * links for the toolbar, `update()` redraws the name and counts from `state.trace` (after it
+ * changed), `progress(text)` says how the loading goes (null: loaded).
  */
 export function createHeader(state) {
   const title = h('h1', { class: 'trace-title' });
   const meta = h('dl', { class: 'trace-meta' });
   const services = h('div', { class: 'trace-services' });
+  const progress = h('p', { class: 'trace-loading muted', id: 'trace-loading', 'aria-live': 'polite', hidden: true });
   const id = state.trace.id;
   const el = h(
     'div',
@@ -45,6 +47,7 @@ export function createHeader(state) {
       copyButton(id, 'Copy ID'),
     ),
     meta,
+    progress,
     services,
   );
 
@@ -103,6 +106,10 @@ export function createHeader(state) {
       trace.services.map((svc) => serviceBadge(svc.name, svc.count)),
     );
   }
+  function showProgress(text) {
+    progress.hidden = text === null;
+    progress.textContent = text || '';
+  }
   update();
-  return { el, actions, update };
+  return { el, actions, update, progress: showProgress };
 }

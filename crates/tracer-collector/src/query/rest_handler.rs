@@ -49,6 +49,10 @@ pub fn routes() -> Router<QueryState> {
         .route("/api/traces/{trace_id}", get(get_trace))
         .route("/api/dependencies", get(dependencies))
         .route("/api/collector/stats", get(stats))
+        .route(
+            super::tree_stream::TREE_STREAM_PATH,
+            get(super::tree_stream::tree_stream),
+        )
 }
 
 fn ok<T: Serialize>(data: T, total: usize) -> Response {
@@ -62,7 +66,7 @@ fn ok<T: Serialize>(data: T, total: usize) -> Response {
     .into_response()
 }
 
-fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
     let body: Envelope<()> = Envelope {
         data: None,
         total: 0,
@@ -77,7 +81,7 @@ fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn bad_request(msg: impl Into<String>) -> Response {
+pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
     fail(StatusCode::BAD_REQUEST, msg)
 }
 
@@ -345,7 +349,7 @@ pub(crate) fn search_timeout_message() -> String {
     )
 }
 
-fn unavailable(msg: String) -> Response {
+pub(crate) fn unavailable(msg: String) -> Response {
     let mut response = fail(StatusCode::SERVICE_UNAVAILABLE, msg);
     response
         .headers_mut()

@@ -10,7 +10,7 @@ import { labelPlacement } from '../trace-waterfall.js';
 import { findStatusText, stepIndex } from '../trace-find.js';
 import { criticalTime } from '../trace-detail.js';
 import { traceMeta } from '../trace-header.js';
-import { initialState } from '../trace.js';
+import { completeState, initialState } from '../trace.js';
 
 function span(id, parent, service, operation, start, duration, tags = []) {
   return {
@@ -138,15 +138,22 @@ describe('trace header and view state', () => {
     assert.equal(meta['meta-errors'], '0');
   });
 
-  it('takes the selected span, find text and critical flag from the URL', () => {
-    const t = tree();
-    const state = initialState(t, new URLSearchParams('span=c&find=api&critical=0'));
-    assert.equal(state.selected, 'c');
+  it('takes the wanted span, find text and critical flag from the URL', () => {
+    const state = initialState(tree(), new URLSearchParams('span=c&find=api&critical=0'));
+    assert.equal(state.wanted, 'c', 'selected once it has arrived');
+    assert.equal(state.selected, null);
     assert.equal(state.find, 'api');
     assert.equal(state.showCritical, false);
-    const fresh = initialState(t, new URLSearchParams('span=zz'));
-    assert.equal(fresh.selected, null, 'an unknown span id selects nothing');
-    assert.equal(fresh.showCritical, true);
-    assert.equal(fresh.critical.size > 0, true);
+    assert.equal(state.critical, null, 'no critical path before the whole trace is in');
+    assert.equal(initialState(tree(), new URLSearchParams('')).showCritical, true);
+  });
+
+  it('computes the critical path when complete and drops a selection not in the trace', () => {
+    const state = initialState(tree(), new URLSearchParams(''));
+    state.selected = 'zz';
+    completeState(state, tree());
+    assert.equal(state.complete, true);
+    assert.equal(state.selected, null);
+    assert.equal(criticalTime(state.critical, state.trace.byId.get('c')), 30);
   });
 });
