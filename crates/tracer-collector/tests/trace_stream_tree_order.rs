@@ -59,9 +59,16 @@ async fn a_trace_streams_in_tree_order_with_the_jaeger_spans_of_the_trace_api() 
         .collect();
     assert_eq!(services.len(), 2, "{header}");
     assert!(services.contains(&"api") && services.contains(&"web"));
-    assert_eq!(lines.last().unwrap(), &serde_json::json!({"done": true, "spans": 605}));
+    assert_eq!(
+        lines.last().unwrap(),
+        &serde_json::json!({"done": true, "spans": 605})
+    );
     let parts = &lines[1..lines.len() - 1];
-    assert!(parts.len() >= 3, "605 spans in parts of 256: {}", parts.len());
+    assert!(
+        parts.len() >= 3,
+        "605 spans in parts of 256: {}",
+        parts.len()
+    );
     let spans: Vec<&Value> = parts
         .iter()
         .flat_map(|p| p.as_array().expect("a line of spans"))
@@ -93,7 +100,12 @@ async fn a_trace_streams_in_tree_order_with_the_jaeger_spans_of_the_trace_api() 
     // The 600 children of span 4 by start time, then span id.
     let kids: Vec<(u64, &str)> = spans[4..604]
         .iter()
-        .map(|s| (s["startTime"].as_u64().unwrap(), s["spanID"].as_str().unwrap()))
+        .map(|s| {
+            (
+                s["startTime"].as_u64().unwrap(),
+                s["spanID"].as_str().unwrap(),
+            )
+        })
         .collect();
     let mut sorted = kids.clone();
     sorted.sort();
@@ -138,7 +150,10 @@ async fn unknown_and_malformed_ids_get_jaegers_error_envelopes() {
     assert_eq!(status, 400, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert!(
-        v["errors"][0]["msg"].as_str().unwrap().contains("\"not-hex\""),
+        v["errors"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("\"not-hex\""),
         "{body}"
     );
     collector.stop().await;

@@ -265,6 +265,14 @@ async fn a_100000_span_trace_shows_its_first_screen_then_every_span() {
             .await,
         json!(true)
     );
+    // The critical path follows, walked in slices: the root is on it.
+    browser
+        .wait_for_within(
+            "document.querySelector('#waterfall-rows .wf-row.critical[data-span-id=\"0000000000000001\"]') !== null",
+            "the critical path on the root's row",
+            Duration::from_secs(30),
+        )
+        .await;
     let last = sid(fixtures::large_trace_last(HUGE_SPANS as usize) as u64 + 1);
     scroll_to_last_row(&browser, &last).await;
     assert!(browser.count("#waterfall-rows .wf-row").await <= 120);
@@ -366,8 +374,10 @@ async fn measure_first_screen_of_a_collector_binary() {
         process.status_kib("VmRSS") / 1024
     );
     let browser = Browser::launch().await;
-    browser.goto(&collector.url("/#/deps")).await;
-    browser.find("#deps-graph").await;
+    // Warm the browser on a page that reads no trace (the search and dependency pages would
+    // have the collector convert traces before the measured fetches).
+    browser.goto(&collector.url("/#/status")).await;
+    browser.find("#status-forward-off").await;
 
     let mut load = 0;
     for (trace, spans) in [(LARGE, LARGE_SPANS), (HUGE, HUGE_SPANS)] {

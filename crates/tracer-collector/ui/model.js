@@ -317,23 +317,36 @@ export function traceName(trace) {
  * Returns Map spanId -> [[start, end], ...] (microseconds).
  */
 export function criticalPath(trace) {
+  const walk = criticalPathWalk(trace);
+  while (!walk.step(Infinity));
+  return walk.path;
+}
+
+/**
+ * criticalPath in steps, so a page can compute it for a 100,000-span trace without blocking:
+ * `step(n)` walks at most n spans and returns true once `path` (criticalPath's Map) is
+ * complete.
+ */
+export function criticalPathWalk(trace) {
   const path = new Map();
   const root = trace.root;
-  if (!root) return path;
+  if (!root) return { path, step: () => true };
   const add = (node, from, to) => {
     if (to <= from && node.duration > 0) return;
-    if (!path.has(node.id)) path.set(node.id, []);
-    path.get(node.id).push([from, to]);
+    const segments = path.get(node.id);
+    if (segments) segments.push([from, to]);
+    else path.set(node.id, [[from, to]]);
   };
-  // Per span: children by end time, latest first, and how far down that list we are.
-  const sorted = new Map();
-  const cursor = new Map();
+  // Per span (by its tree-order index): children by end time, latest first, and how far down
+  // that list we are. Arrays, not Maps: the walk can visit every span of a 100,000-span trace.
+  const sorted = new Array(trace.nodes.length);
+  const cursor = new Int32Array(trace.nodes.length);
   const childrenByEnd = (node) => {
-    let list = sorted.get(node);
+    let list = sorted[node.index];
     if (!list) {
-      list = node.children.filter((c) => c.start >= node.start && c.end <= node.end).sort((a, b) => b.end - a.end);
-      sorted.set(node, list);
-      cursor.set(node, 0);
+      list = node.children.filter((c) => c.start >= node.start && c.end <= node.end);
+      if (list.length > 1) list.sort((a, b) => b.end - a.end);
+      sorted[node.index] = list;
     }
     return list;
   };
@@ -341,27 +354,33 @@ export function criticalPath(trace) {
   let bound = root.end; // the point in time we are walking back from
   let strict = false; // after returning from a child: the next child must end strictly before
   let guard = trace.spanCount * 4 + 10;
-  while (node && guard-- > 0) {
-    const list = childrenByEnd(node);
-    let i = cursor.get(node);
-    while (i < list.length && (strict ? list[i].end >= bound : list[i].end > bound)) i++;
-    cursor.set(node, i);
-    const child = i < list.length ? list[i] : null;
-    if (child) {
-      cursor.set(node, i + 1);
-      add(node, child.end, bound);
-      node = child;
-      bound = child.end;
-      strict = false;
-    } else {
-      add(node, node.start, bound);
-      if (node === root) break;
-      bound = node.start;
-      node = node.parent;
-      strict = true;
+  const step = (n) => {
+    for (let budget = n; node && guard > 0 && budget > 0; budget--) {
+      guard--;
+      const list = childrenByEnd(node);
+      let i = cursor[node.index];
+      while (i < list.length && (strict ? list[i].end >= bound : list[i].end > bound)) i++;
+      const child = i < list.length ? list[i] : null;
+      if (child) {
+        cursor[node.index] = i + 1;
+        add(node, child.end, bound);
+        node = child;
+        bound = child.end;
+        strict = false;
+      } else {
+        cursor[node.index] = i;
+        add(node, node.start, bound);
+        if (node === root) node = null;
+        else {
+          bound = node.start;
+          node = node.parent;
+          strict = true;
+        }
+      }
     }
-  }
-  return path;
+    return !node || guard <= 0;
+  };
+  return { path, step };
 }
 
 /** Microseconds of a span not covered by any of its children (children clipped to the span). */

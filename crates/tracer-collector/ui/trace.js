@@ -9,7 +9,7 @@
 
 import * as api from './api.js';
 import { h, mount, notice, on } from './dom.js';
-import { TraceBuilder, criticalPath } from './model.js';
+import { TraceBuilder, criticalPathWalk } from './model.js';
 import { createSpanDetail } from './trace-detail.js';
 import { createFind } from './trace-find.js';
 import { createHeader } from './trace-header.js';
@@ -17,12 +17,15 @@ import { createWaterfall } from './trace-waterfall.js';
 
 /** How often the page takes in the spans that arrived meanwhile while a trace loads (ms). */
 const UPDATE_MS = 200;
+/** Spans the critical path walk visits per task, so a 100,000-span trace never blocks input. */
+const CRITICAL_STEPS = 5000;
 
 /**
  * The state of one trace view:
  * - trace: the span tree (model.js, buildTrace's shape), so far while it loads;
  * - complete: whether every span has arrived;
- * - critical: the critical path (model.js criticalPath), null until the trace is complete;
+ * - critical: the critical path (model.js criticalPath), null until the trace is complete
+ *   and the path walked;
  * - selected: the id of the span shown in the detail panel, or null; wanted: the span the URL
  *   asked for, selected when it arrives;
  * - collapsed: ids of the spans whose subtree is hidden;
@@ -46,11 +49,11 @@ export function initialState(trace, params) {
   };
 }
 
-/** The state once the trace is complete: its final tree and the critical path. */
+/** The state once the trace is complete: its final tree (the critical path follows). */
 export function completeState(state, trace) {
   state.trace = trace;
   state.complete = true;
-  state.critical = criticalPath(trace);
+  state.critical = null;
   if (state.selected && !trace.byId.has(state.selected)) state.selected = null;
   return state;
 }
@@ -183,7 +186,8 @@ function drawPage(main, builder, total, params, ctx) {
   requestAnimationFrame(() => requestAnimationFrame(() => performance.mark('tracer:trace-painted')));
 
   let timer = 0;
-  let done = false;
+  let done = false; // every span is in (or the load failed)
+  let gone = false; // the view went away
   /** Takes in the spans that arrived since the last time. */
   function update() {
     timer = 0;
@@ -212,6 +216,20 @@ function drawPage(main, builder, total, params, ctx) {
       state.wanted = null;
       saveUrl();
       performance.mark('tracer:trace-loaded', { detail: { spans: state.trace.nodes.length } });
+      // The critical path, a slice of the walk per task (a small trace's in this one).
+      const walk = criticalPathWalk(state.trace);
+      const slice = () => {
+        if (gone) return;
+        if (!walk.step(CRITICAL_STEPS)) {
+          timer = setTimeout(slice, 0);
+          return;
+        }
+        state.critical = walk.path;
+        waterfall.refresh();
+        if (state.selected) detail.show(state.trace.byId.get(state.selected));
+        performance.mark('tracer:trace-critical');
+      };
+      slice();
     },
     failed(message) {
       clearTimeout(timer);
@@ -226,6 +244,7 @@ function drawPage(main, builder, total, params, ctx) {
     cleanup() {
       clearTimeout(timer);
       done = true;
+      gone = true;
       find.destroy();
       unbindKey();
       waterfall.destroy();

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { TraceBuilder, buildTrace } from '../model.js';
+import { TraceBuilder, buildTrace, criticalPath, criticalPathWalk } from '../model.js';
 
 /** A small deterministic PRNG (mulberry32), so every failure can be replayed by its seed. */
 function rng(seed) {
@@ -168,5 +168,24 @@ describe('TraceBuilder', () => {
       ['a0', 'b1'],
     );
     assert.equal(t.byId.get('b').missingParent, false);
+  });
+
+  it('walks the same critical path in steps as in one go', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const t = buildTrace(randomTrace(seed, 150, seed % 2 === 0));
+      const walk = criticalPathWalk(t);
+      while (!walk.step(3));
+      assert.deepEqual(walk.path, criticalPath(t), `seed ${seed}`);
+    }
+    // A chain of 10 nested spans: the walk goes down and back up, 3 spans per step.
+    const chain = [];
+    for (let i = 0; i < 10; i++) chain.push(span(`s${i}`, i ? `s${i - 1}` : null, 'p1', i * 10, 200 - i * 20));
+    const t = buildTrace({ traceID: 't1', spans: chain, processes: PROCESSES });
+    const walk = criticalPathWalk(t);
+    let steps = 1;
+    while (!walk.step(3)) steps++;
+    assert.ok(steps >= 4, `${steps} steps`);
+    assert.deepEqual(walk.path, criticalPath(t));
+    assert.equal(walk.path.size, 10);
   });
 });
