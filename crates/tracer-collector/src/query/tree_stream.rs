@@ -17,14 +17,15 @@
 //! The first line has the span count and every process the spans refer to; each following
 //! line up to the last is a JSON array of Jaeger spans ([`super::model::Span`]), and the last
 //! line says the trace is complete (a body that ends without it was cut short). Spans come in
-//! the order the UI lists them ([`tree_order`]): depth first from the roots, children by start
+//! the order the UI lists them (`tree_order`): depth first from the roots, children by start
 //! time then span id, so every span comes after its parent and a client can append rows as
 //! they arrive. A span id seen twice is sent once (its first copy), as the UI would keep it.
 //!
 //! Bounds are those of every streamed query ([`super::stream`]): a query slot, a blocking
-//! thread that converts [`CONVERT_SPANS`] spans per line and a body handed over in
-//! [`super::stream::CHUNK_BYTES`] pieces. The tree order costs 4 bytes per span and a few
-//! small vectors beside the packed copy of the trace.
+//! thread that converts 256 spans (`CONVERT_SPANS`) per line and a body handed over in
+//! [`super::stream::CHUNK_BYTES`] pieces. The tree order costs some 40 bytes per span (an
+//! index of span ids, the children lists, the order itself: 4 MB for 100,000 spans) beside the
+//! packed copy of the trace.
 
 use std::collections::HashMap;
 
