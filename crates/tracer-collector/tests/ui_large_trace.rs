@@ -41,6 +41,8 @@ const TIMINGS: &str = "
         apiEnd: api ? api.responseEnd : null,
         apiBytes: api ? api.encodedBodySize : null,
         lag: window.__tracerLag === undefined ? null : window.__tracerLag,
+        critical: mark('tracer:trace-critical'),
+        long: window.__tracerLong || [],
     };";
 
 /// Installed once the first screen is painted: the longest gap between two 20 ms ticks past
@@ -52,7 +54,11 @@ const LAG_PROBE: &str = "
         const now = performance.now();
         window.__tracerLag = Math.max(window.__tracerLag, now - last - 20);
         last = now;
-    }, 20);";
+    }, 20);
+    window.__tracerLong = [];
+    new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__tracerLong.push([Math.round(e.startTime), Math.round(e.duration)]);
+    }).observe({ type: 'longtask' });";
 
 /// True once the page holds the whole trace: its load mark (or, for a page that draws only
 /// complete traces, the painted mark and no loading line).
@@ -405,10 +411,12 @@ async fn measure_first_screen_of_a_collector_binary() {
             // A page without the load mark drew the whole trace at once.
             let l = t["loaded"].as_f64().unwrap_or(p);
             eprintln!(
-                "{spans} spans, load {load}: first screen {p:.0} ms, all spans {l:.0} ms, API complete {:.0} ms ({} bytes), longest stall after the first screen {:.0} ms",
+                "{spans} spans, load {load}: first screen {p:.0} ms, all spans {l:.0} ms, API complete {:.0} ms ({} bytes), longest stall after the first screen {:.0} ms; critical path at {} ms; long tasks [start, ms] {}",
                 ms(&t, "apiEnd"),
                 t["apiBytes"],
                 t["lag"].as_f64().unwrap_or(0.0),
+                t["critical"],
+                t["long"],
             );
             painted.push(p);
             loaded.push(l);
