@@ -88,7 +88,12 @@ export async function streamTrace(id, signal, { onHeader, onSpans }) {
   let complete = false;
   const line = (text) => {
     if (!text) return;
-    const value = JSON.parse(text);
+    let value;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new ApiError(0, `trace ${id}: a line of the response is not JSON (${e.message})`);
+    }
     if (Array.isArray(value)) onSpans(value);
     else if (!header) {
       header = true;
@@ -118,7 +123,13 @@ export async function streamTrace(id, signal, { onHeader, onSpans }) {
     }
     buffer = buffer.slice(start);
   }
-  line(buffer + decoder.decode());
+  const rest = buffer + decoder.decode();
+  // A last line without its newline is a cut-off one unless it parses (and says done).
+  try {
+    line(rest);
+  } catch (_) {
+    complete = false;
+  }
   if (!complete) throw new ApiError(0, `trace ${id} arrived incomplete (the response was cut short)`);
 }
 

@@ -27,7 +27,7 @@ export function traceMeta(trace) {
 /**
  * The header of `state.trace`. Returns `{el, actions, update, progress}`: `actions` are the
  * links for the toolbar, `update()` redraws the name and counts from `state.trace` (after it
- * changed), `progress(text)` says how the loading goes (null: loaded).
+ * changed), `progress(text, error)` says how the loading goes (null: loaded; error: it failed).
  */
 export function createHeader(state) {
   const title = h('h1', { class: 'trace-title' });
@@ -106,9 +106,11 @@ export function createHeader(state) {
       trace.services.map((svc) => serviceBadge(svc.name, svc.count)),
     );
   }
-  function showProgress(text) {
+  function showProgress(text, error = false) {
     progress.hidden = text === null;
     progress.textContent = text || '';
+    progress.classList.toggle('status-error', error);
+    progress.setAttribute('role', error ? 'alert' : 'status');
   }
   update();
   return { el, actions, update, progress: showProgress };

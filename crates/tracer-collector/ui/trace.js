@@ -234,12 +234,7 @@ function drawPage(main, builder, total, params, ctx) {
     failed(message) {
       clearTimeout(timer);
       done = true;
-      header.progress(null);
-      mount(
-        panels,
-        notice('error', `${message}. Showing the ${builder.received.toLocaleString('en-US')} spans that arrived.`),
-      );
-      panels.hidden = false;
+      header.progress(`${message}. Showing the ${builder.received.toLocaleString('en-US')} spans that arrived.`, true);
     },
     cleanup() {
       clearTimeout(timer);
