@@ -66,7 +66,7 @@ fn ok<T: Serialize>(data: T, total: usize) -> Response {
     .into_response()
 }
 
-pub(crate) fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
+fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
     let body: Envelope<()> = Envelope {
         data: None,
         total: 0,
@@ -81,7 +81,7 @@ pub(crate) fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub(crate) fn bad_request(msg: impl Into<String>) -> Response {
+fn bad_request(msg: impl Into<String>) -> Response {
     fail(StatusCode::BAD_REQUEST, msg)
 }
 
@@ -349,7 +349,7 @@ pub(crate) fn search_timeout_message() -> String {
     )
 }
 
-pub(crate) fn unavailable(msg: String) -> Response {
+fn unavailable(msg: String) -> Response {
     let mut response = fail(StatusCode::SERVICE_UNAVAILABLE, msg);
     response
         .headers_mut()
@@ -357,21 +357,34 @@ pub(crate) fn unavailable(msg: String) -> Response {
     response
 }
 
-async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
-    let Some(id) = parse_trace_id(&trace_id) else {
-        return bad_request(format!(
+/// The trace `trace_id` names, read in a query slot (kept for writing the response), or the
+/// error to answer: 400 for a bad id, 503 with every slot busy, 404 for an unknown trace.
+pub(crate) async fn stored_trace(
+    state: &QueryState,
+    trace_id: &str,
+) -> Result<(tokio::sync::OwnedSemaphorePermit, StoredTrace), Response> {
+    let Some(id) = parse_trace_id(trace_id) else {
+        return Err(bad_request(format!(
             "cannot parse traceID param: invalid trace id {trace_id:?}"
-        ));
+        )));
     };
-    let permit = match state.limiter.acquire().await {
-        Ok(permit) => permit,
-        Err(busy) => return unavailable(busy.message()),
-    };
+    let permit = state
+        .limiter
+        .acquire()
+        .await
+        .map_err(|busy| unavailable(busy.message()))?;
     let store = state.store.clone();
-    let trace = match tokio::task::spawn_blocking(move || store.trace(id)).await {
-        Ok(Some(trace)) => trace,
-        Ok(None) => return fail(StatusCode::NOT_FOUND, "trace not found"),
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    match tokio::task::spawn_blocking(move || store.trace(id)).await {
+        Ok(Some(trace)) => Ok((permit, trace)),
+        Ok(None) => Err(fail(StatusCode::NOT_FOUND, "trace not found")),
+        Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
+    let (permit, trace) = match stored_trace(&state, &trace_id).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let store = state.store.clone();
     BodyWriter::respond(StatusCode::OK, permit, move |w| {

@@ -34,8 +34,8 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 
 use super::QueryState;
-use super::convert::{JaegerSpans, parse_trace_id};
-use super::rest_handler::{bad_request, fail, unavailable};
+use super::convert::JaegerSpans;
+use super::rest_handler::stored_trace;
 use super::stream::{BodyWriter, CONVERT_SPANS};
 use crate::store::{SpanRecord, StoredTrace};
 
@@ -131,20 +131,9 @@ pub(crate) async fn tree_stream(
     State(state): State<QueryState>,
     Path(trace_id): Path<String>,
 ) -> Response {
-    let Some(id) = parse_trace_id(&trace_id) else {
-        return bad_request(format!(
-            "cannot parse traceID param: invalid trace id {trace_id:?}"
-        ));
-    };
-    let permit = match state.limiter.acquire().await {
-        Ok(permit) => permit,
-        Err(busy) => return unavailable(busy.message()),
-    };
-    let store = state.store.clone();
-    let trace = match tokio::task::spawn_blocking(move || store.trace(id)).await {
-        Ok(Some(trace)) => trace,
-        Ok(None) => return fail(StatusCode::NOT_FOUND, "trace not found"),
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let (permit, trace) = match stored_trace(&state, &trace_id).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let store = state.store.clone();
     let mut response = BodyWriter::respond(StatusCode::OK, permit, move |w| {
