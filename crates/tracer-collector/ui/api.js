@@ -70,6 +70,81 @@ export async function regressions(query, signal) {
   return body.data;
 }
 
+/**
+ * One trace streamed in tree order (`/api/collector/traces/{id}`, newline-delimited JSON: a
+ * header, arrays of Jaeger spans, a last line saying it is complete). Calls
+ * `onHeader({traceID, spans, processes})` once, then `onSpans(spans)` for each part as it
+ * arrives; resolves when the trace is complete. Throws ApiError (404 when unknown; also when
+ * the body ends before its last line).
+ */
+export async function streamTrace(id, signal, { onHeader, onSpans }) {
+  const path = `/api/collector/traces/${enc(id)}`;
+  let response;
+  try {
+    response = await fetch(path, { signal, headers: { accept: 'application/x-ndjson' } });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, `cannot reach the collector: ${e.message}`);
+  }
+  if (!response.ok) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_) {
+      body = null;
+    }
+    const error = body && Array.isArray(body.errors) && body.errors.length ? body.errors[0] : null;
+    throw new ApiError(response.status, error ? String(error.msg) : `HTTP ${response.status} for ${path}`);
+  }
+  let header = false;
+  let complete = false;
+  const line = (text) => {
+    if (!text) return;
+    let value;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new ApiError(0, `trace ${id}: a line of the response is not JSON (${e.message})`);
+    }
+    if (Array.isArray(value)) onSpans(value);
+    else if (!header) {
+      header = true;
+      onHeader(value);
+    } else if (value.done) complete = true;
+  };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new ApiError(0, `the trace stopped arriving: ${e.message}`);
+    }
+    if (chunk.done) break;
+    const from = buffer.length;
+    buffer += decoder.decode(chunk.value, { stream: true });
+    let end = buffer.indexOf('\n', from);
+    let start = 0;
+    while (end >= 0) {
+      line(buffer.slice(start, end));
+      start = end + 1;
+      end = buffer.indexOf('\n', start);
+    }
+    buffer = buffer.slice(start);
+  }
+  const rest = buffer + decoder.decode();
+  // A last line without its newline is a cut-off one unless it parses (and says done).
+  try {
+    line(rest);
+  } catch (_) {
+    complete = false;
+  }
+  if (!complete) throw new ApiError(0, `trace ${id} arrived incomplete (the response was cut short)`);
+}
+
 /** URL of one trace as a file: format `otlp-json`, `jaeger-json` or `html` (a page that opens offline). */
 export function exportUrl(id, format) {
   return `/api/export/${enc(id)}?format=${enc(format)}`;
@@ -81,7 +156,9 @@ export function exportUrl(id, format) {
  */
 export async function importFile(file, signal) {
   const body = await getJson('/api/import', signal, {
-    method: 'POST', body: file, headers: { accept: 'application/json', 'content-type': 'application/json' },
+    method: 'POST',
+    body: file,
+    headers: { accept: 'application/json', 'content-type': 'application/json' },
   });
   return body.data;
 }
@@ -120,9 +197,7 @@ export async function searchTraces(p, signal) {
   const endUs = p.endUs || Date.now() * 1000;
   const startUs = endUs - p.lookbackUs;
   const names = p.service ? [p.service] : await services(signal);
-  const answers = await Promise.all(
-    names.map((name) => getJson(searchQuery(p, name, startUs, endUs), signal)),
-  );
+  const answers = await Promise.all(names.map((name) => getJson(searchQuery(p, name, startUs, endUs), signal)));
   const byId = new Map();
   for (const body of answers) for (const t of body.data || []) byId.set(t.traceID, t);
   return { traces: newest([...byId.values()], p.limit), requests: names.length };

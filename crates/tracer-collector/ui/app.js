@@ -9,7 +9,7 @@
 //   #/status
 
 import * as api from './api.js';
-import { h, mount, notice } from './dom.js';
+import { h, mount, notice, on } from './dom.js';
 import { registerServices } from './format.js';
 import { hashOf, parseHash } from './route.js';
 import { searchView } from './search.js';
@@ -30,8 +30,10 @@ const routes = [
   [/^\/(deps|dependencies)$/, (m, params, ctx) => depsView(main, params, ctx)],
   [/^\/status$/, (m, params, ctx) => statusView(main, params, ctx)],
   [/^\/slower$/, (m, params, ctx) => regressView(main, params, ctx)],
-  [/^\/compare(?:\/([^/]*)(?:\/([^/]*))?)?$/, (m, params, ctx) =>
-    compareView(main, decodeURIComponent(m[1] || ''), decodeURIComponent(m[2] || ''), params, ctx)],
+  [
+    /^\/compare(?:\/([^/]*)(?:\/([^/]*))?)?$/,
+    (m, params, ctx) => compareView(main, decodeURIComponent(m[1] || ''), decodeURIComponent(m[2] || ''), params, ctx),
+  ],
 ];
 
 let current = null; // { controller, cleanup }
@@ -77,7 +79,7 @@ async function route() {
   mount(main, notice('error', 'No such page. ', h('a', { href: '#/search' }, 'Go to search')));
 }
 
-document.getElementById('jump').addEventListener('submit', (e) => {
+on(document.getElementById('jump'), 'submit', (e) => {
   e.preventDefault();
   const input = document.getElementById('jump-id');
   const id = input.value.trim();
@@ -89,8 +91,13 @@ if (api.offline) {
   // The saved page holds its traces only: nothing to upload to, no collector to search.
   document.getElementById('upload').remove();
 } else {
-  installUpload(main, (hash) => { location.hash = hash; });
+  installUpload(main, (hash) => {
+    location.hash = hash;
+  });
 }
 
-window.addEventListener('hashchange', route);
-api.services().then(registerServices, () => {}).finally(route);
+on(window, 'hashchange', route);
+api
+  .services()
+  .then(registerServices, () => {})
+  .finally(route);

@@ -3,12 +3,18 @@
 // counts, so they are counted here from the traces of the same window (see the note shown).
 
 import * as api from './api.js';
-import { h, mount, notice, s } from './dom.js';
+import { h, mount, notice, on, s } from './dom.js';
 import { formatCount, parseGoDuration, serviceColor } from './format.js';
 import { edgesFromTraces } from './model.js';
 import { hashOf } from './route.js';
 
-const LOOKBACKS = [['1h', 'Last hour'], ['6h', 'Last 6 hours'], ['24h', 'Last 24 hours'], ['48h', 'Last 2 days'], ['168h', 'Last 7 days']];
+const LOOKBACKS = [
+  ['1h', 'Last hour'],
+  ['6h', 'Last 6 hours'],
+  ['24h', 'Last 24 hours'],
+  ['48h', 'Last 2 days'],
+  ['168h', 'Last 7 days'],
+];
 const ERROR_SAMPLE_LIMIT = 1000; // traces read (per service when searching service by service)
 const NODE_W = 180;
 const NODE_H = 46;
@@ -135,10 +141,12 @@ export function layout(names, edges, colGap = MIN_COL_GAP) {
     const down = sweep % 2 === 0;
     const order = down ? [...columns.keys()] : [...columns.keys()].reverse();
     for (const l of order) {
-      const bary = new Map(columns[l].map((n) => {
-        const ps = (down ? sides.get(n).before : sides.get(n).after).map((m) => position.get(m));
-        return [n, ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : position.get(n)];
-      }));
+      const bary = new Map(
+        columns[l].map((n) => {
+          const ps = (down ? sides.get(n).before : sides.get(n).after).map((m) => position.get(m));
+          return [n, ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : position.get(n)];
+        }),
+      );
       columns[l].sort((a, b) => bary.get(a) - bary.get(b) || position.get(a) - position.get(b));
       index();
     }
@@ -160,9 +168,15 @@ export function layout(names, edges, colGap = MIN_COL_GAP) {
   const box = new Map();
   columns.forEach((col, l) => {
     const offset = (tallest - stacked[l].height) / 2;
-    col.forEach((item, i) => box.set(item, {
-      x: colX(l), y: PAD + offset + stacked[l].tops[i], w: NODE_W, h: heightOf(item), layer: l,
-    }));
+    col.forEach((item, i) =>
+      box.set(item, {
+        x: colX(l),
+        y: PAD + offset + stacked[l].tops[i],
+        w: NODE_W,
+        h: heightOf(item),
+        layer: l,
+      }),
+    );
   });
   const positions = new Map(names.map((n) => [n, box.get(n)]));
   // Routes: a list of points; consecutive points in different columns are joined by a curve.
@@ -170,7 +184,15 @@ export function layout(names, edges, colGap = MIN_COL_GAP) {
     const c = chains[i];
     if (!c) {
       const b = box.get(e.parent);
-      return { self: true, back: false, points: [[b.x + NODE_W, b.y + 12], [b.x + NODE_W, b.y + NODE_H - 12]], gap: b.layer };
+      return {
+        self: true,
+        back: false,
+        points: [
+          [b.x + NODE_W, b.y + 12],
+          [b.x + NODE_W, b.y + NODE_H - 12],
+        ],
+        gap: b.layer,
+      };
     }
     const off = c.reversed ? PORT_OFFSET : -PORT_OFFSET;
     const points = [];
@@ -234,13 +256,22 @@ function truncate(text, n) {
 
 export async function depsView(main, params, ctx) {
   const lookback = LOOKBACKS.some(([v]) => v === params.get('lookback')) ? params.get('lookback') : '24h';
-  const select = h('select', { id: 'deps-lookback', 'aria-label': 'Lookback' },
-    LOOKBACKS.map(([v, label]) => h('option', { value: v, selected: v === lookback }, label)));
-  select.addEventListener('change', () => ctx.go(hashOf('/deps', { lookback: select.value })));
+  const select = h(
+    'select',
+    { id: 'deps-lookback', 'aria-label': 'Lookback' },
+    LOOKBACKS.map(([v, label]) => h('option', { value: v, selected: v === lookback }, label)),
+  );
+  on(select, 'change', () => ctx.go(hashOf('/deps', { lookback: select.value })));
   const body = h('div', { class: 'deps-body' }, h('div', { class: 'loading' }, 'Loading dependencies…'));
-  mount(main, h('div', { class: 'deps-page' },
-    h('div', { class: 'toolbar' }, h('h1', null, 'Service dependencies'), h('span', { class: 'spacer' }), select),
-    body));
+  mount(
+    main,
+    h(
+      'div',
+      { class: 'deps-page' },
+      h('div', { class: 'toolbar' }, h('h1', null, 'Service dependencies'), h('span', { class: 'spacer' }), select),
+      body,
+    ),
+  );
 
   const lookbackUs = parseGoDuration(lookback);
   const endMs = Date.now();
@@ -249,7 +280,8 @@ export async function depsView(main, params, ctx) {
   try {
     [links, sample] = await Promise.all([
       api.dependencies(endMs, Math.round(lookbackUs / 1000), ctx.signal),
-      api.searchTraces({ service: '', lookbackUs, limit: ERROR_SAMPLE_LIMIT }, ctx.signal)
+      api
+        .searchTraces({ service: '', lookbackUs, limit: ERROR_SAMPLE_LIMIT }, ctx.signal)
         .catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : { traces: [], failed: e.message })),
     ]);
   } catch (e) {
@@ -267,64 +299,121 @@ export async function depsView(main, params, ctx) {
     return null;
   }
   const names = [...new Set(edges.flatMap((e) => [e.parent, e.child]))].sort();
-  const labelText = (e) => [`${formatCount(e.calls)} call${e.calls === 1 ? '' : 's'}`, e.errors ? ` · ${formatCount(e.errors)} err` : ''];
+  const labelText = (e) => [
+    `${formatCount(e.calls)} call${e.calls === 1 ? '' : 's'}`,
+    e.errors ? ` · ${formatCount(e.errors)} err` : '',
+  ];
   const labelWidth = (e) => labelText(e).join('').length * 6.6 + 10;
   const colGap = Math.max(MIN_COL_GAP, ...edges.map((e) => labelWidth(e) + 24));
   const { positions, routes, labels, width, height } = layout(names, edges, colGap);
   const maxCalls = Math.max(...edges.map((e) => e.calls));
 
-  const svg = s('svg', {
-    id: 'deps-graph', class: 'deps-graph', width, height, viewBox: `0 0 ${width} ${height}`,
-    role: 'img', 'aria-label': 'Service dependency graph',
-  },
-  s('defs', null,
-    s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerUnits: 'userSpaceOnUse', markerWidth: '11', markerHeight: '11', orient: 'auto-start-reverse' },
-      s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' })),
-    s('marker', { id: 'arrow-error', viewBox: '0 0 10 10', refX: '10', refY: '5', markerUnits: 'userSpaceOnUse', markerWidth: '11', markerHeight: '11', orient: 'auto-start-reverse' },
-      s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead error' }))));
+  const svg = s(
+    'svg',
+    {
+      id: 'deps-graph',
+      class: 'deps-graph',
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+      role: 'img',
+      'aria-label': 'Service dependency graph',
+    },
+    s(
+      'defs',
+      null,
+      s(
+        'marker',
+        {
+          id: 'arrow',
+          viewBox: '0 0 10 10',
+          refX: '10',
+          refY: '5',
+          markerUnits: 'userSpaceOnUse',
+          markerWidth: '11',
+          markerHeight: '11',
+          orient: 'auto-start-reverse',
+        },
+        s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }),
+      ),
+      s(
+        'marker',
+        {
+          id: 'arrow-error',
+          viewBox: '0 0 10 10',
+          refX: '10',
+          refY: '5',
+          markerUnits: 'userSpaceOnUse',
+          markerWidth: '11',
+          markerHeight: '11',
+          orient: 'auto-start-reverse',
+        },
+        s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead error' }),
+      ),
+    ),
+  );
 
   const edgeLayer = s('g', { class: 'edges' });
   const labelLayer = s('g', { class: 'edge-labels' });
-  const searchCalls = (e) => ctx.go(hashOf('/search', { service: e.child }));
   edges.forEach((e, i) => {
     const route = routes[i];
-    const widthPx = 1.5 + 3 * Math.log1p(e.calls) / Math.log1p(maxCalls);
+    const widthPx = 1.5 + (3 * Math.log1p(e.calls)) / Math.log1p(maxCalls);
     const title = `${e.parent} → ${e.child}: ${e.calls} call${e.calls === 1 ? '' : 's'}, ${e.errors} error${e.errors === 1 ? '' : 's'} — click to search ${e.child}'s traces`;
-    const edge = s('g', {
-      class: ['edge', e.errors ? 'has-errors' : '', route.back ? 'back' : '', route.self ? 'self' : ''],
-      dataset: { parent: e.parent, child: e.child, calls: e.calls, errors: e.errors },
-    },
-    s('title', null, title),
-    s('path', { d: routePath(route), class: 'edge-line', 'stroke-width': widthPx.toFixed(2), 'marker-end': e.errors ? 'url(#arrow-error)' : 'url(#arrow)' }));
-    edge.addEventListener('click', () => searchCalls(e));
+    const edge = s(
+      'g',
+      {
+        class: ['edge', e.errors ? 'has-errors' : '', route.back ? 'back' : '', route.self ? 'self' : ''],
+        dataset: { parent: e.parent, child: e.child, calls: e.calls, errors: e.errors },
+      },
+      s('title', null, title),
+      s('path', {
+        d: routePath(route),
+        class: 'edge-line',
+        'stroke-width': widthPx.toFixed(2),
+        'marker-end': e.errors ? 'url(#arrow-error)' : 'url(#arrow)',
+      }),
+    );
     edgeLayer.appendChild(edge);
     const [text, err] = labelText(e);
     const w = labelWidth(e);
-    const label = s('g', {
-      class: 'edge-label', transform: `translate(${labels[i].x},${labels[i].y})`,
-      dataset: { parent: e.parent, child: e.child }, tabindex: '0',
-    },
-    s('title', null, title),
-    s('rect', { x: -w / 2, y: -LABEL_H / 2, width: w, height: LABEL_H, rx: 4 }),
-    s('text', { 'text-anchor': 'middle', y: 4 }, text, err ? s('tspan', { class: 'err' }, err) : null));
-    label.addEventListener('click', () => searchCalls(e));
-    label.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') searchCalls(e); });
+    const label = s(
+      'g',
+      {
+        class: 'edge-label',
+        transform: `translate(${labels[i].x},${labels[i].y})`,
+        dataset: { parent: e.parent, child: e.child },
+        tabindex: '0',
+      },
+      s('title', null, title),
+      s('rect', { x: -w / 2, y: -LABEL_H / 2, width: w, height: LABEL_H, rx: 4 }),
+      s('text', { 'text-anchor': 'middle', y: 4 }, text, err ? s('tspan', { class: 'err' }, err) : null),
+    );
     labelLayer.appendChild(label);
   });
   const nodeLayer = s('g', { class: 'nodes' });
   for (const name of names) {
     const p = positions.get(name);
-    const node = s('g', { class: 'node', transform: `translate(${p.x},${p.y})`, dataset: { service: name }, tabindex: '0' },
+    const node = s(
+      'g',
+      { class: 'node', transform: `translate(${p.x},${p.y})`, dataset: { service: name }, tabindex: '0' },
       s('title', null, `${name} — click to search its traces`),
       s('rect', { width: NODE_W, height: NODE_H, rx: 8, class: 'node-box' }),
       s('rect', { width: 8, height: NODE_H, rx: 3, fill: serviceColor(name) }),
-      s('text', { x: NODE_W / 2 + 4, y: NODE_H / 2 + 5, 'text-anchor': 'middle', class: 'node-name' }, truncate(name, 22)));
-    const open = () => ctx.go(hashOf('/search', { service: name }));
-    node.addEventListener('click', open);
-    node.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') open(); });
+      s(
+        'text',
+        { x: NODE_W / 2 + 4, y: NODE_H / 2 + 5, 'text-anchor': 'middle', class: 'node-name' },
+        truncate(name, 22),
+      ),
+    );
     nodeLayer.appendChild(node);
   }
   svg.append(edgeLayer, nodeLayer, labelLayer);
+  // An edge or its label searches the callee's traces, a node its own (click or Enter).
+  const open = (el) => ctx.go(hashOf('/search', { service: el.dataset.child || el.dataset.service }));
+  on(svg, 'click', '.edge, .edge-label, .node', (ev, el) => open(el));
+  on(svg, 'keydown', '.edge-label, .node', (ev, el) => {
+    if (ev.key === 'Enter') open(el);
+  });
 
   const sampledAll = edges.every((e) => e.sampled >= e.calls);
   const note = sample.failed
@@ -332,12 +421,38 @@ export async function depsView(main, params, ctx) {
     : sampledAll
       ? `Error counts from the ${sample.traces.length} traces of this window.`
       : `Error counts from the ${sample.traces.length} most recent traces of this window (not every call: see the "errors / calls read" column).`;
-  const table = h('table', { class: 'deps-table', id: 'deps-table' },
-    h('thead', null, h('tr', null, h('th', null, 'Caller'), h('th', null, 'Callee'), h('th', null, 'Calls'), h('th', null, 'Errors'), h('th', null, 'Errors / calls read'))),
-    h('tbody', null, edges.map((e) => h('tr', { dataset: { parent: e.parent, child: e.child } },
-      h('td', null, e.parent), h('td', null, e.child), h('td', { class: 'num' }, String(e.calls)),
-      h('td', { class: ['num', e.errors ? 'status-error' : ''] }, String(e.errors)),
-      h('td', { class: 'num' }, `${e.errors} / ${e.sampled}`)))));
+  const table = h(
+    'table',
+    { class: 'deps-table', id: 'deps-table' },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', null, 'Caller'),
+        h('th', null, 'Callee'),
+        h('th', null, 'Calls'),
+        h('th', null, 'Errors'),
+        h('th', null, 'Errors / calls read'),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      edges.map((e) =>
+        h(
+          'tr',
+          { dataset: { parent: e.parent, child: e.child } },
+          h('td', null, e.parent),
+          h('td', null, e.child),
+          h('td', { class: 'num' }, String(e.calls)),
+          h('td', { class: ['num', e.errors ? 'status-error' : ''] }, String(e.errors)),
+          h('td', { class: 'num' }, `${e.errors} / ${e.sampled}`),
+        ),
+      ),
+    ),
+  );
   mount(body, h('div', { class: 'graph-wrap' }, svg), h('p', { class: 'muted note', id: 'deps-note' }, note), table);
   return null;
 }

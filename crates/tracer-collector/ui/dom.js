@@ -28,8 +28,6 @@ function apply(el, attrs) {
     } else if (key === 'style') {
       // CSSOM, not a style attribute: allowed under style-src 'self'.
       for (const [k, v] of Object.entries(value)) el.style.setProperty(k, String(v));
-    } else if (key.startsWith('on') && typeof value === 'function') {
-      el.addEventListener(key.slice(2), value);
     } else if (key === 'href') {
       el.setAttribute('href', safeHref(String(value)));
     } else if (key === 'text') {
@@ -45,7 +43,7 @@ export function safeHref(href) {
   return href.startsWith('#/') || href.startsWith('/api/') ? href : '#/';
 }
 
-/** h('div', {class: 'x', onclick: f}, 'text', child, [more]) */
+/** h('div', {class: 'x', id: 'y'}, 'text', child, [more]); events are bound with `on`. */
 export function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   apply(el, attrs);
@@ -66,6 +64,29 @@ export function mount(el, ...children) {
   el.replaceChildren();
   append(el, children);
   return el;
+}
+
+/**
+ * The one way the UI binds events. `on(target, type, handler)` listens on target itself;
+ * `on(target, type, selector, handler)` listens on target for events from its descendants that
+ * match selector (delegation: one listener for a whole list, rows can come and go) and calls
+ * handler(event, matched element). `options` go to addEventListener. Returns the unbinding
+ * function.
+ */
+export function on(target, type, selector, handler, options) {
+  if (typeof selector === 'function') {
+    options = handler;
+    handler = selector;
+    selector = null;
+  }
+  const listener = selector
+    ? (event) => {
+        const matched = event.target instanceof Element ? event.target.closest(selector) : null;
+        if (matched && target.contains(matched)) handler(event, matched);
+      }
+    : (event) => handler(event, target);
+  target.addEventListener(type, listener, options);
+  return () => target.removeEventListener(type, listener, options);
 }
 
 /** Copies text to the clipboard; resolves to true on success. */
@@ -92,11 +113,13 @@ export async function copyText(text) {
 /** A button that copies `text` and briefly says so. */
 export function copyButton(text, label = 'Copy') {
   const button = h('button', { class: 'copy', type: 'button', title: 'Copy to clipboard' }, label);
-  button.addEventListener('click', async (e) => {
+  on(button, 'click', async (e) => {
     e.stopPropagation();
     const ok = await copyText(text);
     button.textContent = ok ? 'Copied' : 'Copy failed';
-    setTimeout(() => { button.textContent = label; }, 1200);
+    setTimeout(() => {
+      button.textContent = label;
+    }, 1200);
   });
   return button;
 }
@@ -109,10 +132,15 @@ export function notice(kind, ...children) {
 /** A coloured service badge. */
 export function serviceBadge(name, extra) {
   const color = serviceColor(name);
-  return h('span', {
-    class: 'badge service',
-    title: name,
-    style: { 'background-color': color, color: textOn(color) },
-    dataset: { service: name },
-  }, name, extra !== undefined ? h('span', { class: 'count' }, extra) : null);
+  return h(
+    'span',
+    {
+      class: 'badge service',
+      title: name,
+      style: { 'background-color': color, color: textOn(color) },
+      dataset: { service: name },
+    },
+    name,
+    extra !== undefined ? h('span', { class: 'count' }, extra) : null,
+  );
 }

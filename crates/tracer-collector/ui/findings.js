@@ -4,7 +4,7 @@
 // never waits for it, and stays out of the way when the collector (or a saved page) has none.
 
 import * as api from './api.js';
-import { h, mount } from './dom.js';
+import { h, mount, on } from './dom.js';
 
 const TITLES = {
   'n-plus-one': 'N+1 queries',
@@ -16,22 +16,36 @@ const TITLES = {
   'dominant-span': 'Dominant span',
 };
 
-function findingItem(f, labelOf, select) {
-  const spans = (f.spans || []).map((id) => h('button', {
-    type: 'button',
-    class: 'finding-span',
-    title: `Select span ${id}`,
-    dataset: { span: id },
-    onclick: () => select(id),
-  }, labelOf(id)));
-  return h('li', { class: ['finding', `sev-${f.severity}`], dataset: { rule: f.rule } },
-    h('div', { class: 'finding-head' },
+function findingItem(f, labelOf) {
+  const spans = (f.spans || []).map((id) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'finding-span',
+        title: `Select span ${id}`,
+        dataset: { span: id },
+      },
+      labelOf(id),
+    ),
+  );
+  return h(
+    'li',
+    { class: ['finding', `sev-${f.severity}`], dataset: { rule: f.rule } },
+    h(
+      'div',
+      { class: 'finding-head' },
       h('span', { class: 'finding-rule' }, TITLES[f.rule] || f.rule),
-      h('span', { class: 'finding-subject' }, f.subject)),
-    h('p', { class: 'finding-text' },
+      h('span', { class: 'finding-subject' }, f.subject),
+    ),
+    h(
+      'p',
+      { class: 'finding-text' },
       h('span', { class: 'finding-evidence' }, `${f.evidence}; `),
-      h('span', { class: 'finding-fix' }, `${f.fix}.`)),
-    spans.length ? h('div', { class: 'finding-spans' }, h('span', { class: 'muted' }, 'Spans '), spans) : null);
+      h('span', { class: 'finding-fix' }, `${f.fix}.`),
+    ),
+    spans.length ? h('div', { class: 'finding-spans' }, h('span', { class: 'muted' }, 'Spans '), spans) : null,
+  );
 }
 
 /**
@@ -41,29 +55,48 @@ function findingItem(f, labelOf, select) {
 export function findingsPanel(id, { signal, labelOf = (s) => s, select = () => {} } = {}) {
   const list = h('ol', { class: 'findings-list', id: 'findings-list' });
   const count = h('span', { class: 'findings-count', id: 'findings-count' }, '…');
-  const panel = h('details', { class: 'findings', id: 'trace-findings', open: true },
+  const panel = h(
+    'details',
+    { class: 'findings', id: 'trace-findings', open: true },
     h('summary', null, h('span', { class: 'findings-title' }, 'Findings'), ' ', count),
-    list);
+    list,
+  );
   panel.hidden = true;
+  on(list, 'click', 'button[data-span]', (e, button) => select(button.dataset.span));
   if (api.offline || typeof api.findings !== 'function') return panel;
-  api.findings(id, signal).then((answer) => {
-    const findings = (answer && answer.findings) || [];
-    const warnings = findings.filter((f) => f.severity === 'warning').length;
-    mount(count, findings.length
-      ? `${findings.length}${warnings ? ` · ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}`
-      : 'none');
-    panel.classList.toggle('has-warnings', warnings > 0);
-    if (findings.length) {
-      mount(list, findings.map((f) => findingItem(f, labelOf, select)));
-    } else {
-      mount(list, h('li', { class: 'muted finding-none' },
-        'No N+1 queries, sequential calls, retry storms or swallowed errors found.'));
-      panel.open = false;
-    }
-    panel.hidden = false;
-  }, (e) => {
-    // An older collector without the endpoint, or a trace too large to lint: no panel.
-    if (e.name !== 'AbortError') panel.dataset.error = e.message || String(e);
-  });
+  api.findings(id, signal).then(
+    (answer) => {
+      const findings = (answer && answer.findings) || [];
+      const warnings = findings.filter((f) => f.severity === 'warning').length;
+      mount(
+        count,
+        findings.length
+          ? `${findings.length}${warnings ? ` · ${warnings} warning${warnings > 1 ? 's' : ''}` : ''}`
+          : 'none',
+      );
+      panel.classList.toggle('has-warnings', warnings > 0);
+      if (findings.length) {
+        mount(
+          list,
+          findings.map((f) => findingItem(f, labelOf)),
+        );
+      } else {
+        mount(
+          list,
+          h(
+            'li',
+            { class: 'muted finding-none' },
+            'No N+1 queries, sequential calls, retry storms or swallowed errors found.',
+          ),
+        );
+        panel.open = false;
+      }
+      panel.hidden = false;
+    },
+    (e) => {
+      // An older collector without the endpoint, or a trace too large to lint: no panel.
+      if (e.name !== 'AbortError') panel.dataset.error = e.message || String(e);
+    },
+  );
   return panel;
 }

@@ -21,8 +21,10 @@ const pad = (n, w = 2) => String(n).padStart(w, '0');
 /** Microseconds since the epoch -> "2024-05-01 12:00:00.123" in local time. */
 export function formatTime(us) {
   const d = new Date(us / 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`
+  );
 }
 
 /** Microseconds since the epoch -> "12:00:00" local time. */
@@ -48,7 +50,7 @@ export function isGoDuration(s) {
   return GO_DURATION.test(s);
 }
 
-const UNITS = { ns: 1e-3, us: 1, 'µs': 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
+const UNITS = { ns: 1e-3, us: 1, µs: 1, ms: 1e3, s: 1e6, m: 60e6, h: 3600e6 };
 
 /** Go duration -> microseconds (NaN when invalid). */
 export function parseGoDuration(s) {
@@ -62,9 +64,26 @@ export function parseGoDuration(s) {
 // order of the collector's (sorted) service list, so a service keeps its colour on every page;
 // a service not in that list yet gets the next free one.
 const PALETTE = [
-  '#4e79a7', '#f28e2b', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f',
-  '#a0cbe8', '#ffbe7d', '#8cd17d', '#b6992d', '#499894', '#d4a6c8', '#bab0ac', '#86bcb6',
-  '#f1ce63', '#79706e', '#d7b5a6', '#fabfd2',
+  '#4e79a7',
+  '#f28e2b',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#a0cbe8',
+  '#ffbe7d',
+  '#8cd17d',
+  '#b6992d',
+  '#499894',
+  '#d4a6c8',
+  '#bab0ac',
+  '#86bcb6',
+  '#f1ce63',
+  '#79706e',
+  '#d7b5a6',
+  '#fabfd2',
 ];
 
 const colorIndex = new Map();
@@ -85,8 +104,10 @@ export function serviceColor(name) {
 /** Black or white text for a background colour "#rrggbb". */
 export function textOn(color) {
   const n = parseInt(color.slice(1), 16);
-  const r = (n >> 16) & 255, g = (n >> 8) & 255, b = n & 255;
-  return (0.299 * r + 0.587 * g + 0.114 * b) > 150 ? '#111' : '#fff';
+  const r = (n >> 16) & 255,
+    g = (n >> 8) & 255,
+    b = n & 255;
+  return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? '#111' : '#fff';
 }
 
 /** Tag value as display text. */

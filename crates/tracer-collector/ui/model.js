@@ -1,12 +1,18 @@
-// Trace model: the span tree of a Jaeger JSON trace, its critical path, search matching, the
-// structural diff of two traces and service-to-service edges. No DOM here.
+// Trace model: the span tree of a Jaeger JSON trace, its critical path, self times, the rows of
+// a collapsible waterfall, search matching, the structural diff of two traces and
+// service-to-service edges. No DOM here.
 
 import { tagText } from './format.js';
 
 // Tags the converter derives from OTLP fields; the span panel shows them as fields, not attributes.
 const DERIVED_TAGS = new Set([
-  'span.kind', 'otel.status_code', 'otel.status_description', 'error', 'otel.scope.name',
-  'otel.scope.version', 'w3c.tracestate',
+  'span.kind',
+  'otel.status_code',
+  'otel.status_description',
+  'error',
+  'otel.scope.name',
+  'otel.scope.version',
+  'w3c.tracestate',
 ]);
 
 function tagValue(tags, key) {
@@ -45,56 +51,99 @@ function byStart(a, b) {
   return a.start - b.start || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-/**
- * Builds the span tree of a Jaeger trace. Spans whose parent is absent (or that form a cycle)
- * become roots, so every span appears exactly once. Nodes are listed in pre-order.
- */
-export function buildTrace(raw) {
-  const processes = raw.processes || {};
-  const byId = new Map();
-  const nodes = [];
-  for (const span of raw.spans || []) {
-    if (byId.has(span.spanID)) continue; // a duplicate id cannot be placed twice in a tree
-    const process = processes[span.processID] || { serviceName: '(unknown service)', tags: [] };
-    // One pass over the tags for what every row needs; the rest is read when a span is opened.
-    let kind = '';
-    let statusCode = 'UNSET';
-    let statusMessage = '';
-    let error = false;
-    for (const t of span.tags || []) {
-      switch (t.key) {
-        case 'span.kind': kind = tagText(t.value); break;
-        case 'otel.status_code': statusCode = tagText(t.value); error = error || t.value === 'ERROR'; break;
-        case 'otel.status_description': statusMessage = tagText(t.value); break;
-        case 'error': error = error || t.value === true || t.value === 'true'; break;
-        default: break;
-      }
+/** A tree node for one Jaeger span (links to parent and children are set when it is placed). */
+function makeNode(span, processes) {
+  const process = processes[span.processID] || { serviceName: '(unknown service)', tags: [] };
+  // One pass over the tags for what every row needs; the rest is read when a span is opened.
+  let kind = '';
+  let statusCode = 'UNSET';
+  let statusMessage = '';
+  let error = false;
+  for (const t of span.tags || []) {
+    switch (t.key) {
+      case 'span.kind':
+        kind = tagText(t.value);
+        break;
+      case 'otel.status_code':
+        statusCode = tagText(t.value);
+        error = error || t.value === 'ERROR';
+        break;
+      case 'otel.status_description':
+        statusMessage = tagText(t.value);
+        break;
+      case 'error':
+        error = error || t.value === true || t.value === 'true';
+        break;
+      default:
+        break;
     }
-    const pid = parentId(span);
-    const node = {
-      id: span.spanID,
-      raw: span,
-      service: String(process.serviceName),
-      process,
-      operation: String(span.operationName),
-      start: span.startTime,
-      duration: span.duration,
-      end: span.startTime + span.duration,
-      kind,
-      statusCode,
-      statusMessage,
-      error,
-      logs: span.logs || [],
-      parentId: pid,
-      parent: null,
-      children: [],
-      depth: 0,
-      index: 0,
-      missingParent: false,
-      blob: null,
-    };
-    byId.set(node.id, node);
-    nodes.push(node);
+  }
+  return {
+    id: span.spanID,
+    raw: span,
+    service: String(process.serviceName),
+    process,
+    operation: String(span.operationName),
+    start: span.startTime,
+    duration: span.duration,
+    end: span.startTime + span.duration,
+    kind,
+    statusCode,
+    statusMessage,
+    error,
+    logs: span.logs || [],
+    parentId: parentId(span),
+    parent: null,
+    children: [],
+    depth: 0,
+    index: 0,
+    missingParent: false,
+    blob: null,
+  };
+}
+
+/** The trace object of nodes in tree order: the counts the header shows, the roots, the ids. */
+function traceOf(id, order, roots, byId) {
+  let start = Infinity;
+  let end = -Infinity;
+  let depth = 0;
+  let errorCount = 0;
+  const services = new Map();
+  for (const n of order) {
+    start = Math.min(start, n.start);
+    end = Math.max(end, n.end);
+    depth = Math.max(depth, n.depth + 1);
+    if (n.error) errorCount++;
+    const s = services.get(n.service) || { name: n.service, count: 0, errors: 0 };
+    s.count++;
+    if (n.error) s.errors++;
+    services.set(n.service, s);
+  }
+  if (!order.length) start = end = 0;
+  return {
+    id,
+    nodes: order,
+    byId,
+    roots,
+    root: primaryRoot(roots),
+    start,
+    end,
+    duration: end - start,
+    depth,
+    spanCount: order.length,
+    errorCount,
+    services: [...services.values()].sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+/** Links the nodes (unique ids, any order) into their tree and lists them in pre-order. */
+function orderedTrace(id, nodes, byId) {
+  for (const node of nodes) {
+    node.parent = null;
+    node.children = [];
+    node.depth = 0;
+    node.index = 0;
+    node.missingParent = false;
   }
   for (const node of nodes) {
     if (node.parentId === null || node.parentId === node.id) continue;
@@ -139,39 +188,106 @@ export function buildTrace(raw) {
     roots.push(root);
     walk(root);
   }
+  return traceOf(id, order, roots, byId);
+}
 
-  let start = Infinity;
-  let end = -Infinity;
-  let depth = 0;
-  let errorCount = 0;
-  const services = new Map();
-  for (const n of order) {
-    start = Math.min(start, n.start);
-    end = Math.max(end, n.end);
-    depth = Math.max(depth, n.depth + 1);
-    if (n.error) errorCount++;
-    const s = services.get(n.service) || { name: n.service, count: 0, errors: 0 };
-    s.count++;
-    if (n.error) s.errors++;
-    services.set(n.service, s);
+/**
+ * Builds the span tree of a Jaeger trace. Spans whose parent is absent (or that form a cycle)
+ * become roots, so every span appears exactly once. Nodes are listed in pre-order.
+ */
+export function buildTrace(raw) {
+  const processes = raw.processes || {};
+  const byId = new Map();
+  const nodes = [];
+  for (const span of raw.spans || []) {
+    if (byId.has(span.spanID)) continue; // a duplicate id cannot be placed twice in a tree
+    const node = makeNode(span, processes);
+    byId.set(node.id, node);
+    nodes.push(node);
   }
-  if (!order.length) start = end = 0;
-  const root = primaryRoot(roots);
-  return {
-    id: raw.traceID,
-    raw,
-    nodes: order,
-    byId,
-    roots,
-    root,
-    start,
-    end,
-    duration: end - start,
-    depth,
-    spanCount: order.length,
-    errorCount,
-    services: [...services.values()].sort((a, b) => a.name.localeCompare(b.name)),
-  };
+  const trace = orderedTrace(raw.traceID, nodes, byId);
+  trace.raw = raw;
+  return trace;
+}
+
+/**
+ * Builds the same tree as buildTrace from spans that arrive in parts, for a trace streamed in
+ * tree order (the collector's `/api/collector/traces/{id}`): each span that comes right after
+ * its place in the pre-order (a root starting no earlier than the last root, or a child of a
+ * span on the path to the last row, starting no earlier than its last sibling) is appended at
+ * once, so `snapshot()` can be drawn while the rest is on the way. A span that does not fit
+ * (spans in another order, a parent cycle, a parent that comes after its child) stops the
+ * appending; `finish()` then orders everything as buildTrace does. Either way `finish()`
+ * returns what buildTrace would for the same spans.
+ */
+export class TraceBuilder {
+  /** `processes`: the Jaeger processes the spans refer to (by `processID`). */
+  constructor(traceId, processes) {
+    this.id = traceId;
+    this.processes = processes || {};
+    this.byId = new Map();
+    this.all = []; // every node, in arrival order
+    this.order = []; // the nodes appended so far, in pre-order
+    this.roots = [];
+    this.path = []; // the last appended node and its ancestors, by depth
+    this.awaited = new Set(); // parent ids of spans appended as roots because their parent was not there
+    this.ordered = true; // false once a span did not fit: finish() orders everything
+  }
+
+  /** Adds Jaeger spans; a span id seen before is ignored, as buildTrace does. */
+  add(spans) {
+    for (const span of spans) {
+      if (this.byId.has(span.spanID)) continue;
+      const node = makeNode(span, this.processes);
+      this.byId.set(node.id, node);
+      this.all.push(node);
+      if (this.awaited.has(node.id)) this.ordered = false;
+      if (this.ordered) this.ordered = this.append(node);
+    }
+  }
+
+  /** Appends node at the end of the pre-order if that is its place; returns whether it was. */
+  append(node) {
+    const ref = node.parentId !== null && node.parentId !== node.id;
+    const parent = ref ? this.byId.get(node.parentId) : undefined;
+    if (parent) {
+      if (this.path[parent.depth] !== parent) return false;
+      const last = parent.children[parent.children.length - 1];
+      if (last && byStart(last, node) > 0) return false;
+      node.parent = parent;
+      node.depth = parent.depth + 1;
+      parent.children.push(node);
+      this.path.length = node.depth;
+    } else {
+      const last = this.roots[this.roots.length - 1];
+      if (last && byStart(last, node) > 0) return false;
+      if (ref) {
+        node.missingParent = true;
+        this.awaited.add(node.parentId);
+      }
+      this.roots.push(node);
+      this.path.length = 0;
+    }
+    this.path.push(node);
+    node.index = this.order.length;
+    this.order.push(node);
+    return true;
+  }
+
+  /** Spans received so far. */
+  get received() {
+    return this.all.length;
+  }
+
+  /** The tree so far (the spans appended in order), in buildTrace's shape. */
+  snapshot() {
+    return traceOf(this.id, this.order, this.roots, this.byId);
+  }
+
+  /** The tree of every span received, exactly as buildTrace builds it. */
+  finish() {
+    return this.ordered ? this.snapshot() : orderedTrace(this.id, this.all, this.byId);
+  }
 }
 
 /** The root that names the trace: a true root (no parent reference) first, then the longest. */
@@ -201,25 +317,36 @@ export function traceName(trace) {
  * Returns Map spanId -> [[start, end], ...] (microseconds).
  */
 export function criticalPath(trace) {
+  const walk = criticalPathWalk(trace);
+  while (!walk.step(Infinity));
+  return walk.path;
+}
+
+/**
+ * criticalPath in steps, so a page can compute it for a 100,000-span trace without blocking:
+ * `step(n)` walks at most n spans and returns true once `path` (criticalPath's Map) is
+ * complete.
+ */
+export function criticalPathWalk(trace) {
   const path = new Map();
   const root = trace.root;
-  if (!root) return path;
+  if (!root) return { path, step: () => true };
   const add = (node, from, to) => {
     if (to <= from && node.duration > 0) return;
-    if (!path.has(node.id)) path.set(node.id, []);
-    path.get(node.id).push([from, to]);
+    const segments = path.get(node.id);
+    if (segments) segments.push([from, to]);
+    else path.set(node.id, [[from, to]]);
   };
-  // Per span: children by end time, latest first, and how far down that list we are.
-  const sorted = new Map();
-  const cursor = new Map();
+  // Per span (by its tree-order index): children by end time, latest first, and how far down
+  // that list we are. Arrays, not Maps: the walk can visit every span of a 100,000-span trace.
+  const sorted = new Array(trace.nodes.length);
+  const cursor = new Int32Array(trace.nodes.length);
   const childrenByEnd = (node) => {
-    let list = sorted.get(node);
+    let list = sorted[node.index];
     if (!list) {
-      list = node.children
-        .filter((c) => c.start >= node.start && c.end <= node.end)
-        .sort((a, b) => b.end - a.end);
-      sorted.set(node, list);
-      cursor.set(node, 0);
+      list = node.children.filter((c) => c.start >= node.start && c.end <= node.end);
+      if (list.length > 1) list.sort((a, b) => b.end - a.end);
+      sorted[node.index] = list;
     }
     return list;
   };
@@ -227,27 +354,83 @@ export function criticalPath(trace) {
   let bound = root.end; // the point in time we are walking back from
   let strict = false; // after returning from a child: the next child must end strictly before
   let guard = trace.spanCount * 4 + 10;
-  while (node && guard-- > 0) {
-    const list = childrenByEnd(node);
-    let i = cursor.get(node);
-    while (i < list.length && (strict ? list[i].end >= bound : list[i].end > bound)) i++;
-    cursor.set(node, i);
-    const child = i < list.length ? list[i] : null;
-    if (child) {
-      cursor.set(node, i + 1);
-      add(node, child.end, bound);
-      node = child;
-      bound = child.end;
-      strict = false;
-    } else {
-      add(node, node.start, bound);
-      if (node === root) break;
-      bound = node.start;
-      node = node.parent;
-      strict = true;
+  const step = (n) => {
+    for (let budget = n; node && guard > 0 && budget > 0; budget--) {
+      guard--;
+      const list = childrenByEnd(node);
+      let i = cursor[node.index];
+      while (i < list.length && (strict ? list[i].end >= bound : list[i].end > bound)) i++;
+      const child = i < list.length ? list[i] : null;
+      if (child) {
+        cursor[node.index] = i + 1;
+        add(node, child.end, bound);
+        node = child;
+        bound = child.end;
+        strict = false;
+      } else {
+        cursor[node.index] = i;
+        add(node, node.start, bound);
+        if (node === root) node = null;
+        else {
+          bound = node.start;
+          node = node.parent;
+          strict = true;
+        }
+      }
+    }
+    return !node || guard <= 0;
+  };
+  return { path, step };
+}
+
+/** Microseconds of a span not covered by any of its children (children clipped to the span). */
+export function selfTime(node) {
+  const spans = node.children
+    .map((c) => [Math.max(c.start, node.start), Math.min(c.end, node.end)])
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let covered = 0;
+  let from = -Infinity;
+  let to = -Infinity;
+  for (const [a, b] of spans) {
+    if (a > to) {
+      if (to > from) covered += to - from;
+      from = a;
+      to = b;
+    } else if (b > to) {
+      to = b;
     }
   }
-  return path;
+  if (to > from) covered += to - from;
+  return Math.max(0, node.duration - covered);
+}
+
+/**
+ * Size of each span's subtree (itself included) by pre-order index, for nodes in pre-order
+ * (`buildTrace(..).nodes`): a collapsed span skips that many rows.
+ */
+export function subtreeSizes(nodes) {
+  const subtree = new Int32Array(nodes.length).fill(1);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const parent = nodes[i].parent;
+    if (parent) subtree[parent.index] += subtree[i];
+  }
+  return subtree;
+}
+
+/**
+ * The rows of a waterfall: the nodes (pre-order) minus the descendants of collapsed spans
+ * (`collapsed`: a Set of span ids; `subtree` from subtreeSizes). With nothing collapsed it is
+ * `nodes` itself, not a copy.
+ */
+export function visibleRows(nodes, collapsed, subtree) {
+  if (!collapsed.size) return nodes;
+  const rows = [];
+  for (let i = 0; i < nodes.length;) {
+    rows.push(nodes[i]);
+    i += collapsed.has(nodes[i].id) ? subtree[i] : 1;
+  }
+  return rows;
 }
 
 /** Lower-cased text a span is searched by: ids, names, attribute keys and values, events. */
@@ -312,7 +495,9 @@ function pairChildren(as, bs, originA, originB) {
  */
 export function diffTraces(a, b, threshold = 0.1) {
   const rows = [];
-  const stack = pairChildren(a.roots, b.roots, a.start, b.start).reverse().map((pair) => [pair, 0]);
+  const stack = pairChildren(a.roots, b.roots, a.start, b.start)
+    .reverse()
+    .map((pair) => [pair, 0]);
   while (stack.length) {
     const [[x, y], depth] = stack.pop();
     const any = x || y;

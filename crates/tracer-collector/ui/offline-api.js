@@ -61,6 +61,13 @@ export async function regressions() {
   throw new ApiError(404, 'comparing sets of traces needs the collector, not a saved page');
 }
 
+/** One saved trace in the shape of api.js's streamTrace: its header, then all its spans. */
+export async function streamTrace(id, signal, { onHeader, onSpans }) {
+  const t = await trace(id);
+  onHeader({ traceID: t.traceID, spans: t.spans.length, processes: t.processes });
+  onSpans(t.spans);
+}
+
 /** No dependency data in a saved page. */
 export async function dependencies() {
   return [];

@@ -4,11 +4,16 @@
 // spans); each point covers one step and links to a search for the traces of that step.
 
 import * as api from './api.js';
-import { h, mount, notice, s } from './dom.js';
+import { h, mount, notice, on, s } from './dom.js';
 import { formatDuration } from './format.js';
 import { hashOf } from './route.js';
 
-const LOOKBACKS = [['15m', 'Last 15 minutes'], ['1h', 'Last hour'], ['6h', 'Last 6 hours'], ['24h', 'Last 24 hours']];
+const LOOKBACKS = [
+  ['15m', 'Last 15 minutes'],
+  ['1h', 'Last hour'],
+  ['6h', 'Last 6 hours'],
+  ['24h', 'Last 24 hours'],
+];
 const LOOKBACK_MS = { '15m': 900000, '1h': 3600000, '6h': 21600000, '24h': 86400000 };
 const POINTS = 60; // steps per chart
 const W = 320;
@@ -36,20 +41,39 @@ function chart(key, title, fmt, pts, startMs, endMs, stepMs, service) {
   const line = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ');
   const dots = pts.map(([t, v]) => {
     const href = hashOf('/search', { service, start: (t - stepMs) * 1000, end: t * 1000 });
-    return s('a', { href, class: 'point', dataset: { t, v } },
+    return s(
+      'a',
+      { href, class: 'point', dataset: { t, v } },
       s('circle', { cx: x(t).toFixed(1), cy: y(v).toFixed(1), r: 3 }),
-      s('title', {}, `${new Date(t).toISOString()}: ${fmt(v)}`));
+      s('title', {}, `${new Date(t).toISOString()}: ${fmt(v)}`),
+    );
   });
-  return h('figure', { class: 'metric-chart', dataset: { metric: key } },
-    h('figcaption', {}, title, ' ', h('span', { class: 'metric-last' }, pts.length ? fmt(pts[pts.length - 1][1]) : 'no data')),
-    s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': title },
+  return h(
+    'figure',
+    { class: 'metric-chart', dataset: { metric: key } },
+    h(
+      'figcaption',
+      {},
+      title,
+      ' ',
+      h('span', { class: 'metric-last' }, pts.length ? fmt(pts[pts.length - 1][1]) : 'no data'),
+    ),
+    s(
+      'svg',
+      { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': title },
       s('line', { x1: PAD.left, x2: W - PAD.right, y1: H - PAD.bottom, y2: H - PAD.bottom, class: 'axis' }),
       s('text', { x: PAD.left - 4, y: PAD.top + 8, 'text-anchor': 'end', class: 'tick' }, fmt(max)),
       s('text', { x: PAD.left - 4, y: H - PAD.bottom, 'text-anchor': 'end', class: 'tick' }, fmt(0)),
       s('text', { x: PAD.left, y: H - 6, class: 'tick' }, new Date(startMs).toLocaleTimeString()),
-      s('text', { x: W - PAD.right, y: H - 6, 'text-anchor': 'end', class: 'tick' }, new Date(endMs).toLocaleTimeString()),
+      s(
+        'text',
+        { x: W - PAD.right, y: H - 6, 'text-anchor': 'end', class: 'tick' },
+        new Date(endMs).toLocaleTimeString(),
+      ),
       pts.length ? s('path', { d: line, class: 'metric-line' }) : null,
-      dots));
+      dots,
+    ),
+  );
 }
 
 export async function serviceView(main, service, params, ctx) {
@@ -58,14 +82,32 @@ export async function serviceView(main, service, params, ctx) {
   const stepMs = Math.max(1000, Math.floor(lookbackMs / POINTS));
   const endMs = Math.ceil(Date.now() / stepMs) * stepMs;
   const startMs = endMs - lookbackMs;
-  const select = h('select', { id: 'service-lookback', onchange: () => ctx.go(hashOf(`/service/${encodeURIComponent(service)}`, { lookback: select.value })) },
-    LOOKBACKS.map(([v, label]) => h('option', { value: v, selected: v === lookback }, label)));
+  const select = h(
+    'select',
+    { id: 'service-lookback' },
+    LOOKBACKS.map(([v, label]) => h('option', { value: v, selected: v === lookback }, label)),
+  );
+  on(select, 'change', () => ctx.go(hashOf(`/service/${encodeURIComponent(service)}`, { lookback: select.value })));
   const grid = h('div', { class: 'metric-grid', id: 'service-charts' }, notice('info', 'Loading metrics…'));
-  mount(main, h('section', { class: 'service-page' },
-    h('h2', {}, 'Service ', h('span', { id: 'service-name' }, service)),
-    h('p', { class: 'hint' }, 'Server spans, each point one step of ', formatDuration(stepMs * 1000),
-      '; click a point for its traces. ', h('a', { href: hashOf('/search', { service }) }, 'Search traces'), ' ', select),
-    grid));
+  mount(
+    main,
+    h(
+      'section',
+      { class: 'service-page' },
+      h('h2', {}, 'Service ', h('span', { id: 'service-name' }, service)),
+      h(
+        'p',
+        { class: 'hint' },
+        'Server spans, each point one step of ',
+        formatDuration(stepMs * 1000),
+        '; click a point for its traces. ',
+        h('a', { href: hashOf('/search', { service }) }, 'Search traces'),
+        ' ',
+        select,
+      ),
+      grid,
+    ),
+  );
   const q = `service=${encodeURIComponent(service)}&endTs=${endMs}&lookback=${lookbackMs}&step=${stepMs}&ratePer=${stepMs}`;
   const [calls, errors, p50, p95, p99] = await Promise.all([
     api.metrics('calls', q, ctx.signal),
@@ -75,5 +117,8 @@ export async function serviceView(main, service, params, ctx) {
     api.metrics('latencies', `${q}&quantile=0.99`, ctx.signal),
   ]);
   const data = { calls, errors, p50, p95, p99 };
-  mount(grid, CHARTS.map(([key, title, fmt]) => chart(key, title, fmt, points(data[key]), startMs, endMs, stepMs, service)));
+  mount(
+    grid,
+    CHARTS.map(([key, title, fmt]) => chart(key, title, fmt, points(data[key]), startMs, endMs, stepMs, service)),
+  );
 }

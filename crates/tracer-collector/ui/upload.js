@@ -3,7 +3,7 @@
 // goes straight to its view, several are listed with links.
 
 import * as api from './api.js';
-import { h, mount, notice } from './dom.js';
+import { h, mount, notice, on } from './dom.js';
 import { traceHash } from './route.js';
 
 /** Stores `files` one after the other; the imported trace ids and a line per file. */
@@ -26,10 +26,33 @@ async function importAll(files) {
 }
 
 function showResults(main, { ids, lines, failed }) {
-  mount(main, h('div', { class: 'upload-results', id: 'upload-results' },
-    notice(failed ? 'error' : 'info', h('ul', null, lines.map((l) => h('li', null, l)))),
-    ids.length ? h('div', { class: 'notice' }, 'Imported traces:',
-      h('ul', null, ids.map((id) => h('li', null, h('a', { href: traceHash(id) }, id))))) : null));
+  mount(
+    main,
+    h(
+      'div',
+      { class: 'upload-results', id: 'upload-results' },
+      notice(
+        failed ? 'error' : 'info',
+        h(
+          'ul',
+          null,
+          lines.map((l) => h('li', null, l)),
+        ),
+      ),
+      ids.length
+        ? h(
+            'div',
+            { class: 'notice' },
+            'Imported traces:',
+            h(
+              'ul',
+              null,
+              ids.map((id) => h('li', null, h('a', { href: traceHash(id) }, id))),
+            ),
+          )
+        : null,
+    ),
+  );
 }
 
 /** Wires the Upload button and drag-and-drop; `go(hash)` opens a view. */
@@ -42,21 +65,21 @@ export function installUpload(main, go) {
     if (!result.failed && result.ids.length === 1) go(traceHash(result.ids[0]));
     else showResults(main, result);
   };
-  input.addEventListener('change', () => {
+  on(input, 'change', () => {
     const files = [...input.files];
     input.value = '';
     run(files);
   });
   const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
-  document.addEventListener('dragover', (e) => {
+  on(document, 'dragover', (e) => {
     if (!hasFiles(e)) return;
     e.preventDefault();
     document.body.classList.add('dropping');
   });
-  document.addEventListener('dragleave', (e) => {
+  on(document, 'dragleave', (e) => {
     if (e.relatedTarget === null) document.body.classList.remove('dropping');
   });
-  document.addEventListener('drop', (e) => {
+  on(document, 'drop', (e) => {
     if (!hasFiles(e)) return;
     e.preventDefault();
     document.body.classList.remove('dropping');

@@ -1,6 +1,8 @@
 // A virtualized list: only the rows in (or near) the viewport exist in the DOM, so a list of
 // 10,000 spans scrolls as fast as one of 50. Rows have a fixed height.
 
+import { on } from './dom.js';
+
 export class VirtualList {
   /**
    * @param {object} o
@@ -23,7 +25,7 @@ export class VirtualList {
     this.inner.className = 'vlist-inner';
     this.el.appendChild(this.inner);
     this.pending = false;
-    this.el.addEventListener('scroll', () => this.schedule(), { passive: true });
+    on(this.el, 'scroll', () => this.schedule(), { passive: true });
     this.resize = new ResizeObserver(() => this.schedule());
     this.resize.observe(this.el);
   }
@@ -54,10 +56,7 @@ export class VirtualList {
   range() {
     const height = this.el.clientHeight || 800;
     const first = Math.max(0, Math.floor(this.el.scrollTop / this.rowHeight) - this.overscan);
-    const last = Math.min(
-      this.items.length,
-      Math.ceil((this.el.scrollTop + height) / this.rowHeight) + this.overscan,
-    );
+    const last = Math.min(this.items.length, Math.ceil((this.el.scrollTop + height) / this.rowHeight) + this.overscan);
     return [first, last];
   }
 

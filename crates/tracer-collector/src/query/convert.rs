@@ -197,18 +197,26 @@ impl<'s> JaegerSpans<'s> {
         self.processes
     }
 
-    fn span(
-        &mut self,
-        names: &InternReader<'_>,
-        values: Resolver<'_>,
-        record: SpanRef<'_>,
-    ) -> model::Span {
+    /// Assigns the process keys of `records` ahead of converting them (without decoding their
+    /// packed data), so [`JaegerSpans::processes`] can be written before the spans.
+    pub(crate) fn register_processes<'a>(&mut self, records: impl Iterator<Item = SpanRef<'a>>) {
+        let names = self.store.interner.reader();
+        for record in records {
+            self.process_key(&names, &record);
+        }
+    }
+
+    /// The processes referenced so far (see [`JaegerSpans::into_processes`]).
+    pub(crate) fn processes(&self) -> &std::collections::BTreeMap<String, model::Process> {
+        &self.processes
+    }
+
+    /// The key of the record's process (`p1`, `p2`, ... in order of first use), registering it.
+    fn process_key(&mut self, names: &InternReader<'_>, record: &SpanRef<'_>) -> String {
         let store = self.store;
-        let name_of = |s: Sym| names.get(s).to_owned();
         let next = self.process_keys.len() + 1;
         let processes = &mut self.processes;
-        let process_id = self
-            .process_keys
+        self.process_keys
             .entry(record.process)
             .or_insert_with(|| {
                 let key = format!("p{next}");
@@ -231,7 +239,18 @@ impl<'s> JaegerSpans<'s> {
                 );
                 key
             })
-            .clone();
+            .clone()
+    }
+
+    fn span(
+        &mut self,
+        names: &InternReader<'_>,
+        values: Resolver<'_>,
+        record: SpanRef<'_>,
+    ) -> model::Span {
+        let store = self.store;
+        let name_of = |s: Sym| names.get(s).to_owned();
+        let process_id = self.process_key(names, &record);
         let detail = record.detail(values);
         let scope = store.catalog.scope(record.scope).unwrap_or_default();
         let mut tags = Vec::with_capacity(detail.attributes.len() + 6);

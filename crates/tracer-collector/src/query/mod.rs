@@ -7,6 +7,8 @@
 //! - [`metrics`]: RED metrics from the stored spans in the shape of Jaeger's metrics API
 //!   (`/api/metrics/latencies`, `/calls`, `/errors`, `/minstep`).
 //! - `/api/collector/stats`: the store's counters ([`crate::store::StoreStats`]).
+//! - [`tree_stream`]: `/api/collector/traces/{id}`, one trace for the web UI as lines of
+//!   Jaeger spans in tree order, so the UI draws the first screen before the rest arrives.
 //!
 //! The handlers only parse parameters and shape responses; searching lives in the store and
 //! conversion in [`convert`].
@@ -18,6 +20,7 @@ pub mod model;
 pub mod params;
 pub mod rest_handler;
 pub mod stream;
+pub mod tree_stream;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -49,6 +49,10 @@ pub fn routes() -> Router<QueryState> {
         .route("/api/traces/{trace_id}", get(get_trace))
         .route("/api/dependencies", get(dependencies))
         .route("/api/collector/stats", get(stats))
+        .route(
+            super::tree_stream::TREE_STREAM_PATH,
+            get(super::tree_stream::tree_stream),
+        )
 }
 
 fn ok<T: Serialize>(data: T, total: usize) -> Response {
@@ -353,21 +357,34 @@ fn unavailable(msg: String) -> Response {
     response
 }
 
-async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
-    let Some(id) = parse_trace_id(&trace_id) else {
-        return bad_request(format!(
+/// The trace `trace_id` names, read in a query slot (kept for writing the response), or the
+/// error to answer: 400 for a bad id, 503 with every slot busy, 404 for an unknown trace.
+pub(crate) async fn stored_trace(
+    state: &QueryState,
+    trace_id: &str,
+) -> Result<(tokio::sync::OwnedSemaphorePermit, StoredTrace), Response> {
+    let Some(id) = parse_trace_id(trace_id) else {
+        return Err(bad_request(format!(
             "cannot parse traceID param: invalid trace id {trace_id:?}"
-        ));
+        )));
     };
-    let permit = match state.limiter.acquire().await {
-        Ok(permit) => permit,
-        Err(busy) => return unavailable(busy.message()),
-    };
+    let permit = state
+        .limiter
+        .acquire()
+        .await
+        .map_err(|busy| unavailable(busy.message()))?;
     let store = state.store.clone();
-    let trace = match tokio::task::spawn_blocking(move || store.trace(id)).await {
-        Ok(Some(trace)) => trace,
-        Ok(None) => return fail(StatusCode::NOT_FOUND, "trace not found"),
-        Err(e) => return fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    match tokio::task::spawn_blocking(move || store.trace(id)).await {
+        Ok(Some(trace)) => Ok((permit, trace)),
+        Ok(None) => Err(fail(StatusCode::NOT_FOUND, "trace not found")),
+        Err(e) => Err(fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+async fn get_trace(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
+    let (permit, trace) = match stored_trace(&state, &trace_id).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let store = state.store.clone();
     BodyWriter::respond(StatusCode::OK, permit, move |w| {

@@ -76,6 +76,9 @@ use batch::{SpanKind, StatusCode};
 pub(crate) use catalog::{Catalog, CatalogRefs};
 use fxhash::FxHashMap;
 pub(crate) use intern::{InternReader, Interner, Sym};
+/// For tests that build span records by hand (`query::tree_stream`).
+#[cfg(test)]
+pub(crate) use span::RecordFields;
 pub(crate) use span::{
     Decoded, LinkDetail, ProcessId, ScopeId, SpanRecord, SpanRef, Value, span_refs,
 };
@@ -231,6 +234,24 @@ impl StoredTrace {
     /// The spans with their packed data.
     pub(crate) fn spans(&self) -> impl DoubleEndedIterator<Item = SpanRef<'_>> + '_ {
         span_refs(&self.spans, &self.data)
+    }
+
+    /// The span records, in store order (the order [`StoredTrace::spans`] yields them).
+    pub(crate) fn records(&self) -> &[SpanRecord] {
+        &self.spans
+    }
+
+    /// The spans at `indices` (into [`StoredTrace::records`]), in that order; an index past
+    /// the end is skipped.
+    pub(crate) fn spans_at<'a>(
+        &'a self,
+        indices: &'a [u32],
+    ) -> impl Iterator<Item = SpanRef<'a>> + 'a {
+        indices.iter().filter_map(move |&i| {
+            self.spans
+                .get(i as usize)
+                .map(|record| SpanRef::new(record, &self.data))
+        })
     }
 
     /// The spans in runs of at most `n`.

@@ -233,7 +233,7 @@ pub(crate) fn span_refs<'a>(
     spans: &'a [SpanRecord],
     buffer: &'a [u8],
 ) -> impl DoubleEndedIterator<Item = SpanRef<'a>> + ExactSizeIterator + 'a {
-    spans.iter().map(move |record| SpanRef { record, buffer })
+    spans.iter().map(move |record| SpanRef::new(record, buffer))
 }
 
 /// The optional fields in front of the attributes.
@@ -246,6 +246,11 @@ struct Prefix<'a> {
 }
 
 impl<'a> SpanRef<'a> {
+    /// A record together with the data buffer its packed data is in.
+    pub(crate) fn new(record: &'a SpanRecord, buffer: &'a [u8]) -> Self {
+        SpanRef { record, buffer }
+    }
+
     fn reader(&self) -> Reader<'a> {
         Reader(self.record.packed(self.buffer))
     }

@@ -120,6 +120,26 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../ui/regress.js"),
     },
     Asset {
+        path: "/ui/trace-header.js",
+        content_type: JS,
+        body: include_str!("../../ui/trace-header.js"),
+    },
+    Asset {
+        path: "/ui/trace-waterfall.js",
+        content_type: JS,
+        body: include_str!("../../ui/trace-waterfall.js"),
+    },
+    Asset {
+        path: "/ui/trace-detail.js",
+        content_type: JS,
+        body: include_str!("../../ui/trace-detail.js"),
+    },
+    Asset {
+        path: "/ui/trace-find.js",
+        content_type: JS,
+        body: include_str!("../../ui/trace-find.js"),
+    },
+    Asset {
         path: "/ui/deps.js",
         content_type: JS,
         body: include_str!("../../ui/deps.js"),
@@ -286,6 +306,22 @@ mod tests {
             ] {
                 assert!(!a.body.contains(banned), "{} uses {banned}", a.path);
             }
+        }
+    }
+
+    #[test]
+    fn events_are_bound_only_through_dom_on() {
+        // One binding style (see `on` in dom.js): no `onclick`-style handlers built into
+        // elements, no direct addEventListener calls outside the helper.
+        for a in ASSETS
+            .iter()
+            .filter(|a| a.content_type == JS && a.path != "/ui/dom.js")
+        {
+            assert!(
+                !a.body.contains("addEventListener("),
+                "{} binds an event without dom.js's on()",
+                a.path
+            );
         }
     }
 

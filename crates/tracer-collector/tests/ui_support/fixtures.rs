@@ -331,71 +331,215 @@ pub(crate) const LARGE: &str = "4ef7651916cd43dd8448eb211c8031a0";
 /// Its number of spans.
 pub(crate) const LARGE_SPANS: u64 = 10_000;
 
-/// A 10,000-span trace 10 s long over 8 services: a ternary tree (span `i` is the child of
-/// span `(i - 1) / 3`, nine levels deep), each span with four attributes and every child
-/// inside its parent's time, as a fan-out of RPCs and queries would be.
+/// The 100,000-span trace ([`large_trace`] with 100,000 spans).
+pub(crate) const HUGE: &str = "5a1f0c3e9b7d4e21a6c8f00d2b3e4f10";
+/// Its number of spans.
+pub(crate) const HUGE_SPANS: u64 = 100_000;
+
+/// The 10,000-span trace [`LARGE`] as one export request.
 pub(crate) fn large(base_ns: u64) -> Value {
-    const SERVICES: [&str; 8] = [
-        "gateway",
-        "orders",
-        "payments",
-        "inventory",
-        "shipping",
-        "pricing",
-        "users",
-        "search",
-    ];
+    large_trace(
+        LARGE,
+        LARGE_SPANS as usize,
+        base_ns,
+        0..LARGE_SPANS as usize,
+    )
+}
+
+/// The index (0-based) of the last span of [`large_trace`] in tree order: the last child of
+/// the last child ... of the root.
+pub(crate) fn large_trace_last(n: usize) -> usize {
+    let mut i = 0;
+    while 3 * i + 1 < n {
+        i = (3 * i + 3).min(n - 1);
+    }
+    i
+}
+
+const LARGE_SERVICES: [&str; 8] = [
+    "gateway",
+    "orders",
+    "payments",
+    "inventory",
+    "shipping",
+    "pricing",
+    "users",
+    "search",
+];
+
+/// One span of [`large_trace`]: what both its encodings (OTLP JSON and protobuf) carry.
+struct LargeSpan {
+    index: usize,
+    service: usize,
+    name: String,
+    start_us: u64,
+    dur_us: u64,
+    kind: i64,
+    parent: Option<u64>,
+    error: bool,
+}
+
+impl LargeSpan {
+    fn id(&self) -> u64 {
+        self.index as u64 + 1
+    }
+
+    fn peer(&self) -> &'static str {
+        LARGE_SERVICES[(self.service + 1) % LARGE_SERVICES.len()]
+    }
+}
+
+/// Spans `range` of the `n`-span trace: a ternary tree (span `i` is the child of span
+/// `(i - 1) / 3`, its children split its time in thirds), 10 s long, over 8 services.
+fn large_spans(n: usize, range: std::ops::Range<usize>) -> Vec<LargeSpan> {
     // (start, duration) in microseconds per span; children split their parent in thirds.
-    let n = LARGE_SPANS as usize;
-    let mut times = vec![(0u64, 10_000_000u64); n];
-    let mut by_service: Vec<Vec<S>> = (0..SERVICES.len()).map(|_| Vec::new()).collect();
-    for i in 0..n {
-        if i > 0 {
-            let p = (i - 1) / 3;
-            let k = ((i - 1) % 3) as u64;
-            let (ps, pd) = times[p];
-            let third = pd / 3;
-            times[i] = (ps + k * third + third / 10, third * 8 / 10);
+    let mut times = vec![(0u64, 10_000_000u64); range.end.min(n)];
+    for i in 1..times.len() {
+        let p = (i - 1) / 3;
+        let k = ((i - 1) % 3) as u64;
+        let (ps, pd) = times[p];
+        let third = pd / 3;
+        times[i] = (ps + k * third + third / 10, third * 8 / 10);
+    }
+    (range.start..range.end.min(n))
+        .map(|i| {
+            let (start_us, dur) = times[i];
+            let depth = (0..)
+                .take_while(|d| (3usize.pow(*d + 1) - 1) / 2 <= i)
+                .count();
+            LargeSpan {
+                index: i,
+                service: if i == 0 {
+                    0
+                } else {
+                    (i * 7 + depth) % LARGE_SERVICES.len()
+                },
+                name: format!(
+                    "{} op-{}",
+                    ["GET", "POST", "SELECT", "publish"][i % 4],
+                    i % 97
+                ),
+                start_us,
+                dur_us: dur.max(1),
+                kind: if i % 2 == 0 { SERVER } else { CLIENT },
+                parent: (i > 0).then(|| ((i - 1) / 3) as u64 + 1),
+                error: i % 997 == 0 && i > 0,
+            }
+        })
+        .collect()
+}
+
+/// Spans `range` of an `n`-span trace 10 s long over 8 services, as one OTLP/JSON export
+/// request: a ternary tree (span `i` is the child of span `(i - 1) / 3`), each span with four
+/// attributes, every child inside its parent's time as a fan-out of RPCs and queries would be,
+/// and every 997th span an error. Span `i` has id `sid(i + 1)`.
+pub(crate) fn large_trace(
+    trace: &str,
+    n: usize,
+    base_ns: u64,
+    range: std::ops::Range<usize>,
+) -> Value {
+    let mut by_service: Vec<Vec<S>> = (0..LARGE_SERVICES.len()).map(|_| Vec::new()).collect();
+    for l in large_spans(n, range) {
+        let i = l.index;
+        let mut span = S::new(trace, &sid(l.id()), &l.name, base_ns, l.start_us, l.dur_us)
+            .kind(l.kind)
+            .attr("app.request.id", &format!("req-{i:05}"))
+            .int("app.item.count", (i % 50) as i64)
+            .attr("net.peer.name", l.peer())
+            .flag("app.cache.hit", i % 3 == 0);
+        if let Some(parent) = l.parent {
+            span = span.parent(&sid(parent));
         }
-        let (start, dur) = times[i];
-        let depth = (0..)
-            .take_while(|d| (3usize.pow(*d + 1) - 1) / 2 <= i)
-            .count();
-        let service = if i == 0 {
-            0
-        } else {
-            (i * 7 + depth) % SERVICES.len()
-        };
-        let mut span = S::new(
-            LARGE,
-            &sid(i as u64 + 1),
-            &format!(
-                "{} op-{}",
-                ["GET", "POST", "SELECT", "publish"][i % 4],
-                i % 97
-            ),
-            base_ns,
-            start,
-            dur.max(1),
-        )
-        .kind(if i % 2 == 0 { SERVER } else { CLIENT })
-        .attr("app.request.id", &format!("req-{i:05}"))
-        .int("app.item.count", (i % 50) as i64)
-        .attr("net.peer.name", SERVICES[(service + 1) % SERVICES.len()])
-        .flag("app.cache.hit", i % 3 == 0);
-        if i > 0 {
-            span = span.parent(&sid(((i - 1) / 3) as u64 + 1));
-        }
-        if i % 997 == 0 && i > 0 {
+        if l.error {
             span = span.error("upstream timeout");
         }
-        by_service[service].push(span);
+        by_service[l.service].push(span);
     }
     export(
-        SERVICES
+        LARGE_SERVICES
             .iter()
             .zip(by_service)
+            .filter(|(_, spans)| !spans.is_empty())
             .map(|(service, spans)| (*service, vec![("host.name", "bench-1")], spans))
             .collect(),
     )
+}
+
+/// The same spans as [`large_trace`] as an OTLP protobuf export request, which builds and
+/// decodes several times faster than JSON (for the 100,000-span trace in debug builds).
+pub(crate) fn large_trace_proto(
+    trace: &str,
+    n: usize,
+    base_ns: u64,
+    range: std::ops::Range<usize>,
+) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{
+        AnyValue, InstrumentationScope, KeyValue, any_value,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+    use prost::Message;
+
+    let kv = |key: &str, value: any_value::Value| KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    };
+    let text = |key: &str, value: &str| kv(key, any_value::Value::StringValue(value.to_owned()));
+    let trace_id = (0..trace.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&trace[i..i + 2], 16).unwrap())
+        .collect::<Vec<u8>>();
+    let mut by_service: Vec<Vec<Span>> = (0..LARGE_SERVICES.len()).map(|_| Vec::new()).collect();
+    for l in large_spans(n, range) {
+        let i = l.index;
+        let start = base_ns + l.start_us * 1000;
+        by_service[l.service].push(Span {
+            trace_id: trace_id.clone(),
+            span_id: l.id().to_be_bytes().to_vec(),
+            parent_span_id: l.parent.map_or_else(Vec::new, |p| p.to_be_bytes().to_vec()),
+            name: l.name.clone(),
+            kind: l.kind as i32,
+            start_time_unix_nano: start,
+            end_time_unix_nano: start + l.dur_us * 1000,
+            attributes: vec![
+                text("app.request.id", &format!("req-{i:05}")),
+                kv(
+                    "app.item.count",
+                    any_value::Value::IntValue((i % 50) as i64),
+                ),
+                text("net.peer.name", l.peer()),
+                kv("app.cache.hit", any_value::Value::BoolValue(i % 3 == 0)),
+            ],
+            status: l.error.then(|| Status {
+                code: 2,
+                message: "upstream timeout".to_owned(),
+            }),
+            ..Default::default()
+        });
+    }
+    let resource_spans = LARGE_SERVICES
+        .iter()
+        .zip(by_service)
+        .filter(|(_, spans)| !spans.is_empty())
+        .map(|(service, spans)| ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![text("service.name", service), text("host.name", "bench-1")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "ui-test".to_owned(),
+                    version: "1.0".to_owned(),
+                    ..Default::default()
+                }),
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest { resource_spans }.encode_to_vec()
 }

@@ -100,6 +100,37 @@ impl UiCollector {
         assert_eq!(rejected, 0, "the collector rejected spans: {body}");
     }
 
+    /// Exports an OTLP protobuf payload through OTLP/HTTP and checks that every span was
+    /// accepted.
+    pub(crate) async fn load_protobuf(&self, payload: Vec<u8>) {
+        use prost::Message;
+        let response = self
+            .http
+            .post(&self.otlp)
+            .header("content-type", "application/x-protobuf")
+            .body(payload)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        assert!(
+            status.is_success(),
+            "OTLP export failed: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+        let answer =
+            opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(
+                body,
+            )
+            .expect("an ExportTraceServiceResponse");
+        let rejected = answer
+            .partial_success
+            .as_ref()
+            .map_or(0, |p| p.rejected_spans);
+        assert_eq!(rejected, 0, "the collector rejected spans: {answer:?}");
+    }
+
     /// GET on the query port; returns status, headers and body.
     pub(crate) async fn get(&self, path: &str) -> (u16, http::HeaderMap, String) {
         let response = self.http.get(self.url(path)).send().await.unwrap();
@@ -126,6 +157,36 @@ impl UiCollector {
                 "trace {trace_id} never had {spans} spans"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the store holds `spans` spans (`/api/collector/stats`), for traces too big
+    /// to poll through the trace API.
+    pub(crate) async fn wait_for_spans(&self, spans: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let (status, _, body) = self.get("/api/collector/stats").await;
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if status == 200 && v["spans"].as_u64() == Some(spans) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the store never held {spans} spans (last stats: {body})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A collector running elsewhere (another process), by its query and OTLP/HTTP URLs;
+    /// [`UiCollector::stop`] leaves it running.
+    pub(crate) fn attach(base: String, otlp_traces_url: String) -> Self {
+        UiCollector {
+            base,
+            otlp: otlp_traces_url,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            stop: None,
+            task: None,
         }
     }
 
@@ -573,7 +634,18 @@ impl Browser {
     /// Polls a JavaScript expression until it is truthy (10 s); returns its value. Panics
     /// with `what` and the page's text when it never is.
     pub(crate) async fn wait_for(&self, expression: &str, what: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_within(expression, what, Duration::from_secs(10))
+            .await
+    }
+
+    /// [`Browser::wait_for`] with another time limit.
+    pub(crate) async fn wait_for_within(
+        &self,
+        expression: &str,
+        what: &str,
+        limit: Duration,
+    ) -> Value {
+        let deadline = Instant::now() + limit;
         let script = format!("return ({expression});");
         loop {
             let v = self.eval(&script, vec![]).await;

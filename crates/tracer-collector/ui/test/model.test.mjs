@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import {
-  buildTrace, criticalPath, diffTraces, edgesFromTraces, findSpans, isError, summarize, traceName,
+  buildTrace,
+  criticalPath,
+  diffTraces,
+  edgesFromTraces,
+  findSpans,
+  isError,
+  summarize,
+  traceName,
 } from '../model.js';
 import { formatCount, formatDuration, isGoDuration, parseGoDuration, tagText } from '../format.js';
 import { hashOf } from '../route.js';
@@ -38,17 +45,34 @@ const error = [{ key: 'otel.status_code', type: 'string', value: 'ERROR' }];
 
 describe('buildTrace', () => {
   it('builds the tree in pre-order with children by start time', () => {
-    const t = buildTrace(trace([
-      span('c', 'a', 'api', 'second', 50, 10),
-      span('a', null, 'web', 'GET /', 0, 100),
-      span('b', 'a', 'api', 'first', 10, 20),
-      span('d', 'b', 'db', 'SELECT', 12, 5),
-    ]));
-    assert.deepEqual(t.nodes.map((n) => [n.id, n.depth]), [['a', 0], ['b', 1], ['d', 2], ['c', 1]]);
+    const t = buildTrace(
+      trace([
+        span('c', 'a', 'api', 'second', 50, 10),
+        span('a', null, 'web', 'GET /', 0, 100),
+        span('b', 'a', 'api', 'first', 10, 20),
+        span('d', 'b', 'db', 'SELECT', 12, 5),
+      ]),
+    );
+    assert.deepEqual(
+      t.nodes.map((n) => [n.id, n.depth]),
+      [
+        ['a', 0],
+        ['b', 1],
+        ['d', 2],
+        ['c', 1],
+      ],
+    );
     assert.equal(t.root.id, 'a');
     assert.equal(t.duration, 100);
     assert.equal(t.depth, 3);
-    assert.deepEqual(t.services.map((s) => [s.name, s.count]), [['api', 2], ['db', 1], ['web', 1]]);
+    assert.deepEqual(
+      t.services.map((s) => [s.name, s.count]),
+      [
+        ['api', 2],
+        ['db', 1],
+        ['web', 1],
+      ],
+    );
   });
 
   it('makes a span whose parent is absent a root, marked as such', () => {
@@ -64,25 +88,35 @@ describe('buildTrace', () => {
   });
 
   it('places every span once when parents form a cycle or ids repeat', () => {
-    const t = buildTrace(trace([
-      span('a', 'b', 'svc', 'a', 0, 10),
-      span('b', 'a', 'svc', 'b', 1, 10),
-      span('b', null, 'svc', 'duplicate', 2, 10),
-      span('s', 's', 'svc', 'self', 3, 1),
-    ]));
+    const t = buildTrace(
+      trace([
+        span('a', 'b', 'svc', 'a', 0, 10),
+        span('b', 'a', 'svc', 'b', 1, 10),
+        span('b', null, 'svc', 'duplicate', 2, 10),
+        span('s', 's', 'svc', 'self', 3, 1),
+      ]),
+    );
     assert.equal(t.spanCount, 3);
     assert.deepEqual(new Set(t.nodes.map((n) => n.id)), new Set(['a', 'b', 's']));
   });
 
   it('counts errors from otel.status_code and the error tag', () => {
-    const t = buildTrace(trace([
-      span('a', null, 'web', 'GET /', 0, 100, error),
-      span('b', 'a', 'api', 'x', 1, 1, [{ key: 'error', type: 'bool', value: true }]),
-      span('c', 'a', 'api', 'y', 2, 1),
-    ]));
+    const t = buildTrace(
+      trace([
+        span('a', null, 'web', 'GET /', 0, 100, error),
+        span('b', 'a', 'api', 'x', 1, 1, [{ key: 'error', type: 'bool', value: true }]),
+        span('c', 'a', 'api', 'y', 2, 1),
+      ]),
+    );
     assert.equal(t.errorCount, 2);
     assert.equal(isError(t.byId.get('c').raw), false);
-    assert.deepEqual(t.services.map((s) => [s.name, s.errors]), [['api', 1], ['web', 1]]);
+    assert.deepEqual(
+      t.services.map((s) => [s.name, s.errors]),
+      [
+        ['api', 1],
+        ['web', 1],
+      ],
+    );
   });
 
   it('summarizes an empty trace without failing', () => {
@@ -94,36 +128,52 @@ describe('buildTrace', () => {
 describe('criticalPath', () => {
   it('follows the last-finishing child, then the work before it', () => {
     // root 0..100; a 10..25; b 30..90 (ends last); b's child c 40..80.
-    const t = buildTrace(trace([
-      span('root', null, 'web', 'GET /', 0, 100),
-      span('a', 'root', 'api', 'a', 10, 15),
-      span('b', 'root', 'api', 'b', 30, 60),
-      span('c', 'b', 'db', 'c', 40, 40),
-    ]));
+    const t = buildTrace(
+      trace([
+        span('root', null, 'web', 'GET /', 0, 100),
+        span('a', 'root', 'api', 'a', 10, 15),
+        span('b', 'root', 'api', 'b', 30, 60),
+        span('c', 'b', 'db', 'c', 40, 40),
+      ]),
+    );
     const path = criticalPath(t);
-    assert.deepEqual(path.get('root'), [[90, 100], [25, 30], [0, 10]]);
-    assert.deepEqual(path.get('b'), [[80, 90], [30, 40]]);
+    assert.deepEqual(path.get('root'), [
+      [90, 100],
+      [25, 30],
+      [0, 10],
+    ]);
+    assert.deepEqual(path.get('b'), [
+      [80, 90],
+      [30, 40],
+    ]);
     assert.deepEqual(path.get('c'), [[40, 80]]);
     assert.deepEqual(path.get('a'), [[10, 25]]);
   });
 
   it('leaves off a sibling that was still running when the path span started', () => {
-    const t = buildTrace(trace([
-      span('root', null, 'web', 'GET /', 0, 100),
-      span('a', 'root', 'api', 'a', 10, 30), // ends at 40, after b started
-      span('b', 'root', 'api', 'b', 30, 60),
-    ]));
+    const t = buildTrace(
+      trace([
+        span('root', null, 'web', 'GET /', 0, 100),
+        span('a', 'root', 'api', 'a', 10, 30), // ends at 40, after b started
+        span('b', 'root', 'api', 'b', 30, 60),
+      ]),
+    );
     const path = criticalPath(t);
     assert.equal(path.has('a'), false);
-    assert.deepEqual(path.get('root'), [[90, 100], [0, 30]]);
+    assert.deepEqual(path.get('root'), [
+      [90, 100],
+      [0, 30],
+    ]);
   });
 
   it('leaves a child that overlaps the path entirely off it', () => {
-    const t = buildTrace(trace([
-      span('root', null, 'web', 'GET /', 0, 100),
-      span('long', 'root', 'api', 'long', 0, 95),
-      span('short', 'root', 'api', 'short', 10, 20),
-    ]));
+    const t = buildTrace(
+      trace([
+        span('root', null, 'web', 'GET /', 0, 100),
+        span('long', 'root', 'api', 'long', 0, 95),
+        span('short', 'root', 'api', 'short', 10, 20),
+      ]),
+    );
     const path = criticalPath(t);
     assert.equal(path.has('short'), false);
     assert.deepEqual(path.get('long'), [[0, 95]]);
@@ -136,12 +186,20 @@ describe('criticalPath', () => {
 
 describe('findSpans', () => {
   it('needs every term, matched case-insensitively in names and key=value tags', () => {
-    const t = buildTrace(trace([
-      span('a', null, 'web', 'GET /checkout', 0, 100, [{ key: 'http.route', type: 'string', value: '/checkout' }]),
-      span('b', 'a', 'payments', 'POST /charge', 5, 10, [{ key: 'http.route', type: 'string', value: '/charge' }]),
-    ]));
-    assert.deepEqual(findSpans(t, 'PAYMENTS').map((n) => n.id), ['b']);
-    assert.deepEqual(findSpans(t, 'http.route=/checkout web').map((n) => n.id), ['a']);
+    const t = buildTrace(
+      trace([
+        span('a', null, 'web', 'GET /checkout', 0, 100, [{ key: 'http.route', type: 'string', value: '/checkout' }]),
+        span('b', 'a', 'payments', 'POST /charge', 5, 10, [{ key: 'http.route', type: 'string', value: '/charge' }]),
+      ]),
+    );
+    assert.deepEqual(
+      findSpans(t, 'PAYMENTS').map((n) => n.id),
+      ['b'],
+    );
+    assert.deepEqual(
+      findSpans(t, 'http.route=/checkout web').map((n) => n.id),
+      ['a'],
+    );
     assert.deepEqual(findSpans(t, 'web payments'), []);
     assert.deepEqual(findSpans(t, '   '), []);
   });
@@ -160,9 +218,15 @@ describe('diffTraces', () => {
       span('z', 'r', 'api', 'fraud', 30, 100),
     ]);
     const d = diffTraces(buildTrace(base), buildTrace(b));
-    assert.deepEqual(d.rows.map((r) => [r.operation, r.status]), [
-      ['GET /', 'same'], ['charge', 'changed'], ['stock', 'missing'], ['fraud', 'added'],
-    ]);
+    assert.deepEqual(
+      d.rows.map((r) => [r.operation, r.status]),
+      [
+        ['GET /', 'same'],
+        ['charge', 'changed'],
+        ['stock', 'missing'],
+        ['fraud', 'added'],
+      ],
+    );
     assert.deepEqual(d.counts, { same: 1, changed: 1, missing: 1, added: 1 });
   });
   it('calls a move under the threshold or under 50 µs the same', () => {
@@ -177,12 +241,14 @@ describe('diffTraces', () => {
 
 describe('edgesFromTraces', () => {
   it('counts calls between services and the failed ones, not calls within one', () => {
-    const edges = edgesFromTraces([trace([
-      span('a', null, 'web', 'GET /', 0, 100),
-      span('b', 'a', 'api', 'x', 1, 10, error),
-      span('c', 'a', 'api', 'y', 2, 10),
-      span('d', 'c', 'api', 'inner', 3, 1),
-    ])]);
+    const edges = edgesFromTraces([
+      trace([
+        span('a', null, 'web', 'GET /', 0, 100),
+        span('b', 'a', 'api', 'x', 1, 10, error),
+        span('c', 'a', 'api', 'y', 2, 10),
+        span('d', 'c', 'api', 'inner', 3, 1),
+      ]),
+    ]);
     assert.deepEqual([...edges.values()], [{ parent: 'web', child: 'api', calls: 2, errors: 1 }]);
   });
 });
@@ -214,8 +280,12 @@ describe('format', () => {
 
 describe('dependency layout', () => {
   const edges = [
-    ['client', 'server1'], ['server1', 'server2'], ['server2', 'server3'],
-    ['server3', 'server2'], ['server2', 'server1'], ['server1', 'server3'],
+    ['client', 'server1'],
+    ['server1', 'server2'],
+    ['server2', 'server3'],
+    ['server3', 'server2'],
+    ['server2', 'server1'],
+    ['server1', 'server3'],
   ].map(([parent, child]) => ({ parent, child }));
   const names = ['client', 'server1', 'server2', 'server3'];
 
