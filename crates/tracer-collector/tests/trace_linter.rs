@@ -455,3 +455,44 @@ async fn the_findings_endpoint_lints_a_stored_trace() {
     );
     collector.stop().await;
 }
+
+/// A trace over the linter's size is an answer (the trace page asks for every trace it shows),
+/// not an error: no findings, and `skipped` names the size and the limit.
+#[tokio::test]
+async fn a_trace_over_the_linters_size_is_answered_as_not_linted() {
+    const BIG: u128 = 0x5eed_0000_0000_0000_0000_0000_0000_0002;
+    let collector = TestCollector::start().await;
+    let base = now_ns();
+    let spans = tracer_collector::insight::MAX_TRACE_SPANS as u64 + 1;
+    for chunk in (1..=spans).collect::<Vec<_>>().chunks(10_000) {
+        let batch = chunk
+            .iter()
+            .map(|&n| simple_span(BIG, n, u64::from(n > 1), "work", base, n, 10))
+            .collect();
+        let response = collector
+            .post(
+                "application/x-protobuf",
+                None,
+                request("big", batch).encode_to_vec(),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    collector
+        .wait_trace(&format!("{BIG:032x}"), spans as usize)
+        .await;
+    let (status, body) = collector
+        .get(&format!("/api/traces/{BIG:032x}/findings"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["findings"], serde_json::json!([]));
+    assert_eq!(body["data"]["spanCount"], spans);
+    assert_eq!(
+        body["data"]["skipped"],
+        format!(
+            "trace {BIG:032x} has {spans} spans; the insight tools read at most {}",
+            tracer_collector::insight::MAX_TRACE_SPANS
+        )
+    );
+    collector.stop().await;
+}

@@ -66,6 +66,14 @@ export function findingsPanel(id, { signal, labelOf = (s) => s, select = () => {
   if (api.offline || typeof api.findings !== 'function') return panel;
   api.findings(id, signal).then(
     (answer) => {
+      if (answer && answer.skipped) {
+        // Too large to lint: say so, folded.
+        mount(count, 'not linted');
+        mount(list, h('li', { class: 'muted finding-none' }, `${answer.skipped}.`));
+        panel.open = false;
+        panel.hidden = false;
+        return;
+      }
       const findings = (answer && answer.findings) || [];
       const warnings = findings.filter((f) => f.severity === 'warning').length;
       mount(

@@ -3,8 +3,8 @@
 //!
 //! - `GET /api/traces/{id}/findings` answers [`TraceFindings`] in Jaeger's envelope
 //!   (`{"data": {...}, "total": n, "limit": 0, "offset": 0, "errors": null}`): 404 when the
-//!   trace is not stored, 413 when it has more than [`MAX_TRACE_SPANS`] spans, 400 for a bad id,
-//!   503 when every query slot is busy.
+//!   trace is not stored, 400 for a bad id, 503 when every query slot is busy; a trace of more
+//!   than [`MAX_TRACE_SPANS`] spans is not linted (`skipped` says so, `findings` is empty).
 //!
 //! - `GET /api/regressions` compares two sets of traces per operation path
 //!   ([`super::regress`]) and answers [`Regressions`]. The sets are either two time windows,
@@ -72,6 +72,10 @@ pub struct TraceFindings {
     pub span_count: usize,
     /// The findings, warnings first ([`lint`]).
     pub findings: Vec<Finding>,
+    /// Why the trace was not linted (it has more than [`MAX_TRACE_SPANS`] spans); `findings`
+    /// is then empty. Absent when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// Why a trace could not be read.
@@ -133,14 +137,25 @@ pub async fn load_view(state: &QueryState, id: u128) -> Result<TraceView, LoadEr
     .map_err(|e| LoadError::Internal(e.to_string()))?
 }
 
-/// The findings of trace `id`.
+/// The findings of trace `id`. A trace over [`MAX_TRACE_SPANS`] spans is an answer, not an
+/// error: no findings, and [`TraceFindings::skipped`] says why (the trace page asks for every
+/// trace it shows, 100,000-span ones too).
 pub async fn findings(state: &QueryState, id: u128) -> Result<TraceFindings, LoadError> {
-    let view = load_view(state, id).await?;
-    Ok(TraceFindings {
-        trace_id: trace_id_hex(id),
-        span_count: view.spans.len(),
-        findings: lint(&view),
-    })
+    match load_view(state, id).await {
+        Ok(view) => Ok(TraceFindings {
+            trace_id: trace_id_hex(id),
+            span_count: view.spans.len(),
+            findings: lint(&view),
+            skipped: None,
+        }),
+        Err(e @ LoadError::TooLarge { spans, .. }) => Ok(TraceFindings {
+            trace_id: trace_id_hex(id),
+            span_count: spans,
+            findings: Vec::new(),
+            skipped: Some(e.to_string()),
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// The insight routes (state: [`QueryState`]).
