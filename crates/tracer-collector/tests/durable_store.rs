@@ -502,6 +502,27 @@ async fn the_disk_budget_deletes_the_oldest_segments_first() {
     c.terminate();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_smaller_span_limit_reloads_the_newest_that_fit() {
+    let dir = TempDir::new("limit");
+    let c = Collector::start(&dir.0, &[]).await;
+    for n in 1..=50u128 {
+        assert_eq!(c.export(trace_export(0xd000 + n, 10, "svc", 0)).await, 200);
+    }
+    c.terminate();
+    let c = Collector::start(&dir.0, &["--max-spans", "200"]).await;
+    let stats = c.stats().await;
+    assert_eq!(stats["spans"], 200, "{stats}");
+    // Skipped on disk rather than replayed and evicted.
+    assert_eq!(stats["evicted_spans"], 0, "{stats}");
+    assert_eq!(stats["persist"]["replay"]["skipped_spans"], 300, "{stats}");
+    assert_eq!(span_count(&c, 0xd000 + 30).await, 0, "an older trace");
+    for n in 31..=50u128 {
+        assert_eq!(span_count(&c, 0xd000 + n).await, 10, "one of the newest 20");
+    }
+    c.terminate();
+}
+
 fn crc32(bytes: &[u8]) -> u32 {
     // CRC-32 (IEEE), bit by bit: the test checks the file format without the collector's code.
     let mut crc = !0u32;

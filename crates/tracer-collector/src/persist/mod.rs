@@ -28,10 +28,10 @@
 //! - an unknown format version, a foreign file or a damaged header is an error that names the
 //!   file: the collector does not start, and nothing is deleted.
 //!
-//! Memory caps still bound RAM: replay starts at the oldest segment from which the newest
-//! data fits `max_spans` (counted from record headers, without reading payloads), skipping
-//! older segments instead of replaying and evicting them; the store's byte budget evicts as
-//! during ingest.
+//! Memory caps still bound RAM: replay starts at the oldest record from which the newest data
+//! fits `max_spans` (counted from record headers, without reading payloads), skipping older
+//! segments and records instead of replaying and evicting them; the store's byte budget
+//! evicts as during ingest.
 //!
 //! Why a segment log and not an embedded database: the store already is the index, so what
 //! must reach the disk is only the sequence of accepted batches, in order, with a clear answer
@@ -383,6 +383,8 @@ pub struct Replay {
     pub segments: u64,
     /// Old segments skipped because the newer ones fill `max_spans`.
     pub skipped_segments: u64,
+    /// Spans of the oldest replayed segment skipped for the same reason (its oldest records).
+    pub skipped_spans: u64,
     /// Records replayed.
     pub records: u64,
     /// Spans replayed (handed to the store; its limits may still evict).
@@ -463,21 +465,26 @@ fn replay(segments: &[segment::SegmentFile], store: &Store) -> Result<Replay, Pe
     let mut out = Replay::default();
     // Newest first: how many segments fit the span limit.
     let max_spans = store.stats().max_spans;
+    // The oldest segment replayed may be replayed in part: its oldest records are skipped
+    // until what follows fits (`skip_spans` of them).
     let mut first = segments.len();
     let mut total = 0u64;
+    let mut skip_spans = 0u64;
     while first > 0 {
         let items = segment::count_items(&segments[first - 1].path)?;
-        if total + items > max_spans && first < segments.len() {
+        first -= 1;
+        if total + items > max_spans {
+            skip_spans = total + items - max_spans;
             break;
         }
         total += items;
-        first -= 1;
     }
     out.skipped_segments = first as u64;
-    if first > 0 {
+    if first > 0 || skip_spans > 0 {
         tracing::info!(
-            skipped = first,
-            "older segments hold more spans than --max-spans keeps; replaying the newest"
+            skipped_segments = first,
+            skipped_spans = skip_spans,
+            "the log holds more spans than --max-spans keeps; replaying the newest"
         );
     }
     let workers = std::thread::available_parallelism()
@@ -498,7 +505,7 @@ fn replay(segments: &[segment::SegmentFile], store: &Store) -> Result<Replay, Pe
             })?;
             continue;
         }
-        replay_records(&read, store, workers, &mut out);
+        replay_records(&read, std::mem::take(&mut skip_spans), store, workers, &mut out);
         if let Some(tail) = &read.tail {
             tracing::warn!(
                 segment = %seg.path.display(),
@@ -532,8 +539,25 @@ fn replay(segments: &[segment::SegmentFile], store: &Store) -> Result<Replay, Pe
 
 /// Decodes and prepares the records of one segment on `workers` threads, inserting them in
 /// log order.
-fn replay_records(read: &segment::ReadSegment, store: &Store, workers: usize, out: &mut Replay) {
-    let records: Vec<segment::RecordRef<'_>> = read.records().collect();
+fn replay_records(
+    read: &segment::ReadSegment,
+    skip_spans: u64,
+    store: &Store,
+    workers: usize,
+    out: &mut Replay,
+) {
+    let mut skipped = 0u64;
+    let records: Vec<segment::RecordRef<'_>> = read
+        .records()
+        .skip_while(|r| {
+            let skip = skipped < skip_spans;
+            if skip {
+                skipped += u64::from(r.items);
+            }
+            skip
+        })
+        .collect();
+    out.skipped_spans += skipped;
     let prepare = |r: &segment::RecordRef<'_>| match record::decode(r.payload) {
         Ok(batch) => Ok(store.prepare(&batch)),
         Err(e) => Err(e),
