@@ -57,14 +57,20 @@ fn dir_bytes(dir: &Path) -> u64 {
 }
 
 /// (spans per second of wall time, spans per CPU-second, bytes on disk) of one round.
-fn ingest_round(policy: Option<FsyncPolicy>, threads: usize, payloads: &[Vec<u8>]) -> (f64, f64, u64) {
+fn ingest_round(
+    policy: Option<FsyncPolicy>,
+    threads: usize,
+    payloads: &[Vec<u8>],
+) -> (f64, f64, u64) {
     let store = std::sync::Arc::new(Store::new(StoreLimits::default()));
     let dir = fresh_dir("ingest");
     let mut log = None;
     let sink: Sink = match policy {
         None => Sink::memory(store.clone()),
         Some(policy) => {
-            let options = PersistOptions::new(&dir).fsync(policy).max_disk_bytes(8 << 30);
+            let options = PersistOptions::new(&dir)
+                .fsync(policy)
+                .max_disk_bytes(8 << 30);
             let (l, _) = persist::open(&options, &store).expect("the bench data dir opens");
             let ingestor = Ingestor::new(store.clone(), &Config::default()).with_log(l.clone());
             log = Some(l);
@@ -114,7 +120,11 @@ fn ingest() {
     let modes: [(&str, Option<FsyncPolicy>, usize); 6] = [
         ("in memory", None, threads),
         ("--fsync never", Some(FsyncPolicy::Never), threads),
-        ("--fsync interval:200", Some(persist::DEFAULT_FSYNC), threads),
+        (
+            "--fsync interval:200",
+            Some(persist::DEFAULT_FSYNC),
+            threads,
+        ),
         ("--fsync always", Some(FsyncPolicy::Always), threads),
         ("--fsync always", Some(FsyncPolicy::Always), 16),
         ("in memory", None, 16),
@@ -132,12 +142,25 @@ fn ingest() {
             "| {name} | {threads} | {:.0}k | {:.0}k | {} |",
             best.0 / 1e3,
             best.1 / 1e3,
-            if policy.is_some() { format!("{per_span:.0}") } else { "–".into() }
+            if policy.is_some() {
+                format!("{per_span:.0}")
+            } else {
+                "–".into()
+            }
         );
     }
 }
 
 const RELOAD_SPANS: usize = 1_000_000;
+/// Room for every span written (1,000,448: whole 512-span batches), in process and binary.
+const RELOAD_LIMIT: usize = 1 << 20;
+
+fn reload_limits() -> StoreLimits {
+    StoreLimits {
+        max_spans: std::num::NonZeroUsize::new(RELOAD_LIMIT).expect("non-zero"),
+        ..StoreLimits::default()
+    }
+}
 
 fn reload() {
     let dir = fresh_dir("reload");
@@ -175,7 +198,7 @@ fn reload() {
         disk as f64 / (RELOAD_SPANS.div_ceil(512) * 512) as f64
     );
     for round in 0..ROUNDS {
-        let store = Store::new(StoreLimits::default());
+        let store = Store::new(reload_limits());
         let cpu = process_cpu_ns();
         let started = Instant::now();
         let (log, replay) = persist::open(&options, &store).expect("replays");
@@ -211,14 +234,23 @@ fn reload() {
             .arg("--data-dir")
             .arg(&dir)
             .args(["--query-port", &query.to_string()])
-            .args(["--otlp-grpc-port", "0", "--otlp-http-port", "0", "--zipkin-port", "0"])
+            .args(["--max-spans", &RELOAD_LIMIT.to_string()])
+            .args([
+                "--otlp-grpc-port",
+                "0",
+                "--otlp-http-port",
+                "0",
+                "--zipkin-port",
+                "0",
+            ])
             .args(["--jaeger-http-port", "0", "--jaeger-compact-port", "0"])
             .args(["--jaeger-binary-port", "0", "--zipkin-compact-port", "0"])
             .args(["--sampling-port", "0", "--jaeger-grpc-port", "0"])
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("the release binary starts");
-        let url = format!("http://127.0.0.1:{query}/api/traces?service=orders&limit=20&lookback=2h");
+        let url =
+            format!("http://127.0.0.1:{query}/api/traces?service=orders&limit=20&lookback=2h");
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let found = rt.block_on(async {
             loop {
@@ -229,7 +261,10 @@ fn reload() {
                     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
                     return body["data"].as_array().map_or(0, Vec::len);
                 }
-                assert!(started.elapsed() < Duration::from_secs(60), "no answer in 60 s");
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "no answer in 60 s"
+                );
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });

@@ -149,7 +149,8 @@ impl CollectorBuilder {
 
     /// Disk budget of the log (with [`CollectorBuilder::data_dir`], at least 1).
     pub fn max_disk_bytes(mut self, bytes: u64) -> Self {
-        self.config.max_disk_bytes = std::num::NonZeroU64::new(bytes).unwrap_or(std::num::NonZeroU64::MIN);
+        self.config.max_disk_bytes =
+            std::num::NonZeroU64::new(bytes).unwrap_or(std::num::NonZeroU64::MIN);
         self
     }
 

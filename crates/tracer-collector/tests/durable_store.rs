@@ -146,10 +146,7 @@ impl Collector {
     /// SIGTERM, then waits for a clean exit; returns the stderr.
     fn terminate(mut self) -> String {
         let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
         let status = self.child.wait().unwrap();
         assert!(status.success(), "exit after SIGTERM: {status}");
@@ -191,7 +188,15 @@ fn trace_export(trace: u128, spans: u64, service: &str, padding: usize) -> Vec<u
     let base = now_ns() - 5_000_000_000;
     let spans = (1..=spans)
         .map(|i| {
-            let mut span = simple_span(trace, i, if i == 1 { 0 } else { 1 }, "GET /orders", base, i, 10);
+            let mut span = simple_span(
+                trace,
+                i,
+                if i == 1 { 0 } else { 1 },
+                "GET /orders",
+                base,
+                i,
+                10,
+            );
             span.attributes.push(s("http.request.method", "GET"));
             if padding > 0 {
                 let value = format!("{trace:x}-{i}-{}", "x".repeat(padding));
@@ -271,7 +276,12 @@ async fn spans_survive_a_restart_with_the_same_query_results() {
     for q in &queries {
         before.push(c.get(q).await);
     }
-    assert_eq!(before[2]["data"].as_array().unwrap().len(), 10, "{}", before[2]);
+    assert_eq!(
+        before[2]["data"].as_array().unwrap().len(),
+        10,
+        "{}",
+        before[2]
+    );
     let stats = c.stats().await;
     assert_eq!(stats["persist"]["persisted_spans"], 60, "{stats}");
     assert_eq!(stats["persist"]["fsync"], "interval:200", "{stats}");
@@ -280,7 +290,10 @@ async fn spans_survive_a_restart_with_the_same_query_results() {
     let c = Collector::start(&dir.0, &[]).await;
     for (q, expected) in queries.iter().zip(&before) {
         let after = c.get(q).await;
-        assert_eq!(&after["data"], &expected["data"], "{q} differs after the restart");
+        assert_eq!(
+            &after["data"], &expected["data"],
+            "{q} differs after the restart"
+        );
     }
     let stats = c.stats().await;
     assert_eq!(stats["spans"], 60, "{stats}");
@@ -333,7 +346,11 @@ async fn every_span_acknowledged_under_fsync_always_survives_kill_9() {
         client.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 300, "only {} exports acknowledged", acked.len());
+    assert!(
+        acked.len() >= 300,
+        "only {} exports acknowledged",
+        acked.len()
+    );
 
     let c = Collector::start(&dir.0, &[]).await;
     let mut missing = Vec::new();
@@ -416,18 +433,26 @@ async fn flipped_bytes_fail_the_checksum_and_the_segment_is_cut_there() {
     let log = c.stderr_text();
     let dropped = bytes.len() - offsets[5];
     assert!(
-        log.contains(&format!("dropped {dropped} bytes (5 records) from offset {}", offsets[5]))
-            && log.contains("checksum mismatch"),
+        log.contains(&format!(
+            "dropped {dropped} bytes (5 records) from offset {}",
+            offsets[5]
+        )) && log.contains("checksum mismatch"),
         "{log}"
     );
     assert_eq!(
         present(&c).await,
-        [true, true, true, true, true, false, false, false, false, false]
+        [
+            true, true, true, true, true, false, false, false, false, false
+        ]
     );
     c.terminate();
     // The cut is made once: the next start finds nothing to drop.
     let c = Collector::start(&dir.0, &[]).await;
-    assert!(!c.stderr_text().contains("damaged segment"), "{}", c.stderr_text());
+    assert!(
+        !c.stderr_text().contains("damaged segment"),
+        "{}",
+        c.stderr_text()
+    );
     assert_eq!(present(&c).await.iter().filter(|p| **p).count(), 5);
     c.terminate();
 }
@@ -478,12 +503,18 @@ async fn the_disk_budget_deletes_the_oldest_segments_first() {
     // About 10 MiB of records: 400 exports of 100 spans with ~250-byte unique values.
     let traces = 400u128;
     for n in 1..=traces {
-        assert_eq!(c.export(trace_export(0xc000 + n, 100, "svc", 250)).await, 200);
+        assert_eq!(
+            c.export(trace_export(0xc000 + n, 100, "svc", 250)).await,
+            200
+        );
     }
     let stats = c.stats().await;
     let persisted = stats["persist"]["persisted_bytes"].as_u64().unwrap();
     assert!(persisted >= 9 * budget, "{stats}");
-    assert!(stats["persist"]["deleted_segments"].as_u64().unwrap() > 0, "{stats}");
+    assert!(
+        stats["persist"]["deleted_segments"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
     let on_disk: u64 = segments(&dir.0).iter().map(|(_, b)| b.len() as u64).sum();
     assert!(
         on_disk <= budget + segment_bytes + 30_000, // one segment, plus the record crossing it
@@ -495,7 +526,11 @@ async fn the_disk_budget_deletes_the_oldest_segments_first() {
     let c = Collector::start(&dir.0, &["--max-disk-bytes", &flag]).await;
     assert_eq!(span_count(&c, 0xc001).await, 0, "the oldest trace is gone");
     assert_eq!(span_count(&c, 0xc000 + traces / 2).await, 0);
-    assert_eq!(span_count(&c, 0xc000 + traces).await, 100, "the newest is there");
+    assert_eq!(
+        span_count(&c, 0xc000 + traces).await,
+        100,
+        "the newest is there"
+    );
     let stats = c.stats().await;
     let kept = stats["spans"].as_u64().unwrap();
     assert!(kept > 0 && kept < (traces as u64 * 100) / 5, "{stats}");
@@ -520,6 +555,108 @@ async fn a_restart_with_a_smaller_span_limit_reloads_the_newest_that_fit() {
     for n in 31..=50u128 {
         assert_eq!(span_count(&c, 0xd000 + n).await, 10, "one of the newest 20");
     }
+    c.terminate();
+}
+
+#[test]
+fn a_bad_fsync_value_is_refused_naming_it_and_the_accepted_forms() {
+    let dir = TempDir::new("flag");
+    for bad in ["sometimes", "interval:0", "interval:abc"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_tracer-collector"))
+            .arg("--data-dir")
+            .arg(&dir.0)
+            .args(["--fsync", bad])
+            .env_remove("TRACER_COLLECTOR_FSYNC")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("invalid fsync policy \"{bad}\""))
+                && stderr.contains("always, interval:MS")
+                && stderr.contains("never"),
+            "{stderr}"
+        );
+    }
+}
+
+/// A tmpfs of `bytes` mounted on a temporary directory, unmounted when dropped.
+struct SmallDisk(TempDir);
+
+impl SmallDisk {
+    fn mount(bytes: u64) -> Self {
+        let dir = TempDir::new("small-disk");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&dir.0)
+            .status()
+            .expect("the mount command runs");
+        assert!(
+            status.success(),
+            "mounting a {bytes}-byte tmpfs on {} failed ({status}): this test fills a small \
+             disk and needs root (CI runs as root)",
+            dir.0.display()
+        );
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_503_stores_nothing_and_recovers_once_there_is_room() {
+    let disk = SmallDisk::mount(1 << 20);
+    let data = disk.0.0.join("data");
+    let filler = disk.0.0.join("filler");
+    std::fs::write(&filler, vec![0u8; 400 << 10]).unwrap();
+    let c = Collector::start(&data, &["--fsync", "always"]).await;
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for n in 1..=200u128 {
+        match c.export(trace_export(0xe000 + n, 100, "svc", 200)).await {
+            200 => acked.push(0xe000 + n),
+            503 => {
+                refused = Some(0xe000 + n);
+                break;
+            }
+            other => panic!("export {n} answered {other}"),
+        }
+    }
+    let refused = refused.expect("the disk filled up and an export was refused with 503");
+    assert!(!acked.is_empty());
+    let stats = c.stats().await;
+    assert!(
+        stats["persist"]["write_errors"].as_u64().unwrap() >= 1,
+        "{stats}"
+    );
+    assert!(
+        stats["persist"]["last_write_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("No space left")),
+        "{stats}"
+    );
+    assert_eq!(
+        span_count(&c, refused).await,
+        0,
+        "a refused export is not stored"
+    );
+
+    // Room again: the retried export is acknowledged.
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(c.export(trace_export(refused, 100, "svc", 200)).await, 200);
+    acked.push(refused);
+    c.terminate();
+
+    let c = Collector::start(&data, &[]).await;
+    for &trace in &acked {
+        assert_eq!(span_count(&c, trace).await, 100, "{}", hex(trace));
+    }
+    let stats = c.stats().await;
+    assert_eq!(stats["spans"], acked.len() as u64 * 100, "{stats}");
     c.terminate();
 }
 

@@ -154,9 +154,13 @@ fn persist_record_corpus_replays_without_a_crash() {
 
 #[test]
 fn the_hand_made_persist_record_seeds_decode() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/persist_record");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/persist_record");
     for seed in ["seed-000.bin", "seed-001.bin"] {
         let data = std::fs::read(dir.join(seed)).unwrap();
-        assert!(persist_record::decodes(&data), "{seed} does not decode: regenerate it with fuzz/make_seeds.py");
+        assert!(
+            persist_record::decodes(&data),
+            "{seed} does not decode: regenerate it with fuzz/make_seeds.py"
+        );
     }
 }

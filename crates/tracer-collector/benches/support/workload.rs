@@ -132,4 +132,3 @@ pub(crate) fn batches(n: usize) -> Vec<ExportTraceServiceRequest> {
         .map(|i| batch(i, base + i as u64 * 1_000_000))
         .collect()
 }
-

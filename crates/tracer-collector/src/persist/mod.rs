@@ -5,8 +5,8 @@
 //! [`SpanBatch`] to the log ([`Log::append`]), waits until the record is durable under the
 //! [`FsyncPolicy`] ([`Ticket::wait`]), and only then inserts it and acknowledges the export;
 //! a failed write or sync refuses the export as retryable (503 / UNAVAILABLE). On start,
-//! [`replay`] decodes the records back into batches and feeds them through the same
-//! [`Store::prepare`] / [`Store::insert`] as live ingest.
+//! [`open`] replays the log: it decodes the records back into batches and feeds them
+//! through the same [`Store::prepare`] / [`Store::insert`] as live ingest.
 //!
 //! Layout (details in [`segment`] and [`record`]):
 //! - the data directory holds segment files, each a versioned header and checksummed records
@@ -376,7 +376,7 @@ pub struct PersistStats {
     pub replay: Replay,
 }
 
-/// What [`replay`] did.
+/// What the replay of [`open`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Replay {
     /// Segments read.
@@ -505,7 +505,13 @@ fn replay(segments: &[segment::SegmentFile], store: &Store) -> Result<Replay, Pe
             })?;
             continue;
         }
-        replay_records(&read, std::mem::take(&mut skip_spans), store, workers, &mut out);
+        replay_records(
+            &read,
+            std::mem::take(&mut skip_spans),
+            store,
+            workers,
+            &mut out,
+        );
         if let Some(tail) = &read.tail {
             tracing::warn!(
                 segment = %seg.path.display(),
@@ -562,17 +568,16 @@ fn replay_records(
         Ok(batch) => Ok(store.prepare(&batch)),
         Err(e) => Err(e),
     };
-    let mut insert = |result: Result<crate::store::PreparedBatch, record::RecordError>| {
-        match result {
-            Ok(batch) => {
-                out.records += 1;
-                out.spans += batch.accepted() as u64;
-                store.insert(batch);
-            }
-            Err(e) => {
-                out.undecodable_records += 1;
-                tracing::warn!(error = %e, "a record passed its checksum but does not decode; skipped");
-            }
+    let mut insert = |result: Result<crate::store::PreparedBatch, record::RecordError>| match result
+    {
+        Ok(batch) => {
+            out.records += 1;
+            out.spans += batch.accepted() as u64;
+            store.insert(batch);
+        }
+        Err(e) => {
+            out.undecodable_records += 1;
+            tracing::warn!(error = %e, "a record passed its checksum but does not decode; skipped");
         }
     };
     if workers <= 1 || records.len() < 2 {

@@ -153,7 +153,16 @@ pub fn decode(bytes: &[u8]) -> Result<SpanBatch<'_>, RecordError> {
         // Every element takes at least one byte.
         *c = r.count("element count")?;
     }
-    let [resources, scopes, spans, events, links, attributes, values, entries] = counts;
+    let [
+        resources,
+        scopes,
+        spans,
+        events,
+        links,
+        attributes,
+        values,
+        entries,
+    ] = counts;
     let mut batch = SpanBatch::new();
     batch.resources.reserve(resources);
     for _ in 0..resources {

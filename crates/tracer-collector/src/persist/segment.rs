@@ -507,7 +507,10 @@ mod tests {
         h[8] = 9;
         std::fs::write(&path, h).unwrap();
         let e = read_segment(&path, KIND_SPAN_BATCH).unwrap_err();
-        assert!(matches!(e, SegmentError::UnknownVersion { version: 9, .. }), "{e}");
+        assert!(
+            matches!(e, SegmentError::UnknownVersion { version: 9, .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("version 9"), "{e}");
         std::fs::write(&path, b"hello world, not ours").unwrap();
         assert!(matches!(
