@@ -102,6 +102,62 @@ fn ingest_round(
     (spans / wall, spans / cpu.max(1e-9), disk)
 }
 
+/// The same ingest into redb (an embedded B-tree database with copy-on-write pages) instead
+/// of the segment log: the same record encoding, one row per batch (key: a sequence number),
+/// one write transaction per batch, committed before the batch is stored, as the log's
+/// ticket is waited for. redb has one writer at a time, so concurrent commits queue.
+fn redb_round(
+    durability: redb::Durability,
+    threads: usize,
+    payloads: &[Vec<u8>],
+) -> (f64, f64, u64) {
+    const TABLE: redb::TableDefinition<'_, u64, &[u8]> = redb::TableDefinition::new("batches");
+    let store = Store::new(StoreLimits::default());
+    let dir = fresh_dir("redb");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = redb::Database::create(dir.join("spans.redb")).expect("redb opens");
+    let seq = std::sync::atomic::AtomicU64::new(0);
+    let cpu = process_cpu_ns();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (db, store, seq) = (&db, &store, &seq);
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                for p in payloads.iter().skip(t).step_by(threads) {
+                    let batch =
+                        tracer_collector::ingest::otlp::protobuf::decode(p).expect("decodes");
+                    let prepared = store.prepare(&batch);
+                    buf.clear();
+                    persist::record::encode(&batch, &mut buf);
+                    let mut txn = db.begin_write().expect("write transaction");
+                    txn.set_durability(durability).expect("durability");
+                    {
+                        let mut table = txn.open_table(TABLE).expect("table");
+                        let key = seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        table.insert(key, buf.as_slice()).expect("insert");
+                    }
+                    txn.commit().expect("commit");
+                    store.insert(prepared);
+                }
+            });
+        }
+    });
+    if matches!(durability, redb::Durability::None) {
+        // Make the run durable once at the end, as `interval` would have by then.
+        let mut txn = db.begin_write().unwrap();
+        txn.set_durability(redb::Durability::Immediate).unwrap();
+        txn.commit().unwrap();
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = (process_cpu_ns() - cpu) as f64 / 1e9;
+    let spans = store.stats().received_spans as f64;
+    drop(db);
+    let disk = dir_bytes(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    (spans / wall, spans / cpu.max(1e-9), disk)
+}
+
 fn ingest() {
     let payloads: Vec<Vec<u8>> = workload::batches(PAYLOADS)
         .iter()
@@ -129,6 +185,42 @@ fn ingest() {
         ("--fsync always", Some(FsyncPolicy::Always), 16),
         ("in memory", None, 16),
     ];
+    let redb_modes: [(&str, redb::Durability, usize); 3] = [
+        (
+            "redb, Durability::None (one Immediate commit at the end)",
+            redb::Durability::None,
+            threads,
+        ),
+        (
+            "redb, Durability::Immediate",
+            redb::Durability::Immediate,
+            threads,
+        ),
+        (
+            "redb, Durability::Immediate",
+            redb::Durability::Immediate,
+            16,
+        ),
+    ];
+    let per_span = |bytes: u64| {
+        format!(
+            "{:.0}",
+            bytes as f64 / (PAYLOADS * workload::SPANS_PER_BATCH) as f64
+        )
+    };
+    for (name, durability, threads) in redb_modes {
+        let mut best = (0.0f64, 0.0f64, 0u64);
+        for _ in 0..ROUNDS {
+            let round = redb_round(durability, threads, &payloads);
+            best = (best.0.max(round.0), best.1.max(round.1), round.2);
+        }
+        println!(
+            "| {name} | {threads} | {:.0}k | {:.0}k | {} |",
+            best.0 / 1e3,
+            best.1 / 1e3,
+            per_span(best.2)
+        );
+    }
     for (name, policy, threads) in modes {
         let mut best = (0.0f64, 0.0f64, 0u64);
         for _ in 0..ROUNDS {
