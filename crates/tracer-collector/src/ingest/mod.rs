@@ -477,6 +477,9 @@ impl Sink {
     }
 
     /// Waits until a staged batch is durable, then stores it; the outcome to acknowledge.
+    ///
+    /// The wait runs in a task of its own, so a batch that reached the log is stored even when
+    /// the request is dropped meanwhile (its client went away): memory and log stay alike.
     pub async fn commit(&self, staged: Staged) -> Result<ExportOutcome, IngestError> {
         match staged {
             Staged::Stored(outcome) => Ok(outcome),
@@ -484,7 +487,12 @@ impl Sink {
                 batch,
                 outcome,
                 ticket,
-            } => self.settle(batch, outcome, ticket.wait().await),
+            } => {
+                let sink = self.clone();
+                tokio::spawn(async move { sink.settle(batch, outcome, ticket.wait().await) })
+                    .await
+                    .map_err(|e| IngestError::Internal(e.to_string()))?
+            }
         }
     }
 

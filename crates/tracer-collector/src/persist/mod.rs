@@ -290,18 +290,30 @@ impl Log {
     /// Encodes `batch`'s spans and hands the record to the writer. Empty batches are not
     /// written (the ticket completes at once).
     pub fn append(&self, batch: &SpanBatch<'_>) -> Result<Ticket, PersistError> {
-        let (tx, rx) = oneshot::channel();
         if batch.spans.is_empty() {
+            let (tx, rx) = oneshot::channel();
             let _ = tx.send(Ok(()));
             return Ok(Ticket(rx));
         }
-        let spans = batch.spans.len() as u64;
+        self.append_with(batch.spans.len() as u64, |out| record::encode(batch, out))
+    }
+
+    /// Appends one record of `items` items whose payload `encode` writes: the part of
+    /// [`Log::append`] that knows nothing of span batches (the payload is framed and
+    /// checksummed here), for logs of other content kinds.
+    fn append_with(
+        &self,
+        items: u64,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Ticket, PersistError> {
+        let (tx, rx) = oneshot::channel();
+        let spans = items;
         ENCODE_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
             buf.resize(RECORD_HEADER_LEN, 0);
-            record::encode(batch, &mut buf);
-            segment::frame_in_place(&mut buf, 0, u32::try_from(spans).unwrap_or(u32::MAX));
+            encode(&mut buf);
+            segment::frame_in_place(&mut buf, 0, u32::try_from(items).unwrap_or(u32::MAX));
             let shared = &self.inner.shared;
             let mut st = shared.lock();
             if st.closed {

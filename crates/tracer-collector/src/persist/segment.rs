@@ -386,6 +386,16 @@ pub fn sync_dir(dir: &Path) -> Result<(), SegmentError> {
         .map_err(io_error(dir))
 }
 
+/// A failed [`ActiveSegment::append`].
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct AppendError {
+    /// What failed.
+    pub error: SegmentError,
+    /// Whether the file was cut back to before the write (else it may end in a partial record).
+    pub cut_back: bool,
+}
+
 /// The segment being appended to.
 #[derive(Debug)]
 pub struct ActiveSegment {
@@ -422,9 +432,9 @@ impl ActiveSegment {
     }
 
     /// Appends framed records. On error the file is cut back to where it was, so a failed
-    /// write leaves no partial record behind (when the cut fails too, the error says so and
-    /// the caller should start a new segment).
-    pub fn append(&mut self, bytes: &[u8]) -> Result<(), SegmentError> {
+    /// write leaves no partial record behind; when the cut fails too,
+    /// [`AppendError::cut_back`] is false and the caller should start a new segment.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), AppendError> {
         match self.file.write_all(bytes) {
             Ok(()) => {
                 self.len += bytes.len() as u64;
@@ -432,6 +442,7 @@ impl ActiveSegment {
             }
             Err(e) => {
                 let cut = self.file.set_len(self.len);
+                let cut_back = cut.is_ok();
                 let source = match cut {
                     Ok(()) => e,
                     Err(cut) => io::Error::new(
@@ -439,9 +450,12 @@ impl ActiveSegment {
                         format!("{e}; cutting the partial write failed too: {cut}"),
                     ),
                 };
-                Err(SegmentError::Io {
-                    path: self.path.clone(),
-                    source,
+                Err(AppendError {
+                    error: SegmentError::Io {
+                        path: self.path.clone(),
+                        source,
+                    },
+                    cut_back,
                 })
             }
         }

@@ -226,7 +226,9 @@ impl Writer {
                 c.write_errors.fetch_add(1, Ordering::Relaxed);
                 *c.last_write_error.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some(message.clone());
-                if e.to_string().contains("cutting the partial write failed") {
+                if !e.cut_back {
+                    // The file may end in a partial record: later records go to a new one
+                    // (replay cuts the partial record off).
                     self.rotate();
                 }
                 Err(message.into())
