@@ -51,20 +51,21 @@ struct Collector {
     child: Child,
     http: u16,
     query: u16,
+    zipkin: u16,
     stderr: PathBuf,
     client: reqwest::Client,
 }
 
-/// Every port but OTLP/HTTP and the query port off.
-fn command(data_dir: &Path, stderr: &Path, extra: &[&str]) -> (Command, u16, u16) {
-    let (http, query) = (free_port(), free_port());
+/// Every port but OTLP/HTTP, Zipkin and the query port off.
+fn command(data_dir: &Path, stderr: &Path, extra: &[&str]) -> (Command, u16, u16, u16) {
+    let (http, query, zipkin) = (free_port(), free_port(), free_port());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracer-collector"));
     cmd.arg("--data-dir").arg(data_dir);
     for (flag, port) in [
         ("--otlp-http-port", http),
         ("--query-port", query),
         ("--otlp-grpc-port", 0),
-        ("--zipkin-port", 0),
+        ("--zipkin-port", zipkin),
         ("--jaeger-http-port", 0),
         ("--jaeger-compact-port", 0),
         ("--jaeger-binary-port", 0),
@@ -81,20 +82,21 @@ fn command(data_dir: &Path, stderr: &Path, extra: &[&str]) -> (Command, u16, u16
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(stderr).unwrap());
-    (cmd, http, query)
+    (cmd, http, query, zipkin)
 }
 
 impl Collector {
     /// Starts the binary on `data_dir` and waits until its query port answers.
     async fn start(data_dir: &Path, extra: &[&str]) -> Self {
         let stderr = data_dir.with_extension(format!("stderr-{}.log", now_ns()));
-        let (mut cmd, http, query) = command(data_dir, &stderr, extra);
+        let (mut cmd, http, query, zipkin) = command(data_dir, &stderr, extra);
         let child = cmd.spawn().expect("the tracer-collector binary starts");
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut c = Collector {
             child,
             http,
             query,
+            zipkin,
             stderr,
             client,
         };
@@ -266,8 +268,42 @@ async fn spans_survive_a_restart_with_the_same_query_results() {
         let service = if n % 2 == 0 { "orders" } else { "billing" };
         assert_eq!(c.export(trace_export(0xa000 + n, 3, service, 0)).await, 200);
     }
+    // The other ingest paths persist too: a Zipkin v2 JSON post, a trace file import.
+    let start_us = now_ns() / 1000 - 5_000_000;
+    let zipkin = serde_json::json!([{
+        "traceId": hex(0xa100), "id": "00000000000000aa", "name": "get /zipkin",
+        "timestamp": start_us, "duration": 1500, "kind": "SERVER",
+        "localEndpoint": {"serviceName": "zipkin-service"}, "tags": {"http.method": "GET"},
+    }]);
+    let r = c
+        .client
+        .post(format!("http://127.0.0.1:{}/api/v2/spans", c.zipkin))
+        .header("content-type", "application/json")
+        .body(zipkin.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let file = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "imported"}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": hex(0xa200), "spanId": "00000000000000bb", "name": "from-a-file",
+            "startTimeUnixNano": (now_ns() - 2_000_000).to_string(), "endTimeUnixNano": now_ns().to_string(),
+        }]}],
+    }]});
+    let r = c
+        .client
+        .post(format!("http://127.0.0.1:{}/api/import", c.query))
+        .header("content-type", "application/json")
+        .body(file.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let queries = [
         "/api/services".to_owned(),
+        format!("/api/traces/{}", hex(0xa100)),
+        format!("/api/traces/{}", hex(0xa200)),
         format!("/api/traces/{}", hex(0xa007)),
         "/api/traces?service=orders&limit=100&lookback=1h".to_owned(),
         "/api/services/billing/operations".to_owned(),
@@ -277,13 +313,25 @@ async fn spans_survive_a_restart_with_the_same_query_results() {
         before.push(c.get(q).await);
     }
     assert_eq!(
-        before[2]["data"].as_array().unwrap().len(),
+        before[0]["data"],
+        serde_json::json!(["billing", "imported", "orders", "zipkin-service"])
+    );
+    assert_eq!(
+        before[1]["data"][0]["spans"][0]["operationName"],
+        "get /zipkin"
+    );
+    assert_eq!(
+        before[2]["data"][0]["spans"][0]["operationName"],
+        "from-a-file"
+    );
+    assert_eq!(
+        before[4]["data"].as_array().unwrap().len(),
         10,
         "{}",
-        before[2]
+        before[4]
     );
     let stats = c.stats().await;
-    assert_eq!(stats["persist"]["persisted_spans"], 60, "{stats}");
+    assert_eq!(stats["persist"]["persisted_spans"], 62, "{stats}");
     assert_eq!(stats["persist"]["fsync"], "interval:200", "{stats}");
     c.terminate();
 
@@ -296,10 +344,10 @@ async fn spans_survive_a_restart_with_the_same_query_results() {
         );
     }
     let stats = c.stats().await;
-    assert_eq!(stats["spans"], 60, "{stats}");
-    assert_eq!(stats["persist"]["replay"]["spans"], 60, "{stats}");
+    assert_eq!(stats["spans"], 62, "{stats}");
+    assert_eq!(stats["persist"]["replay"]["spans"], 62, "{stats}");
     // Replayed spans count as received by this process (the counter is per process).
-    assert_eq!(stats["received_spans"], 60, "{stats}");
+    assert_eq!(stats["received_spans"], 62, "{stats}");
     c.terminate();
 }
 
@@ -470,7 +518,7 @@ async fn an_unknown_format_version_is_an_error_exit_naming_the_file() {
     std::fs::write(&path, &header).unwrap();
 
     let stderr = dir.0.with_extension("version-stderr.log");
-    let (mut cmd, _, _) = command(&dir.0, &stderr, &[]);
+    let (mut cmd, _, _, _) = command(&dir.0, &stderr, &[]);
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
