@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{now_ns, request, s, simple_span};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use serde_json::Value as Json;
 
@@ -52,19 +54,20 @@ struct Collector {
     http: u16,
     query: u16,
     zipkin: u16,
+    grpc: u16,
     stderr: PathBuf,
     client: reqwest::Client,
 }
 
-/// Every port but OTLP/HTTP, Zipkin and the query port off.
-fn command(data_dir: &Path, stderr: &Path, extra: &[&str]) -> (Command, u16, u16, u16) {
-    let (http, query, zipkin) = (free_port(), free_port(), free_port());
+/// Every port but OTLP (HTTP and gRPC), Zipkin and the query port off.
+fn command(data_dir: &Path, stderr: &Path, extra: &[&str]) -> (Command, [u16; 4]) {
+    let (http, query, zipkin, grpc) = (free_port(), free_port(), free_port(), free_port());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracer-collector"));
     cmd.arg("--data-dir").arg(data_dir);
     for (flag, port) in [
         ("--otlp-http-port", http),
         ("--query-port", query),
-        ("--otlp-grpc-port", 0),
+        ("--otlp-grpc-port", grpc),
         ("--zipkin-port", zipkin),
         ("--jaeger-http-port", 0),
         ("--jaeger-compact-port", 0),
@@ -82,14 +85,14 @@ fn command(data_dir: &Path, stderr: &Path, extra: &[&str]) -> (Command, u16, u16
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(stderr).unwrap());
-    (cmd, http, query, zipkin)
+    (cmd, [http, query, zipkin, grpc])
 }
 
 impl Collector {
     /// Starts the binary on `data_dir` and waits until its query port answers.
     async fn start(data_dir: &Path, extra: &[&str]) -> Self {
         let stderr = data_dir.with_extension(format!("stderr-{}.log", now_ns()));
-        let (mut cmd, http, query, zipkin) = command(data_dir, &stderr, extra);
+        let (mut cmd, [http, query, zipkin, grpc]) = command(data_dir, &stderr, extra);
         let child = cmd.spawn().expect("the tracer-collector binary starts");
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut c = Collector {
@@ -97,6 +100,7 @@ impl Collector {
             http,
             query,
             zipkin,
+            grpc,
             stderr,
             client,
         };
@@ -518,7 +522,7 @@ async fn an_unknown_format_version_is_an_error_exit_naming_the_file() {
     std::fs::write(&path, &header).unwrap();
 
     let stderr = dir.0.with_extension("version-stderr.log");
-    let (mut cmd, _, _, _) = command(&dir.0, &stderr, &[]);
+    let (mut cmd, _) = command(&dir.0, &stderr, &[]);
     let mut child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
@@ -691,6 +695,18 @@ async fn a_full_disk_answers_503_stores_nothing_and_recovers_once_there_is_room(
         span_count(&c, refused).await,
         0,
         "a refused export is not stored"
+    );
+    // Over OTLP/gRPC the same refusal is UNAVAILABLE, which exporters retry.
+    let mut grpc = TraceServiceClient::connect(format!("http://127.0.0.1:{}", c.grpc))
+        .await
+        .unwrap();
+    let export =
+        ExportTraceServiceRequest::decode(&trace_export(refused, 100, "svc", 200)[..]).unwrap();
+    let status = grpc.export(export).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("cannot persist the spans"),
+        "{status:?}"
     );
 
     // Room again: the retried export is acknowledged.
