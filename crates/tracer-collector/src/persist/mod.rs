@@ -621,3 +621,103 @@ fn replay_records(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreLimits;
+    use crate::store::batch::{Resource, Scope, Span};
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tracer-persist-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn fsync_policies_parse_print_and_name_what_is_accepted() {
+        for text in [
+            "always",
+            "never",
+            "interval:1",
+            "interval:200",
+            "interval:60000",
+        ] {
+            let policy: FsyncPolicy = text.parse().unwrap();
+            assert_eq!(policy.to_string(), text);
+        }
+        assert_eq!(FsyncPolicy::default().to_string(), "interval:200");
+        for bad in [
+            "",
+            "Always",
+            "interval",
+            "interval:0",
+            "interval:60001",
+            "interval:-5",
+            "sometimes",
+        ] {
+            let e = bad.parse::<FsyncPolicy>().unwrap_err();
+            assert!(
+                e.contains(&format!("{bad:?}")) && e.contains("always, interval:MS"),
+                "{e}"
+            );
+        }
+        let config: crate::config::Config =
+            serde_json::from_str(r#"{"data_dir": "/tmp/x", "fsync": "always"}"#).unwrap();
+        assert_eq!(config.fsync, FsyncPolicy::Always);
+        assert!(serde_json::from_str::<crate::config::Config>(r#"{"fsync": "often"}"#).is_err());
+    }
+
+    #[test]
+    fn a_second_collector_on_the_same_directory_is_refused() {
+        let dir = temp_dir("lock");
+        let store = Store::new(StoreLimits::default());
+        let options = PersistOptions::new(&dir);
+        let (log, _) = open(&options, &store).unwrap();
+        let e = open(&options, &store).unwrap_err();
+        assert!(matches!(e, PersistError::Locked(_)), "{e}");
+        assert!(
+            e.to_string().contains("in use by another tracer-collector"),
+            "{e}"
+        );
+        log.close();
+        drop(log);
+        let (log, _) = open(&options, &store).expect("free again once the first is gone");
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn appends_after_close_fail_and_closing_writes_what_is_pending() {
+        let dir = temp_dir("close");
+        let options = PersistOptions::new(&dir).fsync(FsyncPolicy::Never);
+        let mut batch = SpanBatch::new();
+        batch.resources.push(Resource {
+            service: "svc",
+            ..Resource::default()
+        });
+        batch.scopes.push(Scope::default());
+        batch.spans.push(Span {
+            trace_id: 1,
+            span_id: 1,
+            ..Span::default()
+        });
+        let store = Store::new(StoreLimits::default());
+        let (log, _) = open(&options, &store).unwrap();
+        let tickets: Vec<Ticket> = (0..100).map(|_| log.append(&batch).unwrap()).collect();
+        log.close();
+        for t in tickets {
+            t.wait_blocking()
+                .expect("written before the writer stopped");
+        }
+        assert!(matches!(log.append(&batch), Err(PersistError::Closed)));
+        assert_eq!(log.stats().writer.persisted_spans, 100);
+        drop(log);
+        let store = Store::new(StoreLimits::default());
+        let (log, replay) = open(&options, &store).unwrap();
+        assert_eq!(replay.records, 100);
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
