@@ -16,7 +16,9 @@
 //! Decoding borrows every string and byte value from the record (no copy) and never panics:
 //! every count is checked against the bytes left (each element takes at least one byte, so a
 //! record cannot make the decoder allocate past a small multiple of its own size), every index
-//! and range against the vector it points into, and every string is UTF-8-checked.
+//! and range against the vector it points into, every string is UTF-8-checked, and arrays and
+//! maps must form trees at most [`MAX_NESTING`] deep (the fuzz target found that a record
+//! whose array contains itself sent the store's packing into endless recursion).
 //!
 //! ```
 //! use tracer_collector::persist::record;
@@ -256,9 +258,67 @@ pub fn decode(bytes: &[u8]) -> Result<SpanBatch<'_>, RecordError> {
         });
     }
     match bytes.len() - r.at {
-        0 => Ok(batch),
-        n => Err(RecordError::Trailing(n)),
+        0 => {}
+        n => return Err(RecordError::Trailing(n)),
     }
+    check_nesting(&batch)?;
+    Ok(batch)
+}
+
+/// Deepest array/map nesting a record may hold (the ingest decoders stop at 32).
+pub const MAX_NESTING: usize = 64;
+
+/// Checks that arrays and maps form trees no deeper than [`MAX_NESTING`], as every decoder
+/// builds them ([`SpanBatch::push_array`] appends fresh items): each item of
+/// [`SpanBatch::values`] and [`SpanBatch::entries`] belongs to at most one array or map. A
+/// record whose values refer to one another in a cycle, or share items (a DAG whose unfolding
+/// grows exponentially with depth), would otherwise send the store's packing into endless
+/// recursion or unbounded work.
+fn check_nesting(batch: &SpanBatch<'_>) -> Result<(), RecordError> {
+    let invalid = |what| RecordError::Invalid { what, at: 0 };
+    let mut owned_values = vec![false; batch.values.len()];
+    let mut owned_entries = vec![false; batch.entries.len()];
+    let mut claim = |value: &AnyValue<'_>| -> Result<(), RecordError> {
+        let (owned, start, end) = match *value {
+            AnyValue::Array { start, end } => (&mut owned_values, start, end),
+            AnyValue::Map { start, end } => (&mut owned_entries, start, end),
+            _ => return Ok(()),
+        };
+        for slot in &mut owned[start as usize..end as usize] {
+            if std::mem::replace(slot, true) {
+                return Err(invalid("array or map item shared by two values"));
+            }
+        }
+        Ok(())
+    };
+    let values = batch.values.iter();
+    let entries = batch.entries.iter().map(|kv| &kv.value);
+    for value in batch
+        .attributes
+        .iter()
+        .map(|kv| &kv.value)
+        .chain(values)
+        .chain(entries)
+    {
+        claim(value)?;
+    }
+    // With every item owned once, what hangs off the attributes is a forest: walk it (an
+    // explicit stack, at most one visit per item) to bound its depth.
+    let mut stack: Vec<(AnyValue<'_>, usize)> =
+        batch.attributes.iter().map(|kv| (kv.value, 1)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        if matches!(value, AnyValue::Array { .. } | AnyValue::Map { .. }) && depth > MAX_NESTING {
+            return Err(invalid("array or map nesting deeper than 64"));
+        }
+        stack.extend(batch.array_items(&value).iter().map(|v| (*v, depth + 1)));
+        stack.extend(
+            batch
+                .map_entries(&value)
+                .iter()
+                .map(|kv| (kv.value, depth + 1)),
+        );
+    }
+    Ok(())
 }
 
 type FxBuild = BuildHasherDefault<FxHasher>;
@@ -574,6 +634,41 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(decode(&longer), Err(RecordError::Trailing(1)));
+    }
+
+    #[test]
+    fn arrays_that_contain_themselves_or_share_items_are_refused() {
+        // An array among the values whose range includes itself, reached from an attribute.
+        let mut b = rich();
+        b.values.push(AnyValue::Array { start: 2, end: 3 });
+        b.attributes.push(KeyValue {
+            key: "cycle",
+            value: AnyValue::Array { start: 2, end: 3 },
+        });
+        let mut bytes = Vec::new();
+        encode(&b, &mut bytes);
+        assert!(
+            matches!(decode(&bytes), Err(RecordError::Invalid { what, .. }) if what.contains("shared")),
+            "{:?}",
+            decode(&bytes)
+        );
+        // A chain deeper than the limit.
+        let mut b = rich();
+        let mut inner = b.push_array(&[AnyValue::Int(1)]);
+        for _ in 0..MAX_NESTING {
+            inner = b.push_array(&[inner]);
+        }
+        b.attributes.push(KeyValue {
+            key: "deep",
+            value: inner,
+        });
+        let mut bytes = Vec::new();
+        encode(&b, &mut bytes);
+        assert!(
+            matches!(decode(&bytes), Err(RecordError::Invalid { what, .. }) if what.contains("deeper")),
+            "{:?}",
+            decode(&bytes)
+        );
     }
 
     #[test]
