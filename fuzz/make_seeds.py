@@ -387,3 +387,22 @@ def record_rich():
 
 
 write("persist_record", [record_minimal(), record_rich(), b"", b"\x01" * 8])
+
+
+def record_array_cycle():
+    # The shape the fuzzer crashed the store with (a SIGSEGV, before records were checked to be
+    # trees): one span whose attribute is an array holding itself.
+    out = b"".join(varint(n) for n in [1, 1, 1, 0, 0, 1, 1, 0])
+    out += rstr("svc") + rrange(0, 0) + varint(0)
+    out += rstr("") + rstr("") + rrange(0, 0) + varint(0)
+    out += varint(0) + varint(0) + (7).to_bytes(16, "little") + (1).to_bytes(8, "little")
+    out += (0).to_bytes(8, "little") + rstr("", ref=1) + varint(1) + rstr("op")
+    out += bytes([1, 0]) + (1000).to_bytes(8, "little") + varint(5) + rstr("", ref=1)
+    out += rrange(0, 1) + varint(0) + rrange(0, 0) + varint(0) + rrange(0, 0) + varint(0)
+    out += rstr("a") + b"\x05" + rrange(0, 1)  # attribute: values[0..1]
+    out += b"\x05" + rrange(0, 1)  # values[0]: values[0..1], itself
+    return out
+
+
+with open(os.path.join(ROOT, "persist_record", "crash-array-cycle.bin"), "wb") as f:
+    f.write(record_array_cycle())
