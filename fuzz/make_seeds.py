@@ -335,3 +335,74 @@ sql_tokens = [
     (3, bytes([9, 3, 7, 14, 15, 3, 9, 2, 0, 0])),
 ]
 write("sql_sanitize", [bytes([i]) + s.encode() for i, s in sql_raw] + [bytes([i]) + s for i, s in sql_tokens])
+
+# --- durable span log records (crates/tracer-collector/src/persist/record.rs) ---
+def rstr(s, ref=None):
+    # A new string (even tag: length * 2), or a reference to the ref-th short string (odd tag).
+    if ref is not None:
+        return varint(ref * 2 + 1)
+    b = s.encode()
+    return varint(len(b) * 2) + b
+
+
+def rrange(start, n):
+    return varint(start) + varint(n)
+
+
+def record_minimal():
+    out = b"".join(varint(n) for n in [1, 1, 1, 0, 0, 0, 0, 0])
+    out += rstr("svc") + rrange(0, 0) + varint(0)  # resource
+    out += rstr("") + rstr("") + rrange(0, 0) + varint(0)  # scope
+    out += varint(0) + varint(0) + (7).to_bytes(16, "little") + (1).to_bytes(8, "little")
+    out += (0).to_bytes(8, "little") + rstr("", ref=1) + varint(1) + rstr("GET /")
+    out += bytes([2, 0]) + (1000).to_bytes(8, "little") + varint(500) + rstr("", ref=1)
+    out += rrange(0, 0) + varint(0) + rrange(0, 0) + varint(0) + rrange(0, 0) + varint(0)
+    return out
+
+
+def record_rich():
+    # resources 1, scopes 1, spans 1, events 1, links 1, attributes 6, values 2, entries 1
+    out = b"".join(varint(n) for n in [1, 1, 1, 1, 1, 6, 2, 1])
+    out += rstr("checkout") + rrange(0, 1) + varint(2)
+    out += rstr("lib") + rstr("1.0") + rrange(1, 0) + varint(0)
+    out += varint(0) + varint(0) + (1 << 100).to_bytes(16, "little") + (2).to_bytes(8, "little")
+    out += (3).to_bytes(8, "little") + rstr("k=v") + varint(0x301) + rstr("GET /cart")
+    out += bytes([2, 2]) + (10).to_bytes(8, "little") + varint(2**64 - 6) + rstr("boom")
+    out += rrange(1, 5) + varint(1) + rrange(0, 1) + varint(0) + rrange(0, 1) + varint(3)
+    out += (15).to_bytes(8, "little") + rstr("retry") + rrange(0, 1) + varint(0)  # event
+    out += (9).to_bytes(16, "little") + (4).to_bytes(8, "little") + rstr("k=v", ref=5)
+    out += varint(1) + rrange(1, 1) + varint(0)  # link
+    attrs = [
+        rstr("host.name") + b"\x00" + rstr("h1"),
+        rstr("ok") + b"\x01\x01",
+        rstr("n") + b"\x02" + varint(9),  # zigzag: -5
+        rstr("ratio") + b"\x03" + struct.pack("<d", 0.25),
+        rstr("arr") + b"\x05" + rrange(0, 2),
+        rstr("map") + b"\x06" + rrange(0, 1),
+    ]
+    out += b"".join(attrs)
+    out += b"\x00" + rstr("item") + b"\x04" + varint(2) + b"\x00\xff"  # values
+    out += rstr("inner") + b"\x02" + varint(4)  # entries
+    return out
+
+
+write("persist_record", [record_minimal(), record_rich(), b"", b"\x01" * 8])
+
+
+def record_array_cycle():
+    # The shape the fuzzer crashed the store with (a SIGSEGV, before records were checked to be
+    # trees): one span whose attribute is an array holding itself.
+    out = b"".join(varint(n) for n in [1, 1, 1, 0, 0, 1, 1, 0])
+    out += rstr("svc") + rrange(0, 0) + varint(0)
+    out += rstr("") + rstr("") + rrange(0, 0) + varint(0)
+    out += varint(0) + varint(0) + (7).to_bytes(16, "little") + (1).to_bytes(8, "little")
+    out += (0).to_bytes(8, "little") + rstr("", ref=1) + varint(1) + rstr("op")
+    out += bytes([1, 0]) + (1000).to_bytes(8, "little") + varint(5) + rstr("", ref=1)
+    out += rrange(0, 1) + varint(0) + rrange(0, 0) + varint(0) + rrange(0, 0) + varint(0)
+    out += rstr("a") + b"\x05" + rrange(0, 1)  # attribute: values[0..1]
+    out += b"\x05" + rrange(0, 1)  # values[0]: values[0..1], itself
+    return out
+
+
+with open(os.path.join(ROOT, "persist_record", "crash-array-cycle.bin"), "wb") as f:
+    f.write(record_array_cycle())

@@ -13,7 +13,7 @@ MAX_TIME=${MAX_TIME:-1500}
 TARGET_DIR=${TARGET_DIR:-/work/target-fuzz-run}
 targets=${*:-"sql_sanitize propagation params query_v3 query_v1 otlp_json otlp_protobuf trace_files \
     jaeger_agent_compact jaeger_agent_binary jaeger_thrift_http jaeger_proto zipkin_v1_thrift \
-    zipkin_agent_compact zipkin_v2_proto zipkin_v1_json zipkin_v2_json sampling_strategies"}
+    zipkin_agent_compact zipkin_v2_proto zipkin_v1_json zipkin_v2_json sampling_strategies persist_record"}
 mkdir -p "$WORK/logs"
 for t in $targets; do
     # Longest input: past a few KiB these parsers only repeat themselves, slower; the SQL
@@ -27,6 +27,8 @@ for t in $targets; do
         # A Jaeger or Zipkin batch of three spans with tags and logs is 0.5 to 1.5 KiB.
         jaeger_*|zipkin_*) dict=; max_len=4096 ;;
         sampling_strategies) dict=fuzz/dict/sampling_strategies.dict; max_len=2048 ;;
+        # A record of a few spans with attributes, events and links is 0.2 to 1 KiB.
+        persist_record) dict=; max_len=2048 ;;
         *) dict=; max_len=1024 ;;
     esac
     mkdir -p "$WORK/$t"

@@ -74,6 +74,22 @@ pub struct Config {
     /// addresses (see [`crate::access`]).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// Directory of the durable span log; `None` keeps the store in memory only (see
+    /// [`crate::persist`]).
+    #[serde(default)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// When an accepted batch counts as durable (with `data_dir`): `always`, `interval:MS`
+    /// or `never`.
+    #[serde(default)]
+    pub fsync: crate::persist::FsyncPolicy,
+    /// Disk budget of the span log (with `data_dir`); the oldest segments are deleted past it.
+    #[serde(default = "default_max_disk_bytes")]
+    pub max_disk_bytes: std::num::NonZeroU64,
+}
+
+/// 1 GiB.
+pub fn default_max_disk_bytes() -> std::num::NonZeroU64 {
+    std::num::NonZeroU64::new(crate::persist::DEFAULT_MAX_DISK_BYTES).expect("non-zero")
 }
 
 /// 256 connections per listener.
@@ -158,6 +174,9 @@ impl Default for Config {
             idle_timeout_ms: default_idle_timeout_ms(),
             metrics: default_metrics(),
             allowed_hosts: Vec::new(),
+            data_dir: None,
+            fsync: crate::persist::FsyncPolicy::default(),
+            max_disk_bytes: default_max_disk_bytes(),
         }
     }
 }
@@ -173,6 +192,16 @@ impl Config {
             body_min_rate: self.body_min_rate,
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
         }
+    }
+
+    /// The durable log part of the config, when there is a data directory.
+    pub fn persist_options(&self) -> Option<crate::persist::PersistOptions> {
+        let dir = self.data_dir.as_ref()?;
+        Some(
+            crate::persist::PersistOptions::new(dir)
+                .fsync(self.fsync)
+                .max_disk_bytes(self.max_disk_bytes.get()),
+        )
     }
 
     /// The store limits part of the config.

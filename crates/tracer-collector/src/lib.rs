@@ -38,6 +38,7 @@ pub mod ingest;
 pub mod insight;
 pub mod loadgen;
 pub mod mcp;
+pub mod persist;
 pub mod query;
 pub mod serve;
 pub mod store;
@@ -134,6 +135,26 @@ impl CollectorBuilder {
         self
     }
 
+    /// Makes the store durable: accepted batches are logged in `dir` before they are
+    /// acknowledged and replayed from it by [`Collector::run`] ([`persist`]).
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.config.data_dir = Some(dir.into());
+        self
+    }
+
+    /// When a logged batch counts as durable (with [`CollectorBuilder::data_dir`]).
+    pub fn fsync(mut self, policy: persist::FsyncPolicy) -> Self {
+        self.config.fsync = policy;
+        self
+    }
+
+    /// Disk budget of the log (with [`CollectorBuilder::data_dir`], at least 1).
+    pub fn max_disk_bytes(mut self, bytes: u64) -> Self {
+        self.config.max_disk_bytes =
+            std::num::NonZeroU64::new(bytes).unwrap_or(std::num::NonZeroU64::MIN);
+        self
+    }
+
     /// Samples what is forwarded by trace, with these policies ([`forward::tail`]); the local
     /// store still keeps everything.
     pub fn tail_sampling(mut self, config: forward::tail::TailConfig) -> Self {
@@ -160,6 +181,7 @@ impl CollectorBuilder {
             forward: self.forward,
             tail_sampling: self.tail_sampling,
             forwarder: Arc::default(),
+            log: Arc::default(),
         }
     }
 }
@@ -204,6 +226,7 @@ pub struct Collector {
     forward: Vec<forward::Upstream>,
     tail_sampling: Option<forward::tail::TailConfig>,
     forwarder: Arc<std::sync::OnceLock<forward::Forwarder>>,
+    log: Arc<std::sync::OnceLock<persist::Log>>,
 }
 
 impl Collector {
@@ -272,6 +295,7 @@ impl Collector {
             limiter: self.query_limiter.clone(),
             listeners: self.listener_stats.clone(),
             forward: self.forwarder.clone(),
+            persist: self.log.clone(),
         }
     }
 
@@ -284,11 +308,24 @@ impl Collector {
     /// finish (up to [`SHUTDOWN_GRACE`]) and returns. Returns early with the error if a server
     /// fails. Each listener applies the configured connection limits ([`serve`]) and access
     /// rules ([`access`]).
+    ///
+    /// With a data directory ([`CollectorBuilder::data_dir`]) the log is opened and replayed
+    /// into the store first (the ports answer once that is done); an unusable log (another
+    /// collector holds it, an unknown format version) is returned as the error.
     pub async fn run(
         mut self,
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
+        if let Some(options) = self.config.persist_options() {
+            let store = self.store.clone();
+            let (log, _) = tokio::task::spawn_blocking(move || persist::open(&options, &store))
+                .await
+                .map_err(std::io::Error::other)?
+                .map_err(std::io::Error::other)?;
+            self.ingestor = self.ingestor.clone().with_log(log.clone());
+            let _ = self.log.set(log);
+        }
         if !self.forward.is_empty() {
             let forwarder = forward::Forwarder::start_sampled(
                 std::mem::take(&mut self.forward),
@@ -302,6 +339,11 @@ impl Collector {
         if let Some(forwarder) = self.forwarder.get() {
             // Servers are done: nothing more arrives; give the upstreams a moment to take the rest.
             forwarder.shutdown(SHUTDOWN_GRACE).await;
+        }
+        if let Some(log) = self.log.get() {
+            // Servers are done: write and sync what is pending.
+            let log = log.clone();
+            let _ = tokio::task::spawn_blocking(move || log.close()).await;
         }
         result
     }

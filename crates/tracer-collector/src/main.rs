@@ -7,6 +7,7 @@
 //!                  [--jaeger-compact-port 6831] [--jaeger-binary-port 6832]
 //!                  [--zipkin-compact-port 5775] [--sampling-port 5778]
 //!                  [--jaeger-grpc-port 14250] [--sampling-strategies FILE]
+//!                  [--data-dir DIR [--fsync always|interval:MS|never] [--max-disk-bytes N]]
 //! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
 //! tracer-collector export --trace ID [--format otlp-json|jaeger-json] [--output FILE]
 //! tracer-collector export --service NAME --since DURATION [--limit N] [...]
@@ -170,6 +171,20 @@ struct Cli {
     /// `forward::tail` module docs and docs/DEPLOYMENT.md); the local store keeps everything.
     #[arg(long, env = "TRACER_COLLECTOR_TAIL_SAMPLING")]
     tail_sampling: Option<std::path::PathBuf>,
+    /// Keep the store durable in this directory: accepted spans are logged there before they
+    /// are acknowledged and reloaded on start (see docs/RELIABILITY.md). Without it the store
+    /// is in memory only.
+    #[arg(long, env = "TRACER_COLLECTOR_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// With --data-dir, when an export counts as durable (and is acknowledged): `always`
+    /// (fsync first), `interval:MS` (written to the OS, fsync at most MS later) or `never`
+    /// (written to the OS).
+    #[arg(long, env = "TRACER_COLLECTOR_FSYNC", default_value_t = tracer_collector::persist::DEFAULT_FSYNC)]
+    fsync: tracer_collector::persist::FsyncPolicy,
+    /// With --data-dir, disk budget of the span log in bytes; past it the oldest segments are
+    /// deleted.
+    #[arg(long, env = "TRACER_COLLECTOR_MAX_DISK_BYTES", default_value_t = tracer_collector::persist::DEFAULT_MAX_DISK_BYTES)]
+    max_disk_bytes: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -277,6 +292,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         idle_timeout_ms: cli.idle_timeout_ms,
         allowed_hosts: cli.allowed_hosts.clone(),
         metrics: !cli.no_metrics,
+        data_dir: cli.data_dir.clone(),
+        fsync: cli.fsync,
+        max_disk_bytes: std::num::NonZeroU64::new(cli.max_disk_bytes)
+            .context("--max-disk-bytes must be at least 1")?,
         ..Config::default()
     };
     let strategies = match &cli.sampling_strategies {

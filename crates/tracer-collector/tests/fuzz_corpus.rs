@@ -1,7 +1,8 @@
 //! The checked-in fuzz corpus of the collector's parsers replays cleanly on the stable
 //! toolchain: every input in
 //! `fuzz/corpus/{otlp_protobuf,otlp_json,query_v1,query_v3,params,trace_files}/` and in the
-//! receivers' corpora (`jaeger_*`, `zipkin_*`, `sampling_strategies`) runs through the same
+//! receivers' corpora (`jaeger_*`, `zipkin_*`, `sampling_strategies`) and the durable log's
+//! record decoder (`persist_record`) runs through the same
 //! harness code as the fuzz target (`fuzz/harness/*.rs`, shared with `#[path]`), so CI guards
 //! what the fuzzers found. How the fuzzers run: docs/RELIABILITY.md.
 
@@ -9,6 +10,8 @@
 mod otlp;
 #[path = "../../../fuzz/harness/params.rs"]
 mod params;
+#[path = "../../../fuzz/harness/persist_record.rs"]
+mod persist_record;
 #[path = "../../../fuzz/harness/query.rs"]
 mod query;
 #[path = "../../../fuzz/harness/receivers.rs"]
@@ -138,4 +141,26 @@ fn sampling_strategies_corpus_replays_without_a_crash() {
 #[test]
 fn trace_files_corpus_replays_without_a_crash() {
     replay(env!("CARGO_MANIFEST_DIR"), "trace_files", trace_files::run);
+}
+
+#[test]
+fn persist_record_corpus_replays_without_a_crash() {
+    replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "persist_record",
+        persist_record::run,
+    );
+}
+
+#[test]
+fn the_hand_made_persist_record_seeds_decode() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/persist_record");
+    for seed in ["seed-000.bin", "seed-001.bin"] {
+        let data = std::fs::read(dir.join(seed)).unwrap();
+        assert!(
+            persist_record::decodes(&data),
+            "{seed} does not decode: regenerate it with fuzz/make_seeds.py"
+        );
+    }
 }

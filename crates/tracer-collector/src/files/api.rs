@@ -164,15 +164,30 @@ fn trace_ids(file: &ParsedFile) -> Vec<u128> {
 }
 
 /// Parses and stores a file; the summary of what was stored or the parse error.
-fn store_file(store: &Store, bytes: &[u8]) -> Result<ImportSummary, super::parse::ParseError> {
-    let file = parse(bytes)?;
+/// Why a file was not stored.
+enum ImportFailure {
+    /// The file does not parse (400).
+    Parse(super::parse::ParseError),
+    /// Its spans could not be made durable (503; spans of earlier requests of the file may
+    /// be stored, and are stored again by a retry, which the store merges by trace).
+    Persist(ingest::IngestError),
+}
+
+/// Parses and stores a file through `sink` (after the log, with a data directory); the
+/// summary of what was stored, or why not.
+fn store_file(sink: &ingest::Sink, bytes: &[u8]) -> Result<ImportSummary, ImportFailure> {
+    let store = sink.store();
+    let file = parse(bytes).map_err(ImportFailure::Parse)?;
     let mut summary = ImportSummary {
         otlp_documents: file.otlp_documents,
         jaeger_documents: file.jaeger_documents,
         ..ImportSummary::default()
     };
     for request in &file.requests {
-        let outcome = ingest::store_request(store, request);
+        let outcome = sink
+            .stage_request(request)
+            .and_then(|staged| sink.commit_blocking(staged))
+            .map_err(ImportFailure::Persist)?;
         summary.spans += outcome.accepted;
         summary.rejected += outcome.rejected;
         if summary.message.is_empty() {
@@ -217,10 +232,10 @@ async fn import(State(state): State<FilesState>, headers: HeaderMap, body: Body)
         Ok(read) => read,
         Err(response) => return response,
     };
-    let store = state.ingestor.store().clone();
+    let sink = state.ingestor.sink();
     let stored = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        store_file(&store, &bytes)
+        store_file(&sink, &bytes)
     })
     .await;
     match stored {
@@ -228,7 +243,8 @@ async fn import(State(state): State<FilesState>, headers: HeaderMap, body: Body)
             let total = summary.trace_ids.len();
             envelope(StatusCode::OK, Some(summary), total, Vec::new())
         }
-        Ok(Err(e)) => fail(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(ImportFailure::Parse(e))) => fail(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(Err(ImportFailure::Persist(e))) => fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

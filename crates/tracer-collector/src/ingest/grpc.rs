@@ -180,6 +180,7 @@ impl ClientStreamingService<Bytes> for ExportSvc {
                         IngestError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
                         IngestError::Busy => Status::unavailable(e.to_string()),
                         IngestError::Internal(_) => Status::internal(e.to_string()),
+                        IngestError::Unavailable(_) => Status::unavailable(e.to_string()),
                     }
                 })?;
             Ok(tonic::Response::new(ExportTraceServiceResponse {

@@ -214,6 +214,14 @@ async fn export(State(ingestor): State<Ingestor>, headers: HeaderMap, body: Body
         }
         Err(IngestError::TooLarge { limit }) => too_large(limit),
         Err(e @ IngestError::Busy) => busy(e),
+        Err(e @ IngestError::Unavailable(_)) => {
+            tracing::warn!(error = %e, "otlp/http export not persisted");
+            let mut response = error(encoding, StatusCode::SERVICE_UNAVAILABLE, 14, e.to_string());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
         Err(e @ IngestError::Internal(_)) => {
             tracing::warn!(error = %e, "otlp/http export failed");
             error(

@@ -138,6 +138,7 @@ impl ClientStreamingService<Bytes> for PostSpansSvc {
                     IngestError::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
                     IngestError::Busy => Status::unavailable(e.to_string()),
                     IngestError::Internal(_) => Status::internal(e.to_string()),
+                    IngestError::Unavailable(_) => Status::unavailable(e.to_string()),
                 }
             })?;
             if outcome.rejected > 0 {

@@ -42,6 +42,7 @@ use prost::Message;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
+use crate::persist::{Log, Ticket};
 use crate::store::{PreparedBatch, SpanBatch, Store};
 
 /// Payload encodings accepted by [`Ingestor::export`].
@@ -87,6 +88,10 @@ pub enum IngestError {
     /// A decoding task failed unexpectedly.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The batch could not be made durable (`--data-dir`: a write or fsync failed); nothing
+    /// was stored, retry later.
+    #[error("cannot persist the spans, retry later: {0}")]
+    Unavailable(String),
 }
 
 /// Decodes payloads and feeds the store; shared by the gRPC and HTTP endpoints.
@@ -98,6 +103,7 @@ pub struct Ingestor {
     blocking_threshold: usize,
     body_limit: usize,
     forwarder: Option<crate::forward::Forwarder>,
+    log: Option<Log>,
 }
 
 impl Ingestor {
@@ -113,6 +119,22 @@ impl Ingestor {
             blocking_threshold: config.blocking_threshold,
             body_limit: config.body_limit.get(),
             forwarder: None,
+            log: None,
+        }
+    }
+
+    /// Also writes every accepted batch to `log` before storing and acknowledging it
+    /// ([`crate::persist`]).
+    pub fn with_log(mut self, log: Log) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// Where accepted batches go: the store, after the log when there is one.
+    pub fn sink(&self) -> Sink {
+        Sink {
+            store: self.store.clone(),
+            log: self.log.clone(),
         }
     }
 
@@ -185,10 +207,11 @@ impl Ingestor {
         meter.cover(payload.len())?;
         let _meter = meter;
         let large = payload.len() >= self.blocking_threshold;
-        let store = self.store.clone();
+        let sink = self.sink();
         let limit = self.body_limit;
         let forwarder = self.forwarder.clone();
-        let work = move || -> Result<ExportOutcome, IngestError> {
+        let staging = sink.clone();
+        let work = move || -> Result<Staged, IngestError> {
             let payload = if gzip {
                 gunzip(&payload, limit)?
             } else {
@@ -199,29 +222,31 @@ impl Ingestor {
             }
             match encoding {
                 Encoding::Protobuf => {
-                    let outcome = store_protobuf(&store, &payload)?;
+                    let staged = staging.stage_protobuf(&payload)?;
                     if let Some(f) = &forwarder {
                         // Forwarded as received: the bytes are already an export request.
+                        let outcome = staged.outcome();
                         f.offer(payload, outcome.accepted as u64 + outcome.rejected);
                     }
-                    Ok(outcome)
+                    Ok(staged)
                 }
                 Encoding::Json => {
                     let request = decode(&payload, encoding)?;
                     drop(payload);
-                    let outcome = store_request(&store, &request);
-                    forward_request(forwarder.as_ref(), &request, &outcome);
-                    Ok(outcome)
+                    let staged = staging.stage_request(&request)?;
+                    forward_request(forwarder.as_ref(), &request, staged.outcome());
+                    Ok(staged)
                 }
             }
         };
-        if gzip || large {
+        let staged = if gzip || large {
             tokio::task::spawn_blocking(work)
                 .await
-                .map_err(|e| IngestError::Internal(e.to_string()))?
+                .map_err(|e| IngestError::Internal(e.to_string()))??
         } else {
-            work()
-        }
+            work()?
+        };
+        sink.commit(staged).await
     }
 }
 
@@ -342,16 +367,164 @@ pub fn store_spans(store: &Store, batch: &SpanBatch<'_>) -> ExportOutcome {
 }
 
 fn store_batch(store: &Store, batch: PreparedBatch) -> ExportOutcome {
-    let outcome = ExportOutcome {
+    let outcome = outcome_of(&batch);
+    store.insert(batch);
+    outcome
+}
+
+fn outcome_of(batch: &PreparedBatch) -> ExportOutcome {
+    ExportOutcome {
         accepted: batch.accepted(),
         rejected: batch.rejected,
         message: match &batch.first_error {
             Some(first) => format!("{} spans rejected; first: {first}", batch.rejected),
             None => String::new(),
         },
-    };
-    store.insert(batch);
-    outcome
+    }
+}
+
+/// Where accepted batches go: the store, and first the durable log when the collector has a
+/// data directory ([`crate::persist`]). Every ingest path (OTLP, Jaeger, Zipkin, file
+/// import) stores through one.
+///
+/// Storing takes two steps, so that the wait for the disk happens off the decoding thread:
+/// [`Sink::stage`] (synchronous, where the batch was decoded) packs the batch and hands its
+/// record to the log; [`Sink::commit`] waits until the record is durable, then inserts the
+/// batch and returns the outcome to acknowledge. Without a log, `stage` stores at once and
+/// `commit` only returns the outcome, as before persistence existed. A failed write gives
+/// [`IngestError::Unavailable`] and nothing is stored, so what a client was told was stored
+/// is on disk.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    store: Arc<Store>,
+    log: Option<Log>,
+}
+
+/// A batch between [`Sink::stage`] and [`Sink::commit`].
+#[derive(Debug)]
+pub enum Staged {
+    /// Stored already (no log).
+    Stored(ExportOutcome),
+    /// Handed to the log, stored once durable.
+    Logged {
+        /// The packed batch.
+        batch: PreparedBatch,
+        /// What to acknowledge.
+        outcome: ExportOutcome,
+        /// Completes once the record is durable.
+        ticket: Ticket,
+    },
+}
+
+impl Staged {
+    /// What will be acknowledged when the commit succeeds.
+    pub fn outcome(&self) -> &ExportOutcome {
+        match self {
+            Staged::Stored(outcome) | Staged::Logged { outcome, .. } => outcome,
+        }
+    }
+}
+
+impl Sink {
+    /// A sink for `store` alone (no log).
+    pub fn memory(store: Arc<Store>) -> Self {
+        Sink { store, log: None }
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Packs `batch` and, with a log, appends its record (see [`Sink`]).
+    pub fn stage(&self, batch: &SpanBatch<'_>) -> Result<Staged, IngestError> {
+        let Some(log) = &self.log else {
+            return Ok(Staged::Stored(store_spans(&self.store, batch)));
+        };
+        let prepared = self.store.prepare(batch);
+        if prepared.accepted() == 0 {
+            // Nothing to keep (only rejected spans, which the store counts).
+            return Ok(Staged::Stored(store_batch(&self.store, prepared)));
+        }
+        match log.append(batch) {
+            Ok(ticket) => Ok(Staged::Logged {
+                outcome: outcome_of(&prepared),
+                batch: prepared,
+                ticket,
+            }),
+            Err(e) => {
+                self.store.discard(prepared);
+                Err(IngestError::Unavailable(e.to_string()))
+            }
+        }
+    }
+
+    /// [`Sink::stage`] for a decoded OTLP request.
+    pub fn stage_request(
+        &self,
+        request: &ExportTraceServiceRequest,
+    ) -> Result<Staged, IngestError> {
+        self.stage(&otlp::request::to_batch(request))
+    }
+
+    /// [`Sink::stage`] for an OTLP protobuf payload, read straight from the wire (see
+    /// [`store_protobuf`]).
+    pub fn stage_protobuf(&self, payload: &[u8]) -> Result<Staged, IngestError> {
+        match otlp::protobuf::decode(payload) {
+            Ok(batch) => self.stage(&batch),
+            Err(_) => self.stage_request(&decode(payload, Encoding::Protobuf)?),
+        }
+    }
+
+    /// Waits until a staged batch is durable, then stores it; the outcome to acknowledge.
+    ///
+    /// The wait runs in a task of its own, so a batch that reached the log is stored even when
+    /// the request is dropped meanwhile (its client went away): memory and log stay alike.
+    pub async fn commit(&self, staged: Staged) -> Result<ExportOutcome, IngestError> {
+        match staged {
+            Staged::Stored(outcome) => Ok(outcome),
+            Staged::Logged {
+                batch,
+                outcome,
+                ticket,
+            } => {
+                let sink = self.clone();
+                tokio::spawn(async move { sink.settle(batch, outcome, ticket.wait().await) })
+                    .await
+                    .map_err(|e| IngestError::Internal(e.to_string()))?
+            }
+        }
+    }
+
+    /// [`Sink::commit`] on a thread that may block (tokio's blocking pool, a plain thread).
+    pub fn commit_blocking(&self, staged: Staged) -> Result<ExportOutcome, IngestError> {
+        match staged {
+            Staged::Stored(outcome) => Ok(outcome),
+            Staged::Logged {
+                batch,
+                outcome,
+                ticket,
+            } => self.settle(batch, outcome, ticket.wait_blocking()),
+        }
+    }
+
+    fn settle(
+        &self,
+        batch: PreparedBatch,
+        outcome: ExportOutcome,
+        durable: Result<(), crate::persist::PersistError>,
+    ) -> Result<ExportOutcome, IngestError> {
+        match durable {
+            Ok(()) => {
+                self.store.insert(batch);
+                Ok(outcome)
+            }
+            Err(e) => {
+                self.store.discard(batch);
+                Err(IngestError::Unavailable(e.to_string()))
+            }
+        }
+    }
 }
 
 /// Decompresses gzip, reading at most `limit + 1` bytes so a compression bomb is cut short.

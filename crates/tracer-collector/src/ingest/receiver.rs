@@ -265,11 +265,12 @@ pub(crate) async fn submit(
     let result = async {
         meter.cover(payload.len())?;
         let _meter = meter;
-        let store = ingestor.store().clone();
+        let sink = ingestor.sink();
+        let staging = sink.clone();
         let limit = ingestor.body_limit();
         let forwarder = ingestor.forwarder().cloned();
         let large = payload.len() >= BLOCKING_THRESHOLD;
-        let work = move || -> Result<ExportOutcome, IngestError> {
+        let work = move || -> Result<super::Staged, IngestError> {
             let payload = if gzip {
                 super::gunzip(&payload, limit)?
             } else {
@@ -280,17 +281,18 @@ pub(crate) async fn submit(
             }
             let request = convert(&payload)?;
             drop(payload);
-            let outcome = super::store_request(&store, &request);
-            super::forward_request(forwarder.as_ref(), &request, &outcome);
-            Ok(outcome)
+            let staged = staging.stage_request(&request)?;
+            super::forward_request(forwarder.as_ref(), &request, staged.outcome());
+            Ok(staged)
         };
-        if gzip || large {
+        let staged = if gzip || large {
             tokio::task::spawn_blocking(work)
                 .await
-                .map_err(|e| IngestError::Internal(e.to_string()))?
+                .map_err(|e| IngestError::Internal(e.to_string()))??
         } else {
-            work()
-        }
+            work()?
+        };
+        sink.commit(staged).await
     }
     .await;
     match &result {
@@ -347,9 +349,13 @@ pub(crate) fn error_response(error: IngestError) -> Response {
         IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         IngestError::Busy => StatusCode::TOO_MANY_REQUESTS,
         IngestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     let mut response = plain(status, error.to_string());
-    if status == StatusCode::TOO_MANY_REQUESTS {
+    if matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

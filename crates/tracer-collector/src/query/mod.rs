@@ -42,6 +42,8 @@ pub struct QueryState {
     pub listeners: crate::serve::ListenerRegistry,
     /// The forwarder, once forwarding runs (its counters are served with the stats).
     pub forward: Arc<std::sync::OnceLock<crate::forward::Forwarder>>,
+    /// The durable log, once it is open (its counters are served with the stats).
+    pub persist: Arc<std::sync::OnceLock<crate::persist::Log>>,
 }
 
 /// The query router: Jaeger v1, api_v3 and the stats endpoint.

@@ -430,7 +430,8 @@ async fn dependencies(State(state): State<QueryState>, RawQuery(raw): RawQuery) 
     ok(links, total)
 }
 
-/// The store's counters plus, under `listeners`, each port's connection counters.
+/// The store's counters plus, under `listeners`, each port's connection counters (and the
+/// forwarder's and the durable log's, under `forward` and `persist`, when they run).
 async fn stats(State(state): State<QueryState>) -> Response {
     let mut body = serde_json::to_value(state.store.stats()).unwrap_or_default();
     if let serde_json::Value::Object(map) = &mut body {
@@ -449,6 +450,12 @@ async fn stats(State(state): State<QueryState>) -> Response {
                     serde_json::to_value(tail).unwrap_or_default(),
                 );
             }
+        }
+        if let Some(log) = state.persist.get() {
+            map.insert(
+                "persist".to_owned(),
+                serde_json::to_value(log.stats()).unwrap_or_default(),
+            );
         }
     }
     Json(body).into_response()

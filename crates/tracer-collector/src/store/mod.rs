@@ -57,7 +57,7 @@
 
 pub mod batch;
 mod catalog;
-mod fxhash;
+pub(crate) mod fxhash;
 mod intern;
 mod prepare;
 mod span;
