@@ -35,6 +35,10 @@ struct Inner {
     counters: Arc<Counters>,
     queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
     /// The configured sampler, for [`Tracer::records_leaf`].
+    #[cfg_attr(
+        not(any(feature = "redis", feature = "sqlx-mysql", feature = "sqlx-postgres")),
+        allow(dead_code)
+    )]
     sampler: crate::Sampler,
     /// The global tracer as taken before `init()`: records with whichever tracer is global
     /// when a span is made (see [`Tracer::resolved`]).
@@ -190,6 +194,10 @@ impl Tracer {
     /// whose context is passed on (HTTP, gRPC, messages) is still made under an unsampled parent,
     /// for its own id (see [`Tracer::start_span`]).
     #[inline]
+    #[cfg_attr(
+        not(any(feature = "redis", feature = "sqlx-mysql", feature = "sqlx-postgres")),
+        allow(dead_code)
+    )]
     pub(crate) fn records_leaf(&self, parent: &Context) -> bool {
         if let Some(real) = self.resolved() {
             return real.records_leaf(parent);
