@@ -15,22 +15,10 @@ pub async fn fetch(
     id: &str,
 ) -> anyhow::Result<Option<Trace>> {
     let url = format!("{query_url}/api/traces/{id}");
-    let response = http
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("cannot query the collector at {url}"))?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
-        return Ok(None);
-    }
-    if !response.status().is_success() {
-        bail!("the collector answered {} for {url}", response.status());
-    }
-    let envelope: Envelope<Vec<Trace>> = response
-        .json()
-        .await
-        .with_context(|| format!("the collector's answer for {url} is not a Jaeger envelope"))?;
-    Ok(envelope.data.and_then(|mut traces| traces.pop()))
+    let envelope: Option<Envelope<Vec<Trace>>> = get_envelope(http, &url, "a Jaeger").await?;
+    Ok(envelope
+        .and_then(|e| e.data)
+        .and_then(|mut traces| traces.pop()))
 }
 
 /// Fetches the linter's findings for trace `id` (`/api/traces/{id}/findings`); empty when the
@@ -41,22 +29,36 @@ pub async fn fetch_findings(
     id: &str,
 ) -> anyhow::Result<Vec<Finding>> {
     let url = format!("{query_url}/api/traces/{id}/findings");
+    let envelope: Option<Envelope<TraceFindings>> = get_envelope(http, &url, "a findings").await?;
+    Ok(envelope
+        .and_then(|e| e.data)
+        .map(|d| d.findings)
+        .unwrap_or_default())
+}
+
+/// GETs `url` and reads its Jaeger-style envelope; `Ok(None)` on 404. `what` names the
+/// envelope in the error when the body is not one.
+async fn get_envelope<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+) -> anyhow::Result<Option<T>> {
     let response = http
-        .get(&url)
+        .get(url)
         .send()
         .await
         .with_context(|| format!("cannot query the collector at {url}"))?;
     if response.status() == reqwest::StatusCode::NOT_FOUND {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     if !response.status().is_success() {
         bail!("the collector answered {} for {url}", response.status());
     }
-    let envelope: Envelope<TraceFindings> = response
+    let envelope = response
         .json()
         .await
-        .with_context(|| format!("the collector's answer for {url} is not a findings envelope"))?;
-    Ok(envelope.data.map(|d| d.findings).unwrap_or_default())
+        .with_context(|| format!("the collector's answer for {url} is not {what} envelope"))?;
+    Ok(Some(envelope))
 }
 
 fn text(value: &Value) -> String {
