@@ -29,10 +29,9 @@
 //! # Ok(()) }
 //! ```
 
-use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -45,8 +44,8 @@ use super::regress::{self, Comparison, Samples, Significance};
 use super::view::TraceView;
 use crate::query::QueryState;
 use crate::query::convert::{parse_trace_id, trace_id_hex};
-use crate::query::model::{Envelope, EnvelopeError};
 use crate::query::params::{QueryParams, parse_go_duration};
+use crate::query::rest_handler::{fail, ok};
 use crate::store::TraceQuery;
 use crate::store::batch::KIND_SERVER;
 
@@ -442,32 +441,6 @@ async fn get_regressions(State(state): State<QueryState>, RawQuery(raw): RawQuer
 /// The insight router, ready to merge into the query router.
 pub fn router(state: QueryState) -> Router {
     routes().with_state(state)
-}
-
-pub(crate) fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
-    let body: Envelope<()> = Envelope {
-        data: None,
-        total: 0,
-        limit: 0,
-        offset: 0,
-        errors: Some(vec![EnvelopeError {
-            code: status.as_u16(),
-            msg: msg.into(),
-            trace_id: None,
-        }]),
-    };
-    (status, Json(body)).into_response()
-}
-
-pub(crate) fn ok<T: Serialize>(data: T, total: usize) -> Response {
-    Json(Envelope {
-        data: Some(data),
-        total,
-        limit: 0,
-        offset: 0,
-        errors: None,
-    })
-    .into_response()
 }
 
 async fn get_findings(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {

@@ -55,7 +55,8 @@ pub fn routes() -> Router<QueryState> {
         )
 }
 
-fn ok<T: Serialize>(data: T, total: usize) -> Response {
+/// A Jaeger envelope with `data`, as the query API answers (also the insight endpoints').
+pub(crate) fn ok<T: Serialize>(data: T, total: usize) -> Response {
     Json(Envelope {
         data: Some(data),
         total,
@@ -66,7 +67,8 @@ fn ok<T: Serialize>(data: T, total: usize) -> Response {
     .into_response()
 }
 
-fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
+/// A Jaeger error envelope with `status` and `msg`.
+pub(crate) fn fail(status: StatusCode, msg: impl Into<String>) -> Response {
     let body: Envelope<()> = Envelope {
         data: None,
         total: 0,
