@@ -33,7 +33,7 @@ const GUIDE: &str = r#"
 ## Adding a scenario
 
 Scenarios live by group in `crates/tracer-demo/src/scenarios/`, one module per group (`cache`,
-`redis_faults`, `sql_faults`, `rpc_faults`, `call_backs`, `context`, `collector`), each
+`redis_faults`, `sql_faults`, `rpc_faults`, `call_backs`, `context`, `collector`, `messaging`), each
 scenario's data, play and checks side by side. Adding one touches its group's module and the
 `CATALOGUE` list in `scenarios/mod.rs`, nothing else, unless it needs a fault no directive entry
 makes yet (then `faults/directive.rs` gains the entry and the service that reads it acts on it).
