@@ -1,5 +1,5 @@
 //! The worker: the fourth process, consuming server3's `order.placed` events from RabbitMQ
-//! (the queues of [`order_events`](crate::order_events)).
+//! (the queues of [`order_events`]).
 //!
 //! | queue | what the worker does | span |
 //! |---|---|---|
