@@ -55,7 +55,7 @@ use crate::shop_data::{Cache, StoreError};
 /// Most orders in one invoice batch.
 pub const BATCH_SIZE: usize = 3;
 /// How long a batch waits for more orders after its first.
-pub const BATCH_WINDOW: Duration = Duration::from_secs(2);
+pub const BATCH_WINDOW: Duration = Duration::from_secs(5);
 
 /// The worker's settings.
 #[derive(Clone, Debug)]
