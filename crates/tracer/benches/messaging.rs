@@ -13,6 +13,16 @@
 //! with its ratio to `raw`), which is less sensitive to the load of a shared machine drifting
 //! during the run.
 //!
+//! A third, load-independent measurement counts instructions: `messaging callgrind {nats|rabbitmq}
+//! {scenario} {n}` runs `n` round trips of one scenario inside `callgrind_measured`, the only
+//! function callgrind is told to collect in (work on other threads, the export thread's and
+//! the brokers', is not counted):
+//!
+//! ```text
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*callgrind_measured*' \
+//!     target/release/deps/messaging-<hash> callgrind nats tracer_sampled 2000
+//! ```
+//!
 //! Needs the real NATS (127.0.0.1:4222) and RabbitMQ (127.0.0.1:5672, guest/guest).
 //!
 //! `cargo bench -p tracer --features nats,lapin,testing --bench messaging`
@@ -270,7 +280,43 @@ fn interleaved(env: &Env, label: &str, rabbitmq: bool, ops: usize, rounds: usize
     }
 }
 
+/// `n` round trips of `scenario`: the only code callgrind counts in its mode.
+#[inline(never)]
+fn callgrind_measured(env: &Env, rabbitmq: bool, scenario: usize, n: usize) {
+    env.rt.block_on(async {
+        for _ in 0..n {
+            env.round_trip(rabbitmq, scenario).await;
+        }
+    });
+}
+
+/// `callgrind {nats|rabbitmq} {scenario} {n}`: one warm-up round trip, then `n` measured.
+fn callgrind_mode(args: &[String]) {
+    let usage = "usage: messaging callgrind {nats|rabbitmq} {raw|tracer_sampled|tracer_off} {n}";
+    let rabbitmq = match args.first().map(String::as_str) {
+        Some("nats") => false,
+        Some("rabbitmq") => true,
+        _ => panic!("{usage}"),
+    };
+    let scenario = args
+        .get(1)
+        .and_then(|name| SCENARIOS.iter().position(|s| s == name))
+        .unwrap_or_else(|| panic!("{usage}"));
+    let n = args
+        .get(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{usage}"));
+    let env = Env::new();
+    env.rt.block_on(env.round_trip(rabbitmq, scenario));
+    callgrind_measured(&env, rabbitmq, scenario, n);
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("callgrind") {
+        callgrind_mode(&args[1..]);
+        return;
+    }
     let env = Env::new();
     let mut criterion = Criterion::default()
         .configure_from_args()
