@@ -12,9 +12,10 @@ use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpListener;
 use tracer_demo::call_back_loop::DEFAULT_MAX_DEPTH;
 use tracer_demo::faults::directive::Service;
+use tracer_demo::order_events::{self, Publisher};
 use tracer_demo::runner::cluster::EXIT_WITH_PARENT_ENV;
 use tracer_demo::runner::{self, RunOptions};
-use tracer_demo::{server1, server2, server3, shop_data::Store};
+use tracer_demo::{server1, server2, server3, shop_data::Store, worker};
 
 #[derive(Parser)]
 #[command(
@@ -33,16 +34,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start the collector and the three services, fire every scenario, check every trace (the
-    /// default).
+    /// Start the collector, the three services and the worker, fire every scenario, check every
+    /// trace (the default).
     Run(RunArgs),
     /// Run server1, the HTTP entry point.
     Server1(Server1Args),
     /// Run server2, the HTTP middle tier.
     Server2(Server2Args),
-    /// Run server3, the gRPC service in front of Redis and MySQL.
+    /// Run server3, the gRPC service in front of Redis and MySQL, publishing each order to
+    /// RabbitMQ.
     Server3(Server3Args),
-    /// Run the three services in this one process, on their default ports.
+    /// Run the worker, the consumer of server3's order events.
+    Worker(WorkerArgs),
+    /// Run the three services and the worker in this one process, on their default ports.
     All(DataArgs),
     /// Run the embedded collector (OTLP in, query API and UI out).
     Collector(CollectorArgs),
@@ -118,6 +122,13 @@ struct DataArgs {
         default_value = "mysql://root@127.0.0.1:3306/test"
     )]
     mysql_url: String,
+    /// RabbitMQ, where server3 publishes each order and the worker consumes it.
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    amqp_url: String,
 }
 
 #[derive(Args)]
@@ -174,6 +185,27 @@ struct Server3Args {
     server2: String,
     #[command(flatten)]
     data: DataArgs,
+    /// The RabbitMQ exchange order events are published to.
+    #[arg(long, env = "DEMO_EXCHANGE", default_value = order_events::DEFAULT_EXCHANGE)]
+    exchange: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// Address of the HTTP admin listener (`GET /admin/stats`, `PUT /admin/tracing`, `PUT
+    /// /admin/consuming`, `GET /admin/queues`).
+    #[arg(long, env = "WORKER_ADMIN_LISTEN", default_value = "127.0.0.1:8094")]
+    admin_listen: SocketAddr,
+    /// server1's base URL (call-backs).
+    #[arg(long, env = "SERVER1_URL", default_value = "http://127.0.0.1:8081")]
+    server1: String,
+    #[command(flatten)]
+    data: DataArgs,
+    /// The RabbitMQ exchange order events are consumed from.
+    #[arg(long, env = "DEMO_EXCHANGE", default_value = order_events::DEFAULT_EXCHANGE)]
+    exchange: String,
     #[command(flatten)]
     common: Common,
 }
@@ -217,6 +249,7 @@ async fn main() -> anyhow::Result<()> {
                 quiet: args.quiet,
                 redis_url: args.data.redis_url,
                 mysql_url: args.data.mysql_url,
+                amqp_url: args.data.amqp_url,
                 forward: forward_flags(&args.forward),
                 history: args.history,
             };
@@ -251,6 +284,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Server3(a) => {
             let (tracer, guard) = service_tracer(Service::Server3)?;
             let store = Store::connect(&a.data.redis_url, &a.data.mysql_url, &tracer).await?;
+            let events = Publisher::connect(&a.data.amqp_url, &a.exchange, &tracer).await?;
             let listener = bind(a.listen).await?;
             let admin = match a.admin_listen {
                 Some(addr) => Some(bind(addr).await?),
@@ -261,8 +295,21 @@ async fn main() -> anyhow::Result<()> {
                 max_loop_depth: a.common.max_loop_depth,
                 timeout: Duration::from_millis(a.common.timeout_ms),
             };
-            let server = server3::Server3::new(options, store, &tracer);
+            let server = server3::Server3::new(options, store, &tracer).with_events(events);
             until_stopped(server3::serve(listener, admin, server, tracer), guard).await
+        }
+        Command::Worker(a) => {
+            let (tracer, guard) = service_tracer(Service::Worker)?;
+            let options = worker::Options {
+                amqp_url: a.data.amqp_url,
+                exchange: a.exchange,
+                redis_url: a.data.redis_url,
+                server1: a.server1,
+                timeout: Duration::from_millis(a.common.timeout_ms),
+            };
+            let worker = worker::Worker::connect(options, &tracer).await?;
+            let admin = bind(a.admin_listen).await?;
+            until_stopped(worker::serve(admin, worker), guard).await
         }
         Command::All(data) => run_all(data).await,
         Command::Outage(a) => outage(a).await,
@@ -347,13 +394,28 @@ async fn outage(a: OutageArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The three services in one process on their default ports.
+/// The three services and the worker in one process on their default ports, with an exchange of
+/// their own.
 async fn run_all(data: DataArgs) -> anyhow::Result<()> {
     let (t1, g1) = service_tracer(Service::Server1)?;
     let (t2, g2) = service_tracer(Service::Server2)?;
     let (t3, g3) = service_tracer(Service::Server3)?;
+    let (tw, gw) = service_tracer(Service::Worker)?;
     let timeout = Duration::from_secs(5);
     let store = Store::connect(&data.redis_url, &data.mysql_url, &t3).await?;
+    let exchange = order_events::exchange_for_run(&order_events::run_id());
+    let events = Publisher::connect(&data.amqp_url, &exchange, &t3).await?;
+    let worker = worker::Worker::connect(
+        worker::Options {
+            amqp_url: data.amqp_url.clone(),
+            exchange: exchange.clone(),
+            redis_url: data.redis_url.clone(),
+            server1: "http://127.0.0.1:8081".into(),
+            timeout,
+        },
+        &tw,
+    )
+    .await?;
     let l1 = bind("127.0.0.1:8081".parse()?).await?;
     let l2 = bind("127.0.0.1:8082".parse()?).await?;
     let l3 = bind("127.0.0.1:8083".parse()?).await?;
@@ -385,18 +447,21 @@ async fn run_all(data: DataArgs) -> anyhow::Result<()> {
         },
         store,
         &t3,
-    );
+    )
+    .with_events(events);
     let a3 = bind("127.0.0.1:8093".parse()?).await?;
     let s3 = server3::serve(l3, Some(a3), server, t3);
+    let aw = bind("127.0.0.1:8094".parse()?).await?;
+    let w = worker::serve(aw, worker);
     eprintln!(
-        "server1 http://127.0.0.1:8081, server2 http://127.0.0.1:8082, server3 grpc 127.0.0.1:8083 (admin http://127.0.0.1:8093)"
+        "server1 http://127.0.0.1:8081, server2 http://127.0.0.1:8082, server3 grpc 127.0.0.1:8083 (admin http://127.0.0.1:8093), worker admin http://127.0.0.1:8094, exchange {exchange}"
     );
     let all = async {
-        tokio::try_join!(async { s1.await.map_err(anyhow::Error::from) }, s2, s3)?;
+        tokio::try_join!(async { s1.await.map_err(anyhow::Error::from) }, s2, s3, w)?;
         anyhow::Ok(())
     };
     let result = until_stopped(all, g1).await;
-    for guard in [g2, g3] {
+    for guard in [g2, g3, gw] {
         shut_down(guard).await;
     }
     result

@@ -1,6 +1,9 @@
 //! server3: the gRPC service `shop.v1.Shop` in front of Redis (the product cache) and MySQL (the
 //! catalogue and the orders). Pricing an order calls server2 back over HTTP, one call per item,
-//! concurrently; the call-back loop calls server2's `/loop`.
+//! concurrently; the call-back loop calls server2's `/loop`. Each order stored is published as an
+//! `order.placed` event to RabbitMQ ([`order_events`](crate::order_events); a failed publish
+//! fails neither the order nor the request, as that module's rule says), which the
+//! [`worker`](crate::worker) consumes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +22,7 @@ use tracer::grpc::GrpcServerLayer;
 use crate::call_back_loop;
 use crate::faults::directive::{Directive, MysqlFault, Service};
 use crate::http_forwarding;
+use crate::order_events::{OrderPlaced, Publisher};
 use crate::proto::{
     GetProductRequest, ListProductsRequest, LoopReply, LoopRequest, OrderReceipt,
     PlaceOrderRequest, Product, ProductList, Shop, ShopServer,
@@ -45,6 +49,7 @@ pub struct Server3 {
     options: Options,
     store: Store,
     http: ClientWithMiddleware,
+    events: Option<Publisher>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -60,6 +65,23 @@ impl Server3 {
             http: http_forwarding::traced_client(tracer, options.timeout),
             options,
             store,
+            events: None,
+        }
+    }
+
+    /// Publishes an `order.placed` event with `events` for each order stored (none without).
+    #[must_use]
+    pub fn with_events(mut self, events: Publisher) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Publishes the event of a stored order; a failure is the producer span's and a warning,
+    /// never the request's (see [`order_events`](crate::order_events)).
+    async fn publish_order_placed(&self, d: &Directive, event: OrderPlaced) {
+        let Some(events) = &self.events else { return };
+        if let Err(e) = events.publish(d, &event).await {
+            tracing::warn!(order_id = event.order_id, error = %e, "order.placed not published");
         }
     }
 
@@ -308,8 +330,15 @@ impl Shop for Server3 {
                 .execute(self.store.pool(d.mysql, false))
                 .await
                 .map_err(|e| store_failure(&e))?;
+        let order_id = done.last_insert_id();
+        let event = OrderPlaced {
+            order_id,
+            customer: order.customer.clone(),
+            total_cents: total,
+        };
+        self.publish_order_placed(&d, event).await;
         Ok(Response::new(OrderReceipt {
-            order_id: done.last_insert_id(),
+            order_id,
             total_cents: total,
         }))
     }

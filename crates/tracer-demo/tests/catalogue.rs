@@ -2,9 +2,10 @@
 //! server3 started from the `tracer-demo` binary) with the real Redis and MySQL: every trace
 //! collected must match its scenario's expected tree, and every scenario's own checks must pass.
 //!
-//! Needs Redis on 127.0.0.1:6379 and MariaDB/MySQL on 127.0.0.1:3306 (database `test`, user
-//! root), or REDIS_URL / MYSQL_URL; `scripts/test` starts them. Without them the test fails with
-//! server3's message saying what to start.
+//! Needs Redis on 127.0.0.1:6379, MariaDB/MySQL on 127.0.0.1:3306 (database `test`, user root)
+//! and RabbitMQ on 127.0.0.1:5672 (guest/guest), or REDIS_URL / MYSQL_URL / AMQP_URL;
+//! `scripts/test` starts them. Without them the test fails with server3's message saying what to
+//! start.
 
 use std::path::Path;
 
@@ -18,6 +19,8 @@ fn data_urls() -> DataUrls {
         redis: std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into()),
         mysql: std::env::var("MYSQL_URL")
             .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into()),
+        amqp: std::env::var("AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
     }
 }
 

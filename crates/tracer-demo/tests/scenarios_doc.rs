@@ -10,16 +10,18 @@ const HEADER: &str = "# The scenario catalogue
 
 Every scenario below is played by `cargo run --release` (the runner, `tracer-demo run`) and by the
 test `crates/tracer-demo/tests/catalogue.rs`, against the real processes (collector, server1,
-server2, server3) and the real Redis and MariaDB. Each one's trace is read back from the collector
-and must equal the tree shown, line for line. Run one with `tracer-demo run --scenario NAME`; add
+server2, server3, worker) and the real Redis, MariaDB and RabbitMQ. Each one's trace is read back
+from the collector and must equal the tree shown, line for line. Each run has an exchange and
+queues of its own, named after a run id, which the trees show as `{run}`. Run one with `tracer-demo run --scenario NAME`; add
 `--keep` to look at the traces in the web UI afterwards.
 
 **How faults are chosen.** The runner puts a directive in the W3C baggage of the request
 (`fault.redis=refuse`, `fault.panic=server2`, ...; the full list is in
 `crates/tracer-demo/src/faults/directive.rs`). Baggage travels with the trace context through every hop,
-so each service reads the same directive, even through a hop whose tracing is off. Network faults
-to Redis and MySQL are real: server3 reaches them through fault-injecting TCP proxies (latency,
-reset, refuse) in front of the real servers. Code-level faults (panics, slow handlers, errors,
+so each service reads the same directive, even through a hop whose tracing is off, and through
+RabbitMQ (it rides in the message's headers). Network faults to Redis, MySQL and RabbitMQ are
+real: server3 reaches them through fault-injecting TCP proxies (latency, reset, refuse) in front
+of the real servers. Code-level faults (panics, slow handlers, errors,
 loop depth, N+1 queries, pool size) are done by the handlers when the directive asks.
 
 **How to read a tree.** One line per span, children indented under their parent:
@@ -33,7 +35,7 @@ const GUIDE: &str = r#"
 ## Adding a scenario
 
 Scenarios live by group in `crates/tracer-demo/src/scenarios/`, one module per group (`cache`,
-`redis_faults`, `sql_faults`, `rpc_faults`, `call_backs`, `context`, `collector`), each
+`redis_faults`, `sql_faults`, `rpc_faults`, `call_backs`, `context`, `collector`, `messaging`), each
 scenario's data, play and checks side by side. Adding one touches its group's module and the
 `CATALOGUE` list in `scenarios/mod.rs`, nothing else, unless it needs a fault no directive entry
 makes yet (then `faults/directive.rs` gains the entry and the service that reads it acts on it).

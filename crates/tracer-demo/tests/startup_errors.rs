@@ -9,6 +9,7 @@ fn server3(args: &[&str]) -> (bool, String) {
         .args(args)
         .env_remove("REDIS_URL")
         .env_remove("MYSQL_URL")
+        .env_remove("AMQP_URL")
         .env("OTEL_SDK_DISABLED", "true")
         .output()
         .expect("tracer-demo runs");
@@ -44,6 +45,21 @@ fn unreachable_mysql_is_named_with_how_to_start_it() {
     assert!(
         stderr.contains("mariadbd"),
         "says how to start MariaDB: {stderr}"
+    );
+}
+
+#[test]
+fn unreachable_rabbitmq_is_named_with_how_to_start_it() {
+    // Redis and MySQL are the real ones (server3 connects to them first); RabbitMQ is not there.
+    let (ok, stderr) = server3(&["--amqp-url", "amqp://guest:guest@127.0.0.1:1/%2f"]);
+    assert!(!ok, "server3 must exit non-zero without RabbitMQ");
+    assert!(
+        stderr.contains("amqp://guest:guest@127.0.0.1:1/%2f"),
+        "names the URL: {stderr}"
+    );
+    assert!(
+        stderr.contains("rabbitmq-server"),
+        "says how to start RabbitMQ: {stderr}"
     );
 }
 

@@ -12,13 +12,15 @@
 //! | `fault.pool` | `1` | server3 uses a one-connection pool and runs its queries concurrently |
 //! | `fault.queries` | `one-by-one` | server3 lists products with one query each (N+1) |
 //! | `fault.panic` | `server1`, `server2`, `server3` | that service's handler panics |
-//! | `fault.slow` | `{service}:{ms}` | that service's handler sleeps first |
+//! | `fault.slow` | `{service}:{ms}` | that service's handler (or the worker's, `worker:{ms}`) sleeps first |
 //! | `fault.unavailable` | `{n}` | server2 answers the first `n` attempts of a request with 503 |
 //! | `fault.deadline` | `{ms}` | server2 gives its gRPC call to server3 this deadline |
 //! | `fault.unreachable` | `server3` | server2 calls an address where nothing listens |
 //! | `fault.loop-depth` | `{n}` | the call-back loop stops at this depth (at most the configured limit) |
 //! | `fault.fail-sku` | `{sku}` | server2 fails to price this product (500) |
 //! | `fault.fail-customer` | `{name}` | server3 fails requests whose `customer` baggage is this name |
+//! | `fault.broker` | `refuse` | server3 publishes its `order.placed` event through a proxy that refuses RabbitMQ |
+//! | `fault.event` | `truncated` | server3 publishes the event's body cut in half (a poison message) |
 //!
 //! The baggage entry `customer` names the customer a request is made for; every server records
 //! it on its span as `demo.customer`. Unknown entries and values are ignored (a directive is a
@@ -36,7 +38,7 @@ pub const CUSTOMER: &str = "customer";
 /// Span attribute every server records the customer under.
 pub const CUSTOMER_ATTRIBUTE: &str = "demo.customer";
 
-/// One of the three services.
+/// One of the demo's services.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Service {
     /// The HTTP entry point.
@@ -45,6 +47,8 @@ pub enum Service {
     Server2,
     /// The gRPC service in front of Redis and MySQL.
     Server3,
+    /// The consumer of server3's `order.placed` events (RabbitMQ).
+    Worker,
 }
 
 impl Service {
@@ -54,6 +58,7 @@ impl Service {
             Service::Server1 => "server1",
             Service::Server2 => "server2",
             Service::Server3 => "server3",
+            Service::Worker => "worker",
         }
     }
 
@@ -62,6 +67,7 @@ impl Service {
             "server1" => Some(Service::Server1),
             "server2" => Some(Service::Server2),
             "server3" => Some(Service::Server3),
+            "worker" => Some(Service::Worker),
             _ => None,
         }
     }
@@ -96,6 +102,16 @@ pub enum MysqlFault {
     BadSql,
 }
 
+/// How server3 reaches RabbitMQ when it publishes an order's event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BrokerFault {
+    /// Directly.
+    #[default]
+    None,
+    /// Through a proxy that reset the connection and refuses new ones.
+    Refuse,
+}
+
 /// Everything a request asks for; the default asks for nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Directive {
@@ -123,6 +139,10 @@ pub struct Directive {
     pub fail_sku: Option<u64>,
     /// `fault.fail-customer`.
     pub fail_customer: Option<String>,
+    /// `fault.broker`.
+    pub broker: BrokerFault,
+    /// `fault.event=truncated`: the order's event is published cut in half.
+    pub truncated_event: bool,
     /// The `customer` baggage entry.
     pub customer: Option<String>,
     /// Entries that were not understood, as `key=value`.
@@ -215,6 +235,8 @@ impl Directive {
                 Err(_) => return false,
             },
             "fail-customer" => self.fail_customer = Some(value.to_owned()),
+            "broker" if value == "refuse" => self.broker = BrokerFault::Refuse,
+            "event" if value == "truncated" => self.truncated_event = true,
             _ => return false,
         }
         true
@@ -268,6 +290,8 @@ mod tests {
             ("fault.unavailable", "2"),
             ("fault.fail-customer", "alice"),
             ("customer", "alice"),
+            ("fault.broker", "refuse"),
+            ("fault.event", "truncated"),
             ("unrelated", "x"),
         ]);
         assert_eq!(d.redis, RedisFault::Slow);
@@ -276,6 +300,8 @@ mod tests {
         assert_eq!(d.delay(Service::Server2), None);
         assert_eq!(d.unavailable, 2);
         assert!(d.customer_fails());
+        assert_eq!(d.broker, BrokerFault::Refuse);
+        assert!(d.truncated_event);
         assert!(d.parse_errors.is_empty());
     }
 

@@ -1,5 +1,9 @@
-//! The demo's processes: the collector and the three services, each a child process of the
-//! runner (the same executable with another subcommand), on free ports of 127.0.0.1.
+//! The demo's processes: the collector, the three services and the worker, each a child process
+//! of the runner (the same executable with another subcommand), on free ports of 127.0.0.1.
+//!
+//! Each cluster has a run id of its own ([`order_events::run_id`]) and names its RabbitMQ
+//! exchange after it (`orders-{run}`), so clusters side by side never see each other's order
+//! events; [`Cluster::normalise`] turns the id back into `{run}` in rendered trees.
 //!
 //! The services export their spans to the collector through a [`FaultProxy`] owned by the
 //! runner, so the collector-down scenario can cut them off for real (connections reset and
@@ -14,6 +18,7 @@ use anyhow::{Context as _, bail};
 use tokio::process::{Child, Command};
 
 use crate::faults::proxy::{Fault, FaultProxy};
+use crate::order_events;
 
 /// Set in the environment of the processes the runner starts: they exit when their standard
 /// input (a pipe from the runner) closes, so they never outlive the runner, however it ends.
@@ -29,6 +34,8 @@ pub struct DataUrls {
     pub redis: String,
     /// MySQL URL.
     pub mysql: String,
+    /// RabbitMQ URL.
+    pub amqp: String,
 }
 
 /// The running processes and their addresses.
@@ -42,6 +49,12 @@ pub struct Cluster {
     pub server2: String,
     /// server3's admin base URL (`/admin/stats`; server3's API is gRPC).
     pub server3_admin: String,
+    /// The worker's admin base URL (`/admin/stats`, `/admin/consuming`, `/admin/queues`).
+    pub worker_admin: String,
+    /// This cluster's run id, part of its RabbitMQ names.
+    pub run_id: String,
+    /// The RabbitMQ exchange server3 publishes order events to.
+    pub exchange: String,
     /// The proxy between the services and the collector.
     pub export_proxy: FaultProxy,
     /// Where each process writes its log.
@@ -55,8 +68,8 @@ fn free_port() -> anyhow::Result<SocketAddr> {
 }
 
 impl Cluster {
-    /// Starts the collector and the three services from executable `exe`, waits until each
-    /// listens, and returns. Process logs go to files in a fresh temporary directory.
+    /// Starts the collector, the three services and the worker from executable `exe`, waits
+    /// until each listens, and returns. Process logs go to files in a fresh temporary directory.
     pub async fn start(exe: &Path, data: &DataUrls) -> anyhow::Result<Cluster> {
         Self::start_with(exe, data, &[]).await
     }
@@ -74,6 +87,9 @@ impl Cluster {
         let (otlp_http, otlp_grpc, query) = (free_port()?, free_port()?, free_port()?);
         let (s1, s2, s3) = (free_port()?, free_port()?, free_port()?);
         let s3_admin = free_port()?;
+        let worker_admin = free_port()?;
+        let run_id = order_events::run_id();
+        let exchange = order_events::exchange_for_run(&run_id);
         let mut children = Vec::new();
         let mut args = vec![
             "collector".to_owned(),
@@ -100,6 +116,9 @@ impl Cluster {
             server1: server1.clone(),
             server2: server2.clone(),
             server3_admin: format!("http://{s3_admin}"),
+            worker_admin: format!("http://{worker_admin}"),
+            run_id,
+            exchange: exchange.clone(),
             export_proxy,
             log_dir: log_dir.clone(),
             children,
@@ -117,9 +136,28 @@ impl Cluster {
             &data.redis,
             "--mysql-url",
             &data.mysql,
+            "--amqp-url",
+            &data.amqp,
+            "--exchange",
+            &exchange,
         ];
         let child = spawn(exe, &log_dir, "server3", &s3_args, Some(&endpoint))?;
         cluster.children.push(("server3", child));
+        let worker_args = [
+            "worker",
+            "--admin-listen",
+            &worker_admin.to_string(),
+            "--server1",
+            &server1,
+            "--redis-url",
+            &data.redis,
+            "--amqp-url",
+            &data.amqp,
+            "--exchange",
+            &exchange,
+        ];
+        let child = spawn(exe, &log_dir, "worker", &worker_args, Some(&endpoint))?;
+        cluster.children.push(("worker", child));
         let s2_args = [
             "server2",
             "--listen",
@@ -144,7 +182,14 @@ impl Cluster {
         wait_listening("server3", s3_admin, &mut cluster).await?;
         wait_listening("server2", s2, &mut cluster).await?;
         wait_listening("server1", s1, &mut cluster).await?;
+        wait_listening("worker", worker_admin, &mut cluster).await?;
         Ok(cluster)
+    }
+
+    /// `text` with this cluster's run id replaced by `{run}`: trees name the exchange and
+    /// queues `orders-{run}`, whichever cluster they come from.
+    pub fn normalise(&self, text: &str) -> String {
+        text.replace(&self.run_id, "{run}")
     }
 
     /// Cuts the services off from the collector (`false`) or reconnects them (`true`).

@@ -111,6 +111,33 @@ impl<'c> Driver<'c> {
         Ok(())
     }
 
+    /// Switches the worker's loyalty consumer on or off (off: a backlog builds in RabbitMQ).
+    pub async fn set_consuming(&self, on: bool) -> anyhow::Result<()> {
+        let url = format!("{}/admin/consuming", self.cluster.worker_admin);
+        let r = self
+            .plain
+            .put(&url)
+            .body(if on { "on" } else { "off" })
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("PUT {url}: {e}"))?;
+        anyhow::ensure!(r.status().is_success(), "PUT {url} answered {}", r.status());
+        Ok(())
+    }
+
+    /// The worker's queues as RabbitMQ counts them: `{"loyalty": {"ready": n, ...}, ...}`.
+    pub async fn queues(&self) -> anyhow::Result<Value> {
+        let url = format!("{}/admin/queues", self.cluster.worker_admin);
+        let r = self
+            .plain
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("GET {url}: {e}"))?;
+        anyhow::ensure!(r.status().is_success(), "GET {url} answered {}", r.status());
+        Ok(r.json().await?)
+    }
+
     /// The export counters of the service at `base`.
     pub async fn stats(&self, base: &str) -> anyhow::Result<Value> {
         let url = format!("{base}/admin/stats");

@@ -1,5 +1,5 @@
-//! The scenario runner behind `tracer-demo run`: it starts the collector and the three services
-//! as separate processes, plays each scenario, waits until its trace is complete in the
+//! The scenario runner behind `tracer-demo run`: it starts the collector, the three services and
+//! the worker as separate processes, plays each scenario, waits until its trace is complete in the
 //! collector, checks the trace's shape, and prints a result table and each trace's waterfall.
 
 pub mod cluster;
@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub redis_url: String,
     /// MySQL URL.
     pub mysql_url: String,
+    /// RabbitMQ URL.
+    pub amqp_url: String,
     /// Extra arguments of the collector process: `--forward-otlp URL`, `--forward-protocol P`.
     pub forward: Vec<String>,
     /// The file keeping the last run's latencies ([`history::history_path`] when `None`).
@@ -119,9 +121,10 @@ pub async fn run(options: RunOptions) -> anyhow::Result<bool> {
     let data = DataUrls {
         redis: options.redis_url.clone(),
         mysql: options.mysql_url.clone(),
+        amqp: options.amqp_url.clone(),
     };
     let started = Instant::now();
-    eprintln!("starting the collector, server1, server2 and server3 ...");
+    eprintln!("starting the collector, server1, server2, server3 and the worker ...");
     let cluster = Cluster::start_with(&exe, &data, &options.forward).await?;
     eprintln!(
         "ready in {:.1} s; the UI is at {}",
@@ -253,7 +256,9 @@ pub async fn run_scenario(driver: &Driver<'_>, scenario: &'static Scenario) -> O
         outcome.spans = spans.len();
         outcome.errors = spans.iter().filter(|s| s.error).count();
         outcome.duration_us = trace.spans.iter().map(|s| s.duration).max().unwrap_or(0);
-        outcome.tree = scenario.format().render_spans(&spans);
+        outcome.tree = driver
+            .cluster
+            .normalise(&scenario.format().render_spans(&spans));
     }
     match (&trace, played.expect_spans) {
         (None, true) => outcome.problems.push(format!(
@@ -309,7 +314,10 @@ async fn wait_for_tree(
         }
         let rendered = trace
             .as_ref()
-            .map(|t| scenario.format().render_spans(&collect::tree_spans(t)))
+            .map(|t| {
+                let rendered = scenario.format().render_spans(&collect::tree_spans(t));
+                driver.cluster.normalise(&rendered)
+            })
             .unwrap_or_default();
         let matches = !rendered.is_empty() && tree_diff(&rendered, scenario.expected).is_none();
         last = trace;

@@ -1,4 +1,4 @@
-//! Scenarios without a fault: the cache path (miss, then hit), an order through every edge, and a product that does not exist.
+//! Scenarios without a fault: the cache path (miss, then hit), an order through every edge (the broker's too), and a product that does not exist.
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -43,8 +43,8 @@ pub static CACHE_MISS_THEN_HIT: Scenario = Scenario {
 /// `place-order`.
 pub static PLACE_ORDER: Scenario = Scenario {
     name: "place-order",
-    summary: "an order of two products: server3 prices each by calling server2 back, which calls server1 back",
-    shows: "all five edges in one tree: client, server1 -http-> server2 -gRPC-> server3 -> MySQL, server3 -> server2 -> server1",
+    summary: "an order of two products: server3 prices each by calling server2 back, which calls server1 back, stores the order and publishes `order.placed` to RabbitMQ; the worker consumes it, calls server1 back and updates Redis",
+    shows: "every edge in one tree: client, server1 -http-> server2 -gRPC-> server3 -> MySQL, server3 -> server2 -> server1, and across the broker server3's producer span -> the worker's consumer span -> server1 and Redis",
     expected: r#"
         client internal place-order
           client client POST http.response.status_code=200
@@ -65,6 +65,11 @@ pub static PLACE_ORDER: Scenario = Scenario {
                           server2 client GET http.response.status_code=200
                             server1 server GET /customers/{name} http.response.status_code=200 demo.customer=alice
                       server3 client INSERT demo_orders
+                      server3 producer send orders-{run}
+                        worker consumer process orders-{run}.loyalty demo.customer=alice tracer.messaging.delivery_count=1 events=[tracer.messaging.settle]
+                          worker client GET http.response.status_code=200
+                            server1 server GET /customers/{name} http.response.status_code=200 demo.customer=alice
+                          worker client HINCRBY
     "#,
     injected_by: "no fault (`src/server3.rs` `Server3::place_order`)",
     concurrent: true,

@@ -10,7 +10,8 @@
 //!
 //! Scenarios live by group, one module each, with each scenario's data, play and checks side by
 //! side: [`cache`], [`redis_faults`], [`sql_faults`], [`rpc_faults`], [`call_backs`],
-//! [`context`] (baggage, the switch, sampling) and [`collector`]. [`CATALOGUE`] lists them in the
+//! [`context`] (baggage, the switch, sampling), [`collector`] and [`messaging`] (orders through
+//! RabbitMQ). [`CATALOGUE`] lists them in the
 //! order they are played. This module holds what they share: the types, the plays of one plain
 //! request ([`Play::Get`], [`Play::Post`]) and the span lookups the checks use.
 
@@ -18,6 +19,7 @@ pub mod cache;
 pub mod call_backs;
 pub mod collector;
 pub mod context;
+pub mod messaging;
 pub mod redis_faults;
 pub mod rpc_faults;
 pub mod sql_faults;
@@ -37,6 +39,8 @@ pub const ATTRIBUTES: &[&str] = &[
     "db.response.status_code",
     "error.type",
     "demo.customer",
+    "tracer.messaging.delivery_count",
+    "messaging.batch.message_count",
 ];
 
 /// What a play produced.
@@ -304,5 +308,10 @@ pub static CATALOGUE: &[&Scenario] = &[
     &context::TRACING_OFF_SERVER2,
     &context::UNSAMPLED,
     &collector::COLLECTOR_DOWN,
+    &messaging::BROKER_DOWN_AT_PUBLISH,
+    &messaging::SLOW_CONSUMER,
+    &messaging::POISON_MESSAGE,
+    &messaging::BATCH_CONSUMER,
+    &messaging::CONSUMER_LAG,
     &rpc_faults::HTTP_503_GIVES_UP,
 ];
