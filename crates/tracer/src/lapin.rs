@@ -128,28 +128,25 @@ impl TracedChannel {
             "" => DEFAULT_EXCHANGE,
             name => name,
         };
-        let mut attributes = vec![
-            KeyValue::new(MESSAGING_SYSTEM, "rabbitmq"),
-            KeyValue::new(MESSAGING_DESTINATION_NAME, destination.to_owned()),
-            KeyValue::new(MESSAGING_OPERATION_NAME, "publish"),
-            KeyValue::new(MESSAGING_OPERATION_TYPE, "send"),
-            KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, messaging::size(payload.len())),
-        ];
-        if !routing_key.as_str().is_empty() {
-            attributes.push(KeyValue::new(
-                MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
-                routing_key.as_str().to_owned(),
-            ));
-        }
-        if let Some(id) = properties.message_id() {
-            attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.as_str().to_owned()));
-        }
-        let (cx, started) = messaging::start_send(
-            &self.tracer,
-            SpanKind::Producer,
-            format!("send {destination}"),
-            attributes,
-        );
+        let (cx, started) = messaging::start_send(&self.tracer, SpanKind::Producer, || {
+            let mut attributes = vec![
+                KeyValue::new(MESSAGING_SYSTEM, "rabbitmq"),
+                KeyValue::new(MESSAGING_DESTINATION_NAME, destination.to_owned()),
+                KeyValue::new(MESSAGING_OPERATION_NAME, "publish"),
+                KeyValue::new(MESSAGING_OPERATION_TYPE, "send"),
+                KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, messaging::size(payload.len())),
+            ];
+            if !routing_key.as_str().is_empty() {
+                attributes.push(KeyValue::new(
+                    MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
+                    routing_key.as_str().to_owned(),
+                ));
+            }
+            if let Some(id) = properties.message_id() {
+                attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.as_str().to_owned()));
+            }
+            (format!("send {destination}"), attributes)
+        });
         let mut headers = properties.headers().clone().unwrap_or_default();
         self.tracer
             .inject(&cx, &mut AmqpHeaderInjector(&mut headers));
@@ -173,30 +170,33 @@ pub fn inject(tracer: &Tracer, cx: &Context, headers: &mut FieldTable) {
 
 /// Starts the CONSUMER span `process {queue}` of one delivery consumed from `queue`.
 pub fn process(tracer: &Tracer, delivery: &Delivery, queue: &str) -> ProcessSpan {
-    let mut attributes = vec![
-        KeyValue::new(MESSAGING_SYSTEM, "rabbitmq"),
-        KeyValue::new(MESSAGING_DESTINATION_NAME, queue.to_owned()),
-        KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
-        KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
-        KeyValue::new(
-            MESSAGING_MESSAGE_BODY_SIZE,
-            messaging::size(delivery.data.len()),
-        ),
-        KeyValue::new(
-            MESSAGING_RABBITMQ_MESSAGE_DELIVERY_TAG,
-            i64::try_from(delivery.delivery_tag).unwrap_or(i64::MAX),
-        ),
-        KeyValue::new(TRACER_MESSAGING_DELIVERY_COUNT, delivery_count(delivery)),
-    ];
-    if !delivery.routing_key.as_str().is_empty() {
-        attributes.push(KeyValue::new(
-            MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
-            delivery.routing_key.as_str().to_owned(),
-        ));
-    }
-    if let Some(id) = delivery.properties.message_id() {
-        attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.as_str().to_owned()));
-    }
+    let attributes = || {
+        let mut attributes = vec![
+            KeyValue::new(MESSAGING_SYSTEM, "rabbitmq"),
+            KeyValue::new(MESSAGING_DESTINATION_NAME, queue.to_owned()),
+            KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
+            KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
+            KeyValue::new(
+                MESSAGING_MESSAGE_BODY_SIZE,
+                messaging::size(delivery.data.len()),
+            ),
+            KeyValue::new(
+                MESSAGING_RABBITMQ_MESSAGE_DELIVERY_TAG,
+                i64::try_from(delivery.delivery_tag).unwrap_or(i64::MAX),
+            ),
+            KeyValue::new(TRACER_MESSAGING_DELIVERY_COUNT, delivery_count(delivery)),
+        ];
+        if !delivery.routing_key.as_str().is_empty() {
+            attributes.push(KeyValue::new(
+                MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
+                delivery.routing_key.as_str().to_owned(),
+            ));
+        }
+        if let Some(id) = delivery.properties.message_id() {
+            attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.as_str().to_owned()));
+        }
+        attributes
+    };
     messaging::process_one(
         tracer,
         SpanKind::Consumer,
@@ -209,16 +209,18 @@ pub fn process(tracer: &Tracer, delivery: &Delivery, queue: &str) -> ProcessSpan
 /// Starts the CONSUMER span of a batch of deliveries from `queue`: a new trace linked to each
 /// delivery's creation context, with `messaging.batch.message_count`.
 pub fn process_batch(tracer: &Tracer, deliveries: &[Delivery], queue: &str) -> ProcessSpan {
-    let attributes = vec![
-        KeyValue::new(MESSAGING_SYSTEM, "rabbitmq"),
-        KeyValue::new(MESSAGING_DESTINATION_NAME, queue.to_owned()),
-        KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
-        KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
-        KeyValue::new(
-            MESSAGING_BATCH_MESSAGE_COUNT,
-            messaging::size(deliveries.len()),
-        ),
-    ];
+    let attributes = || {
+        vec![
+            KeyValue::new(MESSAGING_SYSTEM, "rabbitmq"),
+            KeyValue::new(MESSAGING_DESTINATION_NAME, queue.to_owned()),
+            KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
+            KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
+            KeyValue::new(
+                MESSAGING_BATCH_MESSAGE_COUNT,
+                messaging::size(deliveries.len()),
+            ),
+        ]
+    };
     let extractors: Vec<AmqpHeaderExtractor<'_>> = deliveries
         .iter()
         .map(|d| AmqpHeaderExtractor(d.properties.headers().as_ref()))

@@ -535,6 +535,22 @@ impl Browser {
 
     /// Sends a WebDriver request on the driver (not session) URL; returns `value`.
     async fn raw(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        match self.try_raw(method, path, body).await {
+            Ok(v) => v,
+            Err((status, v)) => panic!(
+                "webdriver {method} {path} failed ({status}): {} {}",
+                v["value"]["error"], v["value"]["message"]
+            ),
+        }
+    }
+
+    /// [`Self::raw`], answering a failed request's status and body instead of panicking.
+    async fn try_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (reqwest::StatusCode, Value)> {
         let url = format!("{}{path}", self.driver_url);
         let request = match method {
             "GET" => self.client.get(&url),
@@ -552,12 +568,9 @@ impl Browser {
         let status = response.status();
         let v = response.json_value().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            panic!(
-                "webdriver {method} {path} failed ({status}): {} {}",
-                v["value"]["error"], v["value"]["message"]
-            );
+            return Err((status, v));
         }
-        v["value"].clone()
+        Ok(v["value"].clone())
     }
 
     /// The text of an open `alert`/`confirm`/`prompt` dialog, if one is open.
@@ -683,10 +696,24 @@ impl Browser {
     }
 
     /// Clicks an element (a real pointer click through WebDriver).
+    /// Clicks the element `css` selects. A page that redraws while it loads (the trace page
+    /// appends rows every 200 ms) may replace the element between the look-up and the click:
+    /// then it is looked up again, a few times, as a user's click lands on what is there.
     pub(crate) async fn click(&self, css: &str) {
-        let el = self.find(css).await;
-        self.cmd("POST", &format!("/element/{}/click", el.0), json!({}))
-            .await;
+        for attempt in 1.. {
+            let el = self.find(css).await;
+            let path = format!("/session/{}/element/{}/click", self.session, el.0);
+            match self.try_raw("POST", &path, Some(json!({}))).await {
+                Ok(_) => return,
+                Err((_, v)) if v["value"]["error"] == "stale element reference" && attempt < 5 => {
+                    continue;
+                }
+                Err((status, v)) => panic!(
+                    "webdriver POST {path} failed ({status}): {} {}",
+                    v["value"]["error"], v["value"]["message"]
+                ),
+            }
+        }
     }
 
     /// Clears an input and types text into it.

@@ -157,12 +157,13 @@ impl fmt::Debug for ProcessSpan {
     }
 }
 
-/// Starts the consumer span of one message whose headers `extractor` reads.
+/// Starts the consumer span of one message whose headers `extractor` reads; `attributes` is
+/// called only when a span is made.
 pub(crate) fn process_one(
     tracer: &Tracer,
     kind: SpanKind,
     destination: &str,
-    attributes: Vec<KeyValue>,
+    attributes: impl FnOnce() -> Vec<KeyValue>,
     extractor: &dyn Extractor,
 ) -> ProcessSpan {
     let parent = tracer.extract(extractor);
@@ -174,7 +175,7 @@ pub(crate) fn process_one(
     }
     let builder = SpanBuilder::from_name(format!("process {destination}"))
         .with_kind(kind)
-        .with_attributes(attributes);
+        .with_attributes(attributes());
     match tracer.start_span(builder, &parent) {
         Some(span) => ProcessSpan {
             cx: parent.with_span(span),
@@ -192,7 +193,7 @@ pub(crate) fn process_one(
 pub(crate) fn process_batch<'a>(
     tracer: &Tracer,
     destination: &str,
-    attributes: Vec<KeyValue>,
+    attributes: impl FnOnce() -> Vec<KeyValue>,
     extractors: impl Iterator<Item = &'a dyn Extractor>,
 ) -> ProcessSpan {
     if !tracer.is_enabled() {
@@ -209,7 +210,7 @@ pub(crate) fn process_batch<'a>(
         .collect();
     let builder = SpanBuilder::from_name(format!("process {destination}"))
         .with_kind(SpanKind::Consumer)
-        .with_attributes(attributes)
+        .with_attributes(attributes())
         .with_links(links);
     let root = Context::new();
     match tracer.start_span(builder, &root) {
@@ -226,16 +227,18 @@ pub(crate) fn process_batch<'a>(
 
 /// Starts a producer (or request client) span under the current context; returns the context
 /// to inject into the message (the current one while switched off) and whether a span was made.
+/// `describe` gives the span's name and attributes; it is called only when a span is made, so
+/// a switched-off tracer builds neither.
 pub(crate) fn start_send(
     tracer: &Tracer,
     kind: SpanKind,
-    name: String,
-    attributes: Vec<KeyValue>,
+    describe: impl FnOnce() -> (String, Vec<KeyValue>),
 ) -> (Context, bool) {
     let parent = Context::current();
     if !tracer.is_enabled() {
         return (parent, false);
     }
+    let (name, attributes) = describe();
     let builder = SpanBuilder::from_name(name)
         .with_kind(kind)
         .with_attributes(attributes);

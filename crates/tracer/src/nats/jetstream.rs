@@ -74,13 +74,12 @@ impl TracedContext {
         payload: Bytes,
     ) -> Result<PublishAck, PublishError> {
         let subject = subject.to_subject();
-        let attributes = attributes(&subject, "publish", "send", &headers, payload.len());
-        let (cx, started) = messaging::start_send(
-            &self.tracer,
-            SpanKind::Producer,
-            format!("send {}", subject.as_str()),
-            attributes,
-        );
+        let (cx, started) = messaging::start_send(&self.tracer, SpanKind::Producer, || {
+            (
+                format!("send {}", subject.as_str()),
+                attributes(&subject, "publish", "send", &headers, payload.len()),
+            )
+        });
         self.tracer
             .inject(&cx, &mut NatsHeaderInjector(&mut headers));
         let result = async {
@@ -127,25 +126,28 @@ fn publish_error(kind: PublishErrorKind) -> &'static str {
 
 /// Starts the CONSUMER span of a message read from a JetStream consumer.
 pub fn process(tracer: &Tracer, message: &Message) -> ProcessSpan {
-    let mut attributes = received(message);
-    if let Ok(info) = message.info() {
-        attributes.push(KeyValue::new(
-            MESSAGING_CONSUMER_GROUP_NAME,
-            info.consumer.to_owned(),
-        ));
-        attributes.push(KeyValue::new(
-            TRACER_NATS_JETSTREAM_STREAM,
-            info.stream.to_owned(),
-        ));
-        attributes.push(KeyValue::new(
-            TRACER_NATS_JETSTREAM_SEQUENCE,
-            i64::try_from(info.stream_sequence).unwrap_or(i64::MAX),
-        ));
-        attributes.push(KeyValue::new(
-            TRACER_MESSAGING_DELIVERY_COUNT,
-            info.delivered,
-        ));
-    }
+    let attributes = || {
+        let mut attributes = received(message);
+        if let Ok(info) = message.info() {
+            attributes.push(KeyValue::new(
+                MESSAGING_CONSUMER_GROUP_NAME,
+                info.consumer.to_owned(),
+            ));
+            attributes.push(KeyValue::new(
+                TRACER_NATS_JETSTREAM_STREAM,
+                info.stream.to_owned(),
+            ));
+            attributes.push(KeyValue::new(
+                TRACER_NATS_JETSTREAM_SEQUENCE,
+                i64::try_from(info.stream_sequence).unwrap_or(i64::MAX),
+            ));
+            attributes.push(KeyValue::new(
+                TRACER_MESSAGING_DELIVERY_COUNT,
+                info.delivered,
+            ));
+        }
+        attributes
+    };
     messaging::process_one(
         tracer,
         SpanKind::Consumer,

@@ -123,13 +123,12 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<(), async_nats::PublishError> {
         let subject = subject.to_subject();
-        let attributes = attributes(&subject, "publish", "send", &headers, payload.len());
-        let (cx, started) = messaging::start_send(
-            &self.tracer,
-            SpanKind::Producer,
-            send_name(&subject),
-            attributes,
-        );
+        let (cx, started) = messaging::start_send(&self.tracer, SpanKind::Producer, || {
+            (
+                send_name(&subject),
+                attributes(&subject, "publish", "send", &headers, payload.len()),
+            )
+        });
         self.tracer
             .inject(&cx, &mut NatsHeaderInjector(&mut headers));
         let result = self
@@ -160,13 +159,12 @@ impl TracedClient {
         payload: Bytes,
     ) -> Result<Message, async_nats::RequestError> {
         let subject = subject.to_subject();
-        let attributes = attributes(&subject, "request", "send", &headers, payload.len());
-        let (cx, started) = messaging::start_send(
-            &self.tracer,
-            SpanKind::Client,
-            format!("send {}", subject.as_str()),
-            attributes,
-        );
+        let (cx, started) = messaging::start_send(&self.tracer, SpanKind::Client, || {
+            (
+                format!("send {}", subject.as_str()),
+                attributes(&subject, "request", "send", &headers, payload.len()),
+            )
+        });
         self.tracer
             .inject(&cx, &mut NatsHeaderInjector(&mut headers));
         let result = self
@@ -194,13 +192,16 @@ pub fn process(tracer: &Tracer, message: &Message, queue_group: Option<&str>) ->
     } else {
         SpanKind::Consumer
     };
-    let mut attributes = received(message);
-    if let Some(group) = queue_group {
-        attributes.push(KeyValue::new(
-            MESSAGING_CONSUMER_GROUP_NAME,
-            group.to_owned(),
-        ));
-    }
+    let attributes = || {
+        let mut attributes = received(message);
+        if let Some(group) = queue_group {
+            attributes.push(KeyValue::new(
+                MESSAGING_CONSUMER_GROUP_NAME,
+                group.to_owned(),
+            ));
+        }
+        attributes
+    };
     messaging::process_one(
         tracer,
         kind,
@@ -213,16 +214,18 @@ pub fn process(tracer: &Tracer, message: &Message, queue_group: Option<&str>) ->
 /// Starts the CONSUMER span of a batch read from `subject`: a new trace linked to each message's
 /// creation context, with `messaging.batch.message_count`.
 pub fn process_batch(tracer: &Tracer, subject: &str, messages: &[Message]) -> ProcessSpan {
-    let attributes = vec![
-        KeyValue::new(MESSAGING_SYSTEM, "nats"),
-        KeyValue::new(MESSAGING_DESTINATION_NAME, subject.to_owned()),
-        KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
-        KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
-        KeyValue::new(
-            MESSAGING_BATCH_MESSAGE_COUNT,
-            messaging::size(messages.len()),
-        ),
-    ];
+    let attributes = || {
+        vec![
+            KeyValue::new(MESSAGING_SYSTEM, "nats"),
+            KeyValue::new(MESSAGING_DESTINATION_NAME, subject.to_owned()),
+            KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
+            KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
+            KeyValue::new(
+                MESSAGING_BATCH_MESSAGE_COUNT,
+                messaging::size(messages.len()),
+            ),
+        ]
+    };
     let extractors: Vec<NatsHeaderExtractor<'_>> = messages
         .iter()
         .map(|m| NatsHeaderExtractor(m.headers.as_ref()))
