@@ -245,6 +245,39 @@ fn shutdown_against_a_collector_that_never_answers_reports_the_unflushed_count()
     drop(listener);
 }
 
+/// Batches left in an export round whose time the first batch used up are not sent, and the
+/// warning says that, not "no answer within 0ns" (what it read while they were handed to the
+/// exporter with no time left).
+#[test]
+fn batches_left_after_a_rounds_time_is_spent_are_reported_as_not_sent() {
+    // Accepts connections and never answers: the first batch of the round takes all its time.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = endpoint(Protocol::HttpProtobuf, listener.local_addr().unwrap());
+    let guard = builder(Protocol::HttpProtobuf, &url)
+        .otlp_timeout(Duration::from_secs(30))
+        .max_export_batch_size(NonZeroUsize::new(2).unwrap())
+        .export_timeout(Duration::from_millis(300))
+        .loss_warning_interval(Duration::from_millis(100))
+        .shutdown_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    make_spans(guard.tracer(), 7);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let not_sent = "not sent: the earlier batches of this export round used up its time";
+    while lines_with(&url).iter().all(|l| !l.contains(not_sent)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning says the batches were not sent: {:#?}",
+            lines_with(&url)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lines = lines_with(&url);
+    assert!(lines.iter().all(|l| !l.contains("0ns")), "{lines:#?}");
+    drop(guard);
+    drop(listener);
+}
+
 #[test]
 fn dropping_the_guard_warns_how_many_spans_were_not_exported() {
     let (addr, _reserved) = closed_port();

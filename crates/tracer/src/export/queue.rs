@@ -302,15 +302,25 @@ impl<E: SpanExporter> Worker<E> {
             .saturating_duration_since(Instant::now())
             .min(self.batch.export_timeout);
         self.counters.in_flight.store(count, Ordering::Relaxed);
-        let result = self
-            .runtime
-            .block_on(async { tokio::time::timeout(budget, self.exporter.export(batch)).await });
-        pending.reserve(self.batch.max_export_batch_size.get());
-        let error = match result {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!("no answer within {budget:?}")),
+        let error = if budget.is_zero() {
+            // Earlier batches of this round (a drain, a shutdown) spent its time: this one is
+            // not sent at all, and the error says so rather than "no answer within 0ns".
+            drop(batch);
+            Some(format!(
+                "not sent: the earlier batches of this export round used up its time ({:?})",
+                self.batch.export_timeout
+            ))
+        } else {
+            let result = self.runtime.block_on(async {
+                tokio::time::timeout(budget, self.exporter.export(batch)).await
+            });
+            match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some(format!("no answer within {budget:?}")),
+            }
         };
+        pending.reserve(self.batch.max_export_batch_size.get());
         let ok = match error {
             None => {
                 self.counters.exported.fetch_add(count, Ordering::Relaxed);
