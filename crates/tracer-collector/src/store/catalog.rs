@@ -343,6 +343,21 @@ impl Catalog {
         )
     }
 
+    /// Calls `f` with every name symbol the processes and scopes hold (service names and
+    /// attribute keys), for a sweep of the names table.
+    pub(crate) fn for_each_sym(&self, mut f: impl FnMut(Sym)) {
+        let processes = self.processes.read().unwrap_or_else(|e| e.into_inner());
+        for entry in processes.items.values() {
+            f(entry.item.service);
+            entry.item.attributes().for_each(|(key, _)| f(key));
+        }
+        drop(processes);
+        let scopes = self.scopes.read().unwrap_or_else(|e| e.into_inner());
+        for entry in scopes.items.values() {
+            entry.item.attributes().for_each(|(key, _)| f(key));
+        }
+    }
+
     pub(crate) fn bytes(&self) -> usize {
         self.processes
             .read()

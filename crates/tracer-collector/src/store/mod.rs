@@ -26,9 +26,11 @@
 //! string values that repeat across spans as references into a bounded value dictionary, the
 //! others inline), plus its trace's share of the map and index entries; see
 //! `docs/bench/collector.md` for measured figures. What spans share counts towards the byte
-//! budget too: the value dictionary and the table of names (each capped at an eighth of the
-//! budget, never shrinking; past the cap new entries are stored inline or as a placeholder), and
-//! the resources and scopes, which are freed with the last span that uses them.
+//! budget too: the value dictionary (capped at an eighth of the budget, never shrinking; past the
+//! cap new values are stored inline), the table of names (capped at an eighth too, past it a new
+//! name is stored as a placeholder; names no stored span uses are freed by a sweep, see
+//! `intern.rs`), and the resources and scopes, which are freed with the last span that uses
+//! them.
 //!
 //! Reading: a search walks the time index in slices ([`SCAN_SLICE_TRACES`] traces or
 //! [`SCAN_SLICE_TIME`]), taking the read lock once per slice, so an insert waits at most one
@@ -75,7 +77,7 @@ pub use prepare::PreparedBatch;
 use batch::{SpanKind, StatusCode};
 pub(crate) use catalog::{Catalog, CatalogRefs};
 use fxhash::FxHashMap;
-pub(crate) use intern::{InternReader, Interner, Sym};
+pub(crate) use intern::{InternReader, Interner, NameLease, Sym};
 /// For tests that build span records by hand (`query::tree_stream`).
 #[cfg(test)]
 pub(crate) use span::RecordFields;
@@ -146,6 +148,8 @@ pub struct StoreStats {
     /// Service, operation or attribute key names stored as a placeholder because the table of
     /// names was full (a client putting ids into names); zero in a healthy deployment.
     pub dropped_names: u64,
+    /// Names freed since start because no stored span, resource or scope used them any more.
+    pub freed_names: u64,
 }
 
 /// Trace search conditions. A trace matches when one of its spans meets every condition.
@@ -223,6 +227,9 @@ pub struct StoredTrace {
     pub(crate) spans: Box<[SpanRecord]>,
     /// The packed data of the spans.
     pub(crate) data: Box<[u8]>,
+    /// Keeps the names the spans refer to from being given to other strings while the copy
+    /// lives.
+    _names: NameLease,
 }
 
 impl StoredTrace {
@@ -297,11 +304,12 @@ impl TraceEntry {
         TRACE_OVERHEAD + std::mem::size_of_val::<[SpanRecord]>(&self.spans) + self.data.len()
     }
 
-    fn stored(&self, trace_id: u128) -> StoredTrace {
+    fn stored(&self, trace_id: u128, names: NameLease) -> StoredTrace {
         StoredTrace {
             trace_id,
             spans: self.spans.clone(),
             data: self.data.clone(),
+            _names: names,
         }
     }
 }
@@ -318,6 +326,9 @@ struct Inner {
     traces: FxHashMap<u128, TraceEntry>,
     /// Trace ids in arrival order of their first span; the front is evicted first.
     arrival: VecDeque<u128>,
+    /// Ids popped from the front of `arrival` since start, so a position in it can be named
+    /// across evictions (`popped + index`).
+    popped: u64,
     /// (trace start, trace id) -> bit set of the trace's services (bit = symbol % 64), so a
     /// search by service skips most other traces without looking them up.
     by_start: BTreeMap<(u64, u128), u64>,
@@ -396,6 +407,7 @@ impl Store {
             value_dict_bytes: self.values.bytes() as u64,
             value_dict_entries: self.values.len() as u64,
             dropped_names: self.interner.overflowed(),
+            freed_names: self.interner.swept(),
         }
     }
 
@@ -413,8 +425,8 @@ impl Store {
     pub fn insert(&self, mut batch: PreparedBatch) {
         // Group the spans of each trace so each trace grows once, to its exact size.
         batch.spans.sort_by_key(|(trace_id, _)| *trace_id);
-        let mut inner = self.write();
-        let inner = &mut *inner;
+        let mut guard = self.write();
+        let inner = &mut *guard;
         inner.rejected_spans += batch.rejected;
         inner.received_spans += batch.spans.len() as u64;
         let mut next = 0;
@@ -486,8 +498,9 @@ impl Store {
             }
         }
         self.catalog.settle(&batch.refs);
-        // The value dictionary and the names never shrink, but each is capped at an eighth of
-        // the byte budget; resources and scopes shrink as their last spans are evicted.
+        // The value dictionary never shrinks and the names shrink only by a sweep (below), each
+        // capped at an eighth of the byte budget; resources and scopes shrink as their last
+        // spans are evicted.
         let max_bytes = self.limits.max_bytes.get();
         let fixed = self.values.bytes() + self.interner.bytes();
         let mut catalog_bytes = self.catalog.bytes();
@@ -497,6 +510,7 @@ impl Store {
             let Some(trace_id) = inner.arrival.pop_front() else {
                 break;
             };
+            inner.popped += 1;
             let Some(entry) = inner.traces.remove(&trace_id) else {
                 continue;
             };
@@ -524,10 +538,61 @@ impl Store {
             }
             catalog_bytes -= self.catalog.settle(&refs).min(catalog_bytes);
         }
+        drop(guard);
+        // The batch's lease on its names goes before a sweep looks for leases.
+        drop(batch);
+        if self.interner.sweep_due() {
+            self.sweep_names();
+        }
+    }
+
+    /// Frees the names no stored span and no resource or scope uses any more, when the sweep
+    /// the interner started may mark (see `intern.rs`). Walks the traces in arrival order in
+    /// slices of [`SCAN_SLICE_TRACES`], taking the read lock once per slice: a trace that
+    /// arrives during the walk was prepared in the sweep's new epoch, and its names are kept
+    /// by their marks.
+    fn sweep_names(&self) {
+        let Some(epoch) = self.interner.sweep_ready() else {
+            return;
+        };
+        let n = self.interner.len();
+        let mut live = vec![0u64; n.div_ceil(64)];
+        let mut mark = |sym: Sym| {
+            if let Some(word) = live.get_mut(sym.0 as usize / 64) {
+                *word |= 1 << (sym.0 % 64);
+            }
+        };
+        self.catalog.for_each_sym(&mut mark);
+        let mut position = 0u64;
+        loop {
+            let inner = self.read();
+            let start = position.saturating_sub(inner.popped) as usize;
+            let ids = inner.arrival.range(start.min(inner.arrival.len())..);
+            let mut seen = 0;
+            for trace_id in ids.take(SCAN_SLICE_TRACES) {
+                seen += 1;
+                let Some(entry) = inner.traces.get(trace_id) else {
+                    continue;
+                };
+                for span in span_refs(&entry.spans, &entry.data) {
+                    mark(span.service);
+                    mark(span.name);
+                    span.for_each_key(&mut mark);
+                }
+            }
+            position = inner.popped + (start + seen) as u64;
+            if seen < SCAN_SLICE_TRACES {
+                break;
+            }
+            drop(inner);
+            std::thread::yield_now();
+        }
+        self.interner.finish_sweep(&live, epoch);
     }
 
     /// Service names with at least one stored span, sorted.
     pub fn services(&self) -> Vec<String> {
+        let _names = self.interner.reader_lease();
         let syms: Vec<Sym> = self.read().services.keys().copied().collect();
         let names = self.interner.reader();
         let mut out: Vec<String> = syms.iter().map(|&s| names.get(s).to_owned()).collect();
@@ -538,6 +603,7 @@ impl Store {
     /// Operations (name, span kind) of `service`, or of every service, sorted, optionally
     /// restricted to one span kind.
     pub fn operations(&self, service: Option<&str>, kind: Option<u8>) -> Vec<(String, u8)> {
+        let _names = self.interner.reader_lease();
         let service = match service {
             Some(name) => match self.interner.lookup(name) {
                 Some(sym) => Some(sym),
@@ -569,8 +635,12 @@ impl Store {
 
     /// The trace with this id.
     pub fn trace(&self, trace_id: u128) -> Option<StoredTrace> {
+        let names = self.interner.reader_lease();
         let inner = self.read();
-        inner.traces.get(&trace_id).map(|t| t.stored(trace_id))
+        inner
+            .traces
+            .get(&trace_id)
+            .map(|t| t.stored(trace_id, names))
     }
 
     /// Traces matching `query`, newest first (at most `query.limit` when it is not 0).
@@ -593,6 +663,7 @@ impl Store {
         query: &TraceQuery,
         deadline: Option<std::time::Instant>,
     ) -> Option<Vec<u128>> {
+        let _names = self.interner.reader_lease();
         let Some(compiled) = self.compile(query) else {
             return Some(Vec::new());
         };
@@ -653,6 +724,7 @@ impl Store {
     /// Service call edges from spans whose parent belongs to another service, over traces that
     /// started in `[start_ns, end_ns]`; sorted by parent, then child.
     pub fn dependencies(&self, start_ns: u64, end_ns: u64) -> Vec<DependencyEdge> {
+        let _names = self.interner.reader_lease();
         let mut counts: FxHashMap<(Sym, Sym), u64> = FxHashMap::default();
         let mut parents: FxHashMap<u64, Sym> = FxHashMap::default();
         let mut cursor = (start_ns, 0u128);

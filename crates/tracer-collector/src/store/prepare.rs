@@ -6,7 +6,7 @@
 
 use super::batch::{KeyValue, Span, SpanBatch};
 use super::catalog::CatalogRefs;
-use super::intern::{InternReader, Sym};
+use super::intern::{InternReader, NameLease, Sym};
 use super::span::{RecordFields, SpanFields, SpanRecord, Value, Writer, bloom_bits};
 use super::values::{EVENT_NAME_KEY, Found, ValueReader};
 use super::{ProcessId, ScopeId, Store, ValueDict};
@@ -42,7 +42,7 @@ impl<'s> Packer<'s> {
 
     /// The symbol of `name` (an attribute key or span name), interning it on first sight.
     pub(crate) fn sym(&mut self, name: &str) -> Sym {
-        if let Some(sym) = self.held().0.lookup(name) {
+        if let Some(sym) = self.held().0.stored(name) {
             return sym;
         }
         self.release();
@@ -86,6 +86,8 @@ pub struct PreparedBatch {
     /// Catalog leases taken while preparing, settled by [`Store::insert`] (or
     /// [`Store::discard`]).
     pub(crate) refs: CatalogRefs,
+    /// Keeps the names the spans refer to from being freed before they are stored.
+    pub(crate) _names: Option<NameLease>,
 }
 
 impl PreparedBatch {
@@ -123,6 +125,7 @@ impl Store {
     /// interner's, catalog's and value dictionary's locks, never the store's.
     pub fn prepare(&self, batch: &SpanBatch<'_>) -> PreparedBatch {
         let mut prepared = PreparedBatch {
+            _names: Some(self.interner.writer_lease()),
             rejected: batch.rejected,
             first_error: batch.first_error.clone(),
             ..PreparedBatch::default()

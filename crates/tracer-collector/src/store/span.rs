@@ -272,6 +272,17 @@ impl<'a> SpanRef<'a> {
         SpanDetail::decode(self.reader(), self.record.start_ns, values)
     }
 
+    /// Calls `f` with every name symbol the packed part refers to: the keys of the span's,
+    /// its events' and its links' attributes (a sweep of the names table marks them).
+    pub(crate) fn for_each_key(&self, mut f: impl FnMut(Sym)) {
+        let detail = self.detail(Resolver::NONE);
+        let events = detail.events.iter().flat_map(|e| &e.attributes);
+        let links = detail.links.iter().flat_map(|l| &l.attributes);
+        for &(key, _) in detail.attributes.iter().chain(events).chain(links) {
+            f(key);
+        }
+    }
+
     /// Iterates over the span attributes without decoding events and links.
     pub(crate) fn attributes(&self, values: Resolver<'a>) -> AttrIter<'a> {
         let mut r = self.reader();
