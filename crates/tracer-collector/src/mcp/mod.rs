@@ -165,14 +165,20 @@ fn check_headers(headers: &HeaderMap) -> Option<Response> {
 
 impl McpState {
     fn open_session(&self) -> String {
-        use std::hash::{BuildHasher, Hasher};
-        // Two independently keyed SipHashes of a nanosecond clock: unguessable enough for an
-        // id that only names a session (the access token is what guards the endpoint).
-        let mut id = String::with_capacity(32);
-        for _ in 0..2 {
+        use std::fmt::Write;
+        // 128 bits from the operating system's random source: a session id cannot be guessed
+        // from another one or from the time it was opened.
+        let mut bytes = [0u8; 16];
+        if getrandom::fill(&mut bytes).is_err() {
+            // No random source (never seen on Linux): a keyed hash of the clock, still unique.
+            use std::hash::{BuildHasher, Hasher};
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
             h.write_u64(crate::query::now_ns());
-            id.push_str(&format!("{:016x}", h.finish()));
+            bytes[..8].copy_from_slice(&h.finish().to_le_bytes());
+        }
+        let mut id = String::with_capacity(32);
+        for b in bytes {
+            let _ = write!(id, "{b:02x}");
         }
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         if sessions.len() >= MAX_SESSIONS {
