@@ -261,6 +261,20 @@ v1 = [
     (4, "frontend"),
     (4, "frontend?spanKind=server"),
     (5, ""),
+    # the collector's own read endpoints on the query port
+    (6, "service=frontend&quantile=0.95&endTs=9999999999999&lookback=3600000&step=60000"),
+    (6, "service=frontend&service=payments&quantile=2&groupByOperation=true&spanKind=server"),
+    (7, "service=frontend&ratePerSecond=true&groupByOperation=1&step=0"),
+    (8, "service=payments&spanKind=SPAN_KIND_SERVER&lookback=-1"),
+    (9, ""),
+    (10, T1H),
+    (10, "zz?x=1"),
+    (11, f"before={T1H}&after={T2H}"),
+    (11, "service=frontend&window=30m&end=9999999999999999"),
+    (11, "beforeStart=1&beforeEnd=2&afterStart=3&afterEnd=4"),
+    (12, f"{T1H}?format=otlp-json"),
+    (12, f"{T1H}?format=html"),
+    (1, f"{T1H}/findings"),
 ]
 write("query_v1", [bytes([i]) + q.encode() for i, q in v1])
 

@@ -5,7 +5,8 @@
 //!
 //! Once per process: a collector whose store holds a few spans (two services, a cross-service
 //! call, attributes, an event, an error status, started a few seconds ago so the default search
-//! window finds them), its [`Collector::api_router`], and a current-thread tokio runtime.
+//! window finds them), its [`Collector::query_router`] (the Jaeger API, the collector's own endpoints
+//! and the UI), and a current-thread tokio runtime.
 //! Input: the first byte picks the endpoint, the rest is its query string, or for
 //! `.../{id}` endpoints the path segment (then an optional `?` and a query string). Bytes a URI
 //! cannot carry are percent-encoded, everything else reaches the handler as written. The
@@ -35,13 +36,23 @@ const TRACE_IDS: [&str; 2] = [
     "0000000000000000000000000000abcd",
 ];
 
-const V1: [&str; 6] = [
+/// The v1 endpoints, then the collector's own read endpoints on the same port (the Jaeger SPM
+/// metrics, the UI's streamed trace, "what got slower", the trace file export; a trace's
+/// findings are `/api/traces/{id}/findings`, reached through the second entry).
+const V1: [&str; 13] = [
     "/api/traces?",
     "/api/traces/",
     "/api/dependencies?",
     "/api/operations?",
     "/api/services/",
     "/api/services?",
+    "/api/metrics/latencies?",
+    "/api/metrics/calls?",
+    "/api/metrics/errors?",
+    "/api/metrics/minstep?",
+    "/api/collector/traces/",
+    "/api/regressions?",
+    "/api/export/",
 ];
 
 const V3: [&str; 5] = [
@@ -84,7 +95,7 @@ fn fixture() -> &'static Fixture {
         assert_eq!(outcome.rejected, 0, "fixture spans: {}", outcome.message);
         Fixture {
             runtime,
-            router: collector.api_router(),
+            router: collector.query_router(),
         }
     })
 }
