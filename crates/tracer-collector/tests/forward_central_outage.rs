@@ -38,10 +38,7 @@ async fn thirty_seconds_without_the_central_collector_lose_nothing_and_are_count
         spans_per_request: 50,
         connections: 2,
         sample: 50,
-        ..LoadOptions::new(
-            Target::Grpc(edge_ports.grpc_url()),
-            edge_ports.query_url(),
-        )
+        ..LoadOptions::new(Target::Grpc(edge_ports.grpc_url()), edge_ports.query_url())
     };
     let load = tokio::spawn(async move { loadgen::run(&options).await });
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -24,8 +24,17 @@ fn trace_export(trace: u128) -> Vec<u8> {
     let base = now_ns() - 5_000_000_000;
     let spans = (1..=SPANS)
         .map(|i| {
-            let mut span = simple_span(trace, i, if i == 1 { 0 } else { 1 }, "GET /orders", base, i, 10);
-            span.attributes.push(s("payload", &format!("{trace:x}-{i}")));
+            let mut span = simple_span(
+                trace,
+                i,
+                if i == 1 { 0 } else { 1 },
+                "GET /orders",
+                base,
+                i,
+                10,
+            );
+            span.attributes
+                .push(s("payload", &format!("{trace:x}-{i}")));
             span
         })
         .collect();
@@ -118,7 +127,10 @@ async fn a_buffer_kept_across_a_sigterm_restart_reaches_the_central_collector_on
     assert_eq!(forward["sent_spans"], accepted, "{stats}");
     assert_eq!(forward["buffered_spans"], 0, "{stats}");
     let wrong = check_central(&central, &traces).await;
-    assert!(wrong.is_empty(), "traces not arrived exactly once: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "traces not arrived exactly once: {wrong:?}"
+    );
     assert_eq!(central.stats().await["spans"], accepted, "nothing twice");
 
     // Sent is done with: a third start has nothing to resend.
@@ -177,7 +189,11 @@ async fn every_span_acknowledged_under_fsync_always_reaches_the_central_collecto
         client.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 100, "only {} exports acknowledged", acked.len());
+    assert!(
+        acked.len() >= 100,
+        "only {} exports acknowledged",
+        acked.len()
+    );
 
     let edge = Process::start(edge_ports, &args, &log).await;
     let stats = edge.stats().await;

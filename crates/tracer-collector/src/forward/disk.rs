@@ -188,11 +188,7 @@ impl DiskBuffer {
             })
             .collect();
         replay.records = records.len() as u64;
-        replay.spans = starts
-            .iter()
-            .flat_map(|s| &s.items)
-            .map(|i| i.spans)
-            .sum();
+        replay.spans = starts.iter().flat_map(|s| &s.items).map(|i| i.spans).sum();
         let segment_bytes = (buffer_bytes as u64 / 8).clamp(64 << 10, 64 << 20);
         let options = PersistOptions::new(dir)
             .fsync(fsync)
@@ -328,10 +324,8 @@ mod tests {
     use crate::forward::Protocol;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "tracer-forward-disk-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("tracer-forward-disk-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -396,7 +390,11 @@ mod tests {
         buffer.disk.checkpoint(vec![cursor("http://a:4317", 3, 3)]);
         buffer.disk.log().close();
         drop(buffer);
-        std::fs::write(dir.join(CURSOR_FILE), b"{\"format\":1,\"upstreams\":[{\"url\":").unwrap();
+        std::fs::write(
+            dir.join(CURSOR_FILE),
+            b"{\"format\":1,\"upstreams\":[{\"url\":",
+        )
+        .unwrap();
         let buffer = DiskBuffer::open(&dir, FsyncPolicy::Never, &upstreams(), 1 << 20).unwrap();
         assert_eq!(numbers(&buffer.starts[0]), [1, 2, 3]);
         assert_eq!(numbers(&buffer.starts[1]), [1, 2, 3]);
@@ -408,25 +406,52 @@ mod tests {
     fn segments_every_upstream_is_past_are_deleted() {
         let dir = temp_dir("release");
         // 64 KiB segments: 600 records of 1 KiB fill several.
-        let buffer = DiskBuffer::open(&dir, FsyncPolicy::Never, &upstreams()[..1], 256 << 10).unwrap();
+        let buffer =
+            DiskBuffer::open(&dir, FsyncPolicy::Never, &upstreams()[..1], 256 << 10).unwrap();
         let mut last = 0;
         for _ in 0..600 {
             last = buffer.disk.append(&[7u8; 1024], 1);
         }
         // Let the writer take everything, then say half is done: the older segments go.
-        buffer.disk.log().barrier().blocking_recv().unwrap().unwrap();
+        buffer
+            .disk
+            .log()
+            .barrier()
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
         let before = segment::list(&dir).unwrap().len();
         assert!(before >= 5, "{before} segments");
-        buffer.disk.checkpoint(vec![cursor("http://a:4317", 301, 301)]);
-        buffer.disk.log().barrier().blocking_recv().unwrap().unwrap();
-        buffer.disk.log().barrier().blocking_recv().unwrap().unwrap();
+        buffer
+            .disk
+            .checkpoint(vec![cursor("http://a:4317", 301, 301)]);
+        buffer
+            .disk
+            .log()
+            .barrier()
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+        buffer
+            .disk
+            .log()
+            .barrier()
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
         let half = segment::list(&dir).unwrap().len();
         assert!(half < before && half > 1, "{before} -> {half} segments");
-        buffer.disk.checkpoint(vec![cursor("http://a:4317", last + 1, last + 1)]);
+        buffer
+            .disk
+            .checkpoint(vec![cursor("http://a:4317", last + 1, last + 1)]);
         buffer.disk.log().close();
         drop(buffer);
-        assert!(segment::list(&dir).unwrap().len() <= 1, "only the newest is left");
-        let buffer = DiskBuffer::open(&dir, FsyncPolicy::Never, &upstreams()[..1], 256 << 10).unwrap();
+        assert!(
+            segment::list(&dir).unwrap().len() <= 1,
+            "only the newest is left"
+        );
+        let buffer =
+            DiskBuffer::open(&dir, FsyncPolicy::Never, &upstreams()[..1], 256 << 10).unwrap();
         assert!(buffer.starts[0].items.is_empty());
         assert_eq!(buffer.disk.append(b"x", 1), last + 1);
         buffer.disk.log().close();

@@ -494,7 +494,10 @@ impl Forwarder {
         };
         let mut dropped = false;
         for lane in self.lanes.iter() {
-            dropped |= lane.push(Item::numbered(request.clone(), spans, number)).last > 0;
+            dropped |= lane
+                .push(Item::numbered(request.clone(), spans, number))
+                .last
+                > 0;
         }
         if dropped && let Some(d) = &self.durable {
             // Dropped records need no resending: let their segments go.
