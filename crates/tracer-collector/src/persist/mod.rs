@@ -47,7 +47,7 @@
 //!
 //! The segment layer is independent of span batches (a content kind in every header): the
 //! forwarder's disk buffer ([`crate::forward`]) is a second log of OTLP requests in
-//! `DATA_DIR/forward/`, opened with [`lock_dir`] and [`start_log`] (the part of [`open`] that
+//! `DATA_DIR/forward/`, opened with [`lock_dir`] and `start_log` (the part of [`open`] that
 //! knows nothing of span batches), appended to with `Log::append_with`. An export is
 //! acknowledged only once its records in both logs are durable: [`Log::wait_also_for`] makes
 //! every ticket of the span log also wait for what was appended to the forward log before the
@@ -793,6 +793,47 @@ mod tests {
         log.close();
         drop(log);
         let (log, _) = open(&options, &store).expect("free again once the first is gone");
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_ticket_waits_for_what_was_appended_to_its_companion_before() {
+        let dir = temp_dir("companion");
+        let store = Store::new(StoreLimits::default());
+        let (log, _) = open(&PersistOptions::new(&dir).fsync(FsyncPolicy::Never), &store).unwrap();
+        let forward_dir = dir.join("forward");
+        let forward = start_log(
+            &PersistOptions::new(&forward_dir).fsync(FsyncPolicy::Always),
+            segment::KIND_FORWARD_REQUEST,
+            lock_dir(&forward_dir).unwrap(),
+            Vec::new(),
+            1,
+            Replay::default(),
+            "forward-log",
+        )
+        .unwrap();
+        log.wait_also_for(forward.clone());
+        let mut batch = SpanBatch::new();
+        batch.resources.push(Resource::default());
+        batch.scopes.push(Scope::default());
+        batch.spans.push(Span {
+            trace_id: 1,
+            span_id: 1,
+            ..Span::default()
+        });
+        // A small record in the span log, then a large one (written and synced, so it takes
+        // far longer) in the companion, as ingest appends to both before it waits.
+        let ticket = log.append(&batch).unwrap();
+        drop(forward.append_with(1, |out| out.resize(out.len() + (32 << 20), 7)));
+        ticket.wait_blocking().unwrap();
+        let written = forward.stats().writer;
+        assert_eq!(
+            (written.persisted_records, written.fsyncs),
+            (1, 1),
+            "acknowledged before the companion's record was durable"
+        );
+        forward.close();
         log.close();
         let _ = std::fs::remove_dir_all(&dir);
     }
