@@ -36,13 +36,13 @@
 //! limit plus two segments (a safety budget that deletes the oldest segments beyond it).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::Upstream;
 use super::buffer::Item;
+use super::{Lane, Upstream};
 use crate::persist::segment::{self, KIND_FORWARD_REQUEST, SegmentError, SegmentFile};
 use crate::persist::{self, FsyncPolicy, Log, PersistError, PersistOptions, Replay};
 
@@ -315,6 +315,58 @@ impl Disk {
             tracing::warn!(file = %path.display(), error = %e, "cannot write the forward cursor file; a restart may resend more");
         }
         self.log.release_below(min);
+    }
+}
+
+/// How far a lane is through the disk buffer's records (unused in memory).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct LaneCursor {
+    /// Records below this were delivered or refused for good.
+    pub(super) finished_below: u64,
+    /// Records below this were dropped (buffer full).
+    pub(super) dropped_below: u64,
+    /// The first and last record of the batch being sent.
+    pub(super) in_flight: Option<(u64, u64)>,
+}
+
+impl LaneCursor {
+    /// Every record below this is done with.
+    pub(super) fn sent_below(&self) -> u64 {
+        self.in_flight
+            .map_or(self.finished_below.max(self.dropped_below), |(first, _)| {
+                first
+            })
+    }
+
+    fn in_flight_below(&self) -> u64 {
+        self.in_flight
+            .map_or_else(|| self.sent_below(), |(_, last)| last + 1)
+    }
+}
+
+/// The disk buffer and the lanes whose cursors it keeps.
+#[derive(Debug)]
+pub(super) struct Durable {
+    pub(super) disk: Disk,
+    pub(super) lanes: Vec<Arc<Lane>>,
+}
+
+impl Durable {
+    /// Writes every lane's cursor and releases what all of them are done with.
+    pub(super) fn checkpoint(&self) {
+        let cursors = self
+            .lanes
+            .iter()
+            .map(|lane| {
+                let cursor = *lane.cursor();
+                UpstreamCursor {
+                    url: lane.upstream.url.clone(),
+                    sent_below: cursor.sent_below(),
+                    in_flight_below: cursor.in_flight_below(),
+                }
+            })
+            .collect();
+        self.disk.checkpoint(cursors);
     }
 }
 

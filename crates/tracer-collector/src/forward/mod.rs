@@ -45,7 +45,7 @@ use http::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use self::buffer::{ForwardBuffer, Item};
-use self::disk::{Disk, DiskBuffer, UpstreamCursor};
+use self::disk::{DiskBuffer, Durable, LaneCursor};
 use self::send::{Client, Outcome};
 
 /// First retry delay.
@@ -219,32 +219,6 @@ struct Lane {
     cursor: Mutex<LaneCursor>,
 }
 
-/// How far a lane is through the disk buffer's records (unused in memory).
-#[derive(Debug, Default, Clone, Copy)]
-struct LaneCursor {
-    /// Records below this were delivered or refused for good.
-    finished_below: u64,
-    /// Records below this were dropped (buffer full).
-    dropped_below: u64,
-    /// The first and last record of the batch being sent.
-    in_flight: Option<(u64, u64)>,
-}
-
-impl LaneCursor {
-    /// Every record below this is done with.
-    fn sent_below(&self) -> u64 {
-        self.in_flight
-            .map_or(self.finished_below.max(self.dropped_below), |(first, _)| {
-                first
-            })
-    }
-
-    fn in_flight_below(&self) -> u64 {
-        self.in_flight
-            .map_or_else(|| self.sent_below(), |(_, last)| last + 1)
-    }
-}
-
 impl Lane {
     fn cursor(&self) -> std::sync::MutexGuard<'_, LaneCursor> {
         lock(&self.cursor)
@@ -311,32 +285,6 @@ pub struct Forwarder {
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     tail: Option<Arc<Tail>>,
     durable: Option<Arc<Durable>>,
-}
-
-/// The disk buffer and the lanes whose cursors it keeps.
-#[derive(Debug)]
-struct Durable {
-    disk: Disk,
-    lanes: Vec<Arc<Lane>>,
-}
-
-impl Durable {
-    /// Writes every lane's cursor and releases what all of them are done with.
-    fn checkpoint(&self) {
-        let cursors = self
-            .lanes
-            .iter()
-            .map(|lane| {
-                let cursor = *lane.cursor();
-                UpstreamCursor {
-                    url: lane.upstream.url.clone(),
-                    sent_below: cursor.sent_below(),
-                    in_flight_below: cursor.in_flight_below(),
-                }
-            })
-            .collect();
-        self.disk.checkpoint(cursors);
-    }
 }
 
 /// Bytes of accepted exports that may wait for the tail sampler's task; past it the oldest are
