@@ -7,13 +7,27 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-/// A free port on 127.0.0.1 (bound, read back, released).
+/// A port on 127.0.0.1 that is free now and stays usable after a while: taken at random below
+/// the kernel's ephemeral range (`ip_local_port_range`), so that neither the outgoing
+/// connections of a test nor another test's `127.0.0.1:0` can take it before the process
+/// meant to listen on it starts (a central collector is started long after its port is
+/// chosen, and an edge restarted on the same ports).
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher as _, RandomState};
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (from, to) = (10_000u16, low.max(10_001));
+    let random = RandomState::new();
+    for attempt in 0u64..1000 {
+        let port =
+            from + (random.hash_one((super::now_ns(), attempt)) % u64::from(to - from)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {from} and {to}");
 }
 
 /// The ports of one collector: OTLP over HTTP and gRPC and the query API (every other
