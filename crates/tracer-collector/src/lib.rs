@@ -327,11 +327,30 @@ impl Collector {
             let _ = self.log.set(log);
         }
         if !self.forward.is_empty() {
-            let forwarder = forward::Forwarder::start_sampled(
-                std::mem::take(&mut self.forward),
-                self.tail_sampling.take(),
-            )
-            .map_err(std::io::Error::other)?;
+            let upstreams = std::mem::take(&mut self.forward);
+            // With a data directory the forward buffer is on disk too (`forward::disk`).
+            let disk = match self.config.persist_options() {
+                Some(options) => {
+                    let dir = options.dir.join("forward");
+                    let ups = upstreams.clone();
+                    let limit = ups.iter().map(|u| u.buffer_bytes).max().unwrap_or(1);
+                    let opened = tokio::task::spawn_blocking(move || {
+                        forward::disk::DiskBuffer::open(&dir, options.fsync, &ups, limit)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)?
+                    .map_err(std::io::Error::other)?;
+                    Some(opened)
+                }
+                None => None,
+            };
+            let forwarder =
+                forward::Forwarder::start_durable(upstreams, self.tail_sampling.take(), disk)
+                    .map_err(std::io::Error::other)?;
+            if let (Some(log), Some(forward_log)) = (self.log.get(), forwarder.durable_log()) {
+                // Acknowledged means durable in the forward buffer too.
+                log.wait_also_for(forward_log.clone());
+            }
             self.ingestor = self.ingestor.clone().with_forwarder(forwarder.clone());
             let _ = self.forwarder.set(forwarder);
         }

@@ -164,7 +164,8 @@ struct Cli {
     /// system's roots).
     #[arg(long, env = "TRACER_COLLECTOR_FORWARD_CA_FILE")]
     forward_ca_file: Option<std::path::PathBuf>,
-    /// Bytes each forward endpoint may have waiting; past it, the oldest data is dropped.
+    /// Bytes each forward endpoint may have waiting; past it, the oldest data is dropped. With
+    /// --data-dir the buffer is also kept on disk (DATA_DIR/forward) and survives restarts.
     #[arg(long, env = "TRACER_COLLECTOR_FORWARD_BUFFER_BYTES", default_value_t = tracer_collector::forward::DEFAULT_BUFFER_BYTES)]
     forward_buffer_bytes: usize,
     /// Tail-based sampling of what is forwarded: a strict JSON file of policies (see the

@@ -43,6 +43,7 @@ async fn status_page_shows_the_store_and_each_upstreams_counters() {
     assert_eq!(row["protocol"], json!("http/protobuf"));
     assert_eq!(row["dropped_buffer_full"], json!("0"));
     assert_eq!(row["buffered_spans"], json!("0"));
+    assert_eq!(row["replayed_spans"], json!("0"), "no disk buffer here");
     let held = browser
         .eval(
             "return [...document.querySelectorAll('#status-store tbody tr')].map(r => [...r.cells].map(c => c.textContent));",

@@ -16,6 +16,8 @@ const FORWARD_COLUMNS = [
   ['dropped_shutdown', 'Dropped: shutdown'],
   ['buffered_spans', 'Buffered spans'],
   ['buffered_bytes', 'Buffered bytes'],
+  ['replayed_spans', 'Read back from disk'],
+  ['maybe_duplicate_spans', 'Maybe sent twice'],
   ['last_error', 'Last error'],
 ];
 

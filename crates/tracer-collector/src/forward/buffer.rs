@@ -5,6 +5,9 @@
 //! spans and bytes) until it fits again, so a slow or absent upstream costs at most the limit
 //! and the newest data is what is delivered when it returns. A request larger than the whole
 //! limit is dropped by itself.
+//!
+//! With a disk buffer (`disk.rs`) each item carries the numbers of its records in the forward
+//! log, so that what was sent or dropped can be checkpointed; in memory they are 0.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -19,6 +22,27 @@ pub(crate) struct Item {
     pub(crate) bytes: Bytes,
     /// Spans in it.
     pub(crate) spans: u64,
+    /// The number of its first record in the disk buffer (0 in memory).
+    pub(crate) first: u64,
+    /// The number of its last record (a batch joins several).
+    pub(crate) last: u64,
+}
+
+impl Item {
+    /// An item that is in memory only.
+    pub(crate) fn new(bytes: Bytes, spans: u64) -> Item {
+        Item::numbered(bytes, spans, 0)
+    }
+
+    /// An item that is record `number` of the disk buffer.
+    pub(crate) fn numbered(bytes: Bytes, spans: u64, number: u64) -> Item {
+        Item {
+            bytes,
+            spans,
+            first: number,
+            last: number,
+        }
+    }
 }
 
 /// What a push displaced.
@@ -28,6 +52,8 @@ pub(crate) struct Dropped {
     pub(crate) spans: u64,
     /// Bytes dropped.
     pub(crate) bytes: u64,
+    /// The highest record number dropped (0 when none, or in memory).
+    pub(crate) last: u64,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +97,7 @@ impl ForwardBuffer {
             if item.bytes.len() > self.limit {
                 dropped.spans = item.spans;
                 dropped.bytes = item.bytes.len() as u64;
+                dropped.last = item.last;
                 return dropped;
             }
             inner.bytes += item.bytes.len();
@@ -84,6 +111,7 @@ impl ForwardBuffer {
                 inner.spans -= old.spans;
                 dropped.spans += old.spans;
                 dropped.bytes += old.bytes.len() as u64;
+                dropped.last = dropped.last.max(old.last);
             }
         }
         self.ready.notify_one();
@@ -96,6 +124,7 @@ impl ForwardBuffer {
     pub(crate) fn take_batch(&self, max_bytes: usize) -> Option<Item> {
         let mut inner = self.lock();
         let first = inner.items.pop_front()?;
+        let (first_number, mut last_number) = (first.first, first.last);
         let mut size = first.bytes.len();
         let mut spans = first.spans;
         let mut parts = vec![first.bytes];
@@ -106,6 +135,7 @@ impl ForwardBuffer {
             let next = inner.items.pop_front().expect("front exists");
             size += next.bytes.len();
             spans += next.spans;
+            last_number = next.last;
             parts.push(next.bytes);
         }
         inner.bytes -= size;
@@ -120,7 +150,12 @@ impl ForwardBuffer {
             }
             Bytes::from(joined)
         };
-        Some(Item { bytes, spans })
+        Some(Item {
+            bytes,
+            spans,
+            first: first_number,
+            last: last_number,
+        })
     }
 
     /// Waits until an item is there (or the buffer is closed).
@@ -160,10 +195,7 @@ mod tests {
     use super::*;
 
     fn item(n: usize, spans: u64) -> Item {
-        Item {
-            bytes: Bytes::from(vec![0u8; n]),
-            spans,
-        }
+        Item::new(Bytes::from(vec![0u8; n]), spans)
     }
 
     #[test]
@@ -175,7 +207,8 @@ mod tests {
             buffer.push(item(40, 4)),
             Dropped {
                 spans: 1,
-                bytes: 40
+                bytes: 40,
+                last: 0
             }
         );
         assert_eq!(buffer.level(), (80, 6));
@@ -183,7 +216,8 @@ mod tests {
             buffer.push(item(101, 8)),
             Dropped {
                 spans: 8,
-                bytes: 101
+                bytes: 101,
+                last: 0
             }
         );
         assert_eq!(buffer.level(), (80, 6));

@@ -22,8 +22,16 @@
 //!   buffer level, last error; served under `forward` in `/api/collector/stats`.
 //!
 //! TLS: an `https://` URL uses the system's roots, or the CA of `--forward-ca-file`.
+//!
+//! **On disk** with `--data-dir` ([`disk`]): each request is also appended to a forward log in
+//! `DATA_DIR/forward/` before the export is acknowledged, and a cursor per upstream says what
+//! it is done with, so a restart (SIGTERM or a crash) resends exactly what was not
+//! acknowledged; only a batch in flight at a crash can arrive twice (counted as
+//! `maybe_duplicate_spans`). Without it the buffer is in memory, and what is still buffered
+//! when the collector stops is dropped and counted (`dropped_shutdown`).
 
 mod buffer;
+pub mod disk;
 mod send;
 pub mod tail;
 
@@ -37,6 +45,7 @@ use http::{HeaderName, HeaderValue};
 use serde::Serialize;
 
 use self::buffer::{ForwardBuffer, Item};
+use self::disk::{DiskBuffer, Durable, LaneCursor};
 use self::send::{Client, Outcome};
 
 /// First retry delay.
@@ -169,8 +178,14 @@ pub struct UpstreamStats {
     pub dropped_rejected: u64,
     /// Spans the upstream refused in an otherwise accepted export (partial success).
     pub dropped_partial: u64,
-    /// Spans still buffered when the collector stopped.
+    /// Spans still buffered when the collector stopped (in memory only; on disk they wait for
+    /// the next start).
     pub dropped_shutdown: u64,
+    /// Spans read back from the disk buffer at start, to be sent (0 in memory).
+    pub replayed_spans: u64,
+    /// Of those, spans of a batch that was in flight when the collector stopped: the
+    /// upstream may have them already, and then receives them twice.
+    pub maybe_duplicate_spans: u64,
     /// Spans waiting in the buffer.
     pub buffered_spans: u64,
     /// Bytes waiting in the buffer.
@@ -190,6 +205,8 @@ struct Counters {
     dropped_rejected: AtomicU64,
     dropped_partial: AtomicU64,
     dropped_shutdown: AtomicU64,
+    replayed_spans: AtomicU64,
+    maybe_duplicate_spans: AtomicU64,
     last_success_unix_ms: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
@@ -199,9 +216,29 @@ struct Lane {
     upstream: Upstream,
     buffer: ForwardBuffer,
     counters: Counters,
+    cursor: Mutex<LaneCursor>,
 }
 
 impl Lane {
+    fn cursor(&self) -> std::sync::MutexGuard<'_, LaneCursor> {
+        lock(&self.cursor)
+    }
+
+    /// Pushes `item`, counting what it displaced.
+    fn push(&self, item: Item) -> buffer::Dropped {
+        let dropped = self.buffer.push(item);
+        if dropped.spans > 0 {
+            self.counters
+                .dropped_buffer_full
+                .fetch_add(dropped.spans, Ordering::Relaxed);
+            if dropped.last > 0 {
+                let mut cursor = self.cursor();
+                cursor.dropped_below = cursor.dropped_below.max(dropped.last + 1);
+            }
+        }
+        dropped
+    }
+
     fn fail(&self, message: &str) {
         *self
             .counters
@@ -227,6 +264,8 @@ impl Lane {
             dropped_rejected: c.dropped_rejected.load(Ordering::Relaxed),
             dropped_partial: c.dropped_partial.load(Ordering::Relaxed),
             dropped_shutdown: c.dropped_shutdown.load(Ordering::Relaxed),
+            replayed_spans: c.replayed_spans.load(Ordering::Relaxed),
+            maybe_duplicate_spans: c.maybe_duplicate_spans.load(Ordering::Relaxed),
             buffered_spans: spans,
             buffered_bytes: bytes as u64,
             last_error: c
@@ -245,6 +284,7 @@ pub struct Forwarder {
     lanes: Arc<Vec<Arc<Lane>>>,
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     tail: Option<Arc<Tail>>,
+    durable: Option<Arc<Durable>>,
 }
 
 /// Bytes of accepted exports that may wait for the tail sampler's task; past it the oldest are
@@ -283,17 +323,56 @@ impl Forwarder {
         upstreams: Vec<Upstream>,
         sampling: Option<tail::TailConfig>,
     ) -> Result<Forwarder, String> {
+        Self::start_durable(upstreams, sampling, None)
+    }
+
+    /// [`Forwarder::start_sampled`] with the buffer on disk: `disk` is [`DiskBuffer::open`]ed
+    /// for the same upstreams (in this order); what it read back is sent first.
+    pub fn start_durable(
+        upstreams: Vec<Upstream>,
+        sampling: Option<tail::TailConfig>,
+        disk: Option<DiskBuffer>,
+    ) -> Result<Forwarder, String> {
+        let (disk, mut starts) = match disk {
+            Some(d) => (Some(d.disk), d.starts),
+            None => (None, Vec::new()),
+        };
         let mut lanes = Vec::new();
-        let mut tasks = Vec::new();
-        for upstream in upstreams {
+        let mut clients = Vec::new();
+        for (i, upstream) in upstreams.into_iter().enumerate() {
             let client = Client::new(&upstream)?;
+            let start = starts.get_mut(i).map(std::mem::take).unwrap_or_default();
             let lane = Arc::new(Lane {
                 buffer: ForwardBuffer::new(upstream.buffer_bytes),
                 upstream,
                 counters: Counters::default(),
+                cursor: Mutex::new(LaneCursor {
+                    finished_below: start.sent_below,
+                    ..LaneCursor::default()
+                }),
             });
-            tasks.push(tokio::spawn(run(lane.clone(), client)));
+            let c = &lane.counters;
+            c.maybe_duplicate_spans
+                .store(start.maybe_duplicate_spans, Ordering::Relaxed);
+            for item in start.items {
+                c.replayed_spans.fetch_add(item.spans, Ordering::Relaxed);
+                lane.push(item);
+            }
+            clients.push(client);
             lanes.push(lane);
+        }
+        let durable = disk.map(|disk| {
+            Arc::new(Durable {
+                disk,
+                lanes: lanes.clone(),
+            })
+        });
+        if let Some(d) = &durable {
+            d.checkpoint();
+        }
+        let mut tasks = Vec::new();
+        for (lane, client) in lanes.iter().zip(clients) {
+            tasks.push(tokio::spawn(run(lane.clone(), client, durable.clone())));
         }
         let tail = sampling.map(|config| {
             Arc::new(Tail {
@@ -306,6 +385,7 @@ impl Forwarder {
             lanes: Arc::new(lanes),
             tasks: Arc::new(Mutex::new(Vec::new())),
             tail,
+            durable,
         };
         if let Some(tail) = forwarder.tail.clone() {
             let f = forwarder.clone();
@@ -335,10 +415,7 @@ impl Forwarder {
     /// spans) for every upstream, or for the tail sampler when sampling is on; never waits.
     pub fn offer(&self, request: Bytes, spans: u64) {
         if let Some(tail) = &self.tail {
-            let dropped = tail.backlog.push(Item {
-                bytes: request,
-                spans,
-            });
+            let dropped = tail.backlog.push(Item::new(request, spans));
             if dropped.spans > 0 {
                 tail.dropped_backlog_spans
                     .fetch_add(dropped.spans, Ordering::Relaxed);
@@ -359,17 +436,34 @@ impl Forwarder {
     }
 
     fn push(&self, request: Bytes, spans: u64) {
+        let number = match &self.durable {
+            Some(d) => d.disk.append(&request, spans),
+            None => 0,
+        };
+        let mut dropped = false;
         for lane in self.lanes.iter() {
-            let dropped = lane.buffer.push(Item {
-                bytes: request.clone(),
-                spans,
-            });
-            if dropped.spans > 0 {
-                lane.counters
-                    .dropped_buffer_full
-                    .fetch_add(dropped.spans, Ordering::Relaxed);
-            }
+            dropped |= lane
+                .push(Item::numbered(request.clone(), spans, number))
+                .last
+                > 0;
         }
+        if dropped && let Some(d) = &self.durable {
+            // Dropped records need no resending: let their segments go.
+            let min = self.lanes.iter().map(|l| l.cursor().sent_below()).min();
+            d.disk.log().release_below(min.unwrap_or(0));
+        }
+    }
+
+    /// The disk buffer's log, when the buffer is on disk: the span log's tickets wait for it
+    /// ([`crate::persist::Log::wait_also_for`]), so an acknowledged export is durable in both.
+    pub fn durable_log(&self) -> Option<&crate::persist::Log> {
+        self.durable.as_ref().map(|d| d.disk.log())
+    }
+
+    /// The disk buffer's counters (segments, bytes, fsyncs, what was read back at start),
+    /// served under `forward_buffer` in `/api/collector/stats`.
+    pub fn disk_stats(&self) -> Option<crate::persist::PersistStats> {
+        self.durable.as_ref().map(|d| d.disk.log().stats())
     }
 
     /// Counters per upstream.
@@ -378,7 +472,8 @@ impl Forwarder {
     }
 
     /// Stops accepting, gives each upstream up to `grace` to take what is buffered, then stops
-    /// the senders; what is left is counted as `dropped_shutdown`.
+    /// the senders; what is left is counted as `dropped_shutdown`, or, with the buffer on
+    /// disk, stays there for the next start.
     pub async fn shutdown(&self, grace: Duration) {
         if let Some(tail) = &self.tail {
             // What is queued goes to the sampler, and waiting traces are decided now, so what
@@ -403,10 +498,18 @@ impl Forwarder {
         }
         for lane in self.lanes.iter() {
             let (_, spans) = lane.buffer.level();
-            lane.counters
-                .dropped_shutdown
-                .fetch_add(spans, Ordering::Relaxed);
+            if self.durable.is_none() {
+                lane.counters
+                    .dropped_shutdown
+                    .fetch_add(spans, Ordering::Relaxed);
+            }
             while lane.buffer.take_batch(usize::MAX).is_some() {}
+        }
+        if let Some(d) = &self.durable {
+            // A sender stopped mid-export leaves its batch marked in flight: it is resent.
+            d.checkpoint();
+            let log = d.disk.log().clone();
+            let _ = tokio::task::spawn_blocking(move || log.close()).await;
         }
     }
 }
@@ -455,7 +558,7 @@ async fn sleep_unless_closed(buffer: &ForwardBuffer, wait: Duration) {
 }
 
 /// The sender task of one upstream.
-async fn run(lane: Arc<Lane>, client: Client) {
+async fn run(lane: Arc<Lane>, client: Client, durable: Option<Arc<Durable>>) {
     let up = &lane.upstream;
     let c = &lane.counters;
     let mut jitter = Jitter::new();
@@ -470,6 +573,21 @@ async fn run(lane: Arc<Lane>, client: Client) {
                 return;
             }
             continue;
+        };
+        if let Some(d) = &durable {
+            lane.cursor().in_flight = Some((batch.first, batch.last));
+            d.checkpoint();
+        }
+        let finish = |delivered: bool| {
+            if let Some(d) = &durable {
+                let mut cursor = lane.cursor();
+                cursor.in_flight = None;
+                if delivered {
+                    cursor.finished_below = cursor.finished_below.max(batch.last + 1);
+                }
+                drop(cursor);
+                d.checkpoint();
+            }
         };
         let mut backoff = INITIAL_BACKOFF;
         loop {
@@ -486,17 +604,25 @@ async fn run(lane: Arc<Lane>, client: Client) {
                         tracing::warn!(upstream = %up.url, "{text}");
                         lane.fail(&text);
                     }
+                    finish(true);
                     break;
                 }
                 Outcome::Rejected { reason } => {
                     c.dropped_rejected.fetch_add(batch.spans, Ordering::Relaxed);
                     tracing::warn!(upstream = %up.url, spans = batch.spans, "forward dropped, not retryable: {reason}");
                     lane.fail(&reason);
+                    finish(true);
                     break;
                 }
                 Outcome::Retry { after, reason } => {
                     lane.fail(&reason);
                     if lane.buffer.is_closed() {
+                        if durable.is_some() {
+                            // Stopping: this batch and what follows wait on disk for the next
+                            // start (sending later ones now would pass over this one).
+                            finish(false);
+                            return;
+                        }
                         // Stopping: one more try is all the grace period allows for.
                         c.dropped_shutdown.fetch_add(batch.spans, Ordering::Relaxed);
                         break;

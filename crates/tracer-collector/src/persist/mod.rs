@@ -45,9 +45,13 @@
 //! LSM (fjall) is built for point reads we never make. Figures (ingest per fsync policy
 //! against in-memory and redb, reload of 1M spans in about 1.2 s): `docs/bench/collector.md`.
 //!
-//! The segment layer is independent of span batches (a content kind in every header), so a
-//! second log, such as a forwarder's disk buffer of OTLP requests, can reuse [`segment`] and
-//! the writer with its own kind and payload.
+//! The segment layer is independent of span batches (a content kind in every header): the
+//! forwarder's disk buffer ([`crate::forward`]) is a second log of OTLP requests in
+//! `DATA_DIR/forward/`, opened with [`lock_dir`] and `start_log` (the part of [`open`] that
+//! knows nothing of span batches), appended to with `Log::append_with`. An export is
+//! acknowledged only once its records in both logs are durable: [`Log::wait_also_for`] makes
+//! every ticket of the span log also wait for what was appended to the forward log before the
+//! ticket was waited on.
 //!
 //! ```
 //! use tracer_collector::persist::{self, FsyncPolicy, PersistOptions};
@@ -245,6 +249,8 @@ struct LogInner {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     options: PersistOptions,
     replay: Replay,
+    /// Another log whose earlier appends each ticket of this one also waits for.
+    companion: std::sync::OnceLock<Log>,
     _lock: std::fs::File,
 }
 
@@ -257,26 +263,50 @@ impl fmt::Debug for Log {
     }
 }
 
-/// A record handed to the log; [`Ticket::wait`] completes once it is durable.
+/// A record handed to the log; [`Ticket::wait`] completes once it is durable (and, with a
+/// companion log, once what was appended to that one before the wait is durable too).
 #[derive(Debug)]
-pub struct Ticket(oneshot::Receiver<writer::Outcome>);
+pub struct Ticket {
+    record: oneshot::Receiver<writer::Outcome>,
+    companion: Option<Log>,
+}
+
+fn outcome(answer: Result<writer::Outcome, oneshot::error::RecvError>) -> Result<(), PersistError> {
+    match answer {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(PersistError::Write(e)),
+        Err(_) => Err(PersistError::Closed),
+    }
+}
 
 impl Ticket {
+    fn done() -> Ticket {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Ok(()));
+        Ticket {
+            record: rx,
+            companion: None,
+        }
+    }
+
     /// Waits until the record is durable under the policy, or the write failed.
     pub async fn wait(self) -> Result<(), PersistError> {
-        match self.0.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(PersistError::Write(e)),
-            Err(_) => Err(PersistError::Closed),
+        // The barrier is placed now, after whatever the caller appended to the companion.
+        let barrier = self.companion.map(|c| c.barrier());
+        outcome(self.record.await)?;
+        match barrier {
+            Some(b) => outcome(b.await),
+            None => Ok(()),
         }
     }
 
     /// [`Ticket::wait`] for a thread outside the async runtime (or on its blocking pool).
     pub fn wait_blocking(self) -> Result<(), PersistError> {
-        match self.0.blocking_recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(PersistError::Write(e)),
-            Err(_) => Err(PersistError::Closed),
+        let barrier = self.companion.map(|c| c.barrier());
+        outcome(self.record.blocking_recv())?;
+        match barrier {
+            Some(b) => outcome(b.blocking_recv()),
+            None => Ok(()),
         }
     }
 }
@@ -291,17 +321,16 @@ impl Log {
     /// written (the ticket completes at once).
     pub fn append(&self, batch: &SpanBatch<'_>) -> Result<Ticket, PersistError> {
         if batch.spans.is_empty() {
-            let (tx, rx) = oneshot::channel();
-            let _ = tx.send(Ok(()));
-            return Ok(Ticket(rx));
+            return Ok(Ticket::done());
         }
         self.append_with(batch.spans.len() as u64, |out| record::encode(batch, out))
     }
 
     /// Appends one record of `items` items whose payload `encode` writes: the part of
     /// [`Log::append`] that knows nothing of span batches (the payload is framed and
-    /// checksummed here), for logs of other content kinds.
-    fn append_with(
+    /// checksummed here), for logs of other content kinds. Records are written in the order
+    /// of their appends.
+    pub(crate) fn append_with(
         &self,
         items: u64,
         encode: impl FnOnce(&mut Vec<u8>),
@@ -329,8 +358,48 @@ impl Log {
             if buf.capacity() > 16 << 20 {
                 *buf = Vec::new();
             }
-            Ok(Ticket(rx))
+            Ok(Ticket {
+                record: rx,
+                companion: self.inner.companion.get().cloned(),
+            })
         })
+    }
+
+    /// Makes every ticket of this log also wait until what was appended to `other` before
+    /// the ticket's wait began is durable (under `other`'s policy). Set once; later calls are
+    /// ignored.
+    pub fn wait_also_for(&self, other: Log) {
+        let _ = self.inner.companion.set(other);
+    }
+
+    /// Completes once everything appended before this call is durable (or its write failed,
+    /// with that error); at once when the log is closed.
+    pub(crate) fn barrier(&self) -> oneshot::Receiver<writer::Outcome> {
+        let (tx, rx) = oneshot::channel();
+        let shared = &self.inner.shared;
+        let mut st = shared.lock();
+        if st.closed {
+            drop(st);
+            let _ = tx.send(Ok(()));
+            return rx;
+        }
+        st.waiters.push(tx);
+        drop(st);
+        shared.wake.notify_one();
+        rx
+    }
+
+    /// Lets the writer delete closed segments all of whose records are numbered below
+    /// `number` (records are numbered from the `next_record` given to [`start_log`], one per
+    /// append).
+    pub(crate) fn release_below(&self, number: u64) {
+        let shared = &self.inner.shared;
+        let mut st = shared.lock();
+        if number > st.release_below {
+            st.release_below = number;
+            drop(st);
+            shared.wake.notify_one();
+        }
     }
 
     /// Writes and syncs what is pending, stops the writer thread and waits for it. Appends
@@ -415,12 +484,29 @@ pub struct Replay {
 /// Opens (creating when missing) the log in `options.dir`, replays it into `store` and starts
 /// the writer on a new segment.
 pub fn open(options: &PersistOptions, store: &Store) -> Result<(Log, Replay), PersistError> {
-    let dir = &options.dir;
-    let io = |source| SegmentError::Io {
-        path: dir.clone(),
+    let lock = lock_dir(&options.dir)?;
+    let segments = writer::enforce_budget(segment::list(&options.dir)?, options.max_disk_bytes);
+    let replayed = replay(&segments, store)?;
+    let kept = segment::list(&options.dir)?;
+    let log = start_log(
+        options,
+        KIND_SPAN_BATCH,
+        lock,
+        kept.into_iter().map(|s| (s, 0)).collect(),
+        0,
+        replayed.clone(),
+        "span-log",
+    )?;
+    Ok((log, replayed))
+}
+
+/// Creates `dir` when missing and takes its `LOCK` file, so that a second collector cannot
+/// open the same log; the lock holds while the returned file is open.
+pub fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, PersistError> {
+    std::fs::create_dir_all(dir).map_err(|source| SegmentError::Io {
+        path: dir.to_owned(),
         source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
+    })?;
     let lock_path = dir.join("LOCK");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -432,43 +518,66 @@ pub fn open(options: &PersistOptions, store: &Store) -> Result<(Log, Replay), Pe
             source,
         })?;
     if lock.try_lock().is_err() {
-        return Err(PersistError::Locked(dir.clone()));
+        return Err(PersistError::Locked(dir.to_owned()));
     }
-    let segments = writer::enforce_budget(segment::list(dir)?, options.max_disk_bytes);
-    let replayed = replay(&segments, store)?;
-    let kept = segment::list(dir)?;
-    let next_seq = kept.last().map_or(1, |s| s.seq + 1);
+    Ok(lock)
+}
+
+/// Starts the writer of a log of `kind` in `options.dir` (locked by [`lock_dir`]) on a new
+/// segment after `kept` (the segments already there, oldest first, each with the number of
+/// its first record), the next record being number `next_record`: the part of [`open`] that
+/// knows nothing of what the records hold. `replay` is what the opener read back, for
+/// [`Log::stats`].
+pub(crate) fn start_log(
+    options: &PersistOptions,
+    kind: u16,
+    lock: std::fs::File,
+    kept: Vec<(segment::SegmentFile, u64)>,
+    next_record: u64,
+    replay: Replay,
+    thread_name: &str,
+) -> Result<Log, PersistError> {
+    let dir = &options.dir;
+    let next_seq = kept.last().map_or(1, |s| s.0.seq + 1);
     let sync = options.fsync != FsyncPolicy::Never;
-    let active = segment::ActiveSegment::create(dir, next_seq, KIND_SPAN_BATCH, sync)?;
+    let active = segment::ActiveSegment::create(dir, next_seq, kind, sync)?;
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
         wake: Condvar::new(),
         counters: Counters::default(),
     });
+    let (closed, firsts): (VecDeque<_>, VecDeque<_>) = kept.into_iter().unzip();
     let writer = Writer {
         shared: shared.clone(),
         dir: dir.clone(),
-        kind: KIND_SPAN_BATCH,
+        kind,
         policy: options.fsync,
         segment_bytes: options.segment_bytes(),
         max_disk_bytes: options.max_disk_bytes,
-        closed: VecDeque::from(kept),
+        closed,
+        firsts,
         active,
+        active_first: next_record,
+        next_record,
+        released: 0,
     };
     let thread = std::thread::Builder::new()
-        .name("span-log".into())
+        .name(thread_name.into())
         .spawn(move || writer.run())
-        .map_err(io)?;
-    let log = Log {
+        .map_err(|source| SegmentError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+    Ok(Log {
         inner: Arc::new(LogInner {
             shared,
             thread: Mutex::new(Some(thread)),
             options: options.clone(),
-            replay: replayed.clone(),
+            replay,
+            companion: std::sync::OnceLock::new(),
             _lock: lock,
         }),
-    };
-    Ok((log, replayed))
+    })
 }
 
 /// Replays `segments` (oldest first) into `store`: the newest ones whose spans fit the
@@ -684,6 +793,47 @@ mod tests {
         log.close();
         drop(log);
         let (log, _) = open(&options, &store).expect("free again once the first is gone");
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_ticket_waits_for_what_was_appended_to_its_companion_before() {
+        let dir = temp_dir("companion");
+        let store = Store::new(StoreLimits::default());
+        let (log, _) = open(&PersistOptions::new(&dir).fsync(FsyncPolicy::Never), &store).unwrap();
+        let forward_dir = dir.join("forward");
+        let forward = start_log(
+            &PersistOptions::new(&forward_dir).fsync(FsyncPolicy::Always),
+            segment::KIND_FORWARD_REQUEST,
+            lock_dir(&forward_dir).unwrap(),
+            Vec::new(),
+            1,
+            Replay::default(),
+            "forward-log",
+        )
+        .unwrap();
+        log.wait_also_for(forward.clone());
+        let mut batch = SpanBatch::new();
+        batch.resources.push(Resource::default());
+        batch.scopes.push(Scope::default());
+        batch.spans.push(Span {
+            trace_id: 1,
+            span_id: 1,
+            ..Span::default()
+        });
+        // A small record in the span log, then a large one (written and synced, so it takes
+        // far longer) in the companion, as ingest appends to both before it waits.
+        let ticket = log.append(&batch).unwrap();
+        drop(forward.append_with(1, |out| out.resize(out.len() + (32 << 20), 7)));
+        ticket.wait_blocking().unwrap();
+        let written = forward.stats().writer;
+        assert_eq!(
+            (written.persisted_records, written.fsyncs),
+            (1, 1),
+            "acknowledged before the companion's record was durable"
+        );
+        forward.close();
         log.close();
         let _ = std::fs::remove_dir_all(&dir);
     }

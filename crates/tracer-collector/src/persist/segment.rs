@@ -29,6 +29,8 @@ pub const MAGIC: [u8; 8] = *b"TRACERLG";
 pub const VERSION: u16 = 1;
 /// Content kind: records are span batches (`record.rs`).
 pub const KIND_SPAN_BATCH: u16 = 1;
+/// Content kind: records are the forward buffer's OTLP export requests (`forward/disk.rs`).
+pub const KIND_FORWARD_REQUEST: u16 = 2;
 /// Bytes of the segment header.
 pub const HEADER_LEN: usize = 16;
 /// Bytes of a record header.

@@ -15,6 +15,12 @@
 //! failed write and, after a failed sync, the writer moves on to a new segment, since the old
 //! one's unsynced pages may be lost. Past the segment size the writer starts a new segment
 //! and deletes the oldest ones while the directory is over its disk budget.
+//!
+//! A waiter without a record (a barrier, `Log::barrier`) is answered with the next group: by
+//! then every group before it is written (and synced under `always`). Records are numbered
+//! in append order; the writer knows the first number of each segment, so a log whose reader
+//! says how far it has consumed (`Log::release_below`, the forward buffer) has its fully
+//! consumed segments deleted.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -38,6 +44,8 @@ pub(crate) struct State {
     pub(crate) pending_records: u64,
     pub(crate) pending_spans: u64,
     pub(crate) closed: bool,
+    /// Segments all of whose records are numbered below this may be deleted (0: none).
+    pub(crate) release_below: u64,
 }
 
 /// Counters, served under `persist` in `GET /api/collector/stats`.
@@ -79,7 +87,15 @@ pub(crate) struct Writer {
     pub(crate) max_disk_bytes: u64,
     /// Closed segments, oldest first.
     pub(crate) closed: VecDeque<SegmentFile>,
+    /// The number of the first record of each closed segment.
+    pub(crate) firsts: VecDeque<u64>,
     pub(crate) active: ActiveSegment,
+    /// The number of the first record of the active segment.
+    pub(crate) active_first: u64,
+    /// The number of the next record written.
+    pub(crate) next_record: u64,
+    /// The `release_below` last acted on.
+    pub(crate) released: u64,
 }
 
 /// A snapshot of the writer's counters.
@@ -139,10 +155,14 @@ impl Writer {
         let mut last_sync = Instant::now();
         self.publish_disk();
         loop {
-            let (records, spans, closing) = {
+            let (records, spans, closing, release) = {
                 let mut st = self.shared.lock();
                 loop {
-                    if !st.pending.is_empty() || st.closed {
+                    if !st.pending.is_empty()
+                        || !st.waiters.is_empty()
+                        || st.closed
+                        || st.release_below > self.released
+                    {
                         break;
                     }
                     match self.policy {
@@ -166,7 +186,12 @@ impl Writer {
                 }
                 std::mem::swap(&mut st.pending, &mut buf);
                 std::mem::swap(&mut st.waiters, &mut waiters);
-                let counts = (st.pending_records, st.pending_spans, st.closed);
+                let counts = (
+                    st.pending_records,
+                    st.pending_spans,
+                    st.closed,
+                    st.release_below,
+                );
                 st.pending_records = 0;
                 st.pending_spans = 0;
                 counts
@@ -187,6 +212,17 @@ impl Writer {
                     let _ = w.send(result.clone());
                 }
                 buf.clear();
+            } else {
+                // Barriers only: every group before them is done.
+                for w in waiters.drain(..) {
+                    let _ = w.send(Ok(()));
+                }
+            }
+            // Numbers were given out at append, whether or not the write succeeded.
+            self.next_record += records;
+            if release > self.released {
+                self.released = release;
+                self.release();
             }
             if let FsyncPolicy::Interval(every) = self.policy
                 && dirty
@@ -275,11 +311,14 @@ impl Writer {
             path: old.path,
             len: old.len,
         });
+        self.firsts
+            .push_back(std::mem::replace(&mut self.active_first, self.next_record));
         let mut total: u64 = self.closed.iter().map(|s| s.len).sum::<u64>() + self.active.len;
         while total > self.max_disk_bytes {
             let Some(oldest) = self.closed.pop_front() else {
                 break;
             };
+            let first = self.firsts.pop_front().unwrap_or(0);
             match std::fs::remove_file(&oldest.path) {
                 Ok(()) => {
                     total -= oldest.len;
@@ -292,6 +331,34 @@ impl Writer {
                 Err(e) => {
                     tracing::warn!(segment = %oldest.path.display(), error = %e, "cannot delete a segment over the disk budget");
                     self.closed.push_front(oldest);
+                    self.firsts.push_front(first);
+                    break;
+                }
+            }
+        }
+        self.publish_disk();
+    }
+
+    /// Deletes the closed segments whose records are all numbered below `released` (the
+    /// next segment starts at or below it).
+    fn release(&mut self) {
+        while let Some(oldest) = self.closed.front() {
+            let next_first = self.firsts.get(1).copied().unwrap_or(self.active_first);
+            if next_first > self.released {
+                break;
+            }
+            match std::fs::remove_file(&oldest.path) {
+                Ok(()) => {
+                    tracing::debug!(segment = %oldest.path.display(), "deleted a consumed segment");
+                    self.closed.pop_front();
+                    self.firsts.pop_front();
+                    self.shared
+                        .counters
+                        .deleted_segments
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::warn!(segment = %oldest.path.display(), error = %e, "cannot delete a consumed segment");
                     break;
                 }
             }

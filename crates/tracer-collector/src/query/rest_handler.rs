@@ -433,7 +433,8 @@ async fn dependencies(State(state): State<QueryState>, RawQuery(raw): RawQuery) 
 }
 
 /// The store's counters plus, under `listeners`, each port's connection counters (and the
-/// forwarder's and the durable log's, under `forward` and `persist`, when they run).
+/// forwarder's and the durable log's, under `forward` and `persist`, when they run, and the
+/// forward buffer's log under `forward_buffer` when it is on disk).
 async fn stats(State(state): State<QueryState>) -> Response {
     let mut body = serde_json::to_value(state.store.stats()).unwrap_or_default();
     if let serde_json::Value::Object(map) = &mut body {
@@ -450,6 +451,12 @@ async fn stats(State(state): State<QueryState>) -> Response {
                 map.insert(
                     "forward_tail_sampling".to_owned(),
                     serde_json::to_value(tail).unwrap_or_default(),
+                );
+            }
+            if let Some(disk) = forwarder.disk_stats() {
+                map.insert(
+                    "forward_buffer".to_owned(),
+                    serde_json::to_value(disk).unwrap_or_default(),
                 );
             }
         }

@@ -1,6 +1,8 @@
 //! Shared test helpers: a collector on 127.0.0.1:0, HTTP helpers and OTLP payload builders.
 #![allow(dead_code)] // each test binary uses a different subset of the helpers
 
+pub(crate) mod process;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
