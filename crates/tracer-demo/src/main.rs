@@ -69,6 +69,10 @@ struct OutageArgs {
     /// Seconds of load after the collector is back.
     #[arg(long, default_value_t = 20)]
     after_secs: u64,
+    /// Pairs of runs (without and with the fault), the order alternating from pair to pair;
+    /// the p99s are then also given pooled over every pair.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=50))]
+    pairs: u64,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -357,9 +361,12 @@ fn forward_flags(forward: &ForwardArgs) -> Vec<String> {
     flags
 }
 
-/// `tracer-demo outage`: the reference run, then the run with the fault.
+/// `tracer-demo outage`: pairs of a reference run and a run with the fault (the reference first
+/// in odd pairs, the fault first in even ones), each pair compared on the requests sent in the
+/// outage's window, then every pair pooled.
 async fn outage(a: OutageArgs) -> anyhow::Result<()> {
-    let options = tracer_demo::outage::OutageOptions {
+    use tracer_demo::outage::{OutageOptions, OutageReport, window_percentile};
+    let options = OutageOptions {
         rate: a.rate,
         before: Duration::from_secs(a.before_secs),
         outage: Duration::from_secs(a.outage_secs),
@@ -367,28 +374,72 @@ async fn outage(a: OutageArgs) -> anyhow::Result<()> {
         redis_url: a.data.redis_url,
         mysql_url: a.data.mysql_url,
     };
-    let reference = tracer_demo::outage::OutageOptions {
+    let reference = OutageOptions {
         outage: Duration::ZERO,
         before: options.before + options.outage,
         ..options.clone()
     };
-    println!("no fault:");
-    let calm = tracer_demo::outage::run(&reference).await?;
-    println!("{calm}");
-    println!(
-        "collector unreachable for {} s after {} s:",
-        a.outage_secs, a.before_secs
-    );
-    let fault = tracer_demo::outage::run(&options).await?;
-    println!("{fault}");
+    let window = options.before..options.before + options.outage;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let change = |x: Duration, y: Duration| (x.as_secs_f64() / y.as_secs_f64() - 1.0) * 100.0;
-    println!(
-        "p99 with the fault vs without: {:+.1} % (whole run), {:+.1} % (requests during the outage)",
-        change(fault.p99, calm.p99),
-        change(fault.p99_during_outage, calm.p99)
-    );
-    let accounted = fault.services.iter().all(|s| s.accounted());
-    if fault.failed_requests > 0 || !accounted {
+    let (mut calms, mut faults): (Vec<OutageReport>, Vec<OutageReport>) = (Vec::new(), Vec::new());
+    let mut failed = false;
+    for pair in 1..=a.pairs {
+        for fault_run in if pair % 2 == 1 {
+            [false, true]
+        } else {
+            [true, false]
+        } {
+            if fault_run {
+                println!(
+                    "pair {pair}: collector unreachable for {} s after {} s:",
+                    a.outage_secs, a.before_secs
+                );
+                let fault = tracer_demo::outage::run(&options).await?;
+                println!("{fault}");
+                failed |=
+                    fault.failed_requests > 0 || !fault.services.iter().all(|s| s.accounted());
+                faults.push(fault);
+            } else {
+                println!("pair {pair}: no fault:");
+                let calm = tracer_demo::outage::run(&reference).await?;
+                println!("{calm}");
+                calms.push(calm);
+            }
+        }
+        let (calm, fault) = (&calms[calms.len() - 1], &faults[faults.len() - 1]);
+        let (c, f) = (
+            window_percentile(&[calm], &window, 0.99).unwrap_or_default(),
+            window_percentile(&[fault], &window, 0.99).unwrap_or_default(),
+        );
+        println!(
+            "pair {pair}: p99 with the fault vs without: {:+.1} % (whole run), {:+.1} % (requests sent in the outage window: {:.2} vs {:.2} ms)",
+            change(fault.p99, calm.p99),
+            change(f, c),
+            ms(f),
+            ms(c)
+        );
+    }
+    if a.pairs > 1 {
+        let calm: Vec<&OutageReport> = calms.iter().collect();
+        let fault: Vec<&OutageReport> = faults.iter().collect();
+        let whole = Duration::ZERO..Duration::MAX;
+        let pooled =
+            |reports: &[&OutageReport], w| window_percentile(reports, w, 0.99).unwrap_or_default();
+        let (cw, fw) = (pooled(&calm, &window), pooled(&fault, &window));
+        let (ca, fa) = (pooled(&calm, &whole), pooled(&fault, &whole));
+        println!(
+            "pooled over {} pairs: p99 in the outage window {:.2} ms with the fault vs {:.2} ms without ({:+.1} %); whole runs {:.2} vs {:.2} ms ({:+.1} %)",
+            a.pairs,
+            ms(fw),
+            ms(cw),
+            change(fw, cw),
+            ms(fa),
+            ms(ca),
+            change(fa, ca)
+        );
+    }
+    if failed {
         anyhow::bail!("requests failed or spans are not accounted for");
     }
     Ok(())

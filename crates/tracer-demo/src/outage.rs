@@ -80,6 +80,9 @@ pub struct OutageReport {
     pub max: Duration,
     /// p99 of the requests sent while the collector was down (equal to `p99` without a fault).
     pub p99_during_outage: Duration,
+    /// Every answered request: when it was sent (from the start of the load) and how long it
+    /// took, in sending order; for comparing a window of two runs, or pooling several runs.
+    pub latencies: Vec<(Duration, Duration)>,
     /// Per service.
     pub services: Vec<ServiceSpans>,
 }
@@ -320,8 +323,34 @@ pub async fn run(options: &OutageOptions) -> anyhow::Result<OutageReport> {
         } else {
             percentile(&during, 0.99)
         },
+        latencies: {
+            let mut sent: Vec<(Duration, Duration)> =
+                results.iter().map(|&(at, taken, _)| (at, taken)).collect();
+            sent.sort_unstable();
+            sent
+        },
         services: report_services,
     })
+}
+
+/// The `q` quantile (0..=1) of the latencies of the requests sent within `window`, over
+/// every report given (pooled), or `None` when no request was sent in it.
+pub fn window_percentile(
+    reports: &[&OutageReport],
+    window: &std::ops::Range<Duration>,
+    q: f64,
+) -> Option<Duration> {
+    let mut taken: Vec<Duration> = reports
+        .iter()
+        .flat_map(|r| &r.latencies)
+        .filter(|(at, _)| window.contains(at))
+        .map(|&(_, taken)| taken)
+        .collect();
+    if taken.is_empty() {
+        return None;
+    }
+    taken.sort_unstable();
+    Some(percentile(&taken, q))
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
