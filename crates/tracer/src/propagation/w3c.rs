@@ -115,22 +115,22 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFl
     if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
         return None;
     }
-    let version = hex::parse_exact(&value[0..2], 2)?;
+    let version = hex::parse_u8(&b[0..2])?;
     match version {
         0xff => return None,
         0 if b.len() != 55 => return None,
         _ if b.len() > 55 && b[55] != b'-' => return None,
         _ => {}
     }
-    let trace = hex::parse_exact(&value[3..35], 32)?;
-    let span = hex::parse_exact(&value[36..52], 16)?;
-    let flags = hex::parse_exact(&value[53..55], 2)? as u8;
+    let trace = hex::parse_u128(&b[3..35])?;
+    let span = hex::parse_u64(&b[36..52])?;
+    let flags = hex::parse_u8(&b[53..55])?;
     if trace == 0 || span == 0 {
         return None;
     }
     Some((
         TraceId::from(trace),
-        SpanId::from(span as u64),
+        SpanId::from(span),
         TraceFlags::new(flags & KNOWN_FLAGS),
     ))
 }
@@ -218,15 +218,11 @@ impl TextMapPropagator for TraceContextPropagator {
         }
         let mut out = String::with_capacity(55);
         out.push_str("00-");
-        hex::push(&mut out, u128::from_be_bytes(sc.trace_id().to_bytes()), 32);
+        hex::push_u128(&mut out, u128::from_be_bytes(sc.trace_id().to_bytes()));
         out.push('-');
-        hex::push(
-            &mut out,
-            u128::from(u64::from_be_bytes(sc.span_id().to_bytes())),
-            16,
-        );
+        hex::push_u64(&mut out, u64::from_be_bytes(sc.span_id().to_bytes()));
         out.push('-');
-        hex::push(&mut out, u128::from(flags), 2);
+        hex::push_u8(&mut out, flags);
         injector.set(TRACEPARENT, out);
         let state = sc.trace_state().header();
         if !state.is_empty() {
@@ -255,13 +251,27 @@ impl TextMapPropagator for TraceContextPropagator {
             .as_deref()
             .and_then(|s| TraceState::from_str(s).ok())
             .unwrap_or_default();
-        let received = Received {
+        let random = flags.to_u8() & RANDOM.to_u8() != 0;
+        // Without a `Received` value the injector sends `random` and the span's own trace
+        // state, which is what this trace needs when the caller said `random` and the SDK's
+        // `TraceState` holds its tracestate: then no value is stored, the common case's saving
+        // (a context value copies the context's entry map and allocates three times). A value
+        // already there for this trace is replaced, so it cannot speak for the caller.
+        let holds_tracestate = raw.is_none() || state != TraceState::NONE;
+        let stale = cx.get::<Received>().is_some_and(|r| r.trace_id == trace_id);
+        let cx = cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state));
+        if random && holds_tracestate && !stale {
+            return cx;
+        }
+        cx.with_value(Received {
             trace_id,
-            random: flags.to_u8() & RANDOM.to_u8() != 0,
-            tracestate: raw.map(Arc::from),
-        };
-        cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state))
-            .with_value(received)
+            random,
+            tracestate: if holds_tracestate {
+                None
+            } else {
+                raw.map(Arc::from)
+            },
+        })
     }
 
     fn fields(&self) -> FieldIter<'_> {
