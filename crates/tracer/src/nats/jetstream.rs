@@ -76,7 +76,7 @@ impl TracedContext {
         let subject = subject.to_subject();
         let (cx, started) = messaging::start_send(&self.tracer, SpanKind::Producer, || {
             (
-                format!("send {}", subject.as_str()),
+                messaging::span_name("send ", subject.as_str()),
                 attributes(&subject, "publish", "send", &headers, payload.len()),
             )
         });

@@ -57,14 +57,31 @@ use crate::semconv::{
 /// The header JetStream deduplicates on; its value is the message id.
 const MSG_ID: &str = "Nats-Msg-Id";
 
+// The fields of the default propagators, named once: `HeaderName::from_str` copies a name that
+// is not one of NATS' standard headers into a new allocation on every look-up.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// `key` as a header name: the fields of the default propagators without an allocation, any
+/// other when NATS accepts it.
+fn header_name(key: &str) -> Option<HeaderName> {
+    match key {
+        "traceparent" => Some(TRACEPARENT.clone()),
+        "tracestate" => Some(TRACESTATE.clone()),
+        "baggage" => Some(BAGGAGE.clone()),
+        _ => HeaderName::from_str(key).ok(),
+    }
+}
+
 /// Reads propagation fields from NATS message headers. Absent headers read as none.
 #[derive(Clone, Copy, Debug)]
 pub struct NatsHeaderExtractor<'a>(pub Option<&'a HeaderMap>);
 
 impl Extractor for NatsHeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let name = HeaderName::from_str(key).ok()?;
-        self.0?.get(name).map(HeaderValue::as_str)
+        let headers = self.0?;
+        headers.get(header_name(key)?).map(HeaderValue::as_str)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -76,6 +93,15 @@ impl Extractor for NatsHeaderExtractor<'_> {
             None => Vec::new(),
         }
     }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0?
+            .get_all(header_name(key)?)
+            .map(HeaderValue::as_str)
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
 }
 
 /// Writes propagation fields into NATS message headers, replacing any value there. A name or
@@ -85,11 +111,14 @@ pub struct NatsHeaderInjector<'a>(pub &'a mut HeaderMap);
 
 impl Injector for NatsHeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        let (Ok(name), Ok(value)) = (HeaderName::from_str(key), HeaderValue::from_str(&value))
-        else {
+        // NATS refuses CR and LF in a value (`HeaderValue::from(String)` would panic on them);
+        // checked here, the value is moved in rather than copied.
+        if value.contains(['\r', '\n']) {
             return;
-        };
-        self.0.insert(name, value);
+        }
+        if let Some(name) = header_name(key) {
+            self.0.insert(name, HeaderValue::from(value));
+        }
     }
 }
 
@@ -161,7 +190,7 @@ impl TracedClient {
         let subject = subject.to_subject();
         let (cx, started) = messaging::start_send(&self.tracer, SpanKind::Client, || {
             (
-                format!("send {}", subject.as_str()),
+                messaging::span_name("send ", subject.as_str()),
                 attributes(&subject, "request", "send", &headers, payload.len()),
             )
         });
@@ -242,7 +271,7 @@ pub fn process_batch(tracer: &Tracer, subject: &str, messages: &[Message]) -> Pr
 fn received(message: &Message) -> Vec<KeyValue> {
     let mut out = vec![
         KeyValue::new(MESSAGING_SYSTEM, "nats"),
-        KeyValue::new(MESSAGING_DESTINATION_NAME, message.subject.to_string()),
+        KeyValue::new(MESSAGING_DESTINATION_NAME, message.subject.as_str().to_owned()),
         KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
         KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
         KeyValue::new(
@@ -265,7 +294,7 @@ fn attributes(
 ) -> Vec<KeyValue> {
     let mut out = vec![
         KeyValue::new(MESSAGING_SYSTEM, "nats"),
-        KeyValue::new(MESSAGING_DESTINATION_NAME, subject.to_string()),
+        KeyValue::new(MESSAGING_DESTINATION_NAME, subject.as_str().to_owned()),
         KeyValue::new(MESSAGING_OPERATION_NAME, operation),
         KeyValue::new(MESSAGING_OPERATION_TYPE, kind),
         KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, messaging::size(body)),
@@ -287,7 +316,7 @@ fn send_name(subject: &async_nats::Subject) -> String {
     if subject.as_str().starts_with(INBOX_PREFIX) {
         "send (temporary)".to_owned()
     } else {
-        format!("send {}", subject.as_str())
+        messaging::span_name("send ", subject.as_str())
     }
 }
 

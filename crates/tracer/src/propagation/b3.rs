@@ -217,3 +217,68 @@ impl TextMapPropagator for B3Propagator {
         FieldIter::new(&self.fields)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `split('-')` reading this module had before it read fixed widths.
+    fn reference(value: &str) -> Option<(TraceId, SpanId, Sampling)> {
+        let mut parts = value.trim_ascii().split('-');
+        let trace = parse_trace_id(parts.next()?.as_bytes())?;
+        let span = parse_span_id(parts.next()?.as_bytes())?;
+        let sampling = match parts.next() {
+            None => Sampling::Deferred,
+            Some("1") => Sampling::Accept,
+            Some("0") => Sampling::Deny,
+            Some("d") => Sampling::Debug,
+            Some(_) => return None,
+        };
+        if let Some(parent) = parts.next() {
+            parse_span_id(parent.as_bytes())?;
+        }
+        if parts.next().is_some() {
+            return None;
+        }
+        Some((trace, span, sampling))
+    }
+
+    #[test]
+    fn the_single_header_reads_as_the_split_reading_did() {
+        let trace = "80f198ee56343ba864fe8b2a57d3eff7";
+        let span = "e457b5a2e4d86bd1";
+        let mut inputs = Vec::new();
+        for full in [
+            format!("{trace}-{span}-1-05e3ac9a4f6e3b90"),
+            format!("{}-{span}-d-05e3ac9a4f6e3b90", &trace[16..]),
+            format!("{trace}-{span}-0"),
+            format!("{trace}-{span}"),
+        ] {
+            for cut in 0..=full.len() {
+                inputs.push(full[..cut].to_owned());
+                for c in ['-', '0', 'x', ' '] {
+                    let mut changed = full.clone().into_bytes();
+                    if cut < changed.len() {
+                        changed[cut] = c as u8;
+                        inputs.push(String::from_utf8(changed).unwrap());
+                    }
+                    let mut longer = full.clone();
+                    longer.insert(cut, c);
+                    inputs.push(longer);
+                }
+            }
+        }
+        for input in &inputs {
+            let (ours, theirs) = (parse_single(input), reference(input));
+            assert_eq!(
+                ours.map(|(t, s, _)| (t, s)),
+                theirs.map(|(t, s, _)| (t, s)),
+                "{input:?}"
+            );
+            assert!(
+                ours.map(|(_, _, m)| m) == theirs.map(|(_, _, m)| m),
+                "{input:?}"
+            );
+        }
+    }
+}
