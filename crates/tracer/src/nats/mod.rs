@@ -112,13 +112,79 @@ pub struct NatsHeaderInjector<'a>(pub &'a mut HeaderMap);
 impl Injector for NatsHeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         // NATS refuses CR and LF in a value (`HeaderValue::from(String)` would panic on them);
-        // checked here, the value is moved in rather than copied.
-        if value.contains(['\r', '\n']) {
+        // checked here (a byte search, not a `char` pattern's), the value is moved in rather
+        // than copied.
+        let bytes = value.as_bytes();
+        if bytes.contains(&b'\r') || bytes.contains(&b'\n') {
             return;
         }
         if let Some(name) = header_name(key) {
             self.0.insert(name, HeaderValue::from(value));
         }
+    }
+}
+
+/// The headers of one received message as the propagators read them, scanned instead of
+/// looked up: each propagator asks for its fields (the default set three times, `traceparent`
+/// twice, for its first line and then all of them), and a NATS `HeaderMap` hashes every
+/// look-up with SipHash, while a message carries a handful of headers. More than
+/// [`ReceivedHeaders::SCANNED`] are looked up as usual.
+pub(crate) struct ReceivedHeaders<'a> {
+    map: NatsHeaderExtractor<'a>,
+    scanned: [(&'a str, &'a [HeaderValue]); ReceivedHeaders::SCANNED],
+    len: usize,
+}
+
+impl<'a> ReceivedHeaders<'a> {
+    /// Most headers compared one by one.
+    const SCANNED: usize = 8;
+
+    pub(crate) fn new(map: Option<&'a HeaderMap>) -> Self {
+        let mut out = Self {
+            map: NatsHeaderExtractor(map),
+            scanned: [("", &[]); Self::SCANNED],
+            len: 0,
+        };
+        if let Some(map) = map.filter(|m| m.len() <= Self::SCANNED) {
+            for (name, values) in map.iter() {
+                out.scanned[out.len] = (AsRef::<str>::as_ref(name), values.as_slice());
+                out.len += 1;
+            }
+        }
+        out
+    }
+
+    /// The values of `key`, `None` when it is absent (or scanning is off: more headers).
+    fn values(&self, key: &str) -> Option<&'a [HeaderValue]> {
+        self.scanned[..self.len]
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, values)| *values)
+    }
+
+    fn scans(&self) -> bool {
+        self.map.0.is_none_or(|m| m.len() <= Self::SCANNED)
+    }
+}
+
+impl Extractor for ReceivedHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        if !self.scans() {
+            return self.map.get(key);
+        }
+        self.values(key)?.first().map(HeaderValue::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.map.keys()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        if !self.scans() {
+            return self.map.get_all(key);
+        }
+        let values = self.values(key)?;
+        (!values.is_empty()).then(|| values.iter().map(HeaderValue::as_str).collect())
     }
 }
 
@@ -221,8 +287,9 @@ pub fn process(tracer: &Tracer, message: &Message, queue_group: Option<&str>) ->
     } else {
         SpanKind::Consumer
     };
+    let headers = ReceivedHeaders::new(message.headers.as_ref());
     let attributes = || {
-        let mut attributes = received(message);
+        let mut attributes = received(message, &headers);
         if let Some(group) = queue_group {
             attributes.push(KeyValue::new(
                 MESSAGING_CONSUMER_GROUP_NAME,
@@ -236,7 +303,7 @@ pub fn process(tracer: &Tracer, message: &Message, queue_group: Option<&str>) ->
         kind,
         message.subject.as_str(),
         attributes,
-        &NatsHeaderExtractor(message.headers.as_ref()),
+        &headers,
     )
 }
 
@@ -255,9 +322,9 @@ pub fn process_batch(tracer: &Tracer, subject: &str, messages: &[Message]) -> Pr
             ),
         ]
     };
-    let extractors: Vec<NatsHeaderExtractor<'_>> = messages
+    let extractors: Vec<ReceivedHeaders<'_>> = messages
         .iter()
-        .map(|m| NatsHeaderExtractor(m.headers.as_ref()))
+        .map(|m| ReceivedHeaders::new(m.headers.as_ref()))
         .collect();
     messaging::process_batch(
         tracer,
@@ -267,8 +334,8 @@ pub fn process_batch(tracer: &Tracer, subject: &str, messages: &[Message]) -> Pr
     )
 }
 
-/// The attributes of a received message's span.
-fn received(message: &Message) -> Vec<KeyValue> {
+/// The attributes of a received message's span; `headers` are the message's.
+fn received(message: &Message, headers: &ReceivedHeaders<'_>) -> Vec<KeyValue> {
     let mut out = vec![
         KeyValue::new(MESSAGING_SYSTEM, "nats"),
         KeyValue::new(MESSAGING_DESTINATION_NAME, message.subject.as_str().to_owned()),
@@ -279,8 +346,8 @@ fn received(message: &Message) -> Vec<KeyValue> {
             messaging::size(message.payload.len()),
         ),
     ];
-    if let Some(id) = message.headers.as_ref().and_then(message_id) {
-        out.push(KeyValue::new(MESSAGING_MESSAGE_ID, id));
+    if let Some(id) = headers.get(MSG_ID) {
+        out.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.to_owned()));
     }
     out
 }
