@@ -281,10 +281,7 @@ fn a_second_extract_of_the_same_trace_speaks_for_its_own_caller() {
     let p = TraceContextPropagator::new();
     let first = lines(&[("traceparent", PARENT)]);
     let cx = p.extract(&HeaderExtractor(&first));
-    let second = lines(&[(
-        "traceparent",
-        &format!("00-{TRACE}-00f067aa0ba902b7-03"),
-    )]);
+    let second = lines(&[("traceparent", &format!("00-{TRACE}-00f067aa0ba902b7-03"))]);
     let cx = p.extract_with_context(&cx, &HeaderExtractor(&second));
     let mut out = HeaderMap::new();
     p.inject_context(&cx, &mut HeaderInjector(&mut out));

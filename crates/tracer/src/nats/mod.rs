@@ -298,13 +298,7 @@ pub fn process(tracer: &Tracer, message: &Message, queue_group: Option<&str>) ->
         }
         attributes
     };
-    messaging::process_one(
-        tracer,
-        kind,
-        message.subject.as_str(),
-        attributes,
-        &headers,
-    )
+    messaging::process_one(tracer, kind, message.subject.as_str(), attributes, &headers)
 }
 
 /// Starts the CONSUMER span of a batch read from `subject`: a new trace linked to each message's
@@ -338,7 +332,10 @@ pub fn process_batch(tracer: &Tracer, subject: &str, messages: &[Message]) -> Pr
 fn received(message: &Message, headers: &ReceivedHeaders<'_>) -> Vec<KeyValue> {
     let mut out = vec![
         KeyValue::new(MESSAGING_SYSTEM, "nats"),
-        KeyValue::new(MESSAGING_DESTINATION_NAME, message.subject.as_str().to_owned()),
+        KeyValue::new(
+            MESSAGING_DESTINATION_NAME,
+            message.subject.as_str().to_owned(),
+        ),
         KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
         KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
         KeyValue::new(

@@ -7,7 +7,7 @@
 //! Trace ids are 16 or 32 lowercase hex digits; a 64-bit id is left-padded with zeros. The debug
 //! flag `d` implies sampled and is carried along in the context so it is written out again on the
 //! next hop. A missing sampling field means "deferred" and is read as not sampled (the parent
-//! decides nothing). Anything malformed is ignored.
+//! decides nothing). ASCII white space around a value is ignored; anything malformed is ignored.
 
 use opentelemetry::Context;
 use opentelemetry::propagation::text_map_propagator::FieldIter;

@@ -3,9 +3,9 @@
 //! Hand-written rather than the `hex` crate's: the formats accept lowercase digits only
 //! (`traceparent` with an uppercase digit is invalid), which a general decoder does not check,
 //! and ids are decoded eight digits at a time in one 64-bit word (range checks and nibble
-//! packing on all eight bytes at once) instead of one digit per loop turn: a W3C extract's 52
-//! digits went from 446 to 64 instructions under callgrind (docs/BENCHMARKS.md, "Extract at
-//! the pre-Level-2 cost").
+//! packing on all eight bytes at once) instead of one digit per loop turn into a `u128`: a W3C
+//! extract's 52 digits went from 446 to about 250 instructions under callgrind
+//! (docs/BENCHMARKS.md, "Extract back near the pre-Level-2 cost").
 
 /// `0x01` in every byte.
 const ONES: u64 = 0x0101_0101_0101_0101;

@@ -294,7 +294,8 @@ impl TextMapPropagator for TraceContextPropagator {
         // (a context value copies the context's entry map and allocates three times). A value
         // already there for this trace is replaced, so it cannot speak for the caller.
         let stale = cx.get::<Received>().is_some_and(|r| r.trace_id == trace_id);
-        let cx = cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state));
+        let cx =
+            cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state));
         if random && raw.is_none() && !stale {
             return cx;
         }
