@@ -422,6 +422,40 @@ mod tests {
     }
 
     #[test]
+    fn received_headers_read_as_the_header_map_does_with_few_or_many_headers() {
+        for extra in [0, 2, 12] {
+            let mut headers = HeaderMap::new();
+            headers.insert("traceparent", "00-abc");
+            headers.append("tracestate", "a=1");
+            headers.append("tracestate", "b=2");
+            headers.insert(MSG_ID, "m-1");
+            for i in 0..extra {
+                headers.insert(format!("x-{i}").as_str(), "v");
+            }
+            let (scanned, looked_up) = (
+                ReceivedHeaders::new(Some(&headers)),
+                NatsHeaderExtractor(Some(&headers)),
+            );
+            for key in [
+                "traceparent",
+                "tracestate",
+                "baggage",
+                MSG_ID,
+                "x-1",
+                "Traceparent",
+            ] {
+                assert_eq!(scanned.get(key), looked_up.get(key), "{extra} {key}");
+                assert_eq!(
+                    scanned.get_all(key),
+                    looked_up.get_all(key),
+                    "{extra} {key}"
+                );
+            }
+        }
+        assert_eq!(ReceivedHeaders::new(None).get("traceparent"), None);
+    }
+
+    #[test]
     fn inbox_replies_have_a_low_cardinality_name() {
         assert_eq!(send_name(&"_INBOX.abc.1".into()), "send (temporary)");
         assert_eq!(send_name(&"orders".into()), "send orders");
