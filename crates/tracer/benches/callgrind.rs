@@ -1,6 +1,7 @@
 //! A fixed-iteration driver for instruction counts under callgrind, which are repeatable on a
 //! busy machine where criterion's wall-clock figures are not. Each run measures one scenario:
-//! inject or extract per propagator (ours and, where the SDK has one, the SDK's) and a span
+//! inject or extract per propagator (ours and, where the SDK has one, the SDK's; W3C also
+//! from a Level 1 caller, whose flags say nothing of `random`, and with a `tracestate`) and a span
 //! under an unsampled or sampled parent (ours and the SDK's), `ITERATIONS` times inside
 //! `callgrind_measured`, the only function callgrind collects in:
 //!
@@ -91,7 +92,9 @@ fn with_baggage(cx: Context) -> Context {
 fn propagator(name: &str) -> Option<Box<dyn TextMapPropagator>> {
     let ours = |kind| Some(Box::new(Propagators::new([kind])) as Box<dyn TextMapPropagator>);
     match name {
-        "tracecontext" => ours(PropagatorKind::TraceContext),
+        "tracecontext" | "tracecontext-level1" | "tracecontext-tracestate" => {
+            ours(PropagatorKind::TraceContext)
+        }
         "baggage" => ours(PropagatorKind::Baggage),
         "b3" => ours(PropagatorKind::B3),
         "b3multi" => ours(PropagatorKind::B3Multi),
@@ -106,8 +109,10 @@ fn propagator(name: &str) -> Option<Box<dyn TextMapPropagator>> {
     }
 }
 
-const PROPAGATORS: [&str; 7] = [
+const PROPAGATORS: [&str; 9] = [
     "tracecontext",
+    "tracecontext-level1",
+    "tracecontext-tracestate",
     "sdk-tracecontext",
     "baggage",
     "sdk-baggage",
@@ -152,6 +157,19 @@ fn run(scenario: &str, iterations: u64) -> bool {
             let cx = with_baggage(parent(TraceFlags::SAMPLED));
             let mut carrier = Headers::default();
             propagator.inject_context(&cx, &mut carrier);
+            match name {
+                // From a Level 1 caller (flags `01`: sampled, nothing said about `random`).
+                "tracecontext-level1" => {
+                    let traceparent = &mut carrier.0[0].1;
+                    traceparent.replace_range(53.., "01");
+                }
+                // With a `tracestate` of two members (the recommendation's example).
+                "tracecontext-tracestate" => carrier.0.push((
+                    "tracestate".into(),
+                    "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE".into(),
+                )),
+                _ => {}
+            }
             if what == "inject" {
                 callgrind_measured(iterations, &mut || {
                     let mut out = Headers(Vec::with_capacity(4));

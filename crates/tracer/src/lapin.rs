@@ -145,7 +145,7 @@ impl TracedChannel {
             if let Some(id) = properties.message_id() {
                 attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.as_str().to_owned()));
             }
-            (format!("send {destination}"), attributes)
+            (messaging::span_name("send ", destination), attributes)
         });
         let mut headers = properties.headers().clone().unwrap_or_default();
         self.tracer

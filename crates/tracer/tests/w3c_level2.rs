@@ -274,3 +274,56 @@ fn a_level_2_key_the_sdk_cannot_hold_is_still_passed_on() {
     ]));
     assert_eq!(get(&out, "tracestate").as_deref(), Some("foo@@bar=1,baz=2"));
 }
+
+#[test]
+fn a_second_extract_of_the_same_trace_speaks_for_its_own_caller() {
+    // The first caller did not say `random`; the second, for the same trace, does.
+    let p = TraceContextPropagator::new();
+    let first = lines(&[("traceparent", PARENT)]);
+    let cx = p.extract(&HeaderExtractor(&first));
+    let second = lines(&[("traceparent", &format!("00-{TRACE}-00f067aa0ba902b7-03"))]);
+    let cx = p.extract_with_context(&cx, &HeaderExtractor(&second));
+    let mut out = HeaderMap::new();
+    p.inject_context(&cx, &mut HeaderInjector(&mut out));
+    assert_eq!(
+        get(&out, "traceparent"),
+        Some(format!("00-{TRACE}-00f067aa0ba902b7-03"))
+    );
+}
+
+#[test]
+fn a_span_taken_from_b3_keeps_the_random_flag_traceparent_gave_for_it() {
+    let p = Propagators::new([PropagatorKind::B3, PropagatorKind::TraceContext]);
+    for (flags, want) in [("03", "03"), ("01", "01")] {
+        let incoming: HashMap<String, String> = [
+            ("b3".into(), format!("{TRACE}-b7ad6b7169203331-1")),
+            (
+                "traceparent".into(),
+                format!("00-{TRACE}-b7ad6b7169203331-{flags}"),
+            ),
+        ]
+        .into();
+        let mut out = HashMap::new();
+        p.inject(&p.extract(&incoming), &mut out);
+        assert_eq!(
+            out["traceparent"],
+            format!("00-{TRACE}-b7ad6b7169203331-{want}"),
+            "{flags}"
+        );
+    }
+    // traceparent naming another span says nothing about the one taken.
+    let incoming: HashMap<String, String> = [
+        ("b3".into(), format!("{TRACE}-b7ad6b7169203331-1")),
+        (
+            "traceparent".into(),
+            format!("00-{TRACE}-00f067aa0ba902b7-03"),
+        ),
+    ]
+    .into();
+    let mut out = HashMap::new();
+    p.inject(&p.extract(&incoming), &mut out);
+    assert_eq!(
+        out["traceparent"],
+        format!("00-{TRACE}-b7ad6b7169203331-01")
+    );
+}

@@ -173,7 +173,7 @@ pub(crate) fn process_one(
             recording: false,
         };
     }
-    let builder = SpanBuilder::from_name(format!("process {destination}"))
+    let builder = SpanBuilder::from_name(span_name("process ", destination))
         .with_kind(kind)
         .with_attributes(attributes());
     match tracer.start_span(builder, &parent) {
@@ -208,7 +208,7 @@ pub(crate) fn process_batch<'a>(
             sc.is_valid().then(|| Link::with_context(sc))
         })
         .collect();
-    let builder = SpanBuilder::from_name(format!("process {destination}"))
+    let builder = SpanBuilder::from_name(span_name("process ", destination))
         .with_kind(SpanKind::Consumer)
         .with_attributes(attributes())
         .with_links(links);
@@ -259,6 +259,15 @@ pub(crate) fn end_send(cx: &Context, started: bool, error_type: Option<Cow<'stat
         span.set_status(Status::error(error_type));
     }
     span.end();
+}
+
+/// `{operation} {destination}` (`operation` ends in its space) in one allocation of the exact
+/// size, without `format!`'s trip through the formatting machinery (`core::fmt::write`).
+pub(crate) fn span_name(operation: &str, destination: &str) -> String {
+    let mut name = String::with_capacity(operation.len() + destination.len());
+    name.push_str(operation);
+    name.push_str(destination);
+    name
 }
 
 /// A payload length as an attribute value.

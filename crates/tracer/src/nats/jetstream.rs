@@ -38,7 +38,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, TraceContextExt as _};
 
-use super::{NatsHeaderExtractor, NatsHeaderInjector, attributes, received};
+use super::{NatsHeaderInjector, ReceivedHeaders, attributes, received};
 use crate::Tracer;
 use crate::messaging::{self, ProcessSpan, Settlement};
 use crate::semconv::{
@@ -76,7 +76,7 @@ impl TracedContext {
         let subject = subject.to_subject();
         let (cx, started) = messaging::start_send(&self.tracer, SpanKind::Producer, || {
             (
-                format!("send {}", subject.as_str()),
+                messaging::span_name("send ", subject.as_str()),
                 attributes(&subject, "publish", "send", &headers, payload.len()),
             )
         });
@@ -126,8 +126,9 @@ fn publish_error(kind: PublishErrorKind) -> &'static str {
 
 /// Starts the CONSUMER span of a message read from a JetStream consumer.
 pub fn process(tracer: &Tracer, message: &Message) -> ProcessSpan {
+    let headers = ReceivedHeaders::new(message.headers.as_ref());
     let attributes = || {
-        let mut attributes = received(message);
+        let mut attributes = received(message, &headers);
         if let Ok(info) = message.info() {
             attributes.push(KeyValue::new(
                 MESSAGING_CONSUMER_GROUP_NAME,
@@ -153,7 +154,7 @@ pub fn process(tracer: &Tracer, message: &Message) -> ProcessSpan {
         SpanKind::Consumer,
         message.subject.as_str(),
         attributes,
-        &NatsHeaderExtractor(message.headers.as_ref()),
+        &headers,
     )
 }
 

@@ -57,14 +57,31 @@ use crate::semconv::{
 /// The header JetStream deduplicates on; its value is the message id.
 const MSG_ID: &str = "Nats-Msg-Id";
 
+// The fields of the default propagators, named once: `HeaderName::from_str` copies a name that
+// is not one of NATS' standard headers into a new allocation on every look-up.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// `key` as a header name: the fields of the default propagators without an allocation, any
+/// other when NATS accepts it.
+fn header_name(key: &str) -> Option<HeaderName> {
+    match key {
+        "traceparent" => Some(TRACEPARENT.clone()),
+        "tracestate" => Some(TRACESTATE.clone()),
+        "baggage" => Some(BAGGAGE.clone()),
+        _ => HeaderName::from_str(key).ok(),
+    }
+}
+
 /// Reads propagation fields from NATS message headers. Absent headers read as none.
 #[derive(Clone, Copy, Debug)]
 pub struct NatsHeaderExtractor<'a>(pub Option<&'a HeaderMap>);
 
 impl Extractor for NatsHeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let name = HeaderName::from_str(key).ok()?;
-        self.0?.get(name).map(HeaderValue::as_str)
+        let headers = self.0?;
+        headers.get(header_name(key)?).map(HeaderValue::as_str)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -76,6 +93,15 @@ impl Extractor for NatsHeaderExtractor<'_> {
             None => Vec::new(),
         }
     }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0?
+            .get_all(header_name(key)?)
+            .map(HeaderValue::as_str)
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
 }
 
 /// Writes propagation fields into NATS message headers, replacing any value there. A name or
@@ -85,11 +111,80 @@ pub struct NatsHeaderInjector<'a>(pub &'a mut HeaderMap);
 
 impl Injector for NatsHeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        let (Ok(name), Ok(value)) = (HeaderName::from_str(key), HeaderValue::from_str(&value))
-        else {
+        // NATS refuses CR and LF in a value (`HeaderValue::from(String)` would panic on them);
+        // checked here (a byte search, not a `char` pattern's), the value is moved in rather
+        // than copied.
+        let bytes = value.as_bytes();
+        if bytes.contains(&b'\r') || bytes.contains(&b'\n') {
             return;
+        }
+        if let Some(name) = header_name(key) {
+            self.0.insert(name, HeaderValue::from(value));
+        }
+    }
+}
+
+/// The headers of one received message as the propagators read them, scanned instead of
+/// looked up: each propagator asks for its fields (the default set three times, `traceparent`
+/// twice, for its first line and then all of them), and a NATS `HeaderMap` hashes every
+/// look-up with SipHash, while a message carries a handful of headers. More than
+/// [`ReceivedHeaders::SCANNED`] are looked up as usual.
+pub(crate) struct ReceivedHeaders<'a> {
+    map: NatsHeaderExtractor<'a>,
+    scanned: [(&'a str, &'a [HeaderValue]); ReceivedHeaders::SCANNED],
+    len: usize,
+}
+
+impl<'a> ReceivedHeaders<'a> {
+    /// Most headers compared one by one.
+    const SCANNED: usize = 8;
+
+    pub(crate) fn new(map: Option<&'a HeaderMap>) -> Self {
+        let mut out = Self {
+            map: NatsHeaderExtractor(map),
+            scanned: [("", &[]); Self::SCANNED],
+            len: 0,
         };
-        self.0.insert(name, value);
+        if let Some(map) = map.filter(|m| m.len() <= Self::SCANNED) {
+            for (name, values) in map.iter() {
+                out.scanned[out.len] = (AsRef::<str>::as_ref(name), values.as_slice());
+                out.len += 1;
+            }
+        }
+        out
+    }
+
+    /// The values of `key`, `None` when it is absent (or scanning is off: more headers).
+    fn values(&self, key: &str) -> Option<&'a [HeaderValue]> {
+        self.scanned[..self.len]
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, values)| *values)
+    }
+
+    fn scans(&self) -> bool {
+        self.map.0.is_none_or(|m| m.len() <= Self::SCANNED)
+    }
+}
+
+impl Extractor for ReceivedHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        if !self.scans() {
+            return self.map.get(key);
+        }
+        self.values(key)?.first().map(HeaderValue::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.map.keys()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        if !self.scans() {
+            return self.map.get_all(key);
+        }
+        let values = self.values(key)?;
+        (!values.is_empty()).then(|| values.iter().map(HeaderValue::as_str).collect())
     }
 }
 
@@ -161,7 +256,7 @@ impl TracedClient {
         let subject = subject.to_subject();
         let (cx, started) = messaging::start_send(&self.tracer, SpanKind::Client, || {
             (
-                format!("send {}", subject.as_str()),
+                messaging::span_name("send ", subject.as_str()),
                 attributes(&subject, "request", "send", &headers, payload.len()),
             )
         });
@@ -192,8 +287,9 @@ pub fn process(tracer: &Tracer, message: &Message, queue_group: Option<&str>) ->
     } else {
         SpanKind::Consumer
     };
+    let headers = ReceivedHeaders::new(message.headers.as_ref());
     let attributes = || {
-        let mut attributes = received(message);
+        let mut attributes = received(message, &headers);
         if let Some(group) = queue_group {
             attributes.push(KeyValue::new(
                 MESSAGING_CONSUMER_GROUP_NAME,
@@ -202,13 +298,7 @@ pub fn process(tracer: &Tracer, message: &Message, queue_group: Option<&str>) ->
         }
         attributes
     };
-    messaging::process_one(
-        tracer,
-        kind,
-        message.subject.as_str(),
-        attributes,
-        &NatsHeaderExtractor(message.headers.as_ref()),
-    )
+    messaging::process_one(tracer, kind, message.subject.as_str(), attributes, &headers)
 }
 
 /// Starts the CONSUMER span of a batch read from `subject`: a new trace linked to each message's
@@ -226,9 +316,9 @@ pub fn process_batch(tracer: &Tracer, subject: &str, messages: &[Message]) -> Pr
             ),
         ]
     };
-    let extractors: Vec<NatsHeaderExtractor<'_>> = messages
+    let extractors: Vec<ReceivedHeaders<'_>> = messages
         .iter()
-        .map(|m| NatsHeaderExtractor(m.headers.as_ref()))
+        .map(|m| ReceivedHeaders::new(m.headers.as_ref()))
         .collect();
     messaging::process_batch(
         tracer,
@@ -238,11 +328,14 @@ pub fn process_batch(tracer: &Tracer, subject: &str, messages: &[Message]) -> Pr
     )
 }
 
-/// The attributes of a received message's span.
-fn received(message: &Message) -> Vec<KeyValue> {
+/// The attributes of a received message's span; `headers` are the message's.
+fn received(message: &Message, headers: &ReceivedHeaders<'_>) -> Vec<KeyValue> {
     let mut out = vec![
         KeyValue::new(MESSAGING_SYSTEM, "nats"),
-        KeyValue::new(MESSAGING_DESTINATION_NAME, message.subject.to_string()),
+        KeyValue::new(
+            MESSAGING_DESTINATION_NAME,
+            message.subject.as_str().to_owned(),
+        ),
         KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
         KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
         KeyValue::new(
@@ -250,8 +343,8 @@ fn received(message: &Message) -> Vec<KeyValue> {
             messaging::size(message.payload.len()),
         ),
     ];
-    if let Some(id) = message.headers.as_ref().and_then(message_id) {
-        out.push(KeyValue::new(MESSAGING_MESSAGE_ID, id));
+    if let Some(id) = headers.get(MSG_ID) {
+        out.push(KeyValue::new(MESSAGING_MESSAGE_ID, id.to_owned()));
     }
     out
 }
@@ -265,7 +358,7 @@ fn attributes(
 ) -> Vec<KeyValue> {
     let mut out = vec![
         KeyValue::new(MESSAGING_SYSTEM, "nats"),
-        KeyValue::new(MESSAGING_DESTINATION_NAME, subject.to_string()),
+        KeyValue::new(MESSAGING_DESTINATION_NAME, subject.as_str().to_owned()),
         KeyValue::new(MESSAGING_OPERATION_NAME, operation),
         KeyValue::new(MESSAGING_OPERATION_TYPE, kind),
         KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, messaging::size(body)),
@@ -287,7 +380,7 @@ fn send_name(subject: &async_nats::Subject) -> String {
     if subject.as_str().starts_with(INBOX_PREFIX) {
         "send (temporary)".to_owned()
     } else {
-        format!("send {}", subject.as_str())
+        messaging::span_name("send ", subject.as_str())
     }
 }
 
@@ -326,6 +419,40 @@ mod tests {
         assert_eq!(ex.get("bad:name"), None);
         assert_eq!(ex.keys(), vec!["traceparent"]);
         assert_eq!(NatsHeaderExtractor(None).get("traceparent"), None);
+    }
+
+    #[test]
+    fn received_headers_read_as_the_header_map_does_with_few_or_many_headers() {
+        for extra in [0, 2, 12] {
+            let mut headers = HeaderMap::new();
+            headers.insert("traceparent", "00-abc");
+            headers.append("tracestate", "a=1");
+            headers.append("tracestate", "b=2");
+            headers.insert(MSG_ID, "m-1");
+            for i in 0..extra {
+                headers.insert(format!("x-{i}").as_str(), "v");
+            }
+            let (scanned, looked_up) = (
+                ReceivedHeaders::new(Some(&headers)),
+                NatsHeaderExtractor(Some(&headers)),
+            );
+            for key in [
+                "traceparent",
+                "tracestate",
+                "baggage",
+                MSG_ID,
+                "x-1",
+                "Traceparent",
+            ] {
+                assert_eq!(scanned.get(key), looked_up.get(key), "{extra} {key}");
+                assert_eq!(
+                    scanned.get_all(key),
+                    looked_up.get_all(key),
+                    "{extra} {key}"
+                );
+            }
+        }
+        assert_eq!(ReceivedHeaders::new(None).get("traceparent"), None);
     }
 
     #[test]

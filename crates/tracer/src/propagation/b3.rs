@@ -7,7 +7,7 @@
 //! Trace ids are 16 or 32 lowercase hex digits; a 64-bit id is left-padded with zeros. The debug
 //! flag `d` implies sampled and is carried along in the context so it is written out again on the
 //! next hop. A missing sampling field means "deferred" and is read as not sampled (the parent
-//! decides nothing). Anything malformed is ignored.
+//! decides nothing). ASCII white space around a value is ignored; anything malformed is ignored.
 
 use opentelemetry::Context;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
@@ -86,49 +86,63 @@ enum Sampling {
     Debug,
 }
 
-fn parse_trace_id(s: &str) -> Option<TraceId> {
+fn parse_trace_id(s: &[u8]) -> Option<TraceId> {
     let id = match s.len() {
-        16 | 32 => hex::parse_exact(s, s.len())?,
+        32 => hex::parse_u128(s)?,
+        16 => u128::from(hex::parse_u64(s)?),
         _ => return None,
     };
     (id != 0).then(|| TraceId::from(id))
 }
 
-fn parse_span_id(s: &str) -> Option<SpanId> {
-    let id = hex::parse_exact(s, 16)? as u64;
+fn parse_span_id(s: &[u8]) -> Option<SpanId> {
+    let id = hex::parse_u64(s)?;
     (id != 0).then(|| SpanId::from(id))
 }
 
+/// `{trace}-{span}[-{sampling}[-{parent}]]`, read at the fields' fixed widths.
 fn parse_single(value: &str) -> Option<(TraceId, SpanId, Sampling)> {
-    let mut parts = value.trim().split('-');
-    let trace = parse_trace_id(parts.next()?)?;
-    let span = parse_span_id(parts.next()?)?;
-    let sampling = match parts.next() {
-        None => Sampling::Deferred,
-        Some("1") => Sampling::Accept,
-        Some("0") => Sampling::Deny,
-        Some("d") => Sampling::Debug,
-        Some(_) => return None,
+    let b = value.trim_ascii().as_bytes();
+    // A 128-bit trace id is followed by `-` at 32, a 64-bit one at 16 (where a 128-bit one
+    // has a digit, and where a `-` makes a following 128-bit reading invalid anyway).
+    let trace_len = match (b.get(32), b.get(16)) {
+        (Some(b'-'), _) => 32,
+        (_, Some(b'-')) => 16,
+        _ => return None,
     };
-    if let Some(parent) = parts.next() {
-        parse_span_id(parent)?;
-    }
-    if parts.next().is_some() {
-        return None;
+    let trace = parse_trace_id(&b[..trace_len])?;
+    let span = parse_span_id(b.get(trace_len + 1..trace_len + 17)?)?;
+    let (sampling, rest) = match &b[trace_len + 17..] {
+        [] => return Some((trace, span, Sampling::Deferred)),
+        [b'-', sampling, rest @ ..] => (*sampling, rest),
+        _ => return None,
+    };
+    let sampling = match sampling {
+        b'1' => Sampling::Accept,
+        b'0' => Sampling::Deny,
+        b'd' => Sampling::Debug,
+        _ => return None,
+    };
+    match rest {
+        [] => {}
+        [b'-', parent @ ..] => {
+            parse_span_id(parent)?;
+        }
+        _ => return None,
     }
     Some((trace, span, sampling))
 }
 
 fn parse_multi(extractor: &dyn Extractor) -> Option<(TraceId, SpanId, Sampling)> {
-    let trace = parse_trace_id(extractor.get(X_B3_TRACE_ID)?.trim())?;
-    let span = parse_span_id(extractor.get(X_B3_SPAN_ID)?.trim())?;
+    let trace = parse_trace_id(extractor.get(X_B3_TRACE_ID)?.trim_ascii().as_bytes())?;
+    let span = parse_span_id(extractor.get(X_B3_SPAN_ID)?.trim_ascii().as_bytes())?;
     if let Some(parent) = extractor.get(X_B3_PARENT_SPAN_ID) {
-        parse_span_id(parent.trim())?;
+        parse_span_id(parent.trim_ascii().as_bytes())?;
     }
-    let sampling = if extractor.get(X_B3_FLAGS).map(str::trim) == Some("1") {
+    let sampling = if extractor.get(X_B3_FLAGS).map(str::trim_ascii) == Some("1") {
         Sampling::Debug
     } else {
-        match extractor.get(X_B3_SAMPLED).map(str::trim) {
+        match extractor.get(X_B3_SAMPLED).map(str::trim_ascii) {
             None => Sampling::Deferred,
             Some("1" | "true") => Sampling::Accept,
             Some("0" | "false") => Sampling::Deny,
@@ -147,13 +161,13 @@ impl TextMapPropagator for B3Propagator {
         }
         let debug = cx.get::<B3Debug>().is_some();
         let trace = u128::from_be_bytes(sc.trace_id().to_bytes());
-        let span_id = u128::from(u64::from_be_bytes(sc.span_id().to_bytes()));
+        let span_id = u64::from_be_bytes(sc.span_id().to_bytes());
         match self.encoding {
             B3Encoding::Single => {
                 let mut out = String::with_capacity(51);
-                hex::push(&mut out, trace, 32);
+                hex::push_u128(&mut out, trace);
                 out.push('-');
-                hex::push(&mut out, span_id, 16);
+                hex::push_u64(&mut out, span_id);
                 out.push_str(match (debug, sc.is_sampled()) {
                     (true, _) => "-d",
                     (false, true) => "-1",
@@ -163,10 +177,10 @@ impl TextMapPropagator for B3Propagator {
             }
             B3Encoding::Multi => {
                 let mut t = String::with_capacity(32);
-                hex::push(&mut t, trace, 32);
+                hex::push_u128(&mut t, trace);
                 injector.set(X_B3_TRACE_ID, t);
                 let mut s = String::with_capacity(16);
-                hex::push(&mut s, span_id, 16);
+                hex::push_u64(&mut s, span_id);
                 injector.set(X_B3_SPAN_ID, s);
                 if debug {
                     injector.set(X_B3_FLAGS, "1".to_owned());
@@ -201,5 +215,70 @@ impl TextMapPropagator for B3Propagator {
 
     fn fields(&self) -> FieldIter<'_> {
         FieldIter::new(&self.fields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `split('-')` reading this module had before it read fixed widths.
+    fn reference(value: &str) -> Option<(TraceId, SpanId, Sampling)> {
+        let mut parts = value.trim_ascii().split('-');
+        let trace = parse_trace_id(parts.next()?.as_bytes())?;
+        let span = parse_span_id(parts.next()?.as_bytes())?;
+        let sampling = match parts.next() {
+            None => Sampling::Deferred,
+            Some("1") => Sampling::Accept,
+            Some("0") => Sampling::Deny,
+            Some("d") => Sampling::Debug,
+            Some(_) => return None,
+        };
+        if let Some(parent) = parts.next() {
+            parse_span_id(parent.as_bytes())?;
+        }
+        if parts.next().is_some() {
+            return None;
+        }
+        Some((trace, span, sampling))
+    }
+
+    #[test]
+    fn the_single_header_reads_as_the_split_reading_did() {
+        let trace = "80f198ee56343ba864fe8b2a57d3eff7";
+        let span = "e457b5a2e4d86bd1";
+        let mut inputs = Vec::new();
+        for full in [
+            format!("{trace}-{span}-1-05e3ac9a4f6e3b90"),
+            format!("{}-{span}-d-05e3ac9a4f6e3b90", &trace[16..]),
+            format!("{trace}-{span}-0"),
+            format!("{trace}-{span}"),
+        ] {
+            for cut in 0..=full.len() {
+                inputs.push(full[..cut].to_owned());
+                for c in ['-', '0', 'x', ' '] {
+                    let mut changed = full.clone().into_bytes();
+                    if cut < changed.len() {
+                        changed[cut] = c as u8;
+                        inputs.push(String::from_utf8(changed).unwrap());
+                    }
+                    let mut longer = full.clone();
+                    longer.insert(cut, c);
+                    inputs.push(longer);
+                }
+            }
+        }
+        for input in &inputs {
+            let (ours, theirs) = (parse_single(input), reference(input));
+            assert_eq!(
+                ours.map(|(t, s, _)| (t, s)),
+                theirs.map(|(t, s, _)| (t, s)),
+                "{input:?}"
+            );
+            assert!(
+                ours.map(|(_, _, m)| m) == theirs.map(|(_, _, m)| m),
+                "{input:?}"
+            );
+        }
     }
 }

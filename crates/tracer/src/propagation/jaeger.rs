@@ -82,13 +82,9 @@ impl TextMapPropagator for JaegerPropagator {
         let sc = span.span_context();
         if sc.is_valid() {
             let mut out = String::with_capacity(53);
-            hex::push(&mut out, u128::from_be_bytes(sc.trace_id().to_bytes()), 32);
+            hex::push_u128(&mut out, u128::from_be_bytes(sc.trace_id().to_bytes()));
             out.push(':');
-            hex::push(
-                &mut out,
-                u128::from(u64::from_be_bytes(sc.span_id().to_bytes())),
-                16,
-            );
+            hex::push_u64(&mut out, u64::from_be_bytes(sc.span_id().to_bytes()));
             out.push_str(if sc.is_sampled() { ":0:1" } else { ":0:0" });
             injector.set(UBER_TRACE_ID, out);
         }

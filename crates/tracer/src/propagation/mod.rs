@@ -45,7 +45,7 @@ use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId, TraceState};
 
 use b3::B3Debug;
 pub use b3::{B3Encoding, B3Propagator};
@@ -211,27 +211,33 @@ impl TextMapPropagator for Propagators {
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         let mut out = cx.clone();
         let mut found = false;
-        for (kind, p) in self.inner.kinds.iter().zip(&self.inner.propagators) {
+        // Whether `traceparent` named the span taken: then the W3C propagator has recorded
+        // what its injector needs to know of the trace (nothing when the caller said `random`).
+        let mut said_by_w3c = false;
+        for (&kind, p) in self.inner.kinds.iter().zip(&self.inner.propagators) {
             if kind.carries_span_context() && found {
                 // The span context is taken; keep only what else this format carries (baggage).
                 let extra = p.extract_with_context(&Context::new(), extractor);
                 if !extra.baggage().is_empty() {
                     out = merge_baggage(&out, extra.baggage());
                 }
-                out = borrow_extras(out, &extra);
+                let same_span;
+                (out, same_span) = borrow_extras(out, &extra);
+                said_by_w3c |= same_span && kind == PropagatorKind::TraceContext;
                 continue;
             }
             if kind.carries_span_context() {
                 let before = out.span().span_context().clone();
                 out = p.extract_with_context(&out, extractor);
                 found = *out.span().span_context() != before;
+                said_by_w3c = found && kind == PropagatorKind::TraceContext;
             } else {
                 out = p.extract_with_context(&out, extractor);
             }
         }
-        if found {
-            // The trace did not start here: the W3C injector must not claim `random` for it
-            // unless `traceparent` said so (then the W3C propagator has recorded it already).
+        if found && !said_by_w3c {
+            // The trace did not start here and its format cannot say whether its id is random:
+            // the W3C injector must not claim `random` for it.
             let trace_id = out.span().span_context().trace_id();
             if trace_id != TraceId::INVALID
                 && out
@@ -261,17 +267,18 @@ pub(crate) fn field_lines<'a>(extractor: &'a dyn Extractor, name: &str) -> Vec<&
 }
 
 /// Only B3 carries its debug flag and only W3C its trace state: when a later format names the
-/// same span as the one taken, keep what it adds, so the next hop gets it again.
-fn borrow_extras(out: Context, later: &Context) -> Context {
+/// same span as the one taken, keep what it adds, so the next hop gets it again. Says whether
+/// it named the same span.
+fn borrow_extras(out: Context, later: &Context) -> (Context, bool) {
     let (taken, other) = (
         out.span().span_context().clone(),
         later.span().span_context().clone(),
     );
     if taken.trace_id() != other.trace_id() || taken.span_id() != other.span_id() {
-        return out;
+        return (out, false);
     }
     let mut out = out;
-    if taken.trace_state().header().is_empty() && !other.trace_state().header().is_empty() {
+    if *taken.trace_state() == TraceState::NONE && *other.trace_state() != TraceState::NONE {
         out = out.with_remote_span_context(SpanContext::new(
             taken.trace_id(),
             taken.span_id(),
@@ -289,7 +296,7 @@ fn borrow_extras(out: Context, later: &Context) -> Context {
     if later.get::<B3Debug>().is_some() && out.get::<B3Debug>().is_none() {
         out = out.with_value(B3Debug);
     }
-    out
+    (out, true)
 }
 
 fn merge_baggage(cx: &Context, extra: &Baggage) -> Context {

@@ -22,9 +22,9 @@
 //! not ending in a space; at most 32 members and no key twice. A `tracestate` breaking any of
 //! these is discarded whole. What was received is passed on as received (normalised: members
 //! trimmed, joined by `,`), even when the SDK's `TraceState` cannot hold it; spans record it when
-//! it can.
+//! it can. (The grammar is checked once, and the SDK's `TraceState` is built from the members it
+//! found, not parsed a second time from text.)
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use opentelemetry::Context;
@@ -59,10 +59,15 @@ const KNOWN_FLAGS: u8 = 0x03;
 /// trace pass on the caller's `random` flag and `tracestate`, and so that a trace that did not
 /// start here is never claimed random.
 ///
-/// One value for every format: the W3C propagator records what `traceparent`/`tracestate`
-/// said; [`Propagators`](super::Propagators) records a trace that arrived in another format as
-/// not known to be random (another set may write `traceparent` for it). One value, not one per
-/// fact, because each `Context::with_value` copies the context's entry map.
+/// No value for a trace means "random, and the span context's `TraceState` is the whole
+/// tracestate": true of a trace started here, and of one received with `random` set and a
+/// tracestate the SDK's `TraceState` holds, for which the W3C propagator therefore stores none
+/// (each `Context::with_value` copies the context's entry map and allocates three times: ~800
+/// instructions of an extract that otherwise costs ~1,500). A value is stored when the caller
+/// did not say `random` (a Level 1 caller), when its tracestate has keys only Level 2 allows,
+/// and by [`Propagators`](super::Propagators) for a trace that arrived in another format, not
+/// known to be random (another set may write `traceparent` for it). One value, not one per
+/// fact, for the same reason.
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
     trace_id: TraceId,
@@ -115,22 +120,22 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFl
     if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
         return None;
     }
-    let version = hex::parse_exact(&value[0..2], 2)?;
+    let version = hex::parse_u8(&b[0..2])?;
     match version {
         0xff => return None,
         0 if b.len() != 55 => return None,
         _ if b.len() > 55 && b[55] != b'-' => return None,
         _ => {}
     }
-    let trace = hex::parse_exact(&value[3..35], 32)?;
-    let span = hex::parse_exact(&value[36..52], 16)?;
-    let flags = hex::parse_exact(&value[53..55], 2)? as u8;
+    let trace = hex::parse_u128(&b[3..35])?;
+    let span = hex::parse_u64(&b[36..52])?;
+    let flags = hex::parse_u8(&b[53..55])?;
     if trace == 0 || span == 0 {
         return None;
     }
     Some((
         TraceId::from(trace),
-        SpanId::from(span as u64),
+        SpanId::from(span),
         TraceFlags::new(flags & KNOWN_FLAGS),
     ))
 }
@@ -167,11 +172,17 @@ fn valid_value(value: &str) -> bool {
 /// assert!(parse_tracestate("a=1,a=2").is_err());
 /// ```
 pub fn parse_tracestate(value: &str) -> Result<Option<String>, String> {
+    let members = tracestate_members(value)?;
+    Ok((!members.is_empty()).then(|| normalised(&members)))
+}
+
+/// The list members of a `tracestate` value as `(key, value)`, trimmed, empty ones skipped;
+/// `Err` with the reason when the Level 2 grammar discards it.
+fn tracestate_members(value: &str) -> Result<Vec<(&str, &str)>, String> {
     if value.len() > MAX_TRACESTATE_INPUT {
         return Err(format!("longer than {MAX_TRACESTATE_INPUT} bytes"));
     }
-    let mut out = String::with_capacity(value.len());
-    let mut keys: Vec<&str> = Vec::new();
+    let mut members: Vec<(&str, &str)> = Vec::new();
     for member in value.split(',') {
         let member = member.trim_matches(|c| c == ' ' || c == '\t');
         if member.is_empty() {
@@ -186,19 +197,53 @@ pub fn parse_tracestate(value: &str) -> Result<Option<String>, String> {
         if !valid_value(v) {
             return Err(format!("invalid value {v:?} of key {key:?}"));
         }
-        if keys.contains(&key) {
+        if members.iter().any(|&(k, _)| k == key) {
             return Err(format!("key {key:?} appears twice"));
         }
-        if keys.len() == MAX_TRACESTATE_MEMBERS {
+        if members.len() == MAX_TRACESTATE_MEMBERS {
             return Err(format!("more than {MAX_TRACESTATE_MEMBERS} members"));
         }
-        keys.push(key);
-        if !out.is_empty() {
+        members.push((key, v));
+    }
+    Ok(members)
+}
+
+/// Members joined as they are sent: `key=value`, separated by `,`.
+fn normalised(members: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
             out.push(',');
         }
-        out.push_str(member);
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
     }
-    Ok((!out.is_empty()).then_some(out))
+    out
+}
+
+/// The `tracestate` of these field lines: the SDK's `TraceState` when it can hold every
+/// member (its key rule is narrower than Level 2's), else the normalised text to pass on as
+/// received. Both empty when there is none or the Level 2 grammar discards it.
+fn read_tracestate(lines: &[&str]) -> (TraceState, Option<String>) {
+    let joined;
+    let value = match lines {
+        [] => return (TraceState::NONE, None),
+        [one] => *one,
+        many => {
+            joined = many.join(",");
+            joined.as_str()
+        }
+    };
+    match tracestate_members(value) {
+        Ok(members) if !members.is_empty() => {
+            match TraceState::from_key_value(members.iter().copied()) {
+                Ok(state) => (state, None),
+                Err(_) => (TraceState::NONE, Some(normalised(&members))),
+            }
+        }
+        _ => (TraceState::NONE, None),
+    }
 }
 
 impl TextMapPropagator for TraceContextPropagator {
@@ -218,15 +263,11 @@ impl TextMapPropagator for TraceContextPropagator {
         }
         let mut out = String::with_capacity(55);
         out.push_str("00-");
-        hex::push(&mut out, u128::from_be_bytes(sc.trace_id().to_bytes()), 32);
+        hex::push_u128(&mut out, u128::from_be_bytes(sc.trace_id().to_bytes()));
         out.push('-');
-        hex::push(
-            &mut out,
-            u128::from(u64::from_be_bytes(sc.span_id().to_bytes())),
-            16,
-        );
+        hex::push_u64(&mut out, u64::from_be_bytes(sc.span_id().to_bytes()));
         out.push('-');
-        hex::push(&mut out, u128::from(flags), 2);
+        hex::push_u8(&mut out, flags);
         injector.set(TRACEPARENT, out);
         let state = sc.trace_state().header();
         if !state.is_empty() {
@@ -245,23 +286,24 @@ impl TextMapPropagator for TraceContextPropagator {
         let Some((trace_id, span_id, flags)) = parse_traceparent(line) else {
             return cx.clone();
         };
-        let states = field_lines(extractor, TRACESTATE);
-        let raw = if states.is_empty() {
-            None
-        } else {
-            parse_tracestate(&states.join(",")).ok().flatten()
-        };
-        let state = raw
-            .as_deref()
-            .and_then(|s| TraceState::from_str(s).ok())
-            .unwrap_or_default();
-        let received = Received {
+        let (state, raw) = read_tracestate(&field_lines(extractor, TRACESTATE));
+        let random = flags.to_u8() & RANDOM.to_u8() != 0;
+        // Without a `Received` value the injector sends `random` and the span's own trace
+        // state, which is what this trace needs when the caller said `random` and the SDK's
+        // `TraceState` holds its tracestate: then no value is stored, the common case's saving
+        // (a context value copies the context's entry map and allocates three times). A value
+        // already there for this trace is replaced, so it cannot speak for the caller.
+        let stale = cx.get::<Received>().is_some_and(|r| r.trace_id == trace_id);
+        let cx =
+            cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state));
+        if random && raw.is_none() && !stale {
+            return cx;
+        }
+        cx.with_value(Received {
             trace_id,
-            random: flags.to_u8() & RANDOM.to_u8() != 0,
+            random,
             tracestate: raw.map(Arc::from),
-        };
-        cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state))
-            .with_value(received)
+        })
     }
 
     fn fields(&self) -> FieldIter<'_> {
