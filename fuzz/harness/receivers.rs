@@ -23,7 +23,11 @@ fn run(format: Format, data: &[u8]) {
         let batch = decoded.to_batch();
         let forwarded = ingest::otlp::encode::encode(&batch);
         let again = ingest::otlp::protobuf::decode(&forwarded).expect("a forwarded batch decodes");
-        assert_eq!(again.spans.len(), batch.spans.len(), "spans lost in forwarding");
+        assert_eq!(
+            again.spans.len(),
+            batch.spans.len(),
+            "spans lost in forwarding"
+        );
         let _ = ingest::store_spans(&store, &batch);
     }
     crate::otlp::read_back(&store);

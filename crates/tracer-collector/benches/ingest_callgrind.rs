@@ -24,10 +24,10 @@ use tracer_collector::ingest::receiver::Format;
 use tracer_collector::ingest::store_protobuf;
 use tracer_collector::store::{Store, StoreLimits};
 
-#[path = "../tests/common/jaeger_wire.rs"]
-mod jaeger_wire;
 #[path = "support/foreign.rs"]
 mod foreign;
+#[path = "../tests/common/jaeger_wire.rs"]
+mod jaeger_wire;
 #[path = "support/workload.rs"]
 mod workload;
 
@@ -37,8 +37,17 @@ const BASE_NS: u64 = 1_764_000_000_000_000_000;
 /// The receiver path of `format` (`None`: OTLP protobuf), as the endpoint runs it.
 fn store_one(store: &Store, format: Option<Format>, payload: &[u8]) -> usize {
     match format {
-        None => store_protobuf(store, payload).expect("valid payload").accepted,
-        Some(format) => format.store(store, payload).expect("valid payload").accepted,
+        None => {
+            store_protobuf(store, payload)
+                .expect("valid payload")
+                .accepted
+        }
+        Some(format) => {
+            format
+                .store(store, payload)
+                .expect("valid payload")
+                .accepted
+        }
     }
 }
 

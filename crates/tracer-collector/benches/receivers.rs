@@ -14,10 +14,10 @@
 //! Run: `cargo bench -p tracer-collector --bench receivers` (`RECEIVERS_BENCH=cpu` runs only
 //! the CPU-time rounds). Results: `docs/bench/collector.md`.
 
-#[path = "../tests/common/jaeger_wire.rs"]
-mod jaeger_wire;
 #[path = "support/foreign.rs"]
 mod foreign;
+#[path = "../tests/common/jaeger_wire.rs"]
+mod jaeger_wire;
 #[path = "support/workload.rs"]
 mod workload;
 
@@ -36,8 +36,17 @@ const ROUNDS: usize = 7;
 /// The receiver path of `format` (`None`: OTLP protobuf), as the endpoint runs it.
 fn store_one(store: &Store, format: Option<Format>, payload: &[u8]) -> usize {
     match format {
-        None => store_protobuf(store, payload).expect("valid payload").accepted,
-        Some(format) => format.store(store, payload).expect("valid payload").accepted,
+        None => {
+            store_protobuf(store, payload)
+                .expect("valid payload")
+                .accepted
+        }
+        Some(format) => {
+            format
+                .store(store, payload)
+                .expect("valid payload")
+                .accepted
+        }
     }
 }
 

@@ -18,10 +18,10 @@
 //! `COLLECTOR_BIN` names another binary (default: `tracer-collector` beside the bench's
 //! `deps/` folder). Results: `docs/bench/collector.md`.
 
-#[path = "../tests/common/jaeger_wire.rs"]
-mod jaeger_wire;
 #[path = "support/foreign.rs"]
 mod foreign;
+#[path = "../tests/common/jaeger_wire.rs"]
+mod jaeger_wire;
 #[path = "support/workload.rs"]
 mod workload;
 
@@ -52,9 +52,17 @@ fn env(name: &str, default: u64) -> u64 {
 
 fn free_port(udp: bool) -> u16 {
     if udp {
-        UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
     } else {
-        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
     }
 }
 
@@ -63,7 +71,10 @@ fn binary() -> PathBuf {
         return bin.into();
     }
     let exe = std::env::current_exe().expect("bench path");
-    let bin = exe.parent().and_then(|deps| deps.parent()).map(|dir| dir.join("tracer-collector"));
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("tracer-collector"));
     match bin {
         Some(bin) if bin.exists() => bin,
         _ => panic!(
@@ -114,7 +125,11 @@ fn datagrams(per_datagram: usize) -> Vec<Vec<u8>> {
             let mut one: ExportTraceServiceRequest = batch.clone();
             one.resource_spans[0].scope_spans[0].spans = chunk.to_vec();
             let d = foreign::jaeger_compact(&one).remove(0);
-            assert!(d.len() <= 65_000, "a datagram of {} bytes: send fewer spans per datagram", d.len());
+            assert!(
+                d.len() <= 65_000,
+                "a datagram of {} bytes: send fewer spans per datagram",
+                d.len()
+            );
             out.push(d);
         }
     }
@@ -156,7 +171,10 @@ fn main() {
         let due = ((start.elapsed().as_secs_f64() * datagrams_per_second) as u64).min(total);
         while sent < due {
             sender
-                .send_to(&payloads[sent as usize % payloads.len()], ("127.0.0.1", udp))
+                .send_to(
+                    &payloads[sent as usize % payloads.len()],
+                    ("127.0.0.1", udp),
+                )
                 .expect("send");
             sent += 1;
         }

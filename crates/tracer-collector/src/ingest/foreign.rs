@@ -15,8 +15,8 @@
 use std::collections::HashMap;
 
 use crate::store::batch::{
-    KIND_CLIENT, KIND_CONSUMER, KIND_INTERNAL, KIND_PRODUCER, KIND_SERVER, Mark, Resource, STATUS_ERROR,
-    STATUS_OK, STATUS_UNSET, Scope, Span, SpanBatch, SpanKind, StatusCode,
+    KIND_CLIENT, KIND_CONSUMER, KIND_INTERNAL, KIND_PRODUCER, KIND_SERVER, Mark, Resource,
+    STATUS_ERROR, STATUS_OK, STATUS_UNSET, Scope, Span, SpanBatch, SpanKind, StatusCode,
 };
 use crate::vocabulary::{STATUS_CODE_ERROR, STATUS_CODE_OK};
 
@@ -108,7 +108,12 @@ impl<'a> Groups<'a> {
 
     /// The index of the scope (`name`, `version`; empty for none), pushed onto the batch the
     /// first time.
-    pub(crate) fn scope(&mut self, batch: &mut SpanBatch<'a>, name: &'a str, version: &'a str) -> u32 {
+    pub(crate) fn scope(
+        &mut self,
+        batch: &mut SpanBatch<'a>,
+        name: &'a str,
+        version: &'a str,
+    ) -> u32 {
         if let Some((key, i)) = self.last_scope
             && key == (name, version)
         {
@@ -183,7 +188,9 @@ mod tests {
         };
         assert_eq!(s.status(), (STATUS_OK, ""));
         assert_eq!(StatusTags::default().status(), (STATUS_UNSET, ""));
-        assert!(!error_text_is_true("false") && !error_text_is_true(" 0") && error_text_is_true("true"));
+        assert!(
+            !error_text_is_true("false") && !error_text_is_true(" 0") && error_text_is_true("true")
+        );
     }
 
     #[test]
@@ -216,6 +223,9 @@ mod tests {
         };
         push_span(&mut batch, mark, span);
         assert!(batch.spans.is_empty() && batch.attributes.is_empty());
-        assert_eq!(batch.first_error.as_deref(), Some("span \"op\": trace_id is all zeros"));
+        assert_eq!(
+            batch.first_error.as_deref(),
+            Some("span \"op\": trace_id is all zeros")
+        );
     }
 }

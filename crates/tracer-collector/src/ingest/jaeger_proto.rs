@@ -26,9 +26,9 @@ use prost::Message;
 
 use super::IngestError;
 use super::foreign::Groups;
-use super::jaeger_thrift::{Nanos, normalize, push_process, push_span};
 use super::r#gen::jaeger;
 use super::r#gen::jaeger_api_v2 as api_v2;
+use super::jaeger_thrift::{Nanos, normalize, push_process, push_span};
 use super::receiver::decode_error;
 use crate::store::batch::{Resource, SpanBatch};
 use crate::vocabulary::NO_SERVICE_NAME;
@@ -64,7 +64,10 @@ pub(crate) fn lower(batch: api_v2::Batch) -> Result<Lowered, IngestError> {
     let mut lowered = Lowered::default();
     let batch_process = batch.process.map(|p| lowered.process(lower_process(p)));
     for (i, mut span) in batch.spans.into_iter().enumerate() {
-        let own = span.process.take().map(|p| lowered.process(lower_process(p)));
+        let own = span
+            .process
+            .take()
+            .map(|p| lowered.process(lower_process(p)));
         let times = Times::of(&span);
         let mut lowered_span =
             lower_span(span).map_err(|e| decode_error(ENCODING, format!("span {i}: {e}")))?;

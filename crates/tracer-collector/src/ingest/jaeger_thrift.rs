@@ -174,7 +174,10 @@ fn normalized(mut batch: jaeger::Batch) -> jaeger::Batch {
 fn is_text(tag: &jaeger::Tag) -> bool {
     !matches!(
         tag.v_type,
-        jaeger::TagType::DOUBLE | jaeger::TagType::BOOL | jaeger::TagType::LONG | jaeger::TagType::BINARY
+        jaeger::TagType::DOUBLE
+            | jaeger::TagType::BOOL
+            | jaeger::TagType::LONG
+            | jaeger::TagType::BINARY
     )
 }
 

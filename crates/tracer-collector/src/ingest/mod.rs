@@ -363,7 +363,10 @@ pub(crate) fn forward_batch(
     if let Some(f) = forwarder
         && outcome.accepted > 0
     {
-        f.offer(Bytes::from(otlp::encode::encode(batch)), batch.spans.len() as u64);
+        f.offer(
+            Bytes::from(otlp::encode::encode(batch)),
+            batch.spans.len() as u64,
+        );
     }
 }
 

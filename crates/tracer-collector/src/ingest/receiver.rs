@@ -234,10 +234,16 @@ impl Format {
     /// The format's decoder: one function per format.
     pub(crate) fn converter(self) -> Convert {
         use super::{jaeger_proto as jp, jaeger_thrift as j, zipkin as z};
-        fn jaeger(decode: fn(&[u8]) -> Result<jaeger::Batch, IngestError>, p: &[u8]) -> Result<Decoded, IngestError> {
+        fn jaeger(
+            decode: fn(&[u8]) -> Result<jaeger::Batch, IngestError>,
+            p: &[u8],
+        ) -> Result<Decoded, IngestError> {
             decode(p).map(|b| Decoded(Payload::Jaeger(b)))
         }
-        fn zipkin(decode: fn(&[u8]) -> Result<Vec<z::ZipkinSpan>, IngestError>, p: &[u8]) -> Result<Decoded, IngestError> {
+        fn zipkin(
+            decode: fn(&[u8]) -> Result<Vec<z::ZipkinSpan>, IngestError>,
+            p: &[u8],
+        ) -> Result<Decoded, IngestError> {
             decode(p).map(|s| Decoded(Payload::Zipkin(s)))
         }
         match self {
@@ -249,7 +255,9 @@ impl Format {
             Format::JaegerThriftBinary => |p| jaeger(j::decode_binary_batch, p),
             Format::JaegerAgentCompact => |p| jaeger(j::decode_compact_datagram, p),
             Format::JaegerAgentBinary => |p| jaeger(j::decode_binary_datagram, p),
-            Format::JaegerProto => |p| jp::decode_post_spans(p).map(|l| Decoded(Payload::JaegerProto(l))),
+            Format::JaegerProto => {
+                |p| jp::decode_post_spans(p).map(|l| Decoded(Payload::JaegerProto(l)))
+            }
         }
     }
 

@@ -359,7 +359,9 @@ impl<'a> SpanBatch<'a> {
 /// collection); were it ever to stop doing so, this only allocates again.
 fn emptied<A, B>(mut v: Vec<A>) -> Vec<B> {
     v.clear();
-    v.into_iter().map(|_| unreachable!("the vector is empty")).collect()
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 /// Where a batch's vectors ended at one point ([`SpanBatch::mark`]).

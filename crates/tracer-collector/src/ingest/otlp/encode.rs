@@ -193,7 +193,8 @@ mod tests {
         batch.scopes.push(Scope {
             name: "lib",
             version: "1",
-            ..Scope::default()
+            attributes: 1..1,
+            dropped_attributes: 0,
         });
         let items = [AnyValue::Int(1), AnyValue::Bytes(&[0, 1])];
         let array = batch.push_array(&items);
@@ -245,6 +246,9 @@ mod tests {
         assert_eq!(decoded.events, batch.events);
         assert_eq!(decoded.links, batch.links);
         assert_eq!(decoded.attributes, batch.attributes);
-        assert_eq!((decoded.values, decoded.entries), (batch.values, batch.entries));
+        assert_eq!(
+            (decoded.values, decoded.entries),
+            (batch.values, batch.entries)
+        );
     }
 }

@@ -20,8 +20,8 @@ use crate::store::batch::{
     KeyValue, Span, SpanBatch, SpanKind,
 };
 use crate::vocabulary::{
-    OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION,
-    OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION,
+    OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION, OTEL_STATUS_CODE,
+    OTEL_STATUS_DESCRIPTION,
 };
 
 /// A Zipkin endpoint, parsed.
@@ -474,7 +474,12 @@ fn add<'a>(batch: &mut SpanBatch<'a>, start: usize, key: &'a str, value: AnyValu
     }
 }
 
-fn push_span<'a>(batch: &mut SpanBatch<'a>, groups: &mut Groups<'a>, s: &'a ZipkinSpan, resource: u32) {
+fn push_span<'a>(
+    batch: &mut SpanBatch<'a>,
+    groups: &mut Groups<'a>,
+    s: &'a ZipkinSpan,
+    resource: u32,
+) {
     let mark = batch.mark();
     let mut status = StatusTags::default();
     let (mut scope_name, mut scope_version) = ("", "");
@@ -499,7 +504,12 @@ fn push_span<'a>(batch: &mut SpanBatch<'a>, groups: &mut Groups<'a>, s: &'a Zipk
             add(batch, start, NETWORK_LOCAL_ADDRESS, AnyValue::Str(ip));
         }
         if let Some(port) = local.port {
-            add(batch, start, NETWORK_LOCAL_PORT, AnyValue::Int(i64::from(port)));
+            add(
+                batch,
+                start,
+                NETWORK_LOCAL_PORT,
+                AnyValue::Int(i64::from(port)),
+            );
         }
     }
     if let Some(remote) = &s.remote {
@@ -514,7 +524,12 @@ fn push_span<'a>(batch: &mut SpanBatch<'a>, groups: &mut Groups<'a>, s: &'a Zipk
             }
         }
         if let Some(port) = remote.port {
-            add(batch, start, NETWORK_PEER_PORT, AnyValue::Int(i64::from(port)));
+            add(
+                batch,
+                start,
+                NETWORK_PEER_PORT,
+                AnyValue::Int(i64::from(port)),
+            );
             if server {
                 add(batch, start, SERVER_PORT, AnyValue::Int(i64::from(port)));
             }
@@ -534,15 +549,17 @@ fn push_span<'a>(batch: &mut SpanBatch<'a>, groups: &mut Groups<'a>, s: &'a Zipk
     let events_start = batch.events.len();
     for a in &s.annotations {
         let start = batch.attributes.len();
-        batch.attributes.extend(a.attributes.iter().map(|(key, value)| KeyValue {
-            key,
-            value: match value {
-                EventValue::Bool(b) => AnyValue::Bool(*b),
-                EventValue::Int(i) => AnyValue::Int(*i),
-                EventValue::Double(d) => AnyValue::Double(*d),
-                EventValue::Str(s) => AnyValue::Str(s),
-            },
-        }));
+        batch
+            .attributes
+            .extend(a.attributes.iter().map(|(key, value)| KeyValue {
+                key,
+                value: match value {
+                    EventValue::Bool(b) => AnyValue::Bool(*b),
+                    EventValue::Int(i) => AnyValue::Int(*i),
+                    EventValue::Double(d) => AnyValue::Double(*d),
+                    EventValue::Str(s) => AnyValue::Str(s),
+                },
+            }));
         let attributes = batch.attributes_since(start);
         batch.events.push(Event {
             time_ns: a.timestamp.saturating_mul(1000),

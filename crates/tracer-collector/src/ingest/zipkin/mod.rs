@@ -50,8 +50,8 @@ mod convert;
 mod model;
 mod thrift;
 
-pub(crate) use convert::{ZipkinSpan, decode_json_v1, decode_json_v2, decode_proto};
 pub(crate) use convert::fill;
+pub(crate) use convert::{ZipkinSpan, decode_json_v1, decode_json_v2, decode_proto};
 pub(crate) use thrift::{decode_emit_zipkin_batch, decode_v1_thrift};
 
 use axum::Router;
