@@ -50,8 +50,11 @@ fn store_one(store: &Store, format: Option<Format>, payload: &[u8]) -> usize {
     }
 }
 
-/// (bench name, format, payloads) for `n` workload batches.
-fn payloads(n: usize) -> Vec<(&'static str, Option<Format>, Vec<Vec<u8>>)> {
+/// A bench name, the format (`None`: OTLP protobuf) and its payloads.
+type Payloads = (&'static str, Option<Format>, Vec<Vec<u8>>);
+
+/// The payloads of `n` workload batches in each format.
+fn payloads(n: usize) -> Vec<Payloads> {
     let batches = workload::batches(n);
     vec![
         (

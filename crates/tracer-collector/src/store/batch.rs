@@ -385,3 +385,25 @@ fn slice<'v, T>(items: &'v [T], range: &Range<u32>) -> &'v [T] {
         .get(range.start as usize..range.end as usize)
         .unwrap_or(&[])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recycled_batch_is_empty_and_keeps_its_vectors() {
+        let text = String::from("value");
+        let mut batch = SpanBatch::new();
+        batch.attributes.extend((0..100).map(|_| KeyValue {
+            key: "k",
+            value: AnyValue::Str(&text),
+        }));
+        batch.spans.push(Span::default());
+        batch.reject("op", "bad");
+        let (bytes, attributes) = (batch.capacity_bytes(), batch.attributes.as_ptr() as usize);
+        let recycled: SpanBatch<'static> = batch.recycle();
+        assert_eq!(recycled, SpanBatch::new());
+        assert_eq!(recycled.capacity_bytes(), bytes);
+        assert_eq!(recycled.attributes.as_ptr() as usize, attributes);
+    }
+}
