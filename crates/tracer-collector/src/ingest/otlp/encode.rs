@@ -1,9 +1,9 @@
 //! A [`SpanBatch`] back to an OTLP `ExportTraceServiceRequest`, for the forwarder.
 //!
 //! The forwarder ([`crate::forward`]) and its tail sampler take OTLP protobuf bytes. An OTLP
-//! protobuf export is forwarded as it arrived; spans that arrived in any other format (Jaeger,
-//! Zipkin, OTLP/JSON is still forwarded from its prost request) exist only as the batch their
-//! decoder filled, so they are encoded from it here: the spans grouped under their resource and
+//! protobuf export is forwarded as it arrived, OTLP/JSON from its prost request; spans that
+//! arrived as Jaeger or Zipkin exist only as the batch their decoder filled, so they are encoded
+//! from it here: the spans grouped under their resource and
 //! scope (one `ResourceSpans` per resource, one `ScopeSpans` per resource and scope, in the
 //! order they first appear), every field as the batch holds it. Decoding the bytes again
 //! ([`super::protobuf`]) yields the same batch, up to that grouping.
