@@ -14,7 +14,7 @@
 //! value); the mapping then fills a [`SpanBatch`] that borrows every name, key and value from
 //! them, so nothing is copied a second time on the way to the store. Tags the mapping reads as
 //! text (status, scope, a log's `event`) are first turned into string tags in place
-//! ([`normalize`]), which lets the batch borrow their text too.
+//! (`normalize`), which lets the batch borrow their text too.
 //!
 //! # Mapping (as the OpenTelemetry Collector's Jaeger receiver does, where it says)
 //! The batch follows OTLP's model (the store's), so the table names OTLP's fields.

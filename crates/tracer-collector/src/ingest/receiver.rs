@@ -6,8 +6,8 @@
 //! reserves the payload's size from the [`Ingestor`]'s ingest budget, gunzips with the body
 //! limit as the bound, decodes (on tokio's blocking pool for gzip and large payloads), stores
 //! the batch and, when a forwarder is configured, hands it on as OTLP protobuf
-//! ([`super::forward_batch`]), counting what happened in the format's [`FormatCounters`]. The counters are served as JSON by
-//! [`stats_router`] (`GET /api/collector/ingest-stats`).
+//! (`ingest::forward_batch`), counting what happened in the format's [`FormatCounters`]. The
+//! counters are served as JSON by [`stats_router`] (`GET /api/collector/ingest-stats`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
