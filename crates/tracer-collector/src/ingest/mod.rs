@@ -389,8 +389,10 @@ thread_local! {
     static SPARE_BATCH: std::cell::Cell<Option<SpanBatch<'static>>> = const { std::cell::Cell::new(None) };
 }
 
-/// Largest spare batch a thread keeps (bytes of its vectors); a larger one is freed.
-const SPARE_BATCH_LIMIT: usize = 4 << 20;
+/// Largest spare batch a thread keeps (bytes of its vectors); a larger one is freed. A
+/// 512-span request needs about 300 KB; the bound keeps what idle threads of the blocking pool
+/// hold (until they exit, 10 s after their last task) small.
+const SPARE_BATCH_LIMIT: usize = 1 << 20;
 
 /// Runs `fill` on an empty batch whose vectors were the last batch this thread decoded, and
 /// keeps them for the next call. A 512-span request fills about 300 KB of vectors: allocating
