@@ -5,10 +5,11 @@
 //! and the corpus replay test `crates/tracer-collector/tests/fuzz_corpus.rs` (included there
 //! with `#[path]`, next to `otlp.rs`, whose read path this harness reuses).
 //!
-//! A payload goes through the conversion its receiver runs ([`Format::convert`]: bytes to an
-//! OTLP request) into a store bounded to a few spans; whatever was stored is read back as the
+//! A payload goes through the decoding its receiver runs ([`Format::decode`], then the store's
+//! neutral batch) into a store bounded to a few spans; whatever was stored is read back as the
 //! query API does and what it serves as OTLP must be accepted again span for span (see
-//! `otlp::read_back`). A strategies document that parses must answer every service with a
+//! `otlp::read_back`). The batch encoded as a forwarder sends it upstream (OTLP protobuf) must
+//! decode again to as many spans. A strategies document that parses must answer every service with a
 //! strategy that serializes (JSON and protobuf) and whose probabilities are within 0 to 1.
 
 use prost::Message;
@@ -18,8 +19,16 @@ use tracer_collector::ingest::strategies::SamplingStrategies;
 
 fn run(format: Format, data: &[u8]) {
     let store = crate::otlp::small_store();
-    if let Ok(request) = format.convert(data) {
-        let _ = ingest::store_request(&store, &request);
+    if let Ok(decoded) = format.decode(data) {
+        let batch = decoded.to_batch();
+        let forwarded = ingest::otlp::encode::encode(&batch);
+        let again = ingest::otlp::protobuf::decode(&forwarded).expect("a forwarded batch decodes");
+        assert_eq!(
+            again.spans.len(),
+            batch.spans.len(),
+            "spans lost in forwarding"
+        );
+        let _ = ingest::store_spans(&store, &batch);
     }
     crate::otlp::read_back(&store);
 }

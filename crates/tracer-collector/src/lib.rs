@@ -409,6 +409,27 @@ impl Collector {
         if let Some(l) = listeners.query {
             servers.push(("query", l, self.query_router(), Audience::Query));
         }
+        let udp = [
+            (
+                listeners.jaeger_udp_compact,
+                ingest::udp::AgentProtocol::Compact,
+            ),
+            (
+                listeners.jaeger_udp_binary,
+                ingest::udp::AgentProtocol::Binary,
+            ),
+            (
+                listeners.zipkin_udp_compact,
+                ingest::udp::AgentProtocol::ZipkinCompact,
+            ),
+        ];
+        // Before any listener serves: the ingest stats show each socket's kernel drops from
+        // the first query on (the UDP tasks below may start after the query server answers).
+        for (socket, protocol) in &udp {
+            if let Some(socket) = socket {
+                ingest::udp::register(socket, *protocol, &self.receivers());
+            }
+        }
         let limits = self.config.connection_limits();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
         let mut tasks = JoinSet::new();
@@ -436,20 +457,6 @@ impl Collector {
                 SHUTDOWN_GRACE,
             ));
         }
-        let udp = [
-            (
-                listeners.jaeger_udp_compact,
-                ingest::udp::AgentProtocol::Compact,
-            ),
-            (
-                listeners.jaeger_udp_binary,
-                ingest::udp::AgentProtocol::Binary,
-            ),
-            (
-                listeners.zipkin_udp_compact,
-                ingest::udp::AgentProtocol::ZipkinCompact,
-            ),
-        ];
         for (socket, protocol) in udp {
             if let Some(socket) = socket {
                 let mut stop = stop_rx.clone();

@@ -1,6 +1,6 @@
 //! Jaeger's protobuf model (jaegertracing/jaeger-idl `proto/api_v2/model.proto`), the body of
 //! `jaeger.api_v2.CollectorService/PostSpans` on the gRPC port 14250 (see
-//! [`super::jaeger_grpc`]), decoded and mapped to OTLP.
+//! [`super::jaeger_grpc`]), decoded and mapped to the store's [`SpanBatch`].
 //!
 //! The protobuf model carries what the thrift model carries, in other clothes, so each span is
 //! lowered to the thrift model and mapped by the one Jaeger mapping in [`super::jaeger_thrift`]
@@ -15,50 +15,112 @@
 //! | `ValueType` `STRING, BOOL, INT64, FLOAT64, BINARY` (0..4; an unknown value reads as the string) | thrift `TagType` (numbered differently) |
 //! | `start_time` (`Timestamp`), `duration` (`Duration`), log `timestamp` | start, end and event times, to the nanosecond (the thrift model has microseconds) |
 //! | `span.process`, else the batch's `process` (the span's wins, as in Jaeger) | the resource of that span |
-//! | `process_id`, `warnings` | not kept (OTLP has no place for them) |
+//! | `process_id`, `warnings` | not kept (OTLP, the store's model, has no place for them) |
+//! | no process on the span nor the batch | a resource without attributes (service `OTLPResourceNoServiceName`, as OTLP's rule for a resource without `service.name`) |
 //!
 //! Decoding is prost's: lengths are checked against the remaining payload before anything is
 //! allocated, and nesting is bounded (prost's recursion limit), so memory stays proportional to
 //! the payload, which the receiver bounds by the body limit.
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use super::IngestError;
+use super::foreign::Groups;
 use super::r#gen::jaeger;
 use super::r#gen::jaeger_api_v2 as api_v2;
-use super::jaeger_thrift::{convert_span, resource};
-use super::otlp_build::BatchBuilder;
+use super::jaeger_thrift::{Nanos, normalize, push_process, push_span};
 use super::receiver::decode_error;
+use crate::store::batch::{Resource, SpanBatch};
+use crate::vocabulary::NO_SERVICE_NAME;
 
 const ENCODING: &str = "Jaeger protobuf";
 
-/// Decodes a `PostSpansRequest` and maps its batch to OTLP (the gRPC receiver's conversion).
-pub(crate) fn convert_post_spans(payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
-    let request =
-        api_v2::PostSpansRequest::decode(payload).map_err(|e| decode_error(ENCODING, e))?;
-    to_otlp(request.batch.unwrap_or_default())
+/// A `PostSpansRequest` lowered to the thrift model, ready to map: the distinct processes, and
+/// each span with the process it belongs to and its times to the nanosecond.
+#[derive(Debug, Default)]
+pub(crate) struct Lowered {
+    processes: Vec<jaeger::Process>,
+    spans: Vec<LoweredSpan>,
 }
 
-/// Maps a protobuf batch to one OTLP request, a resource per distinct process.
-pub(crate) fn to_otlp(batch: api_v2::Batch) -> Result<ExportTraceServiceRequest, IngestError> {
-    let batch_resource = batch.process.map(|p| resource(&lower_process(p)));
-    let mut builder = BatchBuilder::default();
+#[derive(Debug)]
+struct LoweredSpan {
+    /// Index into `processes`; `None` when neither the span nor the batch has a process.
+    process: Option<usize>,
+    span: jaeger::Span,
+    times: Times,
+}
+
+/// Decodes a `PostSpansRequest` and lowers its batch (the gRPC receiver's decoding).
+pub(crate) fn decode_post_spans(payload: &[u8]) -> Result<Lowered, IngestError> {
+    let request =
+        api_v2::PostSpansRequest::decode(payload).map_err(|e| decode_error(ENCODING, e))?;
+    lower(request.batch.unwrap_or_default())
+}
+
+/// Lowers a protobuf batch: a process per distinct process, the span's own winning over the
+/// batch's.
+pub(crate) fn lower(batch: api_v2::Batch) -> Result<Lowered, IngestError> {
+    let mut lowered = Lowered::default();
+    let batch_process = batch.process.map(|p| lowered.process(lower_process(p)));
     for (i, mut span) in batch.spans.into_iter().enumerate() {
-        let own_resource = span.process.take().map(|p| resource(&lower_process(p)));
+        let own = span
+            .process
+            .take()
+            .map(|p| lowered.process(lower_process(p)));
         let times = Times::of(&span);
-        let lowered =
+        let mut lowered_span =
             lower_span(span).map_err(|e| decode_error(ENCODING, format!("span {i}: {e}")))?;
-        let (scope, mut otlp) = convert_span(&lowered);
-        times.apply(&mut otlp);
-        let resource = match (&own_resource, &batch_resource) {
-            (Some(own), _) => own.as_slice(),
-            (None, Some(batch)) => batch.as_slice(),
-            (None, None) => &[],
-        };
-        builder.push(resource, (&scope.0, &scope.1), otlp);
+        normalize(&mut lowered_span);
+        lowered.spans.push(LoweredSpan {
+            process: own.or(batch_process),
+            span: lowered_span,
+            times,
+        });
     }
-    Ok(builder.finish())
+    Ok(lowered)
+}
+
+impl Lowered {
+    /// The index of `process`, added unless an equal one is there already.
+    fn process(&mut self, process: jaeger::Process) -> usize {
+        match self.processes.iter().position(|p| *p == process) {
+            Some(i) => i,
+            None => {
+                self.processes.push(process);
+                self.processes.len() - 1
+            }
+        }
+    }
+
+    /// Fills `batch` (cleared first) with these spans, borrowing from them.
+    pub(crate) fn fill<'a>(&'a self, batch: &mut SpanBatch<'a>) {
+        batch.clear();
+        batch.spans.reserve(self.spans.len());
+        for process in &self.processes {
+            push_process(batch, process);
+        }
+        let mut no_process = None;
+        let mut groups = Groups::default();
+        for s in &self.spans {
+            let resource = match s.process {
+                Some(i) => i as u32,
+                None => *no_process.get_or_insert_with(|| {
+                    batch.resources.push(Resource {
+                        service: NO_SERVICE_NAME,
+                        ..Resource::default()
+                    });
+                    (batch.resources.len() - 1) as u32
+                }),
+            };
+            let nanos = Nanos {
+                start: s.times.start,
+                end: s.times.start.saturating_add(s.times.duration),
+                logs: &s.times.logs,
+            };
+            push_span(batch, &mut groups, &s.span, resource, Some(&nanos));
+        }
+    }
 }
 
 fn lower_process(process: api_v2::Process) -> jaeger::Process {
@@ -153,7 +215,7 @@ fn lower_span(span: api_v2::Span) -> Result<jaeger::Span, String> {
         operation_name: span.operation_name,
         references: Some(references),
         flags: span.flags as i32,
-        // Times are set to the nanosecond afterwards ([`Times::apply`]).
+        // Times are kept to the nanosecond beside the span (`Times`, passed as `Nanos`).
         start_time: 0,
         duration: 0,
         tags: Some(span.tags.into_iter().map(lower_tag).collect()),
@@ -172,6 +234,7 @@ fn lower_span(span: api_v2::Span) -> Result<jaeger::Span, String> {
 
 /// A span's times in nanoseconds since the epoch, kept aside while the span is lowered to the
 /// microsecond thrift model.
+#[derive(Debug)]
 struct Times {
     start: u64,
     duration: u64,
@@ -200,15 +263,6 @@ impl Times {
                 .collect(),
         }
     }
-
-    fn apply(self, span: &mut opentelemetry_proto::tonic::trace::v1::Span) {
-        span.start_time_unix_nano = self.start;
-        span.end_time_unix_nano = self.start.saturating_add(self.duration);
-        // The thrift mapping keeps one event per log, in order.
-        for (event, time) in span.events.iter_mut().zip(self.logs) {
-            event.time_unix_nano = time;
-        }
-    }
 }
 
 /// Seconds and nanoseconds (a protobuf `Timestamp` or `Duration`) as nanoseconds; negative or
@@ -235,7 +289,7 @@ mod tests {
             ],
             process: None,
         };
-        let err = to_otlp(batch).unwrap_err().to_string();
+        let err = lower(batch).unwrap_err().to_string();
         assert!(err.contains("span 1: a trace id of 12 bytes"), "{err}");
     }
 

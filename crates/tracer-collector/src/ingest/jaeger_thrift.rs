@@ -1,5 +1,5 @@
 //! Jaeger's thrift model (jaegertracing/jaeger-idl `thrift/jaeger.thrift`, agent messages from
-//! `thrift/agent.thrift`) decoded and mapped to OTLP.
+//! `thrift/agent.thrift`) decoded and mapped to the store's [`SpanBatch`].
 //!
 //! Three transports carry it: a thrift **binary** `Batch` in an HTTP body (`POST /api/traces` on
 //! 14268, see [`super::jaeger_http`]), and the agent's `emitBatch` oneway message in a UDP
@@ -10,7 +10,15 @@
 //! fails at once instead of allocating; nesting is capped at 64 structs; and the generated code
 //! never sizes a vector from a declared count (see `thrift/generate.sh`).
 //!
+//! The thrift crate's generated code decodes into owned structs (a `String` per tag key and
+//! value); the mapping then fills a [`SpanBatch`] that borrows every name, key and value from
+//! them, so nothing is copied a second time on the way to the store. Tags the mapping reads as
+//! text (status, scope, a log's `event`) are first turned into string tags in place
+//! (`normalize`), which lets the batch borrow their text too.
+//!
 //! # Mapping (as the OpenTelemetry Collector's Jaeger receiver does, where it says)
+//! The batch follows OTLP's model (the store's), so the table names OTLP's fields.
+//!
 //! | Jaeger | OTLP |
 //! |---|---|
 //! | `traceIdHigh`, `traceIdLow` | trace id, high 8 bytes then low (a 64-bit id has high 0) |
@@ -26,9 +34,6 @@
 //! | logs | events at their timestamp; the `event` field is the name (else `log`), the other fields attributes |
 //! | `process.serviceName`, process tags | resource `service.name` and attributes |
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{Span, span};
 use opentelemetry_semantic_conventions::attribute::{OPENTRACING_REF_TYPE, SERVICE_NAME};
 use thrift::TConfiguration;
 use thrift::protocol::{
@@ -36,14 +41,16 @@ use thrift::protocol::{
 };
 
 use super::IngestError;
+use super::foreign::{self, Groups, StatusTags, kind_from_name, micros_to_nanos};
 use super::r#gen::jaeger;
-use super::otlp_build::{
-    BatchBuilder, KIND_INTERNAL, OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME,
-    OTEL_SCOPE_VERSION, OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION, SPAN_KIND_TAG, StatusTags,
-    error_text_is_true, kind_from_name, kv, micros_to_nanos, string_kv,
-};
 use super::receiver::decode_error;
-use crate::vocabulary;
+use crate::store::batch::{
+    AnyValue, Event, KIND_INTERNAL, KeyValue, Link, Resource, Span, SpanBatch,
+};
+use crate::vocabulary::{
+    self, OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION,
+    OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION, SPAN_KIND,
+};
 
 /// Attribute set on spans whose Jaeger flags carry the debug bit (2).
 pub const DEBUG_ATTRIBUTE: &str = "tracer.jaeger.debug";
@@ -142,173 +149,282 @@ pub(crate) fn decode_emit_batch(
     batch.ok_or_else(|| decode_error(protocol.name(), "emitBatch without a batch"))
 }
 
-/// Decodes a thrift binary `Batch` and maps it to OTLP (the HTTP receiver's conversion).
-pub(crate) fn convert_binary_batch(
-    payload: &[u8],
-) -> Result<ExportTraceServiceRequest, IngestError> {
-    decode_batch(payload, Protocol::Binary).map(|b| to_otlp(&b))
+/// Decodes a thrift binary `Batch` (the HTTP receiver's format), ready to map.
+pub(crate) fn decode_binary_batch(payload: &[u8]) -> Result<jaeger::Batch, IngestError> {
+    decode_batch(payload, Protocol::Binary).map(normalized)
 }
 
-/// Decodes a compact `emitBatch` datagram and maps it to OTLP.
-pub(crate) fn convert_compact_datagram(
-    payload: &[u8],
-) -> Result<ExportTraceServiceRequest, IngestError> {
-    decode_emit_batch(payload, Protocol::Compact).map(|b| to_otlp(&b))
+/// Decodes a compact `emitBatch` datagram, ready to map.
+pub(crate) fn decode_compact_datagram(payload: &[u8]) -> Result<jaeger::Batch, IngestError> {
+    decode_emit_batch(payload, Protocol::Compact).map(normalized)
 }
 
-/// Decodes a binary `emitBatch` datagram and maps it to OTLP.
-pub(crate) fn convert_binary_datagram(
-    payload: &[u8],
-) -> Result<ExportTraceServiceRequest, IngestError> {
-    decode_emit_batch(payload, Protocol::Binary).map(|b| to_otlp(&b))
+/// Decodes a binary `emitBatch` datagram, ready to map.
+pub(crate) fn decode_binary_datagram(payload: &[u8]) -> Result<jaeger::Batch, IngestError> {
+    decode_emit_batch(payload, Protocol::Binary).map(normalized)
 }
 
-fn trace_id(high: i64, low: i64) -> Vec<u8> {
-    let mut id = Vec::with_capacity(16);
-    id.extend_from_slice(&high.to_be_bytes());
-    id.extend_from_slice(&low.to_be_bytes());
-    id
+fn normalized(mut batch: jaeger::Batch) -> jaeger::Batch {
+    batch.spans.iter_mut().for_each(normalize);
+    batch
 }
 
-fn tag_value(tag: &jaeger::Tag) -> any_value::Value {
-    use any_value::Value;
-    match tag.v_type {
-        jaeger::TagType::DOUBLE => Value::DoubleValue(tag.v_double.map_or(0.0, |d| d.0)),
-        jaeger::TagType::BOOL => Value::BoolValue(tag.v_bool.unwrap_or(false)),
-        jaeger::TagType::LONG => Value::IntValue(tag.v_long.unwrap_or(0)),
-        jaeger::TagType::BINARY => Value::BytesValue(tag.v_binary.clone().unwrap_or_default()),
-        // STRING, and unknown types read as their string (Jaeger's own collector does likewise).
-        _ => Value::StringValue(tag.v_str.clone().unwrap_or_default()),
+/// Whether a tag's value is read as its `vStr` (STRING, and unknown types, as Jaeger's own
+/// collector does).
+fn is_text(tag: &jaeger::Tag) -> bool {
+    !matches!(
+        tag.v_type,
+        jaeger::TagType::DOUBLE
+            | jaeger::TagType::BOOL
+            | jaeger::TagType::LONG
+            | jaeger::TagType::BINARY
+    )
+}
+
+/// Turns a tag that is read as text (status, scope, a log's `event`) into a string tag of that
+/// text, so the mapping can borrow it; the tags turned are never kept as attributes.
+fn as_text(tag: &mut jaeger::Tag) {
+    if is_text(tag) {
+        return;
     }
-}
-
-fn tag_text(tag: &jaeger::Tag) -> String {
-    match tag_value(tag) {
-        any_value::Value::StringValue(s) => s,
-        any_value::Value::BoolValue(b) => b.to_string(),
-        any_value::Value::IntValue(i) => i.to_string(),
-        any_value::Value::DoubleValue(d) => d.to_string(),
+    let text = match tag.v_type {
+        jaeger::TagType::DOUBLE => tag.v_double.map_or(0.0, |d| d.0).to_string(),
+        jaeger::TagType::BOOL => tag.v_bool.unwrap_or(false).to_string(),
+        jaeger::TagType::LONG => tag.v_long.unwrap_or(0).to_string(),
         _ => String::new(),
+    };
+    tag.v_type = jaeger::TagType::STRING;
+    tag.v_str = Some(text);
+}
+
+/// Prepares a decoded span for [`push_span`]: the tags read as text become string tags.
+pub(crate) fn normalize(span: &mut jaeger::Span) {
+    for tag in span.tags.iter_mut().flatten() {
+        if matches!(
+            tag.key.as_str(),
+            vocabulary::ERROR
+                | OTEL_STATUS_CODE
+                | OTEL_STATUS_DESCRIPTION
+                | OTEL_SCOPE_NAME
+                | OTEL_LIBRARY_NAME
+                | OTEL_SCOPE_VERSION
+                | OTEL_LIBRARY_VERSION
+        ) {
+            as_text(tag);
+        }
+    }
+    for log in span.logs.iter_mut().flatten() {
+        if let Some(event) = log.fields.iter_mut().find(|f| f.key == vocabulary::EVENT) {
+            as_text(event);
+        }
     }
 }
 
-fn attributes(tags: &[jaeger::Tag]) -> Vec<KeyValue> {
-    tags.iter()
-        .map(|t| kv(t.key.clone(), tag_value(t)))
-        .collect()
+fn trace_id(high: i64, low: i64) -> u128 {
+    (u128::from(high as u64) << 64) | u128::from(low as u64)
 }
 
-/// Maps a decoded batch to one OTLP request (one resource: the batch's process).
-pub(crate) fn to_otlp(batch: &jaeger::Batch) -> ExportTraceServiceRequest {
-    let resource = resource(&batch.process);
-    let mut builder = BatchBuilder::default();
+fn tag_value(tag: &jaeger::Tag) -> AnyValue<'_> {
+    match tag.v_type {
+        jaeger::TagType::DOUBLE => AnyValue::Double(tag.v_double.map_or(0.0, |d| d.0)),
+        jaeger::TagType::BOOL => AnyValue::Bool(tag.v_bool.unwrap_or(false)),
+        jaeger::TagType::LONG => AnyValue::Int(tag.v_long.unwrap_or(0)),
+        jaeger::TagType::BINARY => AnyValue::Bytes(tag.v_binary.as_deref().unwrap_or_default()),
+        // STRING, and unknown types read as their string (Jaeger's own collector does likewise).
+        _ => AnyValue::Str(tag.v_str.as_deref().unwrap_or_default()),
+    }
+}
+
+/// The text of a tag [`normalize`] turned into a string tag.
+fn tag_text(tag: &jaeger::Tag) -> &str {
+    if is_text(tag) {
+        tag.v_str.as_deref().unwrap_or_default()
+    } else {
+        ""
+    }
+}
+
+fn push_tags<'a>(batch: &mut SpanBatch<'a>, tags: &'a [jaeger::Tag]) {
+    batch.attributes.extend(tags.iter().map(|t| KeyValue {
+        key: &t.key,
+        value: tag_value(t),
+    }));
+}
+
+/// Fills `out` (cleared first) with a decoded (and [`normalize`]d) thrift batch, borrowing
+/// from it: one resource, the process.
+pub(crate) fn fill<'a>(batch: &'a jaeger::Batch, out: &mut SpanBatch<'a>) {
+    out.clear();
+    out.spans.reserve(batch.spans.len());
+    let resource = push_process(out, &batch.process);
+    let mut groups = Groups::default();
     for span in &batch.spans {
-        let (scope, otlp) = convert_span(span);
-        builder.push(&resource, (&scope.0, &scope.1), otlp);
+        push_span(out, &mut groups, span, resource, None);
     }
-    builder.finish()
 }
 
-/// The resource attributes of a process: `service.name` and the process tags.
-pub(crate) fn resource(process: &jaeger::Process) -> Vec<KeyValue> {
-    let mut resource = vec![string_kv(SERVICE_NAME, process.service_name.clone())];
-    resource.extend(attributes(process.tags.as_deref().unwrap_or_default()));
-    resource
+/// Pushes the resource of a process (`service.name` and the process tags); its index.
+pub(crate) fn push_process<'a>(batch: &mut SpanBatch<'a>, process: &'a jaeger::Process) -> u32 {
+    let start = batch.attributes.len();
+    batch.attributes.push(KeyValue {
+        key: SERVICE_NAME,
+        value: AnyValue::Str(&process.service_name),
+    });
+    push_tags(batch, process.tags.as_deref().unwrap_or_default());
+    let attributes = batch.attributes_since(start);
+    batch.resources.push(Resource {
+        service: &process.service_name,
+        attributes,
+        dropped_attributes: 0,
+    });
+    (batch.resources.len() - 1) as u32
 }
 
-/// Maps one span; returns its instrumentation scope (name, version; empty when no tag names
-/// one) and the OTLP span. Shared with the Jaeger protobuf receiver ([`super::jaeger_proto`]).
-pub(crate) fn convert_span(s: &jaeger::Span) -> ((String, String), Span) {
+/// A span's times to the nanosecond, for a model finer than thrift's microseconds (Jaeger
+/// protobuf): start, end, and one time per log in order.
+pub(crate) struct Nanos<'t> {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) logs: &'t [u64],
+}
+
+/// Maps one (normalized) span under `resource`, or counts it rejected. Shared with the Jaeger
+/// protobuf receiver ([`super::jaeger_proto`]), which passes its own times.
+pub(crate) fn push_span<'a>(
+    batch: &mut SpanBatch<'a>,
+    groups: &mut Groups<'a>,
+    s: &'a jaeger::Span,
+    resource: u32,
+    nanos: Option<&Nanos<'_>>,
+) {
+    let mark = batch.mark();
     let trace = trace_id(s.trace_id_high, s.trace_id_low);
-    let mut parent = (s.parent_span_id != 0).then(|| s.parent_span_id.to_be_bytes().to_vec());
-    let mut links = Vec::new();
-    for r in s.references.as_deref().unwrap_or_default() {
-        let same_trace = r.trace_id_high == s.trace_id_high && r.trace_id_low == s.trace_id_low;
-        let child_of = r.ref_type == jaeger::SpanRefType::CHILD_OF;
-        if child_of && same_trace && parent.is_none() {
-            parent = Some(r.span_id.to_be_bytes().to_vec());
-            continue;
-        }
-        if child_of && same_trace && parent.as_deref() == Some(&r.span_id.to_be_bytes()[..]) {
-            continue; // the parent, repeated as a reference (Jaeger clients do this)
-        }
-        let ref_type = if child_of { "child_of" } else { "follows_from" };
-        links.push(span::Link {
-            trace_id: trace_id(r.trace_id_high, r.trace_id_low),
-            span_id: r.span_id.to_be_bytes().to_vec(),
-            attributes: vec![string_kv(OPENTRACING_REF_TYPE, ref_type)],
-            ..Default::default()
-        });
+    let mut parent = s.parent_span_id as u64;
+    let references = s.references.as_deref().unwrap_or_default();
+    let is_parent = |r: &jaeger::SpanRef| {
+        r.ref_type == jaeger::SpanRefType::CHILD_OF
+            && r.trace_id_high == s.trace_id_high
+            && r.trace_id_low == s.trace_id_low
+    };
+    if parent == 0
+        && let Some(r) = references.iter().find(|r| is_parent(r))
+    {
+        parent = r.span_id as u64;
     }
 
     let mut kind = KIND_INTERNAL;
     let mut status = StatusTags::default();
-    let mut scope = (String::new(), String::new());
-    let mut attrs = Vec::new();
+    let (mut scope_name, mut scope_version) = ("", "");
+    let attrs_start = batch.attributes.len();
     for tag in s.tags.as_deref().unwrap_or_default() {
         match tag.key.as_str() {
-            SPAN_KIND_TAG => match kind_from_name(&tag_text(tag)) {
+            SPAN_KIND => match kind_from_name(tag_text(tag)) {
                 Some(k) => kind = k,
-                None => attrs.push(kv(tag.key.clone(), tag_value(tag))),
+                None => batch.attributes.push(KeyValue {
+                    key: &tag.key,
+                    value: tag_value(tag),
+                }),
             },
-            vocabulary::ERROR => {
-                let text = tag_text(tag);
-                if error_text_is_true(&text) {
-                    status.error = Some(if text == "true" { String::new() } else { text });
-                }
-            }
-            OTEL_STATUS_CODE => status.code = Some(tag_text(tag).to_ascii_uppercase()),
+            vocabulary::ERROR => status.error_text(tag_text(tag)),
+            OTEL_STATUS_CODE => status.code = Some(tag_text(tag)),
             OTEL_STATUS_DESCRIPTION => status.description = Some(tag_text(tag)),
-            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope.0 = tag_text(tag),
-            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope.1 = tag_text(tag),
-            _ => attrs.push(kv(tag.key.clone(), tag_value(tag))),
+            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope_name = tag_text(tag),
+            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope_version = tag_text(tag),
+            _ => batch.attributes.push(KeyValue {
+                key: &tag.key,
+                value: tag_value(tag),
+            }),
         }
     }
     if s.flags & 2 != 0 {
-        attrs.push(kv(DEBUG_ATTRIBUTE, any_value::Value::BoolValue(true)));
+        batch.attributes.push(KeyValue {
+            key: DEBUG_ATTRIBUTE,
+            value: AnyValue::Bool(true),
+        });
     }
+    let attributes = batch.attributes_since(attrs_start);
 
-    let events = s
-        .logs
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|log| {
-            let mut name = None;
-            let mut attributes = Vec::with_capacity(log.fields.len());
-            for field in &log.fields {
-                if field.key == vocabulary::EVENT && name.is_none() {
-                    name = Some(tag_text(field));
-                } else {
-                    attributes.push(kv(field.key.clone(), tag_value(field)));
-                }
+    let events_start = batch.events.len();
+    for (i, log) in s.logs.as_deref().unwrap_or_default().iter().enumerate() {
+        let mut name = None;
+        let start = batch.attributes.len();
+        for field in &log.fields {
+            if field.key == vocabulary::EVENT && name.is_none() {
+                name = Some(tag_text(field));
+            } else {
+                batch.attributes.push(KeyValue {
+                    key: &field.key,
+                    value: tag_value(field),
+                });
             }
-            span::Event {
-                time_unix_nano: micros_to_nanos(log.timestamp),
-                name: name.unwrap_or_else(|| DEFAULT_EVENT_NAME.to_owned()),
-                attributes,
-                dropped_attributes_count: 0,
-            }
-        })
-        .collect();
+        }
+        let time_ns = match nanos {
+            Some(n) => n.logs.get(i).copied().unwrap_or(0),
+            None => micros_to_nanos(log.timestamp),
+        };
+        let attributes = batch.attributes_since(start);
+        batch.events.push(Event {
+            time_ns,
+            name: name.unwrap_or(DEFAULT_EVENT_NAME),
+            attributes,
+            dropped_attributes: 0,
+        });
+    }
+    let events = batch.events_since(events_start);
 
-    let start = micros_to_nanos(s.start_time);
+    let links_start = batch.links.len();
+    for r in references {
+        if is_parent(r) && r.span_id as u64 == parent {
+            continue; // the parent (taken from here, or repeated here as Jaeger clients do)
+        }
+        let ref_type = if r.ref_type == jaeger::SpanRefType::CHILD_OF {
+            "child_of"
+        } else {
+            "follows_from"
+        };
+        let start = batch.attributes.len();
+        batch.attributes.push(KeyValue {
+            key: OPENTRACING_REF_TYPE,
+            value: AnyValue::Str(ref_type),
+        });
+        let attributes = batch.attributes_since(start);
+        batch.links.push(Link {
+            trace_id: trace_id(r.trace_id_high, r.trace_id_low),
+            span_id: r.span_id as u64,
+            attributes,
+            ..Link::default()
+        });
+    }
+    let links = batch.links_since(links_start);
+
+    let (start_ns, end_ns) = match nanos {
+        Some(n) => (n.start, n.end),
+        None => {
+            let start = micros_to_nanos(s.start_time);
+            (start, start.saturating_add(micros_to_nanos(s.duration)))
+        }
+    };
+    let (status, status_message) = status.status();
+    let scope = groups.scope(batch, scope_name, scope_version);
     let span = Span {
+        resource,
+        scope,
         trace_id: trace,
-        span_id: s.span_id.to_be_bytes().to_vec(),
-        parent_span_id: parent.unwrap_or_default(),
+        span_id: s.span_id as u64,
+        parent_span_id: parent,
         flags: (s.flags & 1) as u32,
-        name: s.operation_name.clone(),
+        name: &s.operation_name,
         kind,
-        start_time_unix_nano: start,
-        end_time_unix_nano: start.saturating_add(micros_to_nanos(s.duration)),
-        attributes: attrs,
+        start_ns,
+        end_ns,
+        status,
+        status_message,
+        attributes,
         events,
         links,
-        status: status.status(),
-        ..Default::default()
+        ..Span::default()
     };
-    (scope, span)
+    foreign::push_span(batch, mark, span);
 }
 
 #[cfg(test)]

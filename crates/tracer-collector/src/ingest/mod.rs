@@ -12,12 +12,20 @@
 //!
 //! Every receiver takes the same route: receiver (port, transport) -> `ingest::<format>`
 //! (decode, map to the batch) -> [`SpanBatch`] -> store. The OTLP decoders live in [`otlp`];
-//! Jaeger thrift ([`jaeger_thrift`]) and Zipkin ([`zipkin`]) build OTLP requests
-//! (`otlp_build`) and take the [`store_request`] route.
+//! Jaeger thrift ([`jaeger_thrift`]), Jaeger protobuf ([`jaeger_proto`]) and Zipkin
+//! ([`zipkin`]) decode their payloads and fill a batch that borrows from them (what the two
+//! foreign families share is in `foreign`), through [`receiver::Format`].
+//!
+//! **Forwarding** ([`crate::forward`]) takes OTLP protobuf bytes. An OTLP protobuf export is
+//! forwarded as received; every other format is encoded from its batch ([`otlp::encode`]) on the
+//! thread that decoded it, right after the batch is stored, and only when a forwarder is
+//! configured: without one no OTLP is built at all. (Encoding in the forwarder's sender task
+//! instead would need an owned copy of the batch, which costs as much as the encoding.)
 //!
 //! The ingest path logs but never creates spans of its own, so the collector cannot feed its own
 //! telemetry back into itself.
 
+mod foreign;
 mod r#gen;
 pub mod grpc;
 pub mod http;
@@ -26,7 +34,6 @@ pub mod jaeger_http;
 pub mod jaeger_proto;
 pub mod jaeger_thrift;
 pub mod otlp;
-mod otlp_build;
 pub mod receiver;
 pub mod sampling;
 pub mod strategies;
@@ -346,13 +353,58 @@ pub(crate) fn forward_request(
     }
 }
 
+/// Offers a batch to the forwarder, encoded as an OTLP protobuf export request, when
+/// forwarding is on and anything of it was accepted (the batch holds only accepted spans).
+pub(crate) fn forward_batch(
+    forwarder: Option<&crate::forward::Forwarder>,
+    batch: &SpanBatch<'_>,
+    outcome: &ExportOutcome,
+) {
+    if let Some(f) = forwarder
+        && outcome.accepted > 0
+    {
+        f.offer(
+            Bytes::from(otlp::encode::encode(batch)),
+            batch.spans.len() as u64,
+        );
+    }
+}
+
 /// Decodes a protobuf request straight into the store (see [`otlp::protobuf`]), falling back
 /// to prost for the error message when the payload is malformed.
 pub fn store_protobuf(store: &Store, payload: &[u8]) -> Result<ExportOutcome, IngestError> {
-    match otlp::protobuf::decode(payload) {
-        Ok(batch) => Ok(store_spans(store, &batch)),
-        Err(_) => Ok(store_request(store, &decode(payload, Encoding::Protobuf)?)),
+    let stored = with_spare_batch(|batch| {
+        otlp::protobuf::decode_into(payload, batch)
+            .ok()
+            .map(|()| store_spans(store, batch))
+    });
+    match stored {
+        Some(outcome) => Ok(outcome),
+        None => Ok(store_request(store, &decode(payload, Encoding::Protobuf)?)),
     }
+}
+
+thread_local! {
+    /// The vectors of the last batch this thread decoded, emptied, for the next one.
+    static SPARE_BATCH: std::cell::Cell<Option<SpanBatch<'static>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Largest spare batch a thread keeps (bytes of its vectors); a larger one is freed. A
+/// 512-span request needs about 300 KB; the bound keeps what idle threads of the blocking pool
+/// hold (until they exit, 10 s after their last task) small.
+const SPARE_BATCH_LIMIT: usize = 1 << 20;
+
+/// Runs `fill` on an empty batch whose vectors were the last batch this thread decoded, and
+/// keeps them for the next call. A 512-span request fills about 300 KB of vectors: allocating
+/// them for each request costs page faults and the kernel's zeroing of fresh pages, which
+/// instruction counts do not show but CPU time does (docs/bench/collector.md).
+pub(crate) fn with_spare_batch<'p, R>(fill: impl FnOnce(&mut SpanBatch<'p>) -> R) -> R {
+    let mut batch = SPARE_BATCH.take().unwrap_or_default().recycle();
+    let result = fill(&mut batch);
+    if batch.capacity_bytes() <= SPARE_BATCH_LIMIT {
+        SPARE_BATCH.set(Some(batch.recycle()));
+    }
+    result
 }
 
 /// Decodes an OTLP/JSON request and stores its spans.
@@ -470,9 +522,14 @@ impl Sink {
     /// [`Sink::stage`] for an OTLP protobuf payload, read straight from the wire (see
     /// [`store_protobuf`]).
     pub fn stage_protobuf(&self, payload: &[u8]) -> Result<Staged, IngestError> {
-        match otlp::protobuf::decode(payload) {
-            Ok(batch) => self.stage(&batch),
-            Err(_) => self.stage_request(&decode(payload, Encoding::Protobuf)?),
+        let staged = with_spare_batch(|batch| {
+            otlp::protobuf::decode_into(payload, batch)
+                .ok()
+                .map(|()| self.stage(batch))
+        });
+        match staged {
+            Some(staged) => staged,
+            None => self.stage_request(&decode(payload, Encoding::Protobuf)?),
         }
     }
 

@@ -1,12 +1,13 @@
 //! What the Jaeger and Zipkin receivers share: per-format counters, bounded request bodies and
 //! the path from a payload to the store.
 //!
-//! Every receiver hands `submit` the raw payload and one conversion function (payload bytes to
-//! an OTLP `ExportTraceServiceRequest`). `submit` reserves the payload's size from the
-//! [`Ingestor`]'s ingest budget, gunzips with the body limit as the bound, runs the conversion
-//! (on tokio's blocking pool for gzip and large payloads) and stores the result, counting what
-//! happened in the format's [`FormatCounters`]. The counters are served as JSON by
-//! [`stats_router`] (`GET /api/collector/ingest-stats`).
+//! Every receiver hands `submit` the raw payload and its format's decoder (payload bytes to a
+//! [`Decoded`] payload, which maps to the store's [`SpanBatch`] borrowing from it). `submit`
+//! reserves the payload's size from the [`Ingestor`]'s ingest budget, gunzips with the body
+//! limit as the bound, decodes (on tokio's blocking pool for gzip and large payloads), stores
+//! the batch and, when a forwarder is configured, hands it on as OTLP protobuf
+//! (`ingest::forward_batch`), counting what happened in the format's [`FormatCounters`]. The
+//! counters are served as JSON by [`stats_router`] (`GET /api/collector/ingest-stats`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,10 +20,11 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde::Serialize;
 
+use super::r#gen::jaeger;
 use super::{BudgetMeter, ExportOutcome, IngestError, Ingestor};
+use crate::store::{SpanBatch, Store};
 
 /// Zipkin's HTTP port.
 pub const DEFAULT_ZIPKIN_PORT: u16 = 9411;
@@ -201,11 +203,11 @@ pub struct Receivers {
     pub stats: Arc<ReceiverStats>,
 }
 
-/// Converts a payload (already gunzipped and within the body limit) into an OTLP request.
-pub(crate) type Convert = fn(&[u8]) -> Result<ExportTraceServiceRequest, IngestError>;
+/// Decodes a payload (already gunzipped and within the body limit).
+pub(crate) type Convert = fn(&[u8]) -> Result<Decoded, IngestError>;
 
-/// Every payload format the receivers accept, for converting payloads outside a listener
-/// (embedding, benchmarks) with [`Format::convert`].
+/// Every payload format the receivers accept, for decoding payloads outside a listener
+/// (embedding, benchmarks, fuzzing) with [`Format::decode`] or [`Format::store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Zipkin v2 JSON list of spans.
@@ -229,30 +231,82 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format's conversion: one function per format, payload to OTLP.
+    /// The format's decoder: one function per format.
     pub(crate) fn converter(self) -> Convert {
-        use super::{jaeger_thrift as j, zipkin as z};
+        use super::{jaeger_proto as jp, jaeger_thrift as j, zipkin as z};
+        fn jaeger(
+            decode: fn(&[u8]) -> Result<jaeger::Batch, IngestError>,
+            p: &[u8],
+        ) -> Result<Decoded, IngestError> {
+            decode(p).map(|b| Decoded(Payload::Jaeger(b)))
+        }
+        fn zipkin(
+            decode: fn(&[u8]) -> Result<Vec<z::ZipkinSpan>, IngestError>,
+            p: &[u8],
+        ) -> Result<Decoded, IngestError> {
+            decode(p).map(|s| Decoded(Payload::Zipkin(s)))
+        }
         match self {
-            Format::ZipkinV2Json => z::convert_json_v2,
-            Format::ZipkinV2Proto => z::convert_proto,
-            Format::ZipkinV1Json => z::convert_json_v1,
-            Format::ZipkinV1Thrift => z::convert_v1_thrift,
-            Format::JaegerThriftBinary => j::convert_binary_batch,
-            Format::JaegerAgentCompact => j::convert_compact_datagram,
-            Format::JaegerAgentBinary => j::convert_binary_datagram,
-            Format::ZipkinAgentCompact => z::convert_emit_zipkin_batch,
-            Format::JaegerProto => super::jaeger_proto::convert_post_spans,
+            Format::ZipkinV2Json => |p| zipkin(z::decode_json_v2, p),
+            Format::ZipkinV2Proto => |p| zipkin(z::decode_proto, p),
+            Format::ZipkinV1Json => |p| zipkin(z::decode_json_v1, p),
+            Format::ZipkinV1Thrift => |p| zipkin(z::decode_v1_thrift, p),
+            Format::ZipkinAgentCompact => |p| zipkin(z::decode_emit_zipkin_batch, p),
+            Format::JaegerThriftBinary => |p| jaeger(j::decode_binary_batch, p),
+            Format::JaegerAgentCompact => |p| jaeger(j::decode_compact_datagram, p),
+            Format::JaegerAgentBinary => |p| jaeger(j::decode_binary_datagram, p),
+            Format::JaegerProto => {
+                |p| jp::decode_post_spans(p).map(|l| Decoded(Payload::JaegerProto(l)))
+            }
         }
     }
 
-    /// Decodes an uncompressed payload of this format into an OTLP request (which
-    /// [`crate::ingest::store_request`] stores).
-    pub fn convert(self, payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+    /// Decodes an uncompressed payload of this format; [`Decoded::to_batch`] maps it.
+    pub fn decode(self, payload: &[u8]) -> Result<Decoded, IngestError> {
         (self.converter())(payload)
+    }
+
+    /// Decodes an uncompressed payload of this format and stores its spans, as the receiver
+    /// of the format does (without the durable log and the forwarder).
+    pub fn store(self, store: &Store, payload: &[u8]) -> Result<ExportOutcome, IngestError> {
+        let decoded = self.decode(payload)?;
+        Ok(super::with_spare_batch(|batch| {
+            decoded.fill(batch);
+            super::store_spans(store, batch)
+        }))
     }
 }
 
-/// Reserves budget for `payload`, gunzips it when `gzip`, converts it with `convert` and stores
+/// A payload of one of the [`Format`]s, decoded: owned data the store's batch borrows from.
+#[derive(Debug)]
+pub struct Decoded(Payload);
+
+#[derive(Debug)]
+enum Payload {
+    Jaeger(jaeger::Batch),
+    JaegerProto(super::jaeger_proto::Lowered),
+    Zipkin(Vec<super::zipkin::ZipkinSpan>),
+}
+
+impl Decoded {
+    /// The spans as the store's format-neutral batch, borrowing from the payload.
+    pub fn to_batch(&self) -> SpanBatch<'_> {
+        let mut batch = SpanBatch::new();
+        self.fill(&mut batch);
+        batch
+    }
+
+    /// [`Decoded::to_batch`] into `batch` (cleared first), reusing its vectors.
+    pub fn fill<'a>(&'a self, batch: &mut SpanBatch<'a>) {
+        match &self.0 {
+            Payload::Jaeger(b) => super::jaeger_thrift::fill(b, batch),
+            Payload::JaegerProto(l) => l.fill(batch),
+            Payload::Zipkin(spans) => super::zipkin::fill(spans, batch),
+        }
+    }
+}
+
+/// Reserves budget for `payload`, gunzips it when `gzip`, decodes it with `convert` and stores
 /// the result, counting the outcome in `counters`.
 pub(crate) async fn submit(
     ingestor: &Ingestor,
@@ -279,11 +333,14 @@ pub(crate) async fn submit(
             if payload.len() > limit {
                 return Err(IngestError::TooLarge { limit });
             }
-            let request = convert(&payload)?;
+            let decoded = convert(&payload)?;
             drop(payload);
-            let staged = staging.stage_request(&request)?;
-            super::forward_request(forwarder.as_ref(), &request, staged.outcome());
-            Ok(staged)
+            super::with_spare_batch(|batch| {
+                decoded.fill(batch);
+                let staged = staging.stage(batch)?;
+                super::forward_batch(forwarder.as_ref(), batch, staged.outcome());
+                Ok(staged)
+            })
         };
         let staged = if gzip || large {
             tokio::task::spawn_blocking(work)

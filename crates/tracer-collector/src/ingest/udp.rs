@@ -81,6 +81,18 @@ impl AgentProtocol {
     }
 }
 
+/// Makes the ingest stats of `protocol` read the kernel's drop count of `socket`.
+/// [`serve`] does this too; the collector calls it before it starts serving queries, so the
+/// stats show the count from the first request on.
+pub fn register(socket: &UdpSocket, protocol: AgentProtocol, receivers: &Receivers) {
+    if let Some(inode) = socket_inode(socket) {
+        protocol
+            .counters(receivers)
+            .socket_inode
+            .store(inode, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Receives `emitBatch` datagrams on `socket` until `shutdown` completes; datagrams already
 /// queued are still stored before it returns.
 pub async fn serve(
@@ -91,12 +103,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = socket.local_addr()?;
     tracing::info!(server = protocol.name(), %addr, "listening (udp)");
-    if let Some(inode) = socket_inode(&socket) {
-        protocol
-            .counters(&receivers)
-            .socket_inode
-            .store(inode, std::sync::atomic::Ordering::Relaxed);
-    }
+    register(&socket, protocol, &receivers);
     let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE_DATAGRAMS);
     let worker_receivers = receivers.clone();
     let worker = tokio::spawn(async move {

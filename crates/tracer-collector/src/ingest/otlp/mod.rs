@@ -1,10 +1,12 @@
 //! OTLP trace export requests to the store's [`SpanBatch`].
 //!
-//! Two decoders, one set of rules:
+//! Two decoders, one set of rules, and the way back:
 //! - [`protobuf`] reads the protobuf wire format of `ExportTraceServiceRequest` straight into a
 //!   batch that borrows from the payload (the 4317/4318 fast path);
 //! - [`request`] maps a decoded prost `ExportTraceServiceRequest` (from OTLP/JSON, from the
-//!   protobuf fallback, from the Jaeger and Zipkin receivers, which build OTLP requests).
+//!   protobuf fallback, from trace file imports);
+//! - [`encode`] turns any batch back into an export request, for forwarding what arrived in
+//!   another format.
 //!
 //! The OTLP rules both apply, so both produce the same batch for the same request:
 //! - ids: a trace id is 16 bytes, a span id 8 bytes, neither all zero; a parent span id is empty
@@ -20,6 +22,7 @@
 //!
 //! [`NO_SERVICE_NAME`]: crate::vocabulary::NO_SERVICE_NAME
 
+pub mod encode;
 pub mod protobuf;
 pub mod request;
 

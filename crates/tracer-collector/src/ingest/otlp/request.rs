@@ -1,8 +1,7 @@
 //! Decoded (prost) OTLP export requests to a [`SpanBatch`] borrowing from the request.
 //!
 //! The path for OTLP/JSON, for protobuf payloads the wire reader ([`super::protobuf`]) refuses
-//! (prost then names the problem), and for the Jaeger and Zipkin receivers, which build OTLP
-//! requests. The rules are those of the module above, so a request yields the same batch here
+//! (prost then names the problem), and for trace file imports. The rules are those of the module above, so a request yields the same batch here
 //! as through the wire reader.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

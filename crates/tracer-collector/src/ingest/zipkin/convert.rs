@@ -1,27 +1,28 @@
-//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON) normalised into one span model, then mapped to
-//! OTLP. See the [module docs](super) for the mapping table.
+//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON) normalised into one span model, then mapped
+//! into the store's [`SpanBatch`], which borrows from the normalised spans. See the
+//! [module docs](super) for the mapping table.
 
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{Span, span};
 use opentelemetry_semantic_conventions::attribute::{
     NETWORK_LOCAL_ADDRESS, NETWORK_LOCAL_PORT, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT,
-    SERVER_ADDRESS, SERVER_PORT, SERVICE_NAME, SERVICE_PEER_NAME,
+    SERVER_ADDRESS, SERVER_PORT, SERVICE_PEER_NAME,
 };
 use prost::Message;
 
 use super::model::{JsonEndpoint, JsonSpan, ProtoEndpoint, ProtoListOfSpans, ProtoSpan, V1Span};
 use super::{DEBUG_ATTRIBUTE, SHARED_ATTRIBUTE, UNKNOWN_SERVICE};
 use crate::ingest::IngestError;
-use crate::ingest::otlp_build::{
-    BatchBuilder, KIND_CLIENT, KIND_CONSUMER, KIND_INTERNAL, KIND_PRODUCER, KIND_SERVER,
-    OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION, OTEL_STATUS_CODE,
-    OTEL_STATUS_DESCRIPTION, StatusTags, error_text_is_true, kv, string_kv,
-};
+use crate::ingest::foreign::{self, Groups, StatusTags};
 use crate::ingest::receiver::decode_error;
+use crate::store::batch::{
+    AnyValue, Event, KIND_CLIENT, KIND_CONSUMER, KIND_INTERNAL, KIND_PRODUCER, KIND_SERVER,
+    KeyValue, Span, SpanBatch, SpanKind,
+};
+use crate::vocabulary::{
+    OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION, OTEL_STATUS_CODE,
+    OTEL_STATUS_DESCRIPTION,
+};
 
 /// A Zipkin endpoint, parsed.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -30,14 +31,39 @@ pub(crate) struct Endpoint {
     pub(crate) ipv4: Option<Ipv4Addr>,
     pub(crate) ipv6: Option<Ipv6Addr>,
     pub(crate) port: Option<u16>,
+    /// The address as text (IPv4 first), for the batch to borrow.
+    pub(crate) address: Option<String>,
 }
 
 impl Endpoint {
-    fn ip(&self) -> Option<IpAddr> {
-        self.ipv4
+    /// Fills [`Endpoint::address`] from the parsed addresses.
+    fn with_address(mut self) -> Self {
+        self.address = self
+            .ipv4
             .map(IpAddr::V4)
             .or_else(|| self.ipv6.map(IpAddr::V6))
+            .map(|ip| ip.to_string());
+        self
     }
+}
+
+/// A value of an annotation's attribute (OpenTelemetry's event annotations, see
+/// [`Annotation::new`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum EventValue {
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Str(String),
+}
+
+/// An annotation, as the event it becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Annotation {
+    /// Epoch microseconds.
+    pub(crate) timestamp: u64,
+    pub(crate) name: String,
+    pub(crate) attributes: Vec<(String, EventValue)>,
 }
 
 /// The Zipkin v2 span model, ids parsed, that every wire format is normalised to.
@@ -46,8 +72,8 @@ pub(crate) struct ZipkinSpan {
     pub(crate) trace_id: [u8; 16],
     pub(crate) id: [u8; 8],
     pub(crate) parent_id: Option<[u8; 8]>,
-    /// OTLP kind (INTERNAL when Zipkin names none).
-    pub(crate) kind: i32,
+    /// Span kind (INTERNAL when Zipkin names none).
+    pub(crate) kind: SpanKind,
     pub(crate) name: String,
     /// Epoch microseconds.
     pub(crate) timestamp: Option<u64>,
@@ -55,8 +81,7 @@ pub(crate) struct ZipkinSpan {
     pub(crate) duration: Option<u64>,
     pub(crate) local: Option<Endpoint>,
     pub(crate) remote: Option<Endpoint>,
-    /// (epoch microseconds, value).
-    pub(crate) annotations: Vec<(u64, String)>,
+    pub(crate) annotations: Vec<Annotation>,
     pub(crate) tags: Vec<(String, String)>,
     pub(crate) debug: bool,
     pub(crate) shared: bool,
@@ -85,7 +110,7 @@ fn bytes_id<const N: usize>(field: &str, bytes: &[u8]) -> Result<[u8; N], String
     Ok(out)
 }
 
-fn kind_from_zipkin(kind: Option<&str>) -> i32 {
+fn kind_from_zipkin(kind: Option<&str>) -> SpanKind {
     match kind.map(str::to_ascii_uppercase).as_deref() {
         Some("CLIENT") => KIND_CLIENT,
         Some("SERVER") => KIND_SERVER,
@@ -104,7 +129,9 @@ fn json_endpoint(e: &JsonEndpoint) -> Endpoint {
             .port
             .and_then(|p| u16::try_from(p).ok())
             .filter(|&p| p != 0),
+        address: None,
     }
+    .with_address()
 }
 
 fn proto_endpoint(e: &ProtoEndpoint) -> Endpoint {
@@ -117,13 +144,15 @@ fn proto_endpoint(e: &ProtoEndpoint) -> Endpoint {
             .ok()
             .map(Ipv6Addr::from),
         port: u16::try_from(e.port).ok().filter(|&p| p != 0),
+        address: None,
     }
+    .with_address()
 }
 
 /// A JSON tag value as text (Zipkin tags are strings; some clients send numbers or booleans).
-fn json_text(value: &serde_json::Value) -> String {
+fn json_text(value: serde_json::Value) -> String {
     match value {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => s,
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     }
@@ -152,13 +181,9 @@ pub(crate) fn from_json_v2(spans: Vec<JsonSpan>) -> Result<Vec<ZipkinSpan>, Stri
                 annotations: s
                     .annotations
                     .into_iter()
-                    .map(|a| (a.timestamp, a.value))
+                    .map(|a| Annotation::new(a.timestamp, a.value))
                     .collect(),
-                tags: s
-                    .tags
-                    .iter()
-                    .map(|(k, v)| (k.clone(), json_text(v)))
-                    .collect(),
+                tags: s.tags.into_iter().map(|(k, v)| (k, json_text(v))).collect(),
                 debug: s.debug.unwrap_or(false),
                 shared: s.shared.unwrap_or(false),
             })
@@ -196,7 +221,7 @@ pub(crate) fn from_proto(spans: Vec<ProtoSpan>) -> Result<Vec<ZipkinSpan>, Strin
                 annotations: s
                     .annotations
                     .into_iter()
-                    .map(|a| (a.timestamp, a.value))
+                    .map(|a| Annotation::new(a.timestamp, a.value))
                     .collect(),
                 tags: s.tags.into_iter().collect(),
                 debug: s.debug,
@@ -247,7 +272,7 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
                     if key == "lc" {
                         lc = endpoint;
                     }
-                    tags.push((key.to_owned(), json_text(&b.value)));
+                    tags.push((key.to_owned(), json_text(b.value.clone())));
                 }
             }
         }
@@ -262,11 +287,11 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
             )
             .next()
             .map(json_endpoint);
-        let annotations: Vec<(u64, String)> = s
+        let annotations: Vec<Annotation> = s
             .annotations
             .iter()
             .filter(|a| !matches!(a.value.as_str(), "cs" | "cr" | "sr" | "ss" | "ms" | "mr"))
-            .map(|a| (a.timestamp, a.value.clone()))
+            .map(|a| Annotation::new(a.timestamp, a.value.clone()))
             .collect();
         let base = ZipkinSpan {
             trace_id,
@@ -346,28 +371,25 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
     Ok(out)
 }
 
-/// Decodes a v2 JSON body (`[span, ...]`) and maps it to OTLP.
-pub(crate) fn convert_json_v2(payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+/// Decodes and normalises a v2 JSON body (`[span, ...]`).
+pub(crate) fn decode_json_v2(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
     let spans: Vec<JsonSpan> =
         serde_json::from_slice(payload).map_err(|e| decode_error("Zipkin v2 JSON", e))?;
-    let spans = from_json_v2(spans).map_err(|e| decode_error("Zipkin v2 JSON", e))?;
-    Ok(to_otlp(&spans))
+    from_json_v2(spans).map_err(|e| decode_error("Zipkin v2 JSON", e))
 }
 
-/// Decodes a v2 protobuf body (`ListOfSpans`) and maps it to OTLP.
-pub(crate) fn convert_proto(payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+/// Decodes and normalises a v2 protobuf body (`ListOfSpans`).
+pub(crate) fn decode_proto(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
     let list =
         ProtoListOfSpans::decode(payload).map_err(|e| decode_error("Zipkin v2 protobuf", e))?;
-    let spans = from_proto(list.spans).map_err(|e| decode_error("Zipkin v2 protobuf", e))?;
-    Ok(to_otlp(&spans))
+    from_proto(list.spans).map_err(|e| decode_error("Zipkin v2 protobuf", e))
 }
 
-/// Decodes a v1 JSON body and maps it to OTLP.
-pub(crate) fn convert_json_v1(payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+/// Decodes and normalises a v1 JSON body.
+pub(crate) fn decode_json_v1(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
     let spans: Vec<V1Span> =
         serde_json::from_slice(payload).map_err(|e| decode_error("Zipkin v1 JSON", e))?;
-    let spans = from_v1(spans).map_err(|e| decode_error("Zipkin v1 JSON", e))?;
-    Ok(to_otlp(&spans))
+    from_v1(spans).map_err(|e| decode_error("Zipkin v1 JSON", e))
 }
 
 /// The span id a shared span is stored under: derived from its trace and span ids, so every
@@ -388,158 +410,192 @@ pub(crate) fn shared_span_id(trace_id: &[u8; 16], id: &[u8; 8]) -> [u8; 8] {
     h.to_be_bytes()
 }
 
-/// An annotation value as OpenTelemetry's Zipkin exporters write events:
-/// `{"<event name>": {<attributes>}}`; anything else is an event named by the value.
-fn event(timestamp: u64, value: &str) -> span::Event {
-    let mut event = span::Event {
-        time_unix_nano: timestamp.saturating_mul(1000),
-        name: value.to_owned(),
-        attributes: Vec::new(),
-        dropped_attributes_count: 0,
-    };
-    if value.starts_with('{')
-        && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(value)
-        && map.len() == 1
-        && let Some((name, serde_json::Value::Object(attrs))) = map.into_iter().next()
-    {
-        event.name = name;
-        event.attributes = attrs
-            .into_iter()
-            .map(|(k, v)| {
-                let value = match v {
-                    serde_json::Value::Bool(b) => any_value::Value::BoolValue(b),
-                    serde_json::Value::Number(n) if n.is_i64() => {
-                        any_value::Value::IntValue(n.as_i64().unwrap_or_default())
-                    }
-                    serde_json::Value::Number(n) => {
-                        any_value::Value::DoubleValue(n.as_f64().unwrap_or_default())
-                    }
-                    serde_json::Value::String(s) => any_value::Value::StringValue(s),
-                    other => any_value::Value::StringValue(other.to_string()),
-                };
-                kv(k, value)
-            })
-            .collect();
+impl Annotation {
+    /// An annotation value as OpenTelemetry's Zipkin exporters write events:
+    /// `{"<event name>": {<attributes>}}`; anything else is an event named by the value.
+    pub(crate) fn new(timestamp: u64, value: String) -> Self {
+        if value.starts_with('{')
+            && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&value)
+            && map.len() == 1
+            && let Some((name, serde_json::Value::Object(attrs))) = map.into_iter().next()
+        {
+            let attributes = attrs
+                .into_iter()
+                .map(|(k, v)| {
+                    let value = match v {
+                        serde_json::Value::Bool(b) => EventValue::Bool(b),
+                        serde_json::Value::Number(n) if n.is_i64() => {
+                            EventValue::Int(n.as_i64().unwrap_or_default())
+                        }
+                        serde_json::Value::Number(n) => {
+                            EventValue::Double(n.as_f64().unwrap_or_default())
+                        }
+                        serde_json::Value::String(s) => EventValue::Str(s),
+                        other => EventValue::Str(other.to_string()),
+                    };
+                    (k, value)
+                })
+                .collect();
+            return Annotation {
+                timestamp,
+                name,
+                attributes,
+            };
+        }
+        Annotation {
+            timestamp,
+            name: value,
+            attributes: Vec::new(),
+        }
     }
-    event
 }
 
-/// Maps normalised spans to one OTLP request (a resource per local service name).
-pub(crate) fn to_otlp(spans: &[ZipkinSpan]) -> ExportTraceServiceRequest {
-    let mut builder = BatchBuilder::default();
+/// Fills `batch` (cleared first) with normalised spans, borrowing from them: a resource per
+/// local service name.
+pub(crate) fn fill<'a>(spans: &'a [ZipkinSpan], batch: &mut SpanBatch<'a>) {
+    batch.clear();
+    batch.spans.reserve(spans.len());
+    let mut groups = Groups::default();
     for s in spans {
         let service = s
             .local
             .as_ref()
-            .and_then(|l| l.service_name.clone())
-            .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
-        let resource = [string_kv(SERVICE_NAME, service)];
-        let (scope, span) = convert_span(s);
-        builder.push(&resource, (&scope.0, &scope.1), span);
+            .and_then(|l| l.service_name.as_deref())
+            .unwrap_or(UNKNOWN_SERVICE);
+        let resource = groups.service(batch, service);
+        push_span(batch, &mut groups, s, resource);
     }
-    builder.finish()
 }
 
-fn convert_span(s: &ZipkinSpan) -> ((String, String), Span) {
+/// Pushes `key` unless the attributes since `start` (the span's) hold it already.
+fn add<'a>(batch: &mut SpanBatch<'a>, start: usize, key: &'a str, value: AnyValue<'a>) {
+    if !batch.attributes[start..].iter().any(|a| a.key == key) {
+        batch.attributes.push(KeyValue { key, value });
+    }
+}
+
+fn push_span<'a>(
+    batch: &mut SpanBatch<'a>,
+    groups: &mut Groups<'a>,
+    s: &'a ZipkinSpan,
+    resource: u32,
+) {
+    let mark = batch.mark();
     let mut status = StatusTags::default();
-    let mut scope = (String::new(), String::new());
-    let mut attributes: Vec<KeyValue> = Vec::with_capacity(s.tags.len() + 6);
+    let (mut scope_name, mut scope_version) = ("", "");
+    let start = batch.attributes.len();
     for (key, value) in &s.tags {
         match key.as_str() {
-            crate::vocabulary::ERROR => {
-                if error_text_is_true(value) {
-                    let message = if value == "true" { "" } else { value };
-                    status.error = Some(message.to_owned());
-                }
-            }
-            OTEL_STATUS_CODE => status.code = Some(value.to_ascii_uppercase()),
-            OTEL_STATUS_DESCRIPTION => status.description = Some(value.clone()),
-            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope.0 = value.clone(),
-            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope.1 = value.clone(),
-            _ => attributes.push(string_kv(key.clone(), value.clone())),
+            crate::vocabulary::ERROR => status.error_text(value),
+            OTEL_STATUS_CODE => status.code = Some(value.as_str()),
+            OTEL_STATUS_DESCRIPTION => status.description = Some(value.as_str()),
+            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope_name = value.as_str(),
+            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope_version = value.as_str(),
+            _ => batch.attributes.push(KeyValue {
+                key,
+                value: AnyValue::Str(value),
+            }),
         }
     }
     // Endpoint attributes only where no tag already says it (OpenTelemetry's Zipkin exporters
     // send both the attribute and the endpoint made from it).
-    let mut present: HashSet<String> = attributes.iter().map(|a| a.key.clone()).collect();
-    let mut add = |key: &str, value: any_value::Value| {
-        if present.insert(key.to_owned()) {
-            attributes.push(kv(key, value));
-        }
-    };
     if let Some(local) = &s.local {
-        if let Some(ip) = local.ip() {
-            add(
-                NETWORK_LOCAL_ADDRESS,
-                any_value::Value::StringValue(ip.to_string()),
-            );
+        if let Some(ip) = &local.address {
+            add(batch, start, NETWORK_LOCAL_ADDRESS, AnyValue::Str(ip));
         }
         if let Some(port) = local.port {
             add(
+                batch,
+                start,
                 NETWORK_LOCAL_PORT,
-                any_value::Value::IntValue(i64::from(port)),
+                AnyValue::Int(i64::from(port)),
             );
         }
     }
     if let Some(remote) = &s.remote {
+        let server = matches!(s.kind, KIND_CLIENT | KIND_PRODUCER);
         if let Some(name) = &remote.service_name {
-            add(
-                SERVICE_PEER_NAME,
-                any_value::Value::StringValue(name.clone()),
-            );
+            add(batch, start, SERVICE_PEER_NAME, AnyValue::Str(name));
         }
-        if let Some(ip) = remote.ip() {
-            add(
-                NETWORK_PEER_ADDRESS,
-                any_value::Value::StringValue(ip.to_string()),
-            );
-            if matches!(s.kind, KIND_CLIENT | KIND_PRODUCER) {
-                add(
-                    SERVER_ADDRESS,
-                    any_value::Value::StringValue(ip.to_string()),
-                );
+        if let Some(ip) = &remote.address {
+            add(batch, start, NETWORK_PEER_ADDRESS, AnyValue::Str(ip));
+            if server {
+                add(batch, start, SERVER_ADDRESS, AnyValue::Str(ip));
             }
         }
         if let Some(port) = remote.port {
             add(
+                batch,
+                start,
                 NETWORK_PEER_PORT,
-                any_value::Value::IntValue(i64::from(port)),
+                AnyValue::Int(i64::from(port)),
             );
-            if matches!(s.kind, KIND_CLIENT | KIND_PRODUCER) {
-                add(SERVER_PORT, any_value::Value::IntValue(i64::from(port)));
+            if server {
+                add(batch, start, SERVER_PORT, AnyValue::Int(i64::from(port)));
             }
         }
     }
     if s.debug {
-        add(DEBUG_ATTRIBUTE, any_value::Value::BoolValue(true));
+        add(batch, start, DEBUG_ATTRIBUTE, AnyValue::Bool(true));
     }
     let (span_id, parent) = if s.shared {
-        add(SHARED_ATTRIBUTE, any_value::Value::BoolValue(true));
+        add(batch, start, SHARED_ATTRIBUTE, AnyValue::Bool(true));
         (shared_span_id(&s.trace_id, &s.id), Some(s.id))
     } else {
         (s.id, s.parent_id)
     };
+    let attributes = batch.attributes_since(start);
+
+    let events_start = batch.events.len();
+    for a in &s.annotations {
+        let start = batch.attributes.len();
+        batch
+            .attributes
+            .extend(a.attributes.iter().map(|(key, value)| KeyValue {
+                key,
+                value: match value {
+                    EventValue::Bool(b) => AnyValue::Bool(*b),
+                    EventValue::Int(i) => AnyValue::Int(*i),
+                    EventValue::Double(d) => AnyValue::Double(*d),
+                    EventValue::Str(s) => AnyValue::Str(s),
+                },
+            }));
+        let attributes = batch.attributes_since(start);
+        batch.events.push(Event {
+            time_ns: a.timestamp.saturating_mul(1000),
+            name: &a.name,
+            attributes,
+            dropped_attributes: 0,
+        });
+    }
+    let events = batch.events_since(events_start);
+
     let start_us = s
         .timestamp
-        .or_else(|| s.annotations.iter().map(|a| a.0).min())
+        .or_else(|| s.annotations.iter().map(|a| a.timestamp).min())
         .unwrap_or(0);
-    let start = start_us.saturating_mul(1000);
+    let start_ns = start_us.saturating_mul(1000);
+    let (status, status_message) = status.status();
+    let scope = groups.scope(batch, scope_name, scope_version);
     let span = Span {
-        trace_id: s.trace_id.to_vec(),
-        span_id: span_id.to_vec(),
-        parent_span_id: parent.map(|p| p.to_vec()).unwrap_or_default(),
+        resource,
+        scope,
+        trace_id: u128::from_be_bytes(s.trace_id),
+        span_id: u64::from_be_bytes(span_id),
+        parent_span_id: parent.map_or(0, u64::from_be_bytes),
         // Zipkin reports only sampled spans.
         flags: 1,
-        name: s.name.clone(),
+        name: &s.name,
         kind: s.kind,
-        start_time_unix_nano: start,
-        end_time_unix_nano: start.saturating_add(s.duration.unwrap_or(0).saturating_mul(1000)),
+        start_ns,
+        end_ns: start_ns.saturating_add(s.duration.unwrap_or(0).saturating_mul(1000)),
+        status,
+        status_message,
         attributes,
-        events: s.annotations.iter().map(|(t, v)| event(*t, v)).collect(),
-        status: status.status(),
-        ..Default::default()
+        events,
+        ..Span::default()
     };
-    (scope, span)
+    foreign::push_span(batch, mark, span);
 }
 
 #[cfg(test)]
@@ -566,10 +622,10 @@ mod tests {
 
     #[test]
     fn otel_event_annotations_keep_name_and_attributes() {
-        let e = event(5, r#"{"retry": {"attempt": 2, "why": "busy"}}"#);
+        let e = Annotation::new(5, r#"{"retry": {"attempt": 2, "why": "busy"}}"#.into());
         assert_eq!(e.name, "retry");
         assert_eq!(e.attributes.len(), 2);
-        assert_eq!(e.time_unix_nano, 5000);
-        assert_eq!(event(1, "ws").name, "ws");
+        assert_eq!(e.timestamp, 5);
+        assert_eq!(Annotation::new(1, "ws".into()).name, "ws");
     }
 }

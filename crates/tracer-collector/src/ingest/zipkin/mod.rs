@@ -15,7 +15,7 @@
 //! when the ingest budget is spent. The same v1 thrift spans also arrive over UDP on 5775
 //! (`emitZipkinBatch`, thrift compact; see [`super::udp`]).
 //!
-//! # Mapping to OTLP (semantic conventions 1.42)
+//! # Mapping to the store's batch (OTLP's model; semantic conventions 1.42)
 //! | Zipkin v2 | OTLP |
 //! |---|---|
 //! | `traceId` (16 or 32 hex digits) | trace id; a 64-bit id is left-padded with zeros |
@@ -50,8 +50,9 @@ mod convert;
 mod model;
 mod thrift;
 
-pub(crate) use convert::{convert_json_v1, convert_json_v2, convert_proto};
-pub(crate) use thrift::{convert_emit_zipkin_batch, convert_v1_thrift};
+pub(crate) use convert::fill;
+pub(crate) use convert::{ZipkinSpan, decode_json_v1, decode_json_v2, decode_proto};
+pub(crate) use thrift::{decode_emit_zipkin_batch, decode_v1_thrift};
 
 use axum::Router;
 use axum::body::Body;

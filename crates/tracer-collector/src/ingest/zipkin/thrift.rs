@@ -9,10 +9,9 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use thrift::protocol::{TInputProtocol, TSerializable, TType};
 
-use super::convert::{from_v1, to_otlp};
+use super::convert::{ZipkinSpan, from_v1};
 use super::model::{JsonEndpoint, V1Annotation, V1BinaryAnnotation, V1Span};
 use crate::ingest::IngestError;
 use crate::ingest::r#gen::zipkincore;
@@ -139,27 +138,24 @@ fn read_spans(input: &mut dyn TInputProtocol) -> thrift::Result<Vec<zipkincore::
     Ok(spans)
 }
 
-fn convert(
+fn normalise(
     spans: &[zipkincore::Span],
     encoding: &'static str,
-) -> Result<ExportTraceServiceRequest, IngestError> {
+) -> Result<Vec<ZipkinSpan>, IngestError> {
     let v1: Vec<V1Span> = spans.iter().map(to_v1).collect();
-    let spans = from_v1(v1).map_err(|e| decode_error(encoding, e))?;
-    Ok(to_otlp(&spans))
+    from_v1(v1).map_err(|e| decode_error(encoding, e))
 }
 
-/// Decodes a thrift binary `list<Span>` (the body of `POST /api/v1/spans`) and maps it to OTLP.
-pub(crate) fn convert_v1_thrift(payload: &[u8]) -> Result<ExportTraceServiceRequest, IngestError> {
+/// Decodes and normalises a thrift binary `list<Span>` (the body of `POST /api/v1/spans`).
+pub(crate) fn decode_v1_thrift(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
     const ENCODING: &str = "Zipkin v1 thrift";
     let mut input = reader(payload, Protocol::Binary);
     let spans = read_spans(&mut *input).map_err(|e| decode_error(ENCODING, e))?;
-    convert(&spans, ENCODING)
+    normalise(&spans, ENCODING)
 }
 
-/// Decodes an agent `emitZipkinBatch` datagram (thrift compact) and maps it to OTLP.
-pub(crate) fn convert_emit_zipkin_batch(
-    payload: &[u8],
-) -> Result<ExportTraceServiceRequest, IngestError> {
+/// Decodes and normalises an agent `emitZipkinBatch` datagram (thrift compact).
+pub(crate) fn decode_emit_zipkin_batch(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
     const ENCODING: &str = "Zipkin thrift compact";
     let mut input = reader(payload, Protocol::Compact);
     let input = &mut *input;
@@ -192,7 +188,7 @@ pub(crate) fn convert_emit_zipkin_batch(
     input.read_struct_end().map_err(bad)?;
     input.read_message_end().map_err(bad)?;
     let spans = spans.ok_or_else(|| decode_error(ENCODING, "emitZipkinBatch without spans"))?;
-    convert(&spans, ENCODING)
+    normalise(&spans, ENCODING)
 }
 
 #[cfg(test)]
@@ -240,8 +236,7 @@ mod tests {
             p.write_message_end().unwrap();
             p.flush().unwrap();
         }
-        let request = convert_emit_zipkin_batch(&out).unwrap();
-        let spans = &request.resource_spans[0].scope_spans[0].spans;
+        let spans = decode_emit_zipkin_batch(&out).unwrap();
         assert_eq!(spans[0].name, "op");
     }
 
