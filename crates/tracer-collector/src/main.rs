@@ -7,6 +7,7 @@
 //!                  [--jaeger-compact-port 6831] [--jaeger-binary-port 6832]
 //!                  [--zipkin-compact-port 5775] [--sampling-port 5778]
 //!                  [--jaeger-grpc-port 14250] [--sampling-strategies FILE]
+//!                  [--udp-socket-buffer-bytes N]
 //!                  [--data-dir DIR [--fsync always|interval:MS|never] [--max-disk-bytes N]]
 //! tracer-collector view <TRACE_ID> [--query http://127.0.0.1:16686] [--width 100]
 //! tracer-collector export --trace ID [--format otlp-json|jaeger-json] [--output FILE]
@@ -65,6 +66,13 @@ struct Cli {
     /// Zipkin thrift compact UDP port, `emitZipkinBatch` of legacy clients (0 disables).
     #[arg(long, env = "TRACER_COLLECTOR_ZIPKIN_COMPACT_PORT", default_value_t = receiver::DEFAULT_ZIPKIN_COMPACT_PORT)]
     zipkin_compact_port: u16,
+    /// Kernel receive buffer asked for each UDP receiver socket, in bytes (SO_RCVBUF; 0: the
+    /// kernel's default, `net.core.rmem_default`). A larger buffer absorbs bursts of datagrams
+    /// that the kernel would otherwise drop (`kernelDroppedDatagrams`); Linux caps it at
+    /// `net.core.rmem_max`, and `socketReceiveBufferBytes` in the ingest stats shows what it gave.
+    #[arg(long, env = "TRACER_COLLECTOR_UDP_SOCKET_BUFFER_BYTES", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1 << 30))]
+    udp_socket_buffer_bytes: u32,
     /// Jaeger sampling strategies port, `GET /sampling?service=` (0 disables).
     #[arg(long, env = "TRACER_COLLECTOR_SAMPLING_PORT", default_value_t = tracer_collector::ingest::sampling::DEFAULT_SAMPLING_PORT)]
     sampling_port: u16,
@@ -261,7 +269,11 @@ async fn bind(ip: IpAddr, port: u16) -> anyhow::Result<Option<TcpListener>> {
     Ok(Some(listener))
 }
 
-async fn bind_udp(ip: IpAddr, port: u16) -> anyhow::Result<Option<tokio::net::UdpSocket>> {
+async fn bind_udp(
+    ip: IpAddr,
+    port: u16,
+    receive_buffer: u32,
+) -> anyhow::Result<Option<tokio::net::UdpSocket>> {
     if port == 0 {
         return Ok(None);
     }
@@ -269,6 +281,21 @@ async fn bind_udp(ip: IpAddr, port: u16) -> anyhow::Result<Option<tokio::net::Ud
     let socket = tokio::net::UdpSocket::bind(addr)
         .await
         .with_context(|| format!("cannot bind {addr}/udp"))?;
+    if receive_buffer > 0 {
+        let asked = receive_buffer as usize;
+        let got = tracer_collector::ingest::udp::set_receive_buffer(&socket, asked).with_context(
+            || format!("cannot set the receive buffer of {addr}/udp to {asked} bytes"),
+        )?;
+        if got < asked.saturating_mul(2) {
+            tracing::warn!(
+                socket = %addr,
+                asked,
+                kernel_reports = got,
+                "--udp-socket-buffer-bytes was capped by the kernel (Linux reports twice the \
+                 size it gives); raise net.core.rmem_max to allow more"
+            );
+        }
+    }
     Ok(Some(socket))
 }
 
@@ -333,9 +360,24 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         query: bind(cli.bind_address, cli.query_port).await?,
         zipkin: bind(cli.bind_address, cli.zipkin_port).await?,
         jaeger_http: bind(cli.bind_address, cli.jaeger_http_port).await?,
-        jaeger_udp_compact: bind_udp(cli.bind_address, cli.jaeger_compact_port).await?,
-        jaeger_udp_binary: bind_udp(cli.bind_address, cli.jaeger_binary_port).await?,
-        zipkin_udp_compact: bind_udp(cli.bind_address, cli.zipkin_compact_port).await?,
+        jaeger_udp_compact: bind_udp(
+            cli.bind_address,
+            cli.jaeger_compact_port,
+            cli.udp_socket_buffer_bytes,
+        )
+        .await?,
+        jaeger_udp_binary: bind_udp(
+            cli.bind_address,
+            cli.jaeger_binary_port,
+            cli.udp_socket_buffer_bytes,
+        )
+        .await?,
+        zipkin_udp_compact: bind_udp(
+            cli.bind_address,
+            cli.zipkin_compact_port,
+            cli.udp_socket_buffer_bytes,
+        )
+        .await?,
         sampling: bind(cli.bind_address, cli.sampling_port).await?,
         jaeger_grpc: bind(cli.bind_address, cli.jaeger_grpc_port).await?,
     };

@@ -61,6 +61,9 @@ pub struct FormatCounters {
     /// The inode of the UDP socket this format is read from (0: none), whose kernel drop count
     /// the snapshot reads.
     pub(crate) socket_inode: AtomicU64,
+    /// The kernel receive buffer of that UDP socket in bytes, as the kernel reports it
+    /// (`SO_RCVBUF`; 0: none).
+    pub(crate) socket_receive_buffer: AtomicU64,
 }
 
 /// A point-in-time copy of [`FormatCounters`].
@@ -82,6 +85,12 @@ pub struct FormatSnapshot {
     /// formats not read from a UDP socket and where the count cannot be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_dropped_datagrams: Option<u64>,
+    /// The kernel receive buffer of the format's UDP socket in bytes, as the kernel reports it
+    /// (`SO_RCVBUF`: Linux reports twice what was asked, for its bookkeeping, capped by
+    /// `net.core.rmem_max`); absent for formats not read from a UDP socket. Set with
+    /// `--udp-socket-buffer-bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_receive_buffer_bytes: Option<u64>,
 }
 
 impl FormatCounters {
@@ -96,6 +105,10 @@ impl FormatCounters {
             kernel_dropped_datagrams: match self.socket_inode.load(Ordering::Relaxed) {
                 0 => None,
                 inode => super::udp::kernel_drops(inode),
+            },
+            socket_receive_buffer_bytes: match self.socket_receive_buffer.load(Ordering::Relaxed) {
+                0 => None,
+                bytes => Some(bytes),
             },
         }
     }

@@ -85,12 +85,28 @@ impl AgentProtocol {
 /// [`serve`] does this too; the collector calls it before it starts serving queries, so the
 /// stats show the count from the first request on.
 pub fn register(socket: &UdpSocket, protocol: AgentProtocol, receivers: &Receivers) {
+    let counters = protocol.counters(receivers);
     if let Some(inode) = socket_inode(socket) {
-        protocol
-            .counters(receivers)
+        counters
             .socket_inode
             .store(inode, std::sync::atomic::Ordering::Relaxed);
     }
+    if let Ok(bytes) = socket2::SockRef::from(socket).recv_buffer_size() {
+        counters
+            .socket_receive_buffer
+            .store(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Asks the kernel for a receive buffer of `bytes` on `socket` (`SO_RCVBUF`), so a burst of
+/// datagrams waits in the kernel instead of being dropped there while the collector is busy.
+/// Returns the size the kernel then reports. Linux reports twice the size asked (the other half
+/// is its bookkeeping) and caps the request at `net.core.rmem_max`, so a result below twice
+/// `bytes` means the cap applied; raise it with `sysctl -w net.core.rmem_max=...`.
+pub fn set_receive_buffer(socket: &UdpSocket, bytes: usize) -> std::io::Result<usize> {
+    let socket = socket2::SockRef::from(socket);
+    socket.set_recv_buffer_size(bytes)?;
+    socket.recv_buffer_size()
 }
 
 /// Receives `emitBatch` datagrams on `socket` until `shutdown` completes; datagrams already
