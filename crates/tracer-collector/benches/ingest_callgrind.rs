@@ -21,7 +21,6 @@ use std::hint::black_box;
 
 use prost::Message;
 use tracer_collector::ingest::receiver::Format;
-use tracer_collector::ingest::store_protobuf;
 use tracer_collector::store::{Store, StoreLimits};
 
 #[path = "support/foreign.rs"]
@@ -34,29 +33,12 @@ mod workload;
 const BATCHES: usize = 32;
 const BASE_NS: u64 = 1_764_000_000_000_000_000;
 
-/// The receiver path of `format` (`None`: OTLP protobuf), as the endpoint runs it.
-fn store_one(store: &Store, format: Option<Format>, payload: &[u8]) -> usize {
-    match format {
-        None => {
-            store_protobuf(store, payload)
-                .expect("valid payload")
-                .accepted
-        }
-        Some(format) => {
-            format
-                .store(store, payload)
-                .expect("valid payload")
-                .accepted
-        }
-    }
-}
-
 /// The measured part: every payload decoded and stored.
 #[inline(never)]
 fn ingest_all(store: &Store, format: Option<Format>, payloads: &[Vec<u8>]) -> usize {
     let mut accepted = 0;
     for payload in payloads {
-        accepted += black_box(store_one(store, format, payload));
+        accepted += black_box(foreign::store_one(store, format, payload));
     }
     accepted
 }

@@ -27,28 +27,10 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use tracer_collector::ingest::receiver::Format;
-use tracer_collector::ingest::store_protobuf;
 use tracer_collector::store::{Store, StoreLimits};
 
 const CPU_BATCHES: usize = 64;
 const ROUNDS: usize = 7;
-
-/// The receiver path of `format` (`None`: OTLP protobuf), as the endpoint runs it.
-fn store_one(store: &Store, format: Option<Format>, payload: &[u8]) -> usize {
-    match format {
-        None => {
-            store_protobuf(store, payload)
-                .expect("valid payload")
-                .accepted
-        }
-        Some(format) => {
-            format
-                .store(store, payload)
-                .expect("valid payload")
-                .accepted
-        }
-    }
-}
 
 /// A bench name, the format (`None`: OTLP protobuf) and its payloads.
 type Payloads = (&'static str, Option<Format>, Vec<Vec<u8>>);
@@ -98,7 +80,7 @@ fn cpu_rounds() {
             let before = thread_cpu_ns();
             let mut spans = 0;
             for p in payloads {
-                spans += black_box(store_one(&store, *format, p));
+                spans += black_box(foreign::store_one(&store, *format, p));
             }
             let cpu = thread_cpu_ns() - before;
             rates[i].push(spans as f64 / (cpu as f64 / 1e9));
@@ -128,7 +110,7 @@ fn receivers(c: &mut Criterion) {
         let store = store();
         let payload = &payloads[0];
         group.bench_function(name, |b| {
-            b.iter(|| black_box(store_one(&store, format, black_box(payload))))
+            b.iter(|| black_box(foreign::store_one(&store, format, black_box(payload))))
         });
     }
     group.finish();

@@ -178,3 +178,24 @@ pub(crate) fn zipkin_json_v2(request: &ExportTraceServiceRequest) -> Vec<u8> {
     }
     serde_json::to_vec(&out).unwrap()
 }
+
+/// The receiver path of `format` (`None`: OTLP protobuf), as the endpoint runs it.
+pub(crate) fn store_one(
+    store: &tracer_collector::store::Store,
+    format: Option<tracer_collector::ingest::receiver::Format>,
+    payload: &[u8],
+) -> usize {
+    match format {
+        None => {
+            tracer_collector::ingest::store_protobuf(store, payload)
+                .expect("valid payload")
+                .accepted
+        }
+        Some(format) => {
+            format
+                .store(store, payload)
+                .expect("valid payload")
+                .accepted
+        }
+    }
+}

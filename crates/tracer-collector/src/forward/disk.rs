@@ -397,6 +397,17 @@ mod tests {
         }
     }
 
+    /// Waits until everything appended to `buffer`'s log so far is written.
+    fn written(buffer: &DiskBuffer) {
+        buffer
+            .disk
+            .log()
+            .barrier()
+            .blocking_recv()
+            .unwrap()
+            .unwrap();
+    }
+
     fn numbers(start: &LaneStart) -> Vec<u64> {
         start.items.iter().map(|i| i.first).collect()
     }
@@ -466,13 +477,7 @@ mod tests {
             for _ in 0..50 {
                 last = buffer.disk.append(&[7u8; 1024], 1);
             }
-            buffer
-                .disk
-                .log()
-                .barrier()
-                .blocking_recv()
-                .unwrap()
-                .unwrap();
+            written(&buffer);
         }
         // Say half is done: the older segments go.
         let before = segment::list(&dir).unwrap().len();
@@ -480,20 +485,8 @@ mod tests {
         buffer
             .disk
             .checkpoint(vec![cursor("http://a:4317", 301, 301)]);
-        buffer
-            .disk
-            .log()
-            .barrier()
-            .blocking_recv()
-            .unwrap()
-            .unwrap();
-        buffer
-            .disk
-            .log()
-            .barrier()
-            .blocking_recv()
-            .unwrap()
-            .unwrap();
+        written(&buffer);
+        written(&buffer);
         let half = segment::list(&dir).unwrap().len();
         assert!(half < before && half > 1, "{before} -> {half} segments");
         buffer
