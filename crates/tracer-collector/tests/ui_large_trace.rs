@@ -250,6 +250,15 @@ async fn a_100000_span_trace_shows_its_first_screen_then_every_span() {
         "{in_dom} rows in the DOM on the first screen"
     );
     browser.screenshot("huge-trace-first-screen").await;
+    // The root's row is one element while the rest streams in: the page refreshes its rows
+    // as spans arrive, and a row swapped for a new element between a pointer's press and its
+    // release would swallow the click.
+    browser
+        .eval(
+            "window.rootRow = document.querySelector('#waterfall-rows .wf-row[data-span-id=\"0000000000000001\"]'); return null",
+            vec![],
+        )
+        .await;
 
     // While the rest arrives (in a debug build it takes seconds), the page answers: collapse
     // all leaves the root's row, expand all brings the rows back, a row opens its span.
@@ -289,6 +298,16 @@ async fn a_100000_span_trace_shows_its_first_screen_then_every_span() {
         ms(&t, "loaded")
     );
     assert_eq!(browser.text("#meta-spans").await, "100000");
+    assert_eq!(
+        browser
+            .eval(
+                "return [window.rootRow.isConnected, window.rootRow.dataset.spanId]",
+                vec![]
+            )
+            .await,
+        json!([true, "0000000000000001"]),
+        "the root's row element from the first screen is still the root's row"
+    );
     assert_eq!(browser.text("#meta-depth").await, "12");
     assert_eq!(browser.text("#meta-errors").await, "100");
     assert_eq!(

@@ -63,21 +63,28 @@ export class VirtualList {
   render() {
     const [first, last] = this.range();
     for (const [index, row] of this.rows) {
-      if (index < first || index >= last || row.vlistVersion !== this.version) {
+      if (index < first || index >= last) {
         row.remove();
         this.rows.delete(index);
       }
     }
     const fragment = document.createDocumentFragment();
     for (let i = first; i < last; i++) {
-      if (this.rows.has(i)) continue;
-      const row = this.renderRow(this.items[i], i);
+      const kept = this.rows.get(i);
+      if (kept && kept.vlistVersion === this.version) continue;
+      const fresh = this.renderRow(this.items[i], i);
+      // A row still on screen after a refresh keeps its element and takes the new content:
+      // a page that refreshes while spans arrive must not swap the element under a pointer
+      // between press and release (the click would land on no row at all).
+      const row = kept ? patch(kept, fresh) : fresh;
       row.vlistVersion = this.version;
       row.classList.add('vrow');
       row.style.transform = `translateY(${i * this.rowHeight}px)`;
       row.style.height = `${this.rowHeight}px`;
-      this.rows.set(i, row);
-      fragment.appendChild(row);
+      if (!kept) {
+        this.rows.set(i, row);
+        fragment.appendChild(row);
+      }
     }
     this.inner.appendChild(fragment);
   }
@@ -96,4 +103,12 @@ export class VirtualList {
   destroy() {
     this.resize.disconnect();
   }
+}
+
+/** Gives `row` the attributes and children of `fresh`, keeping the element itself. */
+function patch(row, fresh) {
+  for (const name of row.getAttributeNames()) if (!fresh.hasAttribute(name)) row.removeAttribute(name);
+  for (const name of fresh.getAttributeNames()) row.setAttribute(name, fresh.getAttribute(name));
+  row.replaceChildren(...fresh.childNodes);
+  return row;
 }
