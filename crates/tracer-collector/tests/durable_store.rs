@@ -8,183 +8,54 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::process::{Ports, Process, TempDir, post};
 use common::{now_ns, request, s, simple_span};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use serde_json::Value as Json;
 
-/// A temporary data directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "tracer-durable-{name}-{}-{}",
-            std::process::id(),
-            now_ns()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A free port on 127.0.0.1 (bound, read back, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The collector binary running as a child process, with its stderr in a file.
+/// The collector on a data directory: the binary as a child process with OTLP (HTTP and
+/// gRPC), Zipkin and the query port on, its stderr in a directory of its own that goes with it.
 struct Collector {
-    child: Child,
-    http: u16,
-    query: u16,
-    zipkin: u16,
-    grpc: u16,
-    stderr: PathBuf,
-    client: reqwest::Client,
+    process: Process,
+    _logs: TempDir,
 }
 
-/// Every port but OTLP (HTTP and gRPC), Zipkin and the query port off.
-fn command(data_dir: &Path, stderr: &Path, extra: &[&str]) -> (Command, [u16; 4]) {
-    let (http, query, zipkin, grpc) = (free_port(), free_port(), free_port(), free_port());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracer-collector"));
-    cmd.arg("--data-dir").arg(data_dir);
-    for (flag, port) in [
-        ("--otlp-http-port", http),
-        ("--query-port", query),
-        ("--otlp-grpc-port", grpc),
-        ("--zipkin-port", zipkin),
-        ("--jaeger-http-port", 0),
-        ("--jaeger-compact-port", 0),
-        ("--jaeger-binary-port", 0),
-        ("--zipkin-compact-port", 0),
-        ("--sampling-port", 0),
-        ("--jaeger-grpc-port", 0),
-    ] {
-        cmd.arg(flag).arg(port.to_string());
+impl std::ops::Deref for Collector {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.process
     }
-    cmd.args(extra)
-        .env("RUST_LOG", "info")
-        .env_remove("TRACER_COLLECTOR_FSYNC")
-        .env_remove("TRACER_COLLECTOR_MAX_DISK_BYTES")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(stderr).unwrap());
-    (cmd, [http, query, zipkin, grpc])
 }
 
 impl Collector {
     /// Starts the binary on `data_dir` and waits until its query port answers.
     async fn start(data_dir: &Path, extra: &[&str]) -> Self {
-        let stderr = data_dir.with_extension(format!("stderr-{}.log", now_ns()));
-        let (mut cmd, [http, query, zipkin, grpc]) = command(data_dir, &stderr, extra);
-        let child = cmd.spawn().expect("the tracer-collector binary starts");
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let mut c = Collector {
-            child,
-            http,
-            query,
-            zipkin,
-            grpc,
-            stderr,
-            client,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = c.child.try_wait().unwrap() {
-                panic!("the collector exited with {status}: {}", c.stderr_text());
-            }
-            let url = format!("http://127.0.0.1:{}/api/services", c.query);
-            if let Ok(r) = c.client.get(&url).send().await
-                && r.status() == 200
-            {
-                return c;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the collector did not answer within 30 s: {}",
-                c.stderr_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let logs = TempDir::new("durable-log");
+        let mut args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let process =
+            Process::start(Ports::free_with_zipkin(), &args, &logs.0.join("stderr.log")).await;
+        Collector {
+            process,
+            _logs: logs,
         }
     }
 
-    fn stderr_text(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    async fn get(&self, path: &str) -> Json {
-        let url = format!("http://127.0.0.1:{}{path}", self.query);
-        let r = self.client.get(&url).send().await.unwrap();
-        let status = r.status();
-        let body: Json = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
-        assert!(
-            status == 200 || status == 404,
-            "GET {path}: {status} {body}"
-        );
-        body
-    }
-
-    /// Posts one OTLP protobuf export; the HTTP status.
-    async fn export(&self, body: Vec<u8>) -> u16 {
-        post(&self.client, self.http, body).await
-    }
-
-    async fn stats(&self) -> Json {
-        self.get("/api/collector/stats").await
-    }
-
-    /// SIGTERM, then waits for a clean exit; returns the stderr.
-    fn terminate(mut self) -> String {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "exit after SIGTERM: {status}");
-        self.stderr_text()
+    /// SIGTERM, then waits for a clean exit.
+    fn terminate(self) {
+        self.process.terminate();
     }
 
     /// SIGKILL (`kill -9`): no shutdown, no final sync.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn post(client: &reqwest::Client, port: u16, body: Vec<u8>) -> u16 {
-    let url = format!("http://127.0.0.1:{port}/v1/traces");
-    match client
-        .post(&url)
-        .header("content-type", "application/x-protobuf")
-        .body(body)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-    {
-        Ok(r) => r.status().as_u16(),
-        Err(_) => 0,
+    fn kill(self) {
+        self.process.kill();
     }
 }
 
@@ -216,14 +87,6 @@ fn trace_export(trace: u128, spans: u64, service: &str, padding: usize) -> Vec<u
 
 fn hex(trace: u128) -> String {
     format!("{trace:032x}")
-}
-
-/// Span count of a trace read through the query API (0 when it is not found).
-async fn span_count(c: &Collector, trace: u128) -> usize {
-    let body = c.get(&format!("/api/traces/{}", hex(trace))).await;
-    body["data"][0]["spans"]
-        .as_array()
-        .map_or(0, |spans| spans.len())
 }
 
 /// Segment files of a data directory, oldest first, with their bytes.
@@ -281,7 +144,7 @@ async fn spans_survive_a_restart_with_the_same_query_results() {
     }]);
     let r = c
         .client
-        .post(format!("http://127.0.0.1:{}/api/v2/spans", c.zipkin))
+        .post(format!("http://127.0.0.1:{}/api/v2/spans", c.ports.zipkin))
         .header("content-type", "application/json")
         .body(zipkin.to_string())
         .send()
@@ -297,7 +160,7 @@ async fn spans_survive_a_restart_with_the_same_query_results() {
     }]});
     let r = c
         .client
-        .post(format!("http://127.0.0.1:{}/api/import", c.query))
+        .post(format!("http://127.0.0.1:{}/api/import", c.ports.query))
         .header("content-type", "application/json")
         .body(file.to_string())
         .send()
@@ -366,7 +229,7 @@ async fn every_span_acknowledged_under_fsync_always_survives_kill_9() {
     // its run against the live collector afterwards, which a kill -9 rules out.)
     let mut clients = Vec::new();
     for client_no in 0..8u128 {
-        let (acked, stop, http) = (acked.clone(), stop.clone(), c.http);
+        let (acked, stop, http) = (acked.clone(), stop.clone(), c.ports.http);
         clients.push(tokio::spawn(async move {
             let client = reqwest::Client::builder().no_proxy().build().unwrap();
             let mut sent = 0u128;
@@ -407,7 +270,7 @@ async fn every_span_acknowledged_under_fsync_always_survives_kill_9() {
     let c = Collector::start(&dir.0, &[]).await;
     let mut missing = Vec::new();
     for &trace in &acked {
-        let n = span_count(&c, trace).await;
+        let n = c.span_count(trace).await;
         if n != 20 {
             missing.push(format!("{}: {n} spans", hex(trace)));
         }
@@ -444,7 +307,7 @@ async fn ten_records(dir: &Path) -> (PathBuf, Vec<u8>, Vec<usize>) {
 async fn present(c: &Collector) -> Vec<bool> {
     let mut out = Vec::new();
     for n in 1..=10u128 {
-        out.push(span_count(c, 0xb000 + n).await == 2);
+        out.push(c.span_count(0xb000 + n).await == 2);
     }
     out
 }
@@ -521,9 +384,12 @@ async fn an_unknown_format_version_is_an_error_exit_naming_the_file() {
     let path = dir.0.join("00000000000000000001.seg");
     std::fs::write(&path, &header).unwrap();
 
-    let stderr = dir.0.with_extension("version-stderr.log");
-    let (mut cmd, _) = command(&dir.0, &stderr, &[]);
-    let mut child = cmd.spawn().unwrap();
+    let logs = TempDir::new("durable-log");
+    let stderr = logs.0.join("stderr.log");
+    let args = ["--data-dir".to_owned(), dir.0.display().to_string()];
+    let mut child = Process::command(Ports::free_with_zipkin(), &args, &stderr)
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -533,7 +399,6 @@ async fn an_unknown_format_version_is_an_error_exit_naming_the_file() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let log = std::fs::read_to_string(&stderr).unwrap();
-    let _ = std::fs::remove_file(&stderr);
     assert!(!status.success(), "{log}");
     assert!(
         log.contains("00000000000000000001.seg")
@@ -576,10 +441,10 @@ async fn the_disk_budget_deletes_the_oldest_segments_first() {
     c.terminate();
 
     let c = Collector::start(&dir.0, &["--max-disk-bytes", &flag]).await;
-    assert_eq!(span_count(&c, 0xc001).await, 0, "the oldest trace is gone");
-    assert_eq!(span_count(&c, 0xc000 + traces / 2).await, 0);
+    assert_eq!(c.span_count(0xc001).await, 0, "the oldest trace is gone");
+    assert_eq!(c.span_count(0xc000 + traces / 2).await, 0);
     assert_eq!(
-        span_count(&c, 0xc000 + traces).await,
+        c.span_count(0xc000 + traces).await,
         100,
         "the newest is there"
     );
@@ -603,9 +468,9 @@ async fn a_restart_with_a_smaller_span_limit_reloads_the_newest_that_fit() {
     // Skipped on disk rather than replayed and evicted.
     assert_eq!(stats["evicted_spans"], 0, "{stats}");
     assert_eq!(stats["persist"]["replay"]["skipped_spans"], 300, "{stats}");
-    assert_eq!(span_count(&c, 0xd000 + 30).await, 0, "an older trace");
+    assert_eq!(c.span_count(0xd000 + 30).await, 0, "an older trace");
     for n in 31..=50u128 {
-        assert_eq!(span_count(&c, 0xd000 + n).await, 10, "one of the newest 20");
+        assert_eq!(c.span_count(0xd000 + n).await, 10, "one of the newest 20");
     }
     c.terminate();
 }
@@ -692,12 +557,12 @@ async fn a_full_disk_answers_503_stores_nothing_and_recovers_once_there_is_room(
         "{stats}"
     );
     assert_eq!(
-        span_count(&c, refused).await,
+        c.span_count(refused).await,
         0,
         "a refused export is not stored"
     );
     // Over OTLP/gRPC the same refusal is UNAVAILABLE, which exporters retry.
-    let mut grpc = TraceServiceClient::connect(format!("http://127.0.0.1:{}", c.grpc))
+    let mut grpc = TraceServiceClient::connect(format!("http://127.0.0.1:{}", c.ports.grpc))
         .await
         .unwrap();
     let export =
@@ -717,7 +582,7 @@ async fn a_full_disk_answers_503_stores_nothing_and_recovers_once_there_is_room(
 
     let c = Collector::start(&data, &[]).await;
     for &trace in &acked {
-        assert_eq!(span_count(&c, trace).await, 100, "{}", hex(trace));
+        assert_eq!(c.span_count(trace).await, 100, "{}", hex(trace));
     }
     let stats = c.stats().await;
     assert_eq!(stats["spans"], acked.len() as u64 * 100, "{stats}");

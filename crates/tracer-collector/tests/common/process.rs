@@ -30,22 +30,32 @@ pub(crate) fn free_port() -> u16 {
     panic!("no free port between {from} and {to}");
 }
 
-/// The ports of one collector: OTLP over HTTP and gRPC and the query API (every other
-/// listener is off).
+/// The ports of one collector: OTLP over HTTP and gRPC, the query API and, where a test asks
+/// for it, Zipkin (0: off; every other listener is off).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ports {
     pub(crate) http: u16,
     pub(crate) grpc: u16,
     pub(crate) query: u16,
+    pub(crate) zipkin: u16,
 }
 
 impl Ports {
-    /// Three free ports.
+    /// Three free ports, Zipkin off.
     pub(crate) fn free() -> Ports {
         Ports {
             http: free_port(),
             grpc: free_port(),
             query: free_port(),
+            zipkin: 0,
+        }
+    }
+
+    /// Four free ports, Zipkin on.
+    pub(crate) fn free_with_zipkin() -> Ports {
+        Ports {
+            zipkin: free_port(),
+            ..Ports::free()
         }
     }
 
@@ -65,19 +75,19 @@ pub(crate) struct Process {
     child: Child,
     pub(crate) ports: Ports,
     stderr: PathBuf,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Process {
-    /// Starts the binary on `ports` with `args` and waits until its query port answers; its
-    /// stderr goes to `stderr`.
-    pub(crate) async fn start(ports: Ports, args: &[String], stderr: &Path) -> Process {
+    /// The command that runs the binary on `ports` with `args`, its stderr appended to
+    /// `stderr` (for a test that waits for the process to exit by itself).
+    pub(crate) fn command(ports: Ports, args: &[String], stderr: &Path) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracer-collector"));
         for (flag, port) in [
             ("--otlp-http-port", ports.http),
             ("--query-port", ports.query),
             ("--otlp-grpc-port", ports.grpc),
-            ("--zipkin-port", 0),
+            ("--zipkin-port", ports.zipkin),
             ("--jaeger-http-port", 0),
             ("--jaeger-compact-port", 0),
             ("--jaeger-binary-port", 0),
@@ -101,6 +111,13 @@ impl Process {
                     .open(stderr)
                     .unwrap(),
             );
+        cmd
+    }
+
+    /// Starts the binary on `ports` with `args` and waits until its query port answers; its
+    /// stderr goes to `stderr`.
+    pub(crate) async fn start(ports: Ports, args: &[String], stderr: &Path) -> Process {
+        let mut cmd = Process::command(ports, args, stderr);
         let child = cmd.spawn().expect("the tracer-collector binary starts");
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let mut p = Process {
