@@ -10,14 +10,17 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
-    SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample, Span,
+    SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample,
 };
 
 use crate::export::{Counters, ExportStats};
 use crate::propagation::Propagators;
+use crate::span::Span;
+use crate::span::pipeline::Pipeline;
 use crate::switch::Switch;
 
-/// One service's tracer: the SDK tracer plus its switch, propagators and export counters.
+/// One service's tracer: its own span pipeline ([`crate::span`]), the SDK tracer for spans
+/// made with the plain OpenTelemetry API, its switch, propagators and export counters.
 ///
 /// Integrations take a `Tracer` (defaulting to [`crate::global`]), so several services can live
 /// in one process, each with its own `service.name`. Cloning is cheap.
@@ -29,6 +32,8 @@ pub struct Tracer {
 struct Inner {
     sdk: SdkTracer,
     provider: SdkTracerProvider,
+    /// tracer's own spans; `None` when a user span processor keeps the tracer on the SDK path.
+    pipeline: Option<Arc<Pipeline>>,
     switch: Switch,
     propagators: Propagators,
     service_name: String,
@@ -59,13 +64,15 @@ impl Tracer {
         counters: Arc<Counters>,
         queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
         sampler: crate::Sampler,
+        pipeline: Option<Pipeline>,
     ) -> Self {
         use opentelemetry::trace::TracerProvider as _;
-        let sdk = provider.tracer("tracer");
+        let sdk = provider.tracer_with_scope(crate::span::pipeline::scope());
         Self {
             inner: Arc::new(Inner {
                 sdk,
                 provider,
+                pipeline: pipeline.map(Arc::new),
                 switch,
                 propagators,
                 service_name,
@@ -125,6 +132,7 @@ impl Tracer {
             Arc::default(),
             None,
             crate::Sampler::AlwaysOff,
+            Some(Pipeline::new(crate::Sampler::AlwaysOff, Vec::new(), None)),
         )
     }
 
@@ -177,6 +185,14 @@ impl Tracer {
     /// The pipeline's shared counters (for the guard's shutdown report).
     pub(crate) fn counters(&self) -> &Counters {
         &self.inner.counters
+    }
+
+    /// Stops this tracer's own pipeline before the provider shuts down: spans started later
+    /// get an invalid context and spans ended later are not exported, as with the SDK.
+    pub(crate) fn shut_down(&self) {
+        if let Some(pipeline) = &self.inner.pipeline {
+            pipeline.shut_down();
+        }
     }
 
     /// Whether no span is to be made under any parent: tracing is off.
@@ -236,7 +252,10 @@ impl Tracer {
         if self.skips() {
             return None;
         }
-        Some(self.inner.sdk.build_with_context(builder, parent))
+        Some(match &self.inner.pipeline {
+            Some(pipeline) => pipeline.start_builder(builder, parent),
+            None => Span::sdk(self.inner.sdk.build_with_context(builder, parent)),
+        })
     }
 
     /// Starts a span named `name` of `kind` under `parent` (see [`Tracer::start_span`] for
@@ -255,10 +274,15 @@ impl Tracer {
         if self.skips() {
             return None;
         }
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(kind)
-            .with_attributes(attributes);
-        Some(self.inner.sdk.build_with_context(builder, parent))
+        Some(match &self.inner.pipeline {
+            Some(pipeline) => pipeline.start(name.into(), kind, attributes, parent),
+            None => {
+                let builder = SpanBuilder::from_name(name)
+                    .with_kind(kind)
+                    .with_attributes(attributes);
+                Span::sdk(self.inner.sdk.build_with_context(builder, parent))
+            }
+        })
     }
 
     /// Reads the incoming context from `extractor` with the configured propagators.

@@ -1,0 +1,61 @@
+//! tracer's own spans: the span an integration starts on every request, made without the
+//! OpenTelemetry SDK's builder → span → data chain.
+//!
+//! [`Tracer::span`](crate::Tracer::span) and [`Tracer::start_span`](crate::Tracer::start_span)
+//! return a [`Span`], which implements [`opentelemetry::trace::Span`], so instrumented code
+//! sets attributes, adds events and links, sets the status and ends it through the
+//! OpenTelemetry API, and puts it into a [`Context`](opentelemetry::Context) with
+//! `cx.with_span(span)` as before. What happens underneath:
+//!
+//! - **Start**: one random span id (and a trace id for a new root) from the SDK's
+//!   `RandomIdGenerator`, the sampling decision from [`crate::Sampler`] with the SDK's exact
+//!   rules ([`sampling`]), one clock read. A sampled span writes its record once, on the heap:
+//!   ids, parent, name, kind, start time and the caller's attribute `Vec` (kept as given, no
+//!   copy). An unsampled span allocates nothing: it is a span context with its own span id, so
+//!   the next hop's parent id is this hop's (Trace Context Level 2), and flags and
+//!   `tracestate` come from the parent as the SDK sets them.
+//! - **While it lives**: attributes, events and links up to the SDK's default span limits
+//!   (128 each, 128 attributes per event or link), the rest counted as dropped; the status
+//!   ranks Ok > Error > Unset.
+//! - **End** (explicit or on drop): one clock read, then the record goes to the end hooks
+//!   (the `testing` capture, synchronously) and, as one pointer, into the tracer's bounded
+//!   export queue: no wake-up of the export thread per span (it is signalled once per full
+//!   batch); a full queue drops and counts the span. The export thread turns records into the
+//!   SDK's `SpanData` for the exporters (OTLP, console, a `span_exporter` given in code).
+//!
+//! Spans made with the plain OpenTelemetry API ([`Tracer::sdk`](crate::Tracer::sdk), the
+//! global tracer provider, `tracing_layer`) still go through the SDK, into
+//! the same queue and end hooks. A tracer built with a user
+//! [`span_processor`](crate::TracerBuilder::span_processor) stays wholly on the SDK path, so
+//! that processor's `on_start(&mut sdk::Span)` keeps being called: our records have no SDK
+//! span to give it.
+//!
+//! ```
+//! use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt as _};
+//! use opentelemetry::{Context, KeyValue};
+//!
+//! let capture = tracer::testing::SpanCapture::new();
+//! let tracer = capture.tracer("checkout");
+//! let root = tracer
+//!     .span("GET /cart", SpanKind::Server, vec![KeyValue::new("http.route", "/cart")], &Context::new())
+//!     .unwrap();
+//! let cx = Context::new().with_span(root);
+//! let child = tracer.span("SELECT carts", SpanKind::Client, vec![], &cx).unwrap();
+//! drop(child);
+//! cx.span().end();
+//! assert_eq!(capture.spans().len(), 2);
+//! assert_eq!(capture.trace_ids().len(), 1);
+//! ```
+//!
+//! Cost, measured with `benches/spans.rs` and `benches/callgrind.rs` against the SDK in the
+//! same run: see `docs/BENCHMARKS.md`, "One span at an instrumentation point".
+
+mod live;
+pub(crate) mod pipeline;
+pub(crate) mod record;
+pub(crate) mod sampling;
+
+pub use live::Span;
+
+#[cfg(all(test, feature = "testing"))]
+mod tests;
