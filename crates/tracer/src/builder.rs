@@ -271,7 +271,6 @@ impl TracerBuilder {
                 inner: sdk_sampler(config.sampler),
             });
 
-        let mut queue_len: Option<Arc<dyn Fn() -> u64 + Send + Sync>> = None;
         let queue = match config.exporter {
             _ if self.custom_exporter.is_some() => match self.custom_exporter {
                 Some(start) => Some(start(
@@ -319,18 +318,14 @@ impl TracerBuilder {
         };
         let queue = queue.map(Arc::new);
         if let Some(queue) = &queue {
-            let probe = queue.clone();
-            queue_len = Some(Arc::new(move || probe.queued()));
             provider = provider.with_span_processor(Shared(queue.clone()));
         }
         for hook in &self.end_hooks {
             provider = provider.with_span_processor(HookProcessor(hook.clone()));
         }
         // A user span processor expects the SDK's `on_start`: such a tracer stays on the SDK.
-        let pipeline = self
-            .processors
-            .is_empty()
-            .then(|| Pipeline::new(config.sampler, self.end_hooks, queue));
+        let own_spans = self.processors.is_empty();
+        let pipeline = Pipeline::new(config.sampler, self.end_hooks, queue, own_spans);
         for processor in self.processors {
             provider = provider.with_span_processor(Boxed(processor));
         }
@@ -341,8 +336,6 @@ impl TracerBuilder {
             config.propagators.clone(),
             config.service_name.clone(),
             counters,
-            queue_len,
-            config.sampler,
             pipeline,
         );
         Ok(Guard::new(tracer, self.shutdown_timeout, false))

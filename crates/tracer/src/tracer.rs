@@ -32,19 +32,12 @@ pub struct Tracer {
 struct Inner {
     sdk: SdkTracer,
     provider: SdkTracerProvider,
-    /// tracer's own spans; `None` when a user span processor keeps the tracer on the SDK path.
-    pipeline: Option<Arc<Pipeline>>,
+    /// tracer's own spans (sampler, end hooks, export queue).
+    pipeline: Arc<Pipeline>,
     switch: Switch,
     propagators: Propagators,
     service_name: String,
     counters: Arc<Counters>,
-    queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
-    /// The configured sampler, for [`Tracer::records_leaf`].
-    #[cfg_attr(
-        not(any(feature = "redis", feature = "sqlx-mysql", feature = "sqlx-postgres")),
-        allow(dead_code)
-    )]
-    sampler: crate::Sampler,
     /// The global tracer as taken before `init()`: records with whichever tracer is global
     /// when a span is made (see [`Tracer::resolved`]).
     deferred: bool,
@@ -62,9 +55,7 @@ impl Tracer {
         propagators: Propagators,
         service_name: String,
         counters: Arc<Counters>,
-        queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
-        sampler: crate::Sampler,
-        pipeline: Option<Pipeline>,
+        pipeline: Pipeline,
     ) -> Self {
         use opentelemetry::trace::TracerProvider as _;
         let sdk = provider.tracer_with_scope(crate::span::pipeline::scope());
@@ -72,13 +63,11 @@ impl Tracer {
             inner: Arc::new(Inner {
                 sdk,
                 provider,
-                pipeline: pipeline.map(Arc::new),
+                pipeline: Arc::new(pipeline),
                 switch,
                 propagators,
                 service_name,
                 counters,
-                queue,
-                sampler,
                 deferred: false,
             }),
         }
@@ -130,9 +119,7 @@ impl Tracer {
             Propagators::default(),
             "unknown_service".into(),
             Arc::default(),
-            None,
-            crate::Sampler::AlwaysOff,
-            Some(Pipeline::new(crate::Sampler::AlwaysOff, Vec::new(), None)),
+            Pipeline::new(crate::Sampler::AlwaysOff, Vec::new(), None, true),
         )
     }
 
@@ -177,9 +164,7 @@ impl Tracer {
 
     /// Export counters: exported, dropped (queue full), failed (export error), queued.
     pub fn stats(&self) -> ExportStats {
-        self.inner
-            .counters
-            .snapshot(self.inner.queue.as_ref().map_or(0, |q| q()))
+        self.inner.counters.snapshot(self.inner.pipeline.queued())
     }
 
     /// The pipeline's shared counters (for the guard's shutdown report).
@@ -190,9 +175,7 @@ impl Tracer {
     /// Stops this tracer's own pipeline before the provider shuts down: spans started later
     /// get an invalid context and spans ended later are not exported, as with the SDK.
     pub(crate) fn shut_down(&self) {
-        if let Some(pipeline) = &self.inner.pipeline {
-            pipeline.shut_down();
-        }
+        self.inner.pipeline.shut_down();
     }
 
     /// Whether no span is to be made under any parent: tracing is off.
@@ -222,7 +205,7 @@ impl Tracer {
             return false;
         }
         use crate::Sampler as S;
-        match self.inner.sampler {
+        match self.inner.pipeline.sampler() {
             S::AlwaysOff => false,
             S::AlwaysOn | S::TraceIdRatio(_) => true,
             S::ParentBasedAlwaysOn | S::ParentBasedAlwaysOff | S::ParentBasedTraceIdRatio(_)
@@ -252,9 +235,11 @@ impl Tracer {
         if self.skips() {
             return None;
         }
-        Some(match &self.inner.pipeline {
-            Some(pipeline) => pipeline.start_builder(builder, parent),
-            None => Span::sdk(self.inner.sdk.build_with_context(builder, parent)),
+        let pipeline = &self.inner.pipeline;
+        Some(if pipeline.own_spans() {
+            pipeline.start_builder(builder, parent)
+        } else {
+            Span::sdk(self.inner.sdk.build_with_context(builder, parent))
         })
     }
 
@@ -274,14 +259,14 @@ impl Tracer {
         if self.skips() {
             return None;
         }
-        Some(match &self.inner.pipeline {
-            Some(pipeline) => pipeline.start(name.into(), kind, attributes, parent),
-            None => {
-                let builder = SpanBuilder::from_name(name)
-                    .with_kind(kind)
-                    .with_attributes(attributes);
-                Span::sdk(self.inner.sdk.build_with_context(builder, parent))
-            }
+        let pipeline = &self.inner.pipeline;
+        Some(if pipeline.own_spans() {
+            pipeline.start(name.into(), kind, attributes, parent)
+        } else {
+            let builder = SpanBuilder::from_name(name)
+                .with_kind(kind)
+                .with_attributes(attributes);
+            Span::sdk(self.inner.sdk.build_with_context(builder, parent))
         })
     }
 

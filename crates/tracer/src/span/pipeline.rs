@@ -36,6 +36,9 @@ pub(crate) struct Pipeline {
     scope: InstrumentationScope,
     hooks: Vec<Arc<dyn EndHook>>,
     queue: Option<Arc<QueueProcessor>>,
+    /// Whether `Tracer::span` makes spans here; `false` keeps the tracer on the SDK path (a
+    /// user span processor expects the SDK's `on_start`).
+    own_spans: bool,
     /// Set when the guard shuts the pipeline down: from then on spans are neither started
     /// (they get an invalid context, as the SDK's do after shutdown) nor handed on.
     shut_down: AtomicBool,
@@ -61,6 +64,7 @@ impl Pipeline {
         sampler: Sampler,
         hooks: Vec<Arc<dyn EndHook>>,
         queue: Option<Arc<QueueProcessor>>,
+        own_spans: bool,
     ) -> Self {
         Self {
             sampler,
@@ -68,6 +72,7 @@ impl Pipeline {
             scope: scope(),
             hooks,
             queue,
+            own_spans,
             shut_down: AtomicBool::new(false),
         }
     }
@@ -75,6 +80,27 @@ impl Pipeline {
     /// Stops the pipeline (see [`Pipeline::shut_down`]'s field).
     pub(crate) fn shut_down(&self) {
         self.shut_down.store(true, Ordering::Relaxed);
+    }
+
+    /// The configured sampler (for `Tracer::records_leaf`, which only the leaf integrations use).
+    #[inline]
+    #[cfg_attr(
+        not(any(feature = "redis", feature = "sqlx-mysql", feature = "sqlx-postgres")),
+        allow(dead_code)
+    )]
+    pub(crate) fn sampler(&self) -> Sampler {
+        self.sampler
+    }
+
+    /// Whether spans are made here rather than by the SDK tracer.
+    #[inline]
+    pub(crate) fn own_spans(&self) -> bool {
+        self.own_spans
+    }
+
+    /// Spans waiting in the export queue.
+    pub(crate) fn queued(&self) -> u64 {
+        self.queue.as_ref().map_or(0, |q| q.queued())
     }
 
     #[inline]
