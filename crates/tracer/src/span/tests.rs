@@ -303,3 +303,98 @@ fn a_record_becomes_the_span_data_exporters_take() {
     assert_eq!(data.status, Status::error("e"));
     assert_eq!(data.instrumentation_scope.name(), "tracer");
 }
+
+/// Collects exported batches; the first export waits until `release` is sent.
+#[derive(Debug, Clone)]
+struct Collect {
+    spans: std::sync::Arc<std::sync::Mutex<Vec<SpanData>>>,
+    gate: std::sync::Arc<std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>>,
+}
+
+impl Collect {
+    fn new(gate: Option<std::sync::mpsc::Receiver<()>>) -> Self {
+        Self {
+            spans: Default::default(),
+            gate: std::sync::Arc::new(std::sync::Mutex::new(gate)),
+        }
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for Collect {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if let Some(gate) = self.gate.lock().unwrap().take() {
+            let _ = gate.recv();
+        }
+        self.spans.lock().unwrap().extend(batch);
+        Ok(())
+    }
+}
+
+/// Our spans go through the bounded queue to the exporter given in code, converted to
+/// `SpanData` on the export thread, next to a span made with the plain OpenTelemetry API.
+#[test]
+fn own_spans_reach_the_exporter_as_span_data() {
+    use opentelemetry::trace::Tracer as _;
+
+    let exporter = Collect::new(None);
+    let guard = crate::builder()
+        .without_env()
+        .service_name("svc")
+        .span_exporter(exporter.clone())
+        .build()
+        .unwrap();
+    let tracer = guard.tracer();
+    let parent = remote(0x01, "a=1");
+    let mut span = tracer
+        .span("GET /orders", SpanKind::Server, attrs(3), &parent)
+        .unwrap();
+    span.set_attribute(KeyValue::new("http.response.status_code", 200));
+    let context = span.span_context().clone();
+    drop(span);
+    drop(tracer.sdk().start("through the SDK"));
+    guard.flush().unwrap();
+    let spans = exporter.spans.lock().unwrap().clone();
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    let ours = spans.iter().find(|s| s.name == "GET /orders").unwrap();
+    assert_eq!(ours.span_context, context);
+    assert_eq!(ours.span_context.trace_state().header(), "a=1");
+    assert_eq!(ours.parent_span_id, SpanId::from(0x00f067aa0ba902b7));
+    assert!(ours.parent_span_is_remote);
+    assert_eq!(ours.span_kind, SpanKind::Server);
+    assert_eq!(ours.attributes.len(), 4);
+    assert!(ours.end_time >= ours.start_time);
+    assert_eq!(ours.instrumentation_scope.name(), "tracer");
+    let sdk = spans.iter().find(|s| s.name == "through the SDK").unwrap();
+    assert_eq!(sdk.instrumentation_scope, ours.instrumentation_scope);
+    assert_eq!(guard.stats().exported, 2);
+}
+
+/// While the exporter is stuck, our spans beyond the queue's size are dropped and counted,
+/// never waited for; what was queued is exported once the exporter moves again.
+#[test]
+fn own_spans_beyond_a_full_queue_are_dropped_and_counted() {
+    let (release, gate) = std::sync::mpsc::channel();
+    let exporter = Collect::new(Some(gate));
+    let size = std::num::NonZeroUsize::new(2).unwrap();
+    let guard = crate::builder()
+        .without_env()
+        .service_name("svc")
+        .span_exporter(exporter.clone())
+        .max_queue_size(size)
+        .max_export_batch_size(size)
+        .schedule_delay(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let tracer = guard.tracer();
+    for _ in 0..100 {
+        drop(tracer.span("s", SpanKind::Internal, vec![], &Context::new()));
+    }
+    let dropped = guard.stats().dropped;
+    // At most one batch is held by the stuck exporter and one more fits in the queue.
+    assert!((96..=98).contains(&dropped), "dropped {dropped}");
+    release.send(()).unwrap();
+    guard.flush().unwrap();
+    let stats = guard.stats();
+    assert_eq!(stats.exported + stats.dropped, 100, "{stats:?}");
+    assert_eq!(exporter.spans.lock().unwrap().len() as u64, stats.exported);
+}
