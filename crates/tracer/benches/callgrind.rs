@@ -2,7 +2,8 @@
 //! busy machine where criterion's wall-clock figures are not. Each run measures one scenario:
 //! inject or extract per propagator (ours and, where the SDK has one, the SDK's; W3C also
 //! from a Level 1 caller, whose flags say nothing of `random`, and with a `tracestate`) and a span
-//! under an unsampled or sampled parent (ours and the SDK's), `ITERATIONS` times inside
+//! under an unsampled or sampled parent, a sampled or unsampled root, and a switched-off
+//! tracer's instrumentation point (ours and the SDK's), `ITERATIONS` times inside
 //! `callgrind_measured`, the only function callgrind collects in:
 //!
 //! ```text
@@ -217,6 +218,41 @@ fn run(scenario: &str, iterations: u64) -> bool {
                         span.end();
                     });
                 }
+                "sampled-root" | "unsampled-root" | "off" => {
+                    let sampler = if name == "unsampled-root" {
+                        Sampler::AlwaysOff
+                    } else {
+                        Sampler::AlwaysOn
+                    };
+                    let guard = tracer(sampler);
+                    let t = guard.tracer().clone();
+                    t.set_enabled(name != "off");
+                    let root = Context::new();
+                    callgrind_measured(iterations, &mut || {
+                        if black_box(&t).is_enabled() {
+                            let span =
+                                t.span("GET /orders/{id}", SpanKind::Server, attributes(), &root);
+                            drop(black_box(span));
+                        }
+                    });
+                }
+                "sdk-sampled-root" | "sdk-unsampled-root" => {
+                    let provider = sdk(if name == "sdk-sampled-root" {
+                        SdkSampler::AlwaysOn
+                    } else {
+                        SdkSampler::AlwaysOff
+                    });
+                    let t = provider.tracer("bench");
+                    let root = Context::new();
+                    callgrind_measured(iterations, &mut || {
+                        let mut span = t
+                            .span_builder("GET /orders/{id}")
+                            .with_kind(SpanKind::Server)
+                            .with_attributes(attributes())
+                            .start_with_context(&t, &root);
+                        span.end();
+                    });
+                }
                 _ => return false,
             }
             true
@@ -251,6 +287,11 @@ fn scenarios() -> Vec<String> {
         "sdk-unsampled-child",
         "sampled-child",
         "sdk-sampled-child",
+        "sampled-root",
+        "sdk-sampled-root",
+        "unsampled-root",
+        "sdk-unsampled-root",
+        "off",
     ] {
         out.push(format!("span/{s}"));
     }

@@ -1,6 +1,8 @@
 //! Cost of one span at an instrumentation point: sampled (start + 3 attributes + end + enqueue
-//! for export), unsampled, and switched off; next to the plain OpenTelemetry SDK doing the same
-//! with its own batch processor, measured in the same run.
+//! for export), unsampled (child of an unsampled parent, and root), and switched off; next to
+//! the plain OpenTelemetry SDK doing the same with its own batch processor, measured in the same
+//! run. The SDK has no switch: its "off" is the OpenTelemetry API's no-op tracer, what an
+//! application gets from the global provider when the SDK is not installed.
 //!
 //! `cargo bench -p tracer --bench spans`
 
@@ -155,6 +157,17 @@ fn spans(c: &mut Criterion) {
                 .with_kind(SpanKind::Server)
                 .with_attributes(attributes())
                 .start_with_context(&sdk_off_tracer, &root);
+            span.end();
+        })
+    });
+    let noop = opentelemetry::trace::noop::NoopTracer::new();
+    group.bench_function("sdk/off", |b| {
+        b.iter(|| {
+            let mut span = black_box(&noop)
+                .span_builder("GET /orders/{id}")
+                .with_kind(SpanKind::Server)
+                .with_attributes(attributes())
+                .start_with_context(&noop, &root);
             span.end();
         })
     });

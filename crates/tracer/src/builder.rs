@@ -19,6 +19,7 @@ use crate::export::Counters;
 use crate::export::console::ConsoleExporter;
 use crate::export::queue::QueueProcessor;
 use crate::propagation::PropagatorKind;
+use crate::span::pipeline::{EndHook, HookProcessor, Pipeline};
 use crate::switch::Switch;
 use crate::tracer::{Switched, Tracer};
 
@@ -44,6 +45,7 @@ pub struct TracerBuilder {
     settings: Settings,
     env: EnvSource,
     processors: Vec<Box<dyn SpanProcessor>>,
+    end_hooks: Vec<Arc<dyn EndHook>>,
     custom_exporter: Option<StartQueue>,
     shutdown_timeout: Duration,
     loss_warning_interval: Duration,
@@ -64,6 +66,7 @@ impl Default for TracerBuilder {
             settings: Settings::default(),
             env: config::process_env(),
             processors: Vec::new(),
+            end_hooks: Vec::new(),
             custom_exporter: None,
             shutdown_timeout: Duration::from_secs(5),
             loss_warning_interval: DEFAULT_LOSS_WARNING_INTERVAL,
@@ -190,8 +193,20 @@ impl TracerBuilder {
     /// Adds a span processor that sees every recorded span, next to the exporter's queue.
     ///
     /// It runs on the instrumented code's thread: it must be quick and must not block.
+    ///
+    /// A tracer with a span processor makes every span with the OpenTelemetry SDK, so that the
+    /// processor's `on_start(&mut opentelemetry_sdk::trace::Span)` is called as it expects;
+    /// without one, spans come from tracer's own, cheaper pipeline ([`crate::span`]).
     pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
         self.processors.push(Box::new(processor));
+        self
+    }
+
+    /// Adds a hook that sees every finished span synchronously (the `testing` capture),
+    /// whichever path made it.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // Only the capture uses it.
+    pub(crate) fn end_hook(mut self, hook: Arc<dyn EndHook>) -> Self {
+        self.end_hooks.push(hook);
         self
     }
 
@@ -256,7 +271,6 @@ impl TracerBuilder {
                 inner: sdk_sampler(config.sampler),
             });
 
-        let mut queue_len: Option<Arc<dyn Fn() -> u64 + Send + Sync>> = None;
         let queue = match config.exporter {
             _ if self.custom_exporter.is_some() => match self.custom_exporter {
                 Some(start) => Some(start(
@@ -302,12 +316,16 @@ impl TracerBuilder {
                 ));
             }
         };
-        if let Some(queue) = queue {
-            let queue = Arc::new(queue);
-            let probe = queue.clone();
-            queue_len = Some(Arc::new(move || probe.queued()));
-            provider = provider.with_span_processor(Shared(queue));
+        let queue = queue.map(Arc::new);
+        if let Some(queue) = &queue {
+            provider = provider.with_span_processor(Shared(queue.clone()));
         }
+        for hook in &self.end_hooks {
+            provider = provider.with_span_processor(HookProcessor(hook.clone()));
+        }
+        // A user span processor expects the SDK's `on_start`: such a tracer stays on the SDK.
+        let own_spans = self.processors.is_empty();
+        let pipeline = Pipeline::new(config.sampler, self.end_hooks, queue, own_spans);
         for processor in self.processors {
             provider = provider.with_span_processor(Boxed(processor));
         }
@@ -318,8 +336,7 @@ impl TracerBuilder {
             config.propagators.clone(),
             config.service_name.clone(),
             counters,
-            queue_len,
-            config.sampler,
+            pipeline,
         );
         Ok(Guard::new(tracer, self.shutdown_timeout, false))
     }
@@ -334,7 +351,7 @@ impl TracerBuilder {
     }
 }
 
-fn sdk_sampler(sampler: Sampler) -> opentelemetry_sdk::trace::Sampler {
+pub(crate) fn sdk_sampler(sampler: Sampler) -> opentelemetry_sdk::trace::Sampler {
     use opentelemetry_sdk::trace::Sampler as S;
     match sampler {
         Sampler::AlwaysOn => S::AlwaysOn,

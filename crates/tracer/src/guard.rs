@@ -129,6 +129,7 @@ impl Guard {
             crate::global::reset();
         }
         let failed_before = self.failed();
+        self.tracer.shut_down();
         let result = self.tracer.provider().shutdown_with_timeout(self.timeout);
         self.outcome(result, failed_before, true, self.timeout)
     }

@@ -60,6 +60,7 @@ pub mod propagation;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod semconv;
+pub mod span;
 #[cfg(any(feature = "sqlx-mysql", feature = "sqlx-postgres"))]
 pub mod sql;
 pub mod switch;
@@ -74,6 +75,7 @@ pub use global::{global, is_enabled, set_enabled};
 pub use guard::{Guard, ShutdownError};
 #[cfg(feature = "tracing")]
 pub use interop::tracing_layer;
+pub use span::Span;
 pub use switch::Switch;
 pub use tracer::Tracer;
 

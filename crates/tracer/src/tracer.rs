@@ -10,14 +10,17 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
-    SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample, Span,
+    SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider, ShouldSample,
 };
 
 use crate::export::{Counters, ExportStats};
 use crate::propagation::Propagators;
+use crate::span::Span;
+use crate::span::pipeline::Pipeline;
 use crate::switch::Switch;
 
-/// One service's tracer: the SDK tracer plus its switch, propagators and export counters.
+/// One service's tracer: its own span pipeline ([`crate::span`]), the SDK tracer for spans
+/// made with the plain OpenTelemetry API, its switch, propagators and export counters.
 ///
 /// Integrations take a `Tracer` (defaulting to [`crate::global`]), so several services can live
 /// in one process, each with its own `service.name`. Cloning is cheap.
@@ -29,17 +32,12 @@ pub struct Tracer {
 struct Inner {
     sdk: SdkTracer,
     provider: SdkTracerProvider,
+    /// tracer's own spans (sampler, end hooks, export queue).
+    pipeline: Arc<Pipeline>,
     switch: Switch,
     propagators: Propagators,
     service_name: String,
     counters: Arc<Counters>,
-    queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
-    /// The configured sampler, for [`Tracer::records_leaf`].
-    #[cfg_attr(
-        not(any(feature = "redis", feature = "sqlx-mysql", feature = "sqlx-postgres")),
-        allow(dead_code)
-    )]
-    sampler: crate::Sampler,
     /// The global tracer as taken before `init()`: records with whichever tracer is global
     /// when a span is made (see [`Tracer::resolved`]).
     deferred: bool,
@@ -57,21 +55,19 @@ impl Tracer {
         propagators: Propagators,
         service_name: String,
         counters: Arc<Counters>,
-        queue: Option<Arc<dyn Fn() -> u64 + Send + Sync>>,
-        sampler: crate::Sampler,
+        pipeline: Pipeline,
     ) -> Self {
         use opentelemetry::trace::TracerProvider as _;
-        let sdk = provider.tracer("tracer");
+        let sdk = provider.tracer_with_scope(crate::span::pipeline::scope());
         Self {
             inner: Arc::new(Inner {
                 sdk,
                 provider,
+                pipeline: Arc::new(pipeline),
                 switch,
                 propagators,
                 service_name,
                 counters,
-                queue,
-                sampler,
                 deferred: false,
             }),
         }
@@ -123,8 +119,7 @@ impl Tracer {
             Propagators::default(),
             "unknown_service".into(),
             Arc::default(),
-            None,
-            crate::Sampler::AlwaysOff,
+            Pipeline::new(crate::Sampler::AlwaysOff, Vec::new(), None, true),
         )
     }
 
@@ -169,14 +164,18 @@ impl Tracer {
 
     /// Export counters: exported, dropped (queue full), failed (export error), queued.
     pub fn stats(&self) -> ExportStats {
-        self.inner
-            .counters
-            .snapshot(self.inner.queue.as_ref().map_or(0, |q| q()))
+        self.inner.counters.snapshot(self.inner.pipeline.queued())
     }
 
     /// The pipeline's shared counters (for the guard's shutdown report).
     pub(crate) fn counters(&self) -> &Counters {
         &self.inner.counters
+    }
+
+    /// Stops this tracer's own pipeline before the provider shuts down: spans started later
+    /// get an invalid context and spans ended later are not exported, as with the SDK.
+    pub(crate) fn shut_down(&self) {
+        self.inner.pipeline.shut_down();
     }
 
     /// Whether no span is to be made under any parent: tracing is off.
@@ -206,7 +205,7 @@ impl Tracer {
             return false;
         }
         use crate::Sampler as S;
-        match self.inner.sampler {
+        match self.inner.pipeline.sampler() {
             S::AlwaysOff => false,
             S::AlwaysOn | S::TraceIdRatio(_) => true,
             S::ParentBasedAlwaysOn | S::ParentBasedAlwaysOff | S::ParentBasedTraceIdRatio(_)
@@ -236,7 +235,12 @@ impl Tracer {
         if self.skips() {
             return None;
         }
-        Some(self.inner.sdk.build_with_context(builder, parent))
+        let pipeline = &self.inner.pipeline;
+        Some(if pipeline.own_spans() {
+            pipeline.start_builder(builder, parent)
+        } else {
+            Span::sdk(self.inner.sdk.build_with_context(builder, parent))
+        })
     }
 
     /// Starts a span named `name` of `kind` under `parent` (see [`Tracer::start_span`] for
@@ -255,10 +259,15 @@ impl Tracer {
         if self.skips() {
             return None;
         }
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(kind)
-            .with_attributes(attributes);
-        Some(self.inner.sdk.build_with_context(builder, parent))
+        let pipeline = &self.inner.pipeline;
+        Some(if pipeline.own_spans() {
+            pipeline.start(name.into(), kind, attributes, parent)
+        } else {
+            let builder = SpanBuilder::from_name(name)
+                .with_kind(kind)
+                .with_attributes(attributes);
+            Span::sdk(self.inner.sdk.build_with_context(builder, parent))
+        })
     }
 
     /// Reads the incoming context from `extractor` with the configured propagators.

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
-use opentelemetry::Context;
+use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
@@ -16,6 +16,7 @@ use super::Counters;
 use super::report::LossReport;
 use crate::InitError;
 use crate::config::BatchConfig;
+use crate::span::record::SpanRecord;
 
 enum Control {
     /// The queue holds a full batch: export now rather than at the next tick.
@@ -25,9 +26,27 @@ enum Control {
     Shutdown(Instant, Sender<OTelSdkResult>),
 }
 
-/// A [`SpanProcessor`] that queues finished spans for a dedicated export thread.
+/// A finished span in the queue: one pointer, whichever path made it.
+pub(crate) enum Finished {
+    /// A span of tracer's own pipeline, converted to `SpanData` on the export thread.
+    Ours(Box<SpanRecord>),
+    /// A span made through the SDK (the plain OpenTelemetry API, `tracing_layer`).
+    Sdk(Box<SpanData>),
+}
+
+impl Finished {
+    fn into_span_data(self, scope: &InstrumentationScope) -> SpanData {
+        match self {
+            Self::Ours(record) => record.into_span_data(scope),
+            Self::Sdk(data) => *data,
+        }
+    }
+}
+
+/// A [`SpanProcessor`] that queues finished spans for a dedicated export thread; tracer's own
+/// spans are queued with [`QueueProcessor::enqueue`].
 pub(crate) struct QueueProcessor {
-    spans: Sender<SpanData>,
+    spans: Sender<Finished>,
     control: Sender<Control>,
     counters: Arc<Counters>,
     /// Set when a `BatchReady` was sent and not yet handled, so it is sent once per batch.
@@ -98,6 +117,7 @@ impl QueueProcessor {
                 let _ = ready_tx.send(Ok(()));
                 Worker {
                     exporter,
+                    scope: crate::span::pipeline::scope(),
                     runtime,
                     spans: span_rx,
                     batch,
@@ -137,6 +157,25 @@ impl QueueProcessor {
         self.spans.len() as u64
     }
 
+    /// Queues a finished span without blocking: a full (or shut) queue drops and counts it.
+    #[inline]
+    pub(crate) fn enqueue(&self, span: Finished) {
+        // The export thread sleeps on the control channel, never on the span queue, so a send
+        // wakes nobody; only a full batch rings the bell, once.
+        match self.spans.try_send(span) {
+            Ok(()) => {
+                if self.spans.len() >= self.batch_size
+                    && !self.batch_signalled.swap(true, Ordering::Relaxed)
+                {
+                    let _ = self.control.send(Control::BatchReady);
+                }
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     fn request(
         &self,
         make: impl FnOnce(Instant, Sender<OTelSdkResult>) -> Control,
@@ -159,20 +198,7 @@ impl SpanProcessor for QueueProcessor {
 
     #[inline]
     fn on_end(&self, span: SpanData) {
-        // The export thread sleeps on the control channel, never on the span queue, so a send
-        // wakes nobody; only a full batch rings the bell, once.
-        match self.spans.try_send(span) {
-            Ok(()) => {
-                if self.spans.len() >= self.batch_size
-                    && !self.batch_signalled.swap(true, Ordering::Relaxed)
-                {
-                    let _ = self.control.send(Control::BatchReady);
-                }
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.enqueue(Finished::Sdk(Box::new(span)));
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -196,8 +222,10 @@ impl SpanProcessor for QueueProcessor {
 
 struct Worker<E> {
     exporter: E,
+    /// The scope of tracer's own spans, for their conversion to `SpanData`.
+    scope: InstrumentationScope,
     runtime: tokio::runtime::Runtime,
-    spans: Receiver<SpanData>,
+    spans: Receiver<Finished>,
     batch: BatchConfig,
     counters: Arc<Counters>,
     batch_signalled: Arc<AtomicBool>,
@@ -259,7 +287,7 @@ impl<E: SpanExporter> Worker<E> {
         while self.spans.len() + pending.len() >= max {
             while pending.len() < max {
                 match self.spans.try_recv() {
-                    Ok(span) => pending.push(span),
+                    Ok(span) => pending.push(span.into_span_data(&self.scope)),
                     Err(_) => break,
                 }
             }
@@ -274,7 +302,7 @@ impl<E: SpanExporter> Worker<E> {
         loop {
             while pending.len() < max {
                 match self.spans.try_recv() {
-                    Ok(span) => pending.push(span),
+                    Ok(span) => pending.push(span.into_span_data(&self.scope)),
                     Err(_) => break,
                 }
             }

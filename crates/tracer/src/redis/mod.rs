@@ -169,7 +169,7 @@ impl<C: ConnectionLike> InstrumentedConnection<C> {
         name: Cow<'static, str>,
         mut attributes: Vec<KeyValue>,
         parent: &Context,
-    ) -> Option<opentelemetry_sdk::trace::Span> {
+    ) -> Option<crate::Span> {
         let settings = &self.settings;
         attributes.push(KeyValue::new(DB_SYSTEM_NAME, "redis"));
         attributes.push(KeyValue::new(DB_OPERATION_NAME, name.clone()));
@@ -341,7 +341,7 @@ fn classify(error: &RedisError) -> (Cow<'static, str>, Option<String>) {
 
 /// Marks `span` failed with `error`. The description is the error class only: a server's
 /// message can quote the command's arguments (`ERR unknown command 'x', with args ...`).
-fn record(span: &mut opentelemetry_sdk::trace::Span, error: &RedisError) {
+fn record(span: &mut crate::Span, error: &RedisError) {
     let (error_type, status_code) = classify(error);
     if let Some(code) = status_code {
         span.set_attribute(KeyValue::new(DB_RESPONSE_STATUS_CODE, code));

@@ -8,9 +8,9 @@ pub(super) use crate::semconv::{DB_NAMESPACE, DB_SYSTEM_NAME};
 use std::borrow::Cow;
 use std::io;
 
+use crate::Span;
 use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::Span;
 use sqlx::pool::PoolConnection;
 
 use super::{Dialect, Shared};

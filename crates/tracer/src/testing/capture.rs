@@ -10,6 +10,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
 use crate::config::{ExporterKind, Sampler};
+use crate::span::pipeline::EndHook;
 use crate::{Tracer, TracerBuilder};
 
 /// A finished span and the service that recorded it.
@@ -91,7 +92,7 @@ impl SpanCapture {
             .service_name(service)
             .sampler(Sampler::ParentBasedAlwaysOn)
             .exporter(ExporterKind::None)
-            .span_processor(self.processor())
+            .end_hook(Arc::new(self.capture_processor()))
     }
 
     /// A tracer for service `service` recording into this capture (see [`SpanCapture::builder`]).
@@ -106,9 +107,17 @@ impl SpanCapture {
     }
 
     /// A span processor recording into this capture, for use with your own builder.
+    ///
+    /// Being a span processor, it keeps that tracer on the OpenTelemetry SDK's path (see
+    /// [`TracerBuilder::span_processor`]); [`SpanCapture::builder`] captures tracer's own
+    /// spans without that.
     pub fn processor(&self) -> impl SpanProcessor + 'static {
+        self.capture_processor()
+    }
+
+    fn capture_processor(&self) -> CaptureProcessor {
         CaptureProcessor {
-            service: String::from("unknown_service"),
+            service: Mutex::new(String::from("unknown_service")),
             spans: self.spans.clone(),
         }
     }
@@ -170,22 +179,50 @@ impl SpanCapture {
 
 #[derive(Debug)]
 struct CaptureProcessor {
-    service: String,
+    /// Learnt from the tracer's resource before its first span.
+    service: Mutex<String>,
     spans: Arc<Mutex<Vec<CapturedSpan>>>,
 }
 
-impl SpanProcessor for CaptureProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &opentelemetry::Context) {}
+impl CaptureProcessor {
+    fn learn_service(&self, resource: &Resource) {
+        if let Some(name) = resource.get(&Key::from_static_str("service.name")) {
+            *self.service.lock().unwrap_or_else(|p| p.into_inner()) = name.to_string();
+        }
+    }
 
-    fn on_end(&self, span: SpanData) {
+    fn capture(&self, span: SpanData) {
+        let service = self
+            .service
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let captured = CapturedSpan {
-            service: self.service.clone(),
+            service,
             data: span,
         };
         self.spans
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(captured);
+    }
+}
+
+impl EndHook for CaptureProcessor {
+    fn on_end(&self, span: SpanData) {
+        self.capture(span);
+    }
+
+    fn set_resource(&self, resource: &Resource) {
+        self.learn_service(resource);
+    }
+}
+
+impl SpanProcessor for CaptureProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        self.capture(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -197,8 +234,6 @@ impl SpanProcessor for CaptureProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        if let Some(name) = resource.get(&Key::from_static_str("service.name")) {
-            self.service = name.to_string();
-        }
+        self.learn_service(resource);
     }
 }
