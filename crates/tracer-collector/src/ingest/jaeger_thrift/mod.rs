@@ -34,18 +34,19 @@
 //! | logs | events at their timestamp; the `event` field is the name (else `log`), the other fields attributes |
 //! | `process.serviceName`, process tags | resource `service.name` and attributes |
 
+mod model;
+
 use opentelemetry_semantic_conventions::attribute::{OPENTRACING_REF_TYPE, SERVICE_NAME};
-use thrift::TConfiguration;
-use thrift::protocol::{
-    TBinaryInputProtocol, TCompactInputProtocol, TInputProtocol, TSerializable, TType,
-};
 
 use super::IngestError;
 use super::foreign::{self, Groups, StatusTags, kind_from_name, micros_to_nanos};
 use super::r#gen::jaeger;
 use super::receiver::decode_error;
+use super::thrift_wire::Reader;
+pub(crate) use super::thrift_wire::Protocol;
+pub(crate) use model::{Batch, Log, Process, Span, SpanRef, Tag, Value};
 use crate::store::batch::{
-    AnyValue, Event, KIND_INTERNAL, KeyValue, Link, Resource, Span, SpanBatch,
+    AnyValue, Event, KIND_INTERNAL, KeyValue, Link, Resource, Span as BatchSpan, SpanBatch,
 };
 use crate::vocabulary::{
     self, OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION,
@@ -58,119 +59,36 @@ pub const DEBUG_ATTRIBUTE: &str = "tracer.jaeger.debug";
 /// Name given to an event made from a Jaeger log without an `event` field.
 pub const DEFAULT_EVENT_NAME: &str = "log";
 
-/// Agent messages carry at most this many structs inside one another (the thrift crate's own
-/// default; Jaeger's model nests three deep).
-const MAX_DEPTH: usize = 64;
-
-/// The two thrift encodings Jaeger clients use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protocol {
-    /// `TBinaryProtocol` (HTTP 14268, agent 6832).
-    Binary,
-    /// `TCompactProtocol` (agent 6831).
-    Compact,
-}
-
-impl Protocol {
-    fn name(self) -> &'static str {
-        match self {
-            Protocol::Binary => "thrift binary",
-            Protocol::Compact => "thrift compact",
-        }
-    }
-}
-
-/// Limits that keep a reader within `len` bytes of payload.
-fn config(len: usize) -> TConfiguration {
-    TConfiguration::builder()
-        .max_message_size(Some(len))
-        .max_frame_size(Some(len))
-        .max_string_size(Some(len))
-        .max_container_size(Some(len))
-        .max_recursion_depth(Some(MAX_DEPTH))
-        .build()
-        .unwrap_or_default()
-}
-
-/// A thrift reader over `payload`, bounded by [`config`].
-pub(crate) fn reader<'a>(payload: &'a [u8], protocol: Protocol) -> Box<dyn TInputProtocol + 'a> {
-    let config = config(payload.len());
-    match protocol {
-        Protocol::Binary => Box::new(TBinaryInputProtocol::with_config(payload, false, config)),
-        Protocol::Compact => Box::new(TCompactInputProtocol::with_config(payload, config)),
-    }
-}
-
 /// Decodes a bare `Batch` struct (the body of `POST /api/traces`).
-pub(crate) fn decode_batch(
-    payload: &[u8],
-    protocol: Protocol,
-) -> Result<jaeger::Batch, IngestError> {
-    let mut input = reader(payload, protocol);
-    jaeger::Batch::read_from_in_protocol(&mut *input).map_err(|e| decode_error(protocol.name(), e))
+pub(crate) fn decode_batch(payload: &[u8], protocol: Protocol) -> Result<Batch<'_>, IngestError> {
+    Batch::read(&mut Reader::new(payload, protocol)).map_err(|e| decode_error(protocol.name(), e))
 }
 
 /// Decodes an agent `emitBatch` message (a UDP datagram) into its `Batch`.
 pub(crate) fn decode_emit_batch(
     payload: &[u8],
     protocol: Protocol,
-) -> Result<jaeger::Batch, IngestError> {
-    let mut input = reader(payload, protocol);
-    let input = &mut *input;
-    let bad = |e: thrift::Error| decode_error(protocol.name(), e);
-    let message = input.read_message_begin().map_err(bad)?;
-    if message.name != "emitBatch" {
-        return Err(decode_error(
-            protocol.name(),
-            format!(
-                "agent message {:?} is not supported (only emitBatch)",
-                message.name
-            ),
-        ));
-    }
-    // `Agent.emitBatch_args { 1: jaeger.Batch batch }`, read here because the generated
-    // argument struct is private to the generated module.
-    input.read_struct_begin().map_err(bad)?;
-    let mut batch = None;
-    loop {
-        let field = input.read_field_begin().map_err(bad)?;
-        if field.field_type == TType::Stop {
-            break;
-        }
-        if field.id == Some(1) && field.field_type == TType::Struct {
-            batch = Some(jaeger::Batch::read_from_in_protocol(input).map_err(bad)?);
-        } else {
-            input.skip(field.field_type).map_err(bad)?;
-        }
-        input.read_field_end().map_err(bad)?;
-    }
-    input.read_struct_end().map_err(bad)?;
-    input.read_message_end().map_err(bad)?;
-    batch.ok_or_else(|| decode_error(protocol.name(), "emitBatch without a batch"))
+) -> Result<Batch<'_>, IngestError> {
+    Batch::read_emit_batch(&mut Reader::new(payload, protocol))
+        .map_err(|e| decode_error(protocol.name(), e))
 }
 
 /// Decodes a thrift binary `Batch` (the HTTP receiver's format), ready to map.
-pub(crate) fn decode_binary_batch(payload: &[u8]) -> Result<jaeger::Batch, IngestError> {
-    decode_batch(payload, Protocol::Binary).map(normalized)
+pub(crate) fn decode_binary_batch(payload: &[u8]) -> Result<Batch<'_>, IngestError> {
+    decode_batch(payload, Protocol::Binary)
 }
 
 /// Decodes a compact `emitBatch` datagram, ready to map.
-pub(crate) fn decode_compact_datagram(payload: &[u8]) -> Result<jaeger::Batch, IngestError> {
-    decode_emit_batch(payload, Protocol::Compact).map(normalized)
+pub(crate) fn decode_compact_datagram(payload: &[u8]) -> Result<Batch<'_>, IngestError> {
+    decode_emit_batch(payload, Protocol::Compact)
 }
 
 /// Decodes a binary `emitBatch` datagram, ready to map.
-pub(crate) fn decode_binary_datagram(payload: &[u8]) -> Result<jaeger::Batch, IngestError> {
-    decode_emit_batch(payload, Protocol::Binary).map(normalized)
+pub(crate) fn decode_binary_datagram(payload: &[u8]) -> Result<Batch<'_>, IngestError> {
+    decode_emit_batch(payload, Protocol::Binary)
 }
 
-fn normalized(mut batch: jaeger::Batch) -> jaeger::Batch {
-    batch.spans.iter_mut().for_each(normalize);
-    batch
-}
-
-/// Whether a tag's value is read as its `vStr` (STRING, and unknown types, as Jaeger's own
-/// collector does).
+/// Whether a generated-model tag's value is read as its `vStr` (STRING, and unknown types).
 fn is_text(tag: &jaeger::Tag) -> bool {
     !matches!(
         tag.v_type,
@@ -182,7 +100,7 @@ fn is_text(tag: &jaeger::Tag) -> bool {
 }
 
 /// Turns a tag that is read as text (status, scope, a log's `event`) into a string tag of that
-/// text, so the mapping can borrow it; the tags turned are never kept as attributes.
+/// text; the tags turned are never kept as attributes.
 fn as_text(tag: &mut jaeger::Tag) {
     if is_text(tag) {
         return;
@@ -197,7 +115,8 @@ fn as_text(tag: &mut jaeger::Tag) {
     tag.v_str = Some(text);
 }
 
-/// Prepares a decoded span for [`push_span`]: the tags read as text become string tags.
+/// Prepares a span of the generated model (the Jaeger protobuf receiver lowers to it) for
+/// [`view_tag`]: the tags read as text become string tags, as [`Batch`] does while reading.
 pub(crate) fn normalize(span: &mut jaeger::Span) {
     for tag in span.tags.iter_mut().flatten() {
         if matches!(
@@ -220,64 +139,105 @@ pub(crate) fn normalize(span: &mut jaeger::Span) {
     }
 }
 
+/// A tag of the generated model (after [`normalize`]) as a borrowed [`Tag`].
+pub(crate) fn view_tag(tag: &jaeger::Tag) -> Tag<'_> {
+    let value = match tag.v_type {
+        jaeger::TagType::DOUBLE => Value::Double(tag.v_double.map_or(0.0, |d| d.0)),
+        jaeger::TagType::BOOL => Value::Bool(tag.v_bool.unwrap_or(false)),
+        jaeger::TagType::LONG => Value::Long(tag.v_long.unwrap_or(0)),
+        jaeger::TagType::BINARY => Value::Binary(tag.v_binary.as_deref().unwrap_or_default()),
+        _ => Value::Str(tag.v_str.as_deref().unwrap_or_default()),
+    };
+    Tag {
+        key: &tag.key,
+        value,
+    }
+}
+
 fn trace_id(high: i64, low: i64) -> u128 {
     (u128::from(high as u64) << 64) | u128::from(low as u64)
 }
 
-fn tag_value(tag: &jaeger::Tag) -> AnyValue<'_> {
-    match tag.v_type {
-        jaeger::TagType::DOUBLE => AnyValue::Double(tag.v_double.map_or(0.0, |d| d.0)),
-        jaeger::TagType::BOOL => AnyValue::Bool(tag.v_bool.unwrap_or(false)),
-        jaeger::TagType::LONG => AnyValue::Int(tag.v_long.unwrap_or(0)),
-        jaeger::TagType::BINARY => AnyValue::Bytes(tag.v_binary.as_deref().unwrap_or_default()),
-        // STRING, and unknown types read as their string (Jaeger's own collector does likewise).
-        _ => AnyValue::Str(tag.v_str.as_deref().unwrap_or_default()),
+/// What a mapping reads a [`Batch`]'s tags with: the batch and the texts its
+/// [`Value::Text`]s index (borrowed for as long as the store's batch).
+#[derive(Clone, Copy)]
+pub(crate) struct Lists<'b, 'a> {
+    pub(crate) batch: &'b Batch<'a>,
+    pub(crate) texts: &'a [String],
+}
+
+impl<'a> Lists<'_, 'a> {
+    fn tags(&self, range: &std::ops::Range<u32>) -> &[Tag<'a>] {
+        self.batch
+            .tags
+            .get(range.start as usize..range.end as usize)
+            .unwrap_or_default()
+    }
+
+    fn value(&self, tag: &Tag<'a>) -> AnyValue<'a> {
+        match tag.value {
+            Value::Double(d) => AnyValue::Double(d),
+            Value::Bool(b) => AnyValue::Bool(b),
+            Value::Long(l) => AnyValue::Int(l),
+            Value::Binary(b) => AnyValue::Bytes(b),
+            Value::Str(s) => AnyValue::Str(s),
+            Value::Text(i) => AnyValue::Str(self.text_at(i)),
+        }
+    }
+
+    fn text_at(&self, i: u32) -> &'a str {
+        self.texts.get(i as usize).map_or("", String::as_str)
+    }
+
+    /// The text of a tag read as text (made text while reading); empty for other values.
+    fn text(&self, tag: &Tag<'a>) -> &'a str {
+        match tag.value {
+            Value::Str(s) => s,
+            Value::Text(i) => self.text_at(i),
+            _ => "",
+        }
     }
 }
 
-/// The text of a tag [`normalize`] turned into a string tag.
-fn tag_text(tag: &jaeger::Tag) -> &str {
-    if is_text(tag) {
-        tag.v_str.as_deref().unwrap_or_default()
-    } else {
-        ""
-    }
-}
-
-fn push_tags<'a>(batch: &mut SpanBatch<'a>, tags: &'a [jaeger::Tag]) {
-    batch.attributes.extend(tags.iter().map(|t| KeyValue {
-        key: &t.key,
-        value: tag_value(t),
-    }));
-}
-
-/// Fills `out` (cleared first) with a decoded (and [`normalize`]d) thrift batch, borrowing
-/// from it: one resource, the process.
-pub(crate) fn fill<'a>(batch: &'a jaeger::Batch, out: &mut SpanBatch<'a>) {
+/// Fills `out` (cleared first) with a decoded thrift batch, borrowing from it: one resource,
+/// the process.
+pub(crate) fn fill<'a>(batch: &'a Batch<'a>, out: &mut SpanBatch<'a>) {
     out.clear();
     out.spans.reserve(batch.spans.len());
-    let resource = push_process(out, &batch.process);
+    let lists = Lists {
+        batch,
+        texts: &batch.texts,
+    };
+    let resource = push_process(out, lists, &batch.process);
     let mut groups = Groups::default();
     for span in &batch.spans {
-        push_span(out, &mut groups, span, resource, None);
+        push_span(out, &mut groups, lists, span, resource, None);
     }
 }
 
 /// Pushes the resource of a process (`service.name` and the process tags); its index.
-pub(crate) fn push_process<'a>(batch: &mut SpanBatch<'a>, process: &'a jaeger::Process) -> u32 {
-    let start = batch.attributes.len();
-    batch.attributes.push(KeyValue {
+pub(crate) fn push_process<'a>(
+    out: &mut SpanBatch<'a>,
+    lists: Lists<'_, 'a>,
+    process: &Process<'a>,
+) -> u32 {
+    let start = out.attributes.len();
+    out.attributes.push(KeyValue {
         key: SERVICE_NAME,
-        value: AnyValue::Str(&process.service_name),
+        value: AnyValue::Str(process.service_name),
     });
-    push_tags(batch, process.tags.as_deref().unwrap_or_default());
-    let attributes = batch.attributes_since(start);
-    batch.resources.push(Resource {
-        service: &process.service_name,
+    out.attributes
+        .extend(lists.tags(&process.tags).iter().map(|t| KeyValue {
+            key: t.key,
+            value: lists.value(t),
+        }));
+    let attributes = out.attributes_since(start);
+    out.resources.push(Resource {
+        service: process.service_name,
         attributes,
         dropped_attributes: 0,
     });
-    (batch.resources.len() - 1) as u32
+    (out.resources.len() - 1) as u32
 }
 
 /// A span's times to the nanosecond, for a model finer than thrift's microseconds (Jaeger
@@ -288,23 +248,26 @@ pub(crate) struct Nanos<'t> {
     pub(crate) logs: &'t [u64],
 }
 
-/// Maps one (normalized) span under `resource`, or counts it rejected. Shared with the Jaeger
-/// protobuf receiver ([`super::jaeger_proto`]), which passes its own times.
+/// Maps one span under `resource`, or counts it rejected. Shared with the Jaeger protobuf
+/// receiver ([`super::jaeger_proto`]), which passes its own times.
 pub(crate) fn push_span<'a>(
-    batch: &mut SpanBatch<'a>,
+    out: &mut SpanBatch<'a>,
     groups: &mut Groups<'a>,
-    s: &'a jaeger::Span,
+    lists: Lists<'_, 'a>,
+    s: &Span<'a>,
     resource: u32,
     nanos: Option<&Nanos<'_>>,
 ) {
-    let mark = batch.mark();
+    let mark = out.mark();
     let trace = trace_id(s.trace_id_high, s.trace_id_low);
     let mut parent = s.parent_span_id as u64;
-    let references = s.references.as_deref().unwrap_or_default();
-    let is_parent = |r: &jaeger::SpanRef| {
-        r.ref_type == jaeger::SpanRefType::CHILD_OF
-            && r.trace_id_high == s.trace_id_high
-            && r.trace_id_low == s.trace_id_low
+    let references = lists
+        .batch
+        .references
+        .get(s.references.start as usize..s.references.end as usize)
+        .unwrap_or_default();
+    let is_parent = |r: &SpanRef| {
+        r.child_of && r.trace_id_high == s.trace_id_high && r.trace_id_low == s.trace_id_low
     };
     if parent == 0
         && let Some(r) = references.iter().find(|r| is_parent(r))
@@ -315,46 +278,51 @@ pub(crate) fn push_span<'a>(
     let mut kind = KIND_INTERNAL;
     let mut status = StatusTags::default();
     let (mut scope_name, mut scope_version) = ("", "");
-    let attrs_start = batch.attributes.len();
-    for tag in s.tags.as_deref().unwrap_or_default() {
-        match tag.key.as_str() {
-            SPAN_KIND => match kind_from_name(tag_text(tag)) {
+    let attrs_start = out.attributes.len();
+    for tag in lists.tags(&s.tags) {
+        match tag.key {
+            SPAN_KIND => match kind_from_name(lists.text(tag)) {
                 Some(k) => kind = k,
-                None => batch.attributes.push(KeyValue {
-                    key: &tag.key,
-                    value: tag_value(tag),
+                None => out.attributes.push(KeyValue {
+                    key: tag.key,
+                    value: lists.value(tag),
                 }),
             },
-            vocabulary::ERROR => status.error_text(tag_text(tag)),
-            OTEL_STATUS_CODE => status.code = Some(tag_text(tag)),
-            OTEL_STATUS_DESCRIPTION => status.description = Some(tag_text(tag)),
-            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope_name = tag_text(tag),
-            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope_version = tag_text(tag),
-            _ => batch.attributes.push(KeyValue {
-                key: &tag.key,
-                value: tag_value(tag),
+            vocabulary::ERROR => status.error_text(lists.text(tag)),
+            OTEL_STATUS_CODE => status.code = Some(lists.text(tag)),
+            OTEL_STATUS_DESCRIPTION => status.description = Some(lists.text(tag)),
+            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope_name = lists.text(tag),
+            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope_version = lists.text(tag),
+            _ => out.attributes.push(KeyValue {
+                key: tag.key,
+                value: lists.value(tag),
             }),
         }
     }
     if s.flags & 2 != 0 {
-        batch.attributes.push(KeyValue {
+        out.attributes.push(KeyValue {
             key: DEBUG_ATTRIBUTE,
             value: AnyValue::Bool(true),
         });
     }
-    let attributes = batch.attributes_since(attrs_start);
+    let attributes = out.attributes_since(attrs_start);
 
-    let events_start = batch.events.len();
-    for (i, log) in s.logs.as_deref().unwrap_or_default().iter().enumerate() {
+    let events_start = out.events.len();
+    let logs = lists
+        .batch
+        .logs
+        .get(s.logs.start as usize..s.logs.end as usize)
+        .unwrap_or_default();
+    for (i, log) in logs.iter().enumerate() {
         let mut name = None;
-        let start = batch.attributes.len();
-        for field in &log.fields {
+        let start = out.attributes.len();
+        for field in lists.tags(&log.fields) {
             if field.key == vocabulary::EVENT && name.is_none() {
-                name = Some(tag_text(field));
+                name = Some(lists.text(field));
             } else {
-                batch.attributes.push(KeyValue {
-                    key: &field.key,
-                    value: tag_value(field),
+                out.attributes.push(KeyValue {
+                    key: field.key,
+                    value: lists.value(field),
                 });
             }
         }
@@ -362,40 +330,40 @@ pub(crate) fn push_span<'a>(
             Some(n) => n.logs.get(i).copied().unwrap_or(0),
             None => micros_to_nanos(log.timestamp),
         };
-        let attributes = batch.attributes_since(start);
-        batch.events.push(Event {
+        let attributes = out.attributes_since(start);
+        out.events.push(Event {
             time_ns,
             name: name.unwrap_or(DEFAULT_EVENT_NAME),
             attributes,
             dropped_attributes: 0,
         });
     }
-    let events = batch.events_since(events_start);
+    let events = out.events_since(events_start);
 
-    let links_start = batch.links.len();
+    let links_start = out.links.len();
     for r in references {
         if is_parent(r) && r.span_id as u64 == parent {
             continue; // the parent (taken from here, or repeated here as Jaeger clients do)
         }
-        let ref_type = if r.ref_type == jaeger::SpanRefType::CHILD_OF {
+        let ref_type = if r.child_of {
             "child_of"
         } else {
             "follows_from"
         };
-        let start = batch.attributes.len();
-        batch.attributes.push(KeyValue {
+        let start = out.attributes.len();
+        out.attributes.push(KeyValue {
             key: OPENTRACING_REF_TYPE,
             value: AnyValue::Str(ref_type),
         });
-        let attributes = batch.attributes_since(start);
-        batch.links.push(Link {
+        let attributes = out.attributes_since(start);
+        out.links.push(Link {
             trace_id: trace_id(r.trace_id_high, r.trace_id_low),
             span_id: r.span_id as u64,
             attributes,
             ..Link::default()
         });
     }
-    let links = batch.links_since(links_start);
+    let links = out.links_since(links_start);
 
     let (start_ns, end_ns) = match nanos {
         Some(n) => (n.start, n.end),
@@ -405,15 +373,15 @@ pub(crate) fn push_span<'a>(
         }
     };
     let (status, status_message) = status.status();
-    let scope = groups.scope(batch, scope_name, scope_version);
-    let span = Span {
+    let scope = groups.scope(out, scope_name, scope_version);
+    let span = BatchSpan {
         resource,
         scope,
         trace_id: trace,
         span_id: s.span_id as u64,
         parent_span_id: parent,
         flags: (s.flags & 1) as u32,
-        name: &s.operation_name,
+        name: s.operation_name,
         kind,
         start_ns,
         end_ns,
@@ -422,17 +390,26 @@ pub(crate) fn push_span<'a>(
         attributes,
         events,
         links,
-        ..Span::default()
+        ..BatchSpan::default()
     };
-    foreign::push_span(batch, mark, span);
+    foreign::push_span(out, mark, span);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use thrift::protocol::{TCompactOutputProtocol, TOutputProtocol};
+    use thrift::protocol::{TCompactOutputProtocol, TOutputProtocol, TSerializable, TType};
 
     fn sample() -> jaeger::Batch {
+        let tag = |key: &str, v_type, v_long| jaeger::Tag {
+            key: key.into(),
+            v_type,
+            v_str: None,
+            v_double: None,
+            v_bool: None,
+            v_long,
+            v_binary: None,
+        };
         jaeger::Batch {
             process: jaeger::Process {
                 service_name: "svc".into(),
@@ -448,8 +425,15 @@ mod tests {
                 flags: 1,
                 start_time: 1_000,
                 duration: 5,
-                tags: None,
-                logs: None,
+                tags: Some(vec![
+                    tag("otel.status_code", jaeger::TagType::STRING, None),
+                    tag("otel.scope.version", jaeger::TagType::LONG, Some(7)),
+                    tag("n", jaeger::TagType::LONG, Some(-3)),
+                ]),
+                logs: Some(vec![jaeger::Log {
+                    timestamp: 1_001,
+                    fields: vec![tag("event", jaeger::TagType::LONG, Some(42))],
+                }]),
                 incomplete: None,
             }],
         }
@@ -467,7 +451,18 @@ mod tests {
     }
 
     #[test]
-    fn a_compact_emit_batch_decodes() {
+    fn a_batch_without_its_required_fields_is_refused() {
+        // Batch { 1: Process { } }: no serviceName.
+        let err = decode_batch(&[0x0c, 0, 1, 0, 0], Protocol::Binary).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("missing required field Process.serviceName"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_compact_emit_batch_decodes_and_numbers_read_as_text_become_text() {
         let mut out = Vec::new();
         {
             let mut p = TCompactOutputProtocol::new(&mut out);
@@ -493,7 +488,22 @@ mod tests {
             p.flush().unwrap();
         }
         let batch = decode_emit_batch(&out, Protocol::Compact).unwrap();
-        assert_eq!(batch, sample());
+        assert_eq!(batch.process.service_name, "svc");
+        assert_eq!(batch.spans.len(), 1);
+        let s = &batch.spans[0];
+        assert_eq!(
+            (s.trace_id_low, s.span_id, s.operation_name, s.start_time),
+            (1, 2, "op", 1_000)
+        );
+        assert_eq!(batch.texts, ["42", "7"]);
+        let mut mapped = SpanBatch::new();
+        fill(&batch, &mut mapped);
+        let span = &mapped.spans[0];
+        assert_eq!(mapped.scopes[span.scope as usize].version, "7");
+        assert_eq!(mapped.events_in(&span.events)[0].name, "42");
+        let attrs = mapped.attributes_in(&span.attributes);
+        assert_eq!(attrs.len(), 1);
+        assert_eq!((attrs[0].key, attrs[0].value), ("n", AnyValue::Int(-3)));
         for cut in 0..out.len() {
             assert!(decode_emit_batch(&out[..cut], Protocol::Compact).is_err());
         }
