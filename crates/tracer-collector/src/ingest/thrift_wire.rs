@@ -53,13 +53,48 @@ impl Protocol {
     }
 }
 
-/// Why a payload could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Malformed(pub(crate) String);
+/// Why a payload could not be read. Small and `Copy`, so that the reader's results stay in
+/// registers; the text is made only when the error is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Malformed {
+    /// The payload ends inside a value.
+    Truncated,
+    /// A length or count announces more than the bytes left (the count, the bytes left).
+    Beyond(u32, u32),
+    /// A length or count that is negative or past `i32::MAX`.
+    BadLength,
+    /// A varint longer than its type allows.
+    Varint,
+    /// An integer (or a compact field id) out of its type's range.
+    Range,
+    /// A type code neither protocol defines.
+    UnknownType(u8),
+    /// Values nest deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// A string that is not UTF-8.
+    NotUtf8,
+    /// A message header of another protocol version.
+    Version(u32),
+    /// A required field is absent (its IDL name).
+    Missing(&'static &'static str),
+}
 
 impl fmt::Display for Malformed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Malformed::Truncated => f.write_str("the payload ends early"),
+            Malformed::Beyond(n, left) => {
+                write!(f, "{n} bytes or elements announced, {left} bytes left in the payload")
+            }
+            Malformed::BadLength => f.write_str("a negative or oversized length"),
+            Malformed::Varint => f.write_str("a varint runs past its type's width"),
+            Malformed::Range => f.write_str("an integer out of its type's range"),
+            Malformed::UnknownType(t) => write!(f, "unknown thrift type {t}"),
+            Malformed::TooDeep => write!(f, "values nest deeper than {MAX_DEPTH}"),
+            Malformed::NotUtf8 => f.write_str("a string is not UTF-8"),
+            Malformed::Version(v) => write!(f, "unsupported thrift message version {v:#x}"),
+            Malformed::Missing(name) => write!(f, "missing required field {name}"),
+        }
     }
 }
 
@@ -68,8 +103,14 @@ impl std::error::Error for Malformed {}
 /// A result of this reader.
 pub(crate) type Result<T> = std::result::Result<T, Malformed>;
 
-fn malformed<T>(what: impl Into<String>) -> Result<T> {
-    Err(Malformed(what.into()))
+#[cold]
+#[inline(never)]
+fn fail<T>(why: Malformed) -> Result<T> {
+    Err(why)
+}
+
+fn clamp(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The type of a field or container element, whichever protocol carried it.
@@ -105,7 +146,7 @@ impl Type {
             14 => Type::Set,
             15 => Type::List,
             16 => Type::Uuid,
-            other => return malformed(format!("unknown thrift binary type {other}")),
+            other => return fail(Malformed::UnknownType(other)),
         })
     }
 
@@ -123,7 +164,7 @@ impl Type {
             11 => Type::Map,
             12 => Type::Struct,
             13 => Type::Uuid,
-            other => return malformed(format!("unknown thrift compact type {other}")),
+            other => return fail(Malformed::UnknownType(other)),
         })
     }
 }
@@ -156,37 +197,52 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.buf.len() {
-            return malformed(format!(
-                "{n} bytes announced, {} left in the payload",
-                self.buf.len()
-            ));
+            return fail(Malformed::Beyond(clamp(n), clamp(self.buf.len())));
         }
         let (head, rest) = self.buf.split_at(n);
         self.buf = rest;
         Ok(head)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let bytes = self.take(N)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(bytes);
-        Ok(out)
+        match self.buf.split_first_chunk::<N>() {
+            Some((&head, rest)) => {
+                self.buf = rest;
+                Ok(head)
+            }
+            None => fail(Malformed::Truncated),
+        }
     }
 
+    #[inline]
     fn u8(&mut self) -> Result<u8> {
         match self.buf.split_first() {
             Some((&b, rest)) => {
                 self.buf = rest;
                 Ok(b)
             }
-            None => malformed("the payload ends early"),
+            None => fail(Malformed::Truncated),
         }
     }
 
     /// An unsigned varint of at most `max_bytes` bytes.
+    #[inline]
     fn varint(&mut self, max_bytes: u32) -> Result<u64> {
+        // Most varints here (lengths, small integers) are one byte.
+        if let Some((&b, rest)) = self.buf.split_first()
+            && b < 0x80
+        {
+            self.buf = rest;
+            return Ok(u64::from(b));
+        }
+        self.varint_long(max_bytes)
+    }
+
+    fn varint_long(&mut self, max_bytes: u32) -> Result<u64> {
         let mut v = 0u64;
         for i in 0..max_bytes {
             let b = self.u8()?;
@@ -195,29 +251,32 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        malformed("a varint runs past its type's width")
+        fail(Malformed::Varint)
     }
 
+    #[inline]
     fn zigzag(&mut self, max_bytes: u32) -> Result<i64> {
         let v = self.varint(max_bytes)?;
         Ok((v >> 1) as i64 ^ -((v & 1) as i64))
     }
 
     /// A length or count, within `i32` as both protocols bound it.
+    #[inline]
     fn size(&mut self) -> Result<usize> {
         let n = match self.protocol {
             Protocol::Binary => i64::from(i32::from_be_bytes(self.array()?)),
             Protocol::Compact => self.varint(5)? as i64,
         };
         if !(0..=i64::from(i32::MAX)).contains(&n) {
-            return malformed(format!("negative or oversized length {n}"));
+            return fail(Malformed::BadLength);
         }
         Ok(n as usize)
     }
 
+    #[inline]
     fn enter(&mut self) -> Result<()> {
         if self.depth >= MAX_DEPTH {
-            return malformed(format!("values nest deeper than {MAX_DEPTH}"));
+            return fail(Malformed::TooDeep);
         }
         self.depth += 1;
         Ok(())
@@ -236,10 +295,7 @@ impl<'a> Reader<'a> {
                 let name = if first < 0 {
                     // Strict: version 1 and the type in the low byte, then the name.
                     if (first as u32) & 0xffff_0000 != 0x8001_0000 {
-                        return malformed(format!(
-                            "thrift binary message version {:#x} is not 1",
-                            first as u32
-                        ));
+                        return fail(Malformed::Version(first as u32));
                     }
                     self.string()?
                 } else {
@@ -254,14 +310,11 @@ impl<'a> Reader<'a> {
             Protocol::Compact => {
                 let id = self.u8()?;
                 if id != 0x82 {
-                    return malformed(format!("thrift compact protocol id {id:#x} is not 0x82"));
+                    return fail(Malformed::Version(u32::from(id)));
                 }
                 let version_and_type = self.u8()?;
                 if version_and_type & 0x1f != 1 {
-                    return malformed(format!(
-                        "thrift compact version {} is not 1",
-                        version_and_type & 0x1f
-                    ));
+                    return fail(Malformed::Version(u32::from(version_and_type & 0x1f)));
                 }
                 self.varint(5)?; // sequence id
                 self.string()
@@ -292,8 +345,7 @@ impl<'a> Reader<'a> {
                     let ty = Type::compact(code)?;
                     let delta = header >> 4;
                     let id = if delta == 0 {
-                        i16::try_from(self.zigzag(3)?)
-                            .or_else(|_| malformed("a field id beyond i16"))?
+                        i16::try_from(self.zigzag(3)?).or_else(|_| fail(Malformed::Range))?
                     } else {
                         last_id.wrapping_add(i16::from(delta))
                     };
@@ -349,15 +401,13 @@ impl<'a> Reader<'a> {
         };
         // Every element takes at least one byte.
         if n > self.buf.len() {
-            return malformed(format!(
-                "{n} elements announced, {} bytes left in the payload",
-                self.buf.len()
-            ));
+            return fail(Malformed::Beyond(clamp(n), clamp(self.buf.len())));
         }
         Ok((ty, n))
     }
 
     /// A `bool` value.
+    #[inline]
     pub(crate) fn bool(&mut self) -> Result<bool> {
         if let Some(v) = self.pending_bool.take() {
             return Ok(v);
@@ -369,32 +419,30 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A `byte` (`i8`) value.
-    pub(crate) fn i8(&mut self) -> Result<i8> {
-        Ok(self.u8()? as i8)
-    }
-
     /// An `i16` value.
+    #[inline]
     pub(crate) fn i16(&mut self) -> Result<i16> {
         match self.protocol {
             Protocol::Binary => Ok(i16::from_be_bytes(self.array()?)),
             Protocol::Compact => {
-                i16::try_from(self.zigzag(3)?).or_else(|_| malformed("an i16 out of range"))
+                i16::try_from(self.zigzag(3)?).or_else(|_| fail(Malformed::Range))
             }
         }
     }
 
     /// An `i32` value.
+    #[inline]
     pub(crate) fn i32(&mut self) -> Result<i32> {
         match self.protocol {
             Protocol::Binary => Ok(i32::from_be_bytes(self.array()?)),
             Protocol::Compact => {
-                i32::try_from(self.zigzag(5)?).or_else(|_| malformed("an i32 out of range"))
+                i32::try_from(self.zigzag(5)?).or_else(|_| fail(Malformed::Range))
             }
         }
     }
 
     /// An `i64` value.
+    #[inline]
     pub(crate) fn i64(&mut self) -> Result<i64> {
         match self.protocol {
             Protocol::Binary => Ok(i64::from_be_bytes(self.array()?)),
@@ -403,6 +451,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A `double` value.
+    #[inline]
     pub(crate) fn double(&mut self) -> Result<f64> {
         match self.protocol {
             Protocol::Binary => Ok(f64::from_be_bytes(self.array()?)),
@@ -411,12 +460,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A `binary` value, borrowed from the payload.
+    #[inline]
     pub(crate) fn binary(&mut self) -> Result<&'a [u8]> {
         let n = self.size()?;
         self.take(n)
     }
 
     /// A `string` value (UTF-8, as the thrift crate requires), borrowed from the payload.
+    #[inline]
     pub(crate) fn string(&mut self) -> Result<&'a str> {
         let bytes = self.binary()?;
         str_of(bytes)
@@ -483,10 +534,7 @@ impl<'a> Reader<'a> {
                     }
                 };
                 if n > self.buf.len() / 2 {
-                    return malformed(format!(
-                        "{n} map entries announced, {} bytes left in the payload",
-                        self.buf.len()
-                    ));
+                    return fail(Malformed::Beyond(clamp(n), clamp(self.buf.len())));
                 }
                 self.enter()?;
                 for _ in 0..n {
@@ -500,21 +548,30 @@ impl<'a> Reader<'a> {
     }
 }
 
+#[inline]
 fn str_of(bytes: &[u8]) -> Result<&str> {
-    std::str::from_utf8(bytes).or_else(|e| malformed(format!("a string is not UTF-8: {e}")))
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(_) => fail(Malformed::NotUtf8),
+    }
 }
 
 /// Fails with "missing required field" unless every bit of `want` is set in `seen` (bit `i`
 /// for field id `i`), as the thrift crate's generated readers do.
-pub(crate) fn require(seen: u32, want: u32, names: &[(u32, &str)]) -> Result<()> {
+#[inline]
+pub(crate) fn require(
+    seen: u32,
+    want: u32,
+    names: &'static [(u32, &'static str)],
+) -> Result<()> {
     if seen & want == want {
         return Ok(());
     }
     let missing = names
         .iter()
         .find(|(bit, _)| seen & bit == 0 && want & bit != 0)
-        .map_or("?", |(_, name)| name);
-    malformed(format!("missing required field {missing}"))
+        .map_or(&"?", |(_, name)| name);
+    fail(Malformed::Missing(missing))
 }
 
 #[cfg(test)]
@@ -596,7 +653,7 @@ mod tests {
         r.fields(|r, f| {
             let value = match f.id {
                 1 | 2 => r.bool()?.to_string(),
-                3 => r.i8()?.to_string(),
+                3 => (r.u8()? as i8).to_string(),
                 4 => r.i16()?.to_string(),
                 40 => r.i32()?.to_string(),
                 41 => r.i64()?.to_string(),
@@ -651,7 +708,7 @@ mod tests {
         // A string claiming 2^31 - 1 bytes, a list claiming 2^31 - 1 elements.
         let mut r = Reader::new(&[0x7f, 0xff, 0xff, 0xff, b'x'], Protocol::Binary);
         let err = r.string().unwrap_err();
-        assert!(err.0.contains("2147483647 bytes announced"), "{err}");
+        assert_eq!(err, Malformed::Beyond(2_147_483_647, 1));
         let mut r = Reader::new(&[0x0c, 0x7f, 0xff, 0xff, 0xff, 0], Protocol::Binary);
         assert!(r.list(Type::Struct, |_| Ok(())).is_err());
         let mut r = Reader::new(&[0xfc, 0xff, 0xff, 0xff, 0xff, 0x07, 0], Protocol::Compact);
@@ -671,7 +728,7 @@ mod tests {
         deep.extend(std::iter::repeat_n(0, 101));
         let mut r = Reader::new(&deep, Protocol::Compact);
         let err = r.fields(|r, f| r.skip(f)).unwrap_err();
-        assert!(err.0.contains("nest deeper than 64"), "{err}");
+        assert_eq!(err.to_string(), "values nest deeper than 64");
         // Lists of lists, 100 deep.
         let lists = [0x19; 101];
         let mut r = Reader::new(&lists, Protocol::Compact);
@@ -689,9 +746,9 @@ mod tests {
         let mut r = Reader::new(&[0x1e, 0], Protocol::Compact);
         assert!(r.fields(|r, f| r.skip(f)).is_err());
         let mut r = Reader::new(&[0x02, 0xff, 0xfe], Protocol::Compact);
-        assert!(r.string().unwrap_err().0.contains("UTF-8"));
+        assert_eq!(r.string().unwrap_err(), Malformed::NotUtf8);
         assert!(require(0b110, 0b110, &[]).is_ok());
         let err = require(0b010, 0b110, &[(0b010, "a"), (0b100, "b")]).unwrap_err();
-        assert_eq!(err.0, "missing required field b");
+        assert_eq!(err.to_string(), "missing required field b");
     }
 }
