@@ -197,7 +197,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.buf.len() {
             return fail(Malformed::Beyond(clamp(n), clamp(self.buf.len())));
@@ -218,7 +218,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn u8(&mut self) -> Result<u8> {
         match self.buf.split_first() {
             Some((&b, rest)) => {
@@ -230,7 +230,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An unsigned varint of at most `max_bytes` bytes.
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self, max_bytes: u32) -> Result<u64> {
         // Most varints here (lengths, small integers) are one byte.
         if let Some((&b, rest)) = self.buf.split_first()
@@ -254,14 +254,14 @@ impl<'a> Reader<'a> {
         fail(Malformed::Varint)
     }
 
-    #[inline]
+    #[inline(always)]
     fn zigzag(&mut self, max_bytes: u32) -> Result<i64> {
         let v = self.varint(max_bytes)?;
         Ok((v >> 1) as i64 ^ -((v & 1) as i64))
     }
 
     /// A length or count, within `i32` as both protocols bound it.
-    #[inline]
+    #[inline(always)]
     fn size(&mut self) -> Result<usize> {
         let n = match self.protocol {
             Protocol::Binary => i64::from(i32::from_be_bytes(self.array()?)),
@@ -460,14 +460,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A `binary` value, borrowed from the payload.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn binary(&mut self) -> Result<&'a [u8]> {
         let n = self.size()?;
         self.take(n)
     }
 
     /// A `string` value (UTF-8, as the thrift crate requires), borrowed from the payload.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn string(&mut self) -> Result<&'a str> {
         let bytes = self.binary()?;
         str_of(bytes)
@@ -546,6 +546,12 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+}
+
+/// `bytes` as a string, if they are UTF-8 (as [`Reader::string`] reads them).
+#[inline]
+pub(crate) fn text(bytes: &[u8]) -> Result<&str> {
+    str_of(bytes)
 }
 
 #[inline]

@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use crate::ingest::thrift_wire::{Field, Reader, Result, Type, require};
+use crate::ingest::thrift_wire::{Field, Reader, Result, Type, require, text};
 use crate::vocabulary::{
     self, OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION,
     OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION,
@@ -95,6 +95,37 @@ pub(crate) struct Batch<'a> {
     pub(crate) references: Vec<SpanRef>,
     /// Numbers read as text ([`Value::Text`]); rare (a numeric `error` or scope tag).
     pub(crate) texts: Vec<String>,
+    keys: Keys<'a>,
+}
+
+/// Tag keys read so far, by a hash of their bytes: the spans of a batch repeat the same keys,
+/// and comparing a key's bytes with the one read before costs a fifth of checking them as
+/// UTF-8 again. A key found here is the earlier, equal, string of the same payload.
+#[derive(Debug, Clone, PartialEq)]
+struct Keys<'a>([&'a str; 64]);
+
+impl Default for Keys<'_> {
+    fn default() -> Self {
+        Keys([""; 64])
+    }
+}
+
+impl<'a> Keys<'a> {
+    #[inline]
+    fn get(&mut self, bytes: &'a [u8]) -> Result<&'a str> {
+        let n = bytes.len();
+        let Some(&last) = bytes.last() else {
+            return Ok("");
+        };
+        let slot = (n.wrapping_mul(7) ^ usize::from(last) ^ (usize::from(bytes[n / 2]) << 2)) & 63;
+        let cached = self.0[slot];
+        if cached.as_bytes() == bytes {
+            return Ok(cached);
+        }
+        let key = text(bytes)?;
+        self.0[slot] = key;
+        Ok(key)
+    }
 }
 
 fn bit(id: i16) -> u32 {
@@ -175,7 +206,7 @@ impl<'a> Batch<'a> {
     fn read_tags(&mut self, r: &mut Reader<'a>) -> Result<Range<u32>> {
         let start = self.tags.len();
         r.list(Type::Struct, |r| {
-            let tag = read_tag(r)?;
+            let tag = read_tag(r, &mut self.keys)?;
             self.tags.push(tag);
             Ok(())
         })?;
@@ -297,13 +328,13 @@ impl<'a> Batch<'a> {
     }
 }
 
-fn read_tag<'a>(r: &mut Reader<'a>) -> Result<Tag<'a>> {
+fn read_tag<'a>(r: &mut Reader<'a>, keys: &mut Keys<'a>) -> Result<Tag<'a>> {
     let (mut key, mut v_type, mut v_str) = ("", 0, "");
     let (mut double, mut boolean, mut long, mut binary) = (0.0, false, 0, &[][..]);
     let mut seen = 0;
     r.fields(|r: &mut Reader<'a>, f: Field| {
         match (f.id, f.ty) {
-            (1, Type::Binary) => key = r.string()?,
+            (1, Type::Binary) => key = keys.get(r.binary()?)?,
             (2, Type::I32) => v_type = r.i32()?,
             (3, Type::Binary) => v_str = r.string()?,
             (4, Type::Double) => double = r.double()?,

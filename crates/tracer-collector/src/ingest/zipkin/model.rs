@@ -160,6 +160,10 @@ fn tags<'de: 'a, 'a, D: Deserializer<'de>>(
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut tags = Vec::new();
             while let Some((Text(key), TagText(value))) = map.next_entry::<Text<'de>, TagText<'de>>()? {
+                if tags.is_empty() {
+                    // Spans carry a dozen tags or so: one allocation instead of four growing.
+                    tags.reserve(16);
+                }
                 tags.push((key, value));
             }
             sorted_last_wins(&mut tags);
