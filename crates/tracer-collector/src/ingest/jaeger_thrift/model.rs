@@ -99,7 +99,7 @@ pub(crate) struct Batch<'a> {
 }
 
 /// Tag keys read so far, by a hash of their bytes: the spans of a batch repeat the same keys,
-/// and comparing a key's bytes with the one read before costs a fifth of checking them as
+/// and comparing a key's bytes with the one read before is cheaper than checking them as
 /// UTF-8 again. A key found here is the earlier, equal, string of the same payload.
 #[derive(Debug, Clone, PartialEq)]
 struct Keys<'a>([&'a str; 64]);
@@ -144,6 +144,13 @@ impl<'a> Batch<'a> {
     /// Reads a `Batch` struct.
     pub(crate) fn read(r: &mut Reader<'a>) -> Result<Batch<'a>> {
         let mut batch = Batch::default();
+        // Sized from the bytes left, never from a count the payload declares: as many tags as
+        // a dense payload holds (a tag takes 25 bytes or more), so that the vectors are not
+        // copied as they grow. Pages reserved and never written cost no memory.
+        let left = r.remaining();
+        batch.tags.reserve(left / 24);
+        batch.logs.reserve(left / 256);
+        batch.spans.reserve(left / 256);
         let mut seen = 0;
         r.fields(|r, f| {
             match (f.id, f.ty) {
@@ -222,7 +229,8 @@ impl<'a> Batch<'a> {
                 (2, Type::I64) => s.trace_id_high = r.i64()?,
                 (3, Type::I64) => s.span_id = r.i64()?,
                 (4, Type::I64) => s.parent_span_id = r.i64()?,
-                (5, Type::Binary) => s.operation_name = r.string()?,
+                // Spans repeat their operations as they repeat tag keys.
+                (5, Type::Binary) => s.operation_name = self.keys.get(r.binary()?)?,
                 (6, Type::List) => {
                     let start = self.references.len();
                     r.list(Type::Struct, |r| {
