@@ -117,12 +117,17 @@ impl Lowered {
             let span = &s.span;
             let references = view.references.len() as u32;
             view.references
-                .extend(span.references.iter().flatten().map(|r| jaeger_thrift::SpanRef {
-                    child_of: r.ref_type == jaeger::SpanRefType::CHILD_OF,
-                    trace_id_low: r.trace_id_low,
-                    trace_id_high: r.trace_id_high,
-                    span_id: r.span_id,
-                }));
+                .extend(
+                    span.references
+                        .iter()
+                        .flatten()
+                        .map(|r| jaeger_thrift::SpanRef {
+                            child_of: r.ref_type == jaeger::SpanRefType::CHILD_OF,
+                            trace_id_low: r.trace_id_low,
+                            trace_id_high: r.trace_id_high,
+                            span_id: r.span_id,
+                        }),
+                );
             let references = references..view.references.len() as u32;
             let span_tags = tags(&mut view, span.tags.as_deref().unwrap_or_default());
             let logs = view.logs.len() as u32;

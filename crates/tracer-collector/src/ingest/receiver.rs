@@ -250,7 +250,7 @@ impl Format {
             decode: fn(&'p [u8]) -> Result<j::Batch<'p>, IngestError>,
             p: &'p [u8],
         ) -> Result<Decoded<'p>, IngestError> {
-            decode(p).map(|b| Decoded(Payload::Jaeger(b)))
+            decode(p).map(|b| Decoded(Payload::Jaeger(Box::new(b))))
         }
         fn zipkin<'p>(
             decode: fn(&'p [u8]) -> Result<Vec<z::ZipkinSpan<'p>>, IngestError>,
@@ -296,7 +296,7 @@ pub struct Decoded<'p>(Payload<'p>);
 
 #[derive(Debug)]
 enum Payload<'p> {
-    Jaeger(super::jaeger_thrift::Batch<'p>),
+    Jaeger(Box<super::jaeger_thrift::Batch<'p>>),
     JaegerProto(super::jaeger_proto::Lowered),
     Zipkin(Vec<super::zipkin::ZipkinSpan<'p>>),
 }

@@ -84,7 +84,10 @@ impl fmt::Display for Malformed {
         match self {
             Malformed::Truncated => f.write_str("the payload ends early"),
             Malformed::Beyond(n, left) => {
-                write!(f, "{n} bytes or elements announced, {left} bytes left in the payload")
+                write!(
+                    f,
+                    "{n} bytes or elements announced, {left} bytes left in the payload"
+                )
             }
             Malformed::BadLength => f.write_str("a negative or oversized length"),
             Malformed::Varint => f.write_str("a varint runs past its type's width"),
@@ -429,9 +432,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn i16(&mut self) -> Result<i16> {
         match self.protocol {
             Protocol::Binary => Ok(i16::from_be_bytes(self.array()?)),
-            Protocol::Compact => {
-                i16::try_from(self.zigzag(3)?).or_else(|_| fail(Malformed::Range))
-            }
+            Protocol::Compact => i16::try_from(self.zigzag(3)?).or_else(|_| fail(Malformed::Range)),
         }
     }
 
@@ -440,9 +441,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn i32(&mut self) -> Result<i32> {
         match self.protocol {
             Protocol::Binary => Ok(i32::from_be_bytes(self.array()?)),
-            Protocol::Compact => {
-                i32::try_from(self.zigzag(5)?).or_else(|_| fail(Malformed::Range))
-            }
+            Protocol::Compact => i32::try_from(self.zigzag(5)?).or_else(|_| fail(Malformed::Range)),
         }
     }
 
@@ -531,11 +530,7 @@ impl<'a> Reader<'a> {
                             return Ok(());
                         }
                         let types = self.u8()?;
-                        (
-                            Type::compact(types >> 4)?,
-                            Type::compact(types & 0x0f)?,
-                            n,
-                        )
+                        (Type::compact(types >> 4)?, Type::compact(types & 0x0f)?, n)
                     }
                 };
                 if n > self.buf.len() / 2 {
@@ -570,11 +565,7 @@ fn str_of(bytes: &[u8]) -> Result<&str> {
 /// Fails with "missing required field" unless every bit of `want` is set in `seen` (bit `i`
 /// for field id `i`), as the thrift crate's generated readers do.
 #[inline]
-pub(crate) fn require(
-    seen: u32,
-    want: u32,
-    names: &'static [(u32, &'static str)],
-) -> Result<()> {
+pub(crate) fn require(seen: u32, want: u32, names: &'static [(u32, &'static str)]) -> Result<()> {
     if seen & want == want {
         return Ok(());
     }
@@ -709,7 +700,10 @@ mod tests {
             let payload = written(compact);
             assert_eq!(read(&payload, protocol).unwrap(), want, "{protocol:?}");
             for cut in 0..payload.len() {
-                assert!(read(&payload[..cut], protocol).is_err(), "{protocol:?} {cut}");
+                assert!(
+                    read(&payload[..cut], protocol).is_err(),
+                    "{protocol:?} {cut}"
+                );
             }
         }
     }

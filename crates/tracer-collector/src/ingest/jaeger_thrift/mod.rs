@@ -57,9 +57,8 @@ use super::IngestError;
 use super::foreign::{self, Groups, StatusTags, kind_from_name, micros_to_nanos};
 use super::r#gen::jaeger;
 use super::receiver::decode_error;
-use super::thrift_wire::Reader;
 pub(crate) use super::thrift_wire::Protocol;
-pub(crate) use model::{Batch, Log, Process, Span, SpanRef, Tag, Value};
+use super::thrift_wire::Reader;
 use crate::store::batch::{
     AnyValue, Event, KIND_INTERNAL, KeyValue, Link, Resource, Span as BatchSpan, SpanBatch,
 };
@@ -67,6 +66,7 @@ use crate::vocabulary::{
     self, OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION,
     OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION, SPAN_KIND,
 };
+pub(crate) use model::{Batch, Log, Process, Span, SpanRef, Tag, Value};
 
 /// Attribute set on spans whose Jaeger flags carry the debug bit (2).
 pub const DEBUG_ATTRIBUTE: &str = "tracer.jaeger.debug";

@@ -169,7 +169,11 @@ impl<'a> Batch<'a> {
             seen |= bit(f.id);
             Ok(())
         })?;
-        require(seen, 0b110, &[(0b10, "Batch.process"), (0b100, "Batch.spans")])?;
+        require(
+            seen,
+            0b110,
+            &[(0b10, "Batch.process"), (0b100, "Batch.spans")],
+        )?;
         Ok(batch)
     }
 

@@ -160,7 +160,11 @@ fn kind_from_zipkin(kind: Option<&str>) -> SpanKind {
 
 fn json_endpoint(e: &JsonEndpoint) -> Endpoint<'static> {
     Endpoint {
-        service_name: e.service_name.clone().filter(|s| !s.is_empty()).map(Cow::Owned),
+        service_name: e
+            .service_name
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(Cow::Owned),
         ipv4: e.ipv4.as_deref().and_then(|s| s.trim().parse().ok()),
         ipv6: e.ipv6.as_deref().and_then(|s| s.trim().parse().ok()),
         port: e
@@ -334,7 +338,10 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan<'static>>, St
                     if key == "lc" {
                         lc = endpoint;
                     }
-                    tags.push((Cow::Owned(key.to_owned()), Cow::Owned(json_text(b.value.clone()))));
+                    tags.push((
+                        Cow::Owned(key.to_owned()),
+                        Cow::Owned(json_text(b.value.clone())),
+                    ));
                 }
             }
         }
@@ -547,7 +554,9 @@ impl<'de> serde::Deserialize<'de> for OneEvent {
                 f.write_str("an object of one event")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OneEvent, A::Error> {
-                let name: String = map.next_key()?.ok_or_else(|| A::Error::custom("no event"))?;
+                let name: String = map
+                    .next_key()?
+                    .ok_or_else(|| A::Error::custom("no event"))?;
                 let Attributes(attributes) = map.next_value()?;
                 if map.next_key::<IgnoredAny>()?.is_some() {
                     return Err(A::Error::custom("more than one key"));

@@ -11,9 +11,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 
 /// A v2 JSON span (`Span` in `zipkin2-api.yaml`), its text borrowed from the payload where it
 /// has no escapes ([`Text`]).
@@ -40,10 +40,13 @@ pub(crate) struct JsonSpan<'a> {
     pub(crate) annotations: Vec<JsonAnnotation<'a>>,
     /// In key order, the last of a repeated key kept (as a JSON object reads).
     #[serde(borrow, deserialize_with = "tags")]
-    pub(crate) tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub(crate) tags: Tags<'a>,
     pub(crate) debug: Option<bool>,
     pub(crate) shared: Option<bool>,
 }
+
+/// Tags as (key, value) text pairs.
+pub(crate) type Tags<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
 /// A v2 JSON endpoint (`Endpoint`), borrowed.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -148,18 +151,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for TagText<'a> {
 
 /// Reads a tags object into a vector, in key order with the last of a repeated key kept (what
 /// a `BTreeMap` gave), without a `serde_json::Value` per tag.
-fn tags<'de: 'a, 'a, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<(Cow<'a, str>, Cow<'a, str>)>, D::Error> {
+fn tags<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Tags<'a>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
-        type Value = Vec<(Cow<'de, str>, Cow<'de, str>)>;
+        type Value = Tags<'de>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a map")
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut tags = Vec::new();
-            while let Some((Text(key), TagText(value))) = map.next_entry::<Text<'de>, TagText<'de>>()? {
+            while let Some((Text(key), TagText(value))) =
+                map.next_entry::<Text<'de>, TagText<'de>>()?
+            {
                 if tags.is_empty() {
                     // Spans carry a dozen tags or so: one allocation instead of four growing.
                     tags.reserve(16);

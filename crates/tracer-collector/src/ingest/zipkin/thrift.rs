@@ -193,7 +193,9 @@ pub(crate) fn decode_v1_thrift(payload: &[u8]) -> Result<Vec<ZipkinSpan<'static>
 }
 
 /// Decodes and normalises an agent `emitZipkinBatch` datagram (thrift compact).
-pub(crate) fn decode_emit_zipkin_batch(payload: &[u8]) -> Result<Vec<ZipkinSpan<'static>>, IngestError> {
+pub(crate) fn decode_emit_zipkin_batch(
+    payload: &[u8],
+) -> Result<Vec<ZipkinSpan<'static>>, IngestError> {
     const ENCODING: &str = "Zipkin thrift compact";
     let bad = |e: thrift_wire::Malformed| decode_error(ENCODING, e);
     let mut r = Reader::new(payload, Protocol::Compact);
@@ -222,9 +224,9 @@ pub(crate) fn decode_emit_zipkin_batch(payload: &[u8]) -> Result<Vec<ZipkinSpan<
 mod tests {
     use super::*;
     use crate::ingest::r#gen::zipkincore;
-    use thrift::protocol::{TSerializable, TType, 
+    use thrift::protocol::{
         TCompactOutputProtocol, TFieldIdentifier, TListIdentifier, TMessageIdentifier,
-        TMessageType, TOutputProtocol, TStructIdentifier,
+        TMessageType, TOutputProtocol, TSerializable, TStructIdentifier, TType,
     };
 
     #[test]
@@ -273,27 +275,15 @@ mod tests {
         let b = |t: zipkincore::AnnotationType, v: &[u8]| binary_value(Some(t.0), v);
         use zipkincore::AnnotationType as T;
         assert_eq!((b(T::BOOL, &[1])), serde_json::json!(true));
-        assert_eq!(
-            (b(T::I16, &[0xff, 0xfe])),
-            serde_json::json!(-2)
-        );
-        assert_eq!(
-            (b(T::I32, &[0, 0, 1, 0])),
-            serde_json::json!(256)
-        );
-        assert_eq!(
-            (b(T::I64, &7i64.to_be_bytes())),
-            serde_json::json!(7)
-        );
+        assert_eq!((b(T::I16, &[0xff, 0xfe])), serde_json::json!(-2));
+        assert_eq!((b(T::I32, &[0, 0, 1, 0])), serde_json::json!(256));
+        assert_eq!((b(T::I64, &7i64.to_be_bytes())), serde_json::json!(7));
         assert_eq!(
             (b(T::DOUBLE, &0.5f64.to_be_bytes())),
             serde_json::json!(0.5)
         );
         assert_eq!((b(T::STRING, b"hi")), serde_json::json!("hi"));
-        assert_eq!(
-            (b(T::BYTES, &[1, 2, 3, 4])),
-            serde_json::json!("AQIDBA==")
-        );
+        assert_eq!((b(T::BYTES, &[1, 2, 3, 4])), serde_json::json!("AQIDBA=="));
         assert_eq!((b(T::I32, &[1])), serde_json::json!("\u{1}"));
     }
 }
