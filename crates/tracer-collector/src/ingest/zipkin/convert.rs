@@ -1,6 +1,10 @@
-//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON) normalised into one span model, then mapped
-//! into the store's [`SpanBatch`], which borrows from the normalised spans. See the
+//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON and thrift) normalised into one span model, then
+//! mapped into the store's [`SpanBatch`], which borrows from the normalised spans. See the
 //! [module docs](super) for the mapping table.
+//!
+//! The v2 JSON spans (the common case, 9411) keep their text borrowed from the payload where it
+//! has no escapes (`Cow`), their tags already a sorted vector ([`super::model`]); the other
+//! formats' spans own their text.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
