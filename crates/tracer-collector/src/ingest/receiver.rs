@@ -290,7 +290,8 @@ impl Format {
 }
 
 /// A payload of one of the [`Format`]s, decoded: data the store's batch borrows from, which may
-/// borrow from the payload in turn (the thrift formats read it in place).
+/// borrow from the payload in turn (the thrift formats read it in place, Zipkin v2 JSON keeps its
+/// unescaped strings there).
 #[derive(Debug)]
 pub struct Decoded<'p>(Payload<'p>);
 

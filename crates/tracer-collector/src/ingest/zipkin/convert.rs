@@ -16,7 +16,7 @@ use opentelemetry_semantic_conventions::attribute::{
 use prost::Message;
 
 use super::model::{
-    JsonEndpoint, JsonSpan, ProtoEndpoint, ProtoListOfSpans, ProtoSpan, V1Span, V2Endpoint,
+    JsonEndpoint, JsonSpan, ProtoEndpoint, ProtoListOfSpans, ProtoSpan, Text, V1Span, V2Endpoint,
     sorted_last_wins,
 };
 use super::{DEBUG_ATTRIBUTE, SHARED_ATTRIBUTE, UNKNOWN_SERVICE};
@@ -55,14 +55,22 @@ impl Endpoint<'_> {
     }
 }
 
+/// A text of an annotation's event: a range of the annotation's value (text without escapes,
+/// borrowed from it), or its own (text with escapes, or made).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Piece {
+    At(u32, u32),
+    Own(String),
+}
+
 /// A value of an annotation's attribute (OpenTelemetry's event annotations, see
 /// [`Annotation::new`]).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum EventValue<'a> {
+pub(crate) enum EventValue {
     Bool(bool),
     Int(i64),
     Double(f64),
-    Str(Cow<'a, str>),
+    Str(Piece),
 }
 
 /// An annotation, as the event it becomes.
@@ -70,8 +78,11 @@ pub(crate) enum EventValue<'a> {
 pub(crate) struct Annotation<'a> {
     /// Epoch microseconds.
     pub(crate) timestamp: u64,
-    pub(crate) name: Cow<'a, str>,
-    pub(crate) attributes: Vec<(Cow<'a, str>, EventValue<'a>)>,
+    /// The value as sent.
+    value: Cow<'a, str>,
+    /// The event's name: the whole value, or a piece of it (an OpenTelemetry event).
+    name: Option<Piece>,
+    pub(crate) attributes: Vec<(Piece, EventValue)>,
 }
 
 /// The Zipkin v2 span model, ids parsed, that every wire format is normalised to; its text
@@ -488,77 +499,115 @@ impl<'a> Annotation<'a> {
     /// `{"<event name>": {<attributes>}}`; anything else is an event named by the value.
     /// Attributes are in key order, the last of a repeated key kept.
     pub(crate) fn new(timestamp: u64, value: Cow<'a, str>) -> Self {
-        if value.starts_with('{') {
-            // The usual shape read straight into the event; anything else through
-            // `serde_json::Value`, whose reading defines the result.
-            if let Ok(OneEvent(name, attributes)) = serde_json::from_str::<OneEvent>(&value) {
-                return Annotation {
-                    timestamp,
-                    name: Cow::Owned(name),
-                    attributes,
-                };
-            }
-            if let Some(annotation) = Self::from_value(timestamp, &value) {
-                return annotation;
+        let mut annotation = Annotation {
+            timestamp,
+            value,
+            name: None,
+            attributes: Vec::new(),
+        };
+        if annotation.value.starts_with('{') {
+            let text: &str = &annotation.value;
+            // The usual shape read straight into the event, its names and text borrowed from
+            // the value; anything else through `serde_json::Value`, whose reading defines the
+            // result.
+            let read = match serde_json::from_str::<OneEvent<'_>>(text) {
+                Ok(OneEvent(name, attributes)) => Some((
+                    piece(text, name),
+                    attributes
+                        .into_iter()
+                        .map(|(k, v)| (piece(text, k), v.into_event(text)))
+                        .collect(),
+                )),
+                Err(_) => from_value(text),
+            };
+            if let Some((name, attributes)) = read {
+                annotation.name = Some(name);
+                annotation.attributes = attributes;
             }
         }
-        Annotation {
-            timestamp,
-            name: value,
-            attributes: Vec::new(),
+        annotation
+    }
+
+    /// The event's name.
+    pub(crate) fn name(&self) -> &str {
+        match &self.name {
+            Some(piece) => self.text(piece),
+            None => &self.value,
         }
     }
 
-    fn from_value(timestamp: u64, value: &str) -> Option<Self> {
-        let Ok(serde_json::Value::Object(map)) = serde_json::from_str(value) else {
-            return None;
-        };
-        if map.len() != 1 {
-            return None;
+    /// The text of a piece of this annotation.
+    pub(crate) fn text<'s>(&'s self, piece: &'s Piece) -> &'s str {
+        match piece {
+            Piece::At(start, end) => self
+                .value
+                .get(*start as usize..*end as usize)
+                .unwrap_or_default(),
+            Piece::Own(text) => text,
         }
-        let Some((name, serde_json::Value::Object(attrs))) = map.into_iter().next() else {
-            return None;
-        };
-        let attributes = attrs
-            .into_iter()
-            .map(|(k, v)| {
-                let value = match v {
-                    serde_json::Value::Bool(b) => EventValue::Bool(b),
-                    serde_json::Value::Number(n) if n.is_i64() => {
-                        EventValue::Int(n.as_i64().unwrap_or_default())
-                    }
-                    serde_json::Value::Number(n) => {
-                        EventValue::Double(n.as_f64().unwrap_or_default())
-                    }
-                    serde_json::Value::String(s) => EventValue::Str(Cow::Owned(s)),
-                    other => EventValue::Str(Cow::Owned(other.to_string())),
-                };
-                (Cow::Owned(k), value)
-            })
-            .collect();
-        Some(Annotation {
-            timestamp,
-            name: Cow::Owned(name),
-            attributes,
-        })
     }
 }
 
-/// `{"<name>": {<attributes>}}` with exactly one key, read without a `serde_json::Value`;
-/// anything else fails (and is read through `Annotation::from_value`).
-struct OneEvent(String, Vec<(Cow<'static, str>, EventValue<'static>)>);
+/// `part` as a piece of `whole`: its range when it lies in `whole` (borrowed from it), else
+/// owned.
+fn piece(whole: &str, part: Cow<'_, str>) -> Piece {
+    match part {
+        Cow::Borrowed(p) => {
+            let start = (p.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+            match start.checked_add(p.len()) {
+                Some(end) if whole.get(start..end).is_some() => Piece::At(start as u32, end as u32),
+                _ => Piece::Own(p.to_owned()),
+            }
+        }
+        Cow::Owned(p) => Piece::Own(p),
+    }
+}
 
-impl<'de> serde::Deserialize<'de> for OneEvent {
+/// An OpenTelemetry event annotation read through `serde_json::Value`.
+fn from_value(text: &str) -> Option<(Piece, Vec<(Piece, EventValue)>)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) else {
+        return None;
+    };
+    if map.len() != 1 {
+        return None;
+    }
+    let Some((name, serde_json::Value::Object(attrs))) = map.into_iter().next() else {
+        return None;
+    };
+    let attributes = attrs
+        .into_iter()
+        .map(|(k, v)| (Piece::Own(k), event_value(v)))
+        .collect();
+    Some((Piece::Own(name), attributes))
+}
+
+fn event_value(v: serde_json::Value) -> EventValue {
+    match v {
+        serde_json::Value::Bool(b) => EventValue::Bool(b),
+        serde_json::Value::Number(n) if n.is_i64() => {
+            EventValue::Int(n.as_i64().unwrap_or_default())
+        }
+        serde_json::Value::Number(n) => EventValue::Double(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => EventValue::Str(Piece::Own(s)),
+        other => EventValue::Str(Piece::Own(other.to_string())),
+    }
+}
+
+/// `{"<name>": {<attributes>}}` with exactly one key, read without a `serde_json::Value`,
+/// borrowing what has no escapes; anything else fails (and is read by `from_value`).
+struct OneEvent<'t>(Cow<'t, str>, Vec<(Cow<'t, str>, Attribute<'t>)>);
+
+impl<'de: 't, 't> serde::Deserialize<'de> for OneEvent<'t> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
         struct Outer;
         impl<'de> Visitor<'de> for Outer {
-            type Value = OneEvent;
+            type Value = OneEvent<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object of one event")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OneEvent, A::Error> {
-                let name: String = map
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OneEvent<'de>, A::Error> {
+                let Text(name) = map
                     .next_key()?
                     .ok_or_else(|| A::Error::custom("no event"))?;
                 let Attributes(attributes) = map.next_value()?;
@@ -572,21 +621,23 @@ impl<'de> serde::Deserialize<'de> for OneEvent {
     }
 }
 
-struct Attributes(Vec<(Cow<'static, str>, EventValue<'static>)>);
+struct Attributes<'t>(Vec<(Cow<'t, str>, Attribute<'t>)>);
 
-impl<'de> serde::Deserialize<'de> for Attributes {
+impl<'de: 't, 't> serde::Deserialize<'de> for Attributes<'t> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::{MapAccess, Visitor};
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Attributes;
+            type Value = Attributes<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object of attributes")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes<'de>, A::Error> {
                 let mut attributes = Vec::new();
-                while let Some((key, Attribute(value))) = map.next_entry::<String, Attribute>()? {
-                    attributes.push((Cow::Owned(key), value));
+                while let Some((Text(key), value)) =
+                    map.next_entry::<Text<'de>, Attribute<'de>>()?
+                {
+                    attributes.push((key, value));
                 }
                 sorted_last_wins(&mut attributes);
                 Ok(Attributes(attributes))
@@ -596,21 +647,70 @@ impl<'de> serde::Deserialize<'de> for Attributes {
     }
 }
 
-/// An event attribute's value, as `Annotation::from_value` reads it from a `serde_json::Value`.
-struct Attribute(EventValue<'static>);
+/// An event attribute's value, as `from_value` reads it from a `serde_json::Value`; a string
+/// borrowed when it has no escapes.
+enum Attribute<'t> {
+    Value(EventValue),
+    Str(Cow<'t, str>),
+}
 
-impl<'de> serde::Deserialize<'de> for Attribute {
+impl Attribute<'_> {
+    fn into_event(self, whole: &str) -> EventValue {
+        match self {
+            Attribute::Value(v) => v,
+            Attribute::Str(s) => EventValue::Str(piece(whole, s)),
+        }
+    }
+}
+
+impl<'de: 't, 't> serde::Deserialize<'de> for Attribute<'t> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Bool(b) => EventValue::Bool(b),
-            serde_json::Value::Number(n) if n.is_i64() => {
-                EventValue::Int(n.as_i64().unwrap_or_default())
+        use serde::Deserialize;
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Attribute<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
             }
-            serde_json::Value::Number(n) => EventValue::Double(n.as_f64().unwrap_or_default()),
-            serde_json::Value::String(s) => EventValue::Str(Cow::Owned(s)),
-            other => EventValue::Str(Cow::Owned(other.to_string())),
-        };
-        Ok(Attribute(value))
+            fn visit_bool<E: Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(EventValue::Bool(v)))
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(EventValue::Int(v)))
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(match i64::try_from(v) {
+                    Ok(i) => EventValue::Int(i),
+                    Err(_) => EventValue::Double(v as f64),
+                }))
+            }
+            fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(EventValue::Double(v)))
+            }
+            fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Attribute::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Attribute::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Attribute::Str(Cow::Owned(v)))
+            }
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(event_value(serde_json::Value::Null)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let v = serde_json::Value::deserialize(SeqAccessDeserializer::new(seq))?;
+                Ok(Attribute::Value(event_value(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let v = serde_json::Value::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(Attribute::Value(event_value(v)))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -717,18 +817,18 @@ fn push_span<'a>(
         batch
             .attributes
             .extend(a.attributes.iter().map(|(key, value)| KeyValue {
-                key,
+                key: a.text(key),
                 value: match value {
                     EventValue::Bool(b) => AnyValue::Bool(*b),
                     EventValue::Int(i) => AnyValue::Int(*i),
                     EventValue::Double(d) => AnyValue::Double(*d),
-                    EventValue::Str(s) => AnyValue::Str(s),
+                    EventValue::Str(s) => AnyValue::Str(a.text(s)),
                 },
             }));
         let attributes = batch.attributes_since(start);
         batch.events.push(Event {
             time_ns: a.timestamp.saturating_mul(1000),
-            name: &a.name,
+            name: a.name(),
             attributes,
             dropped_attributes: 0,
         });
@@ -788,9 +888,19 @@ mod tests {
     #[test]
     fn otel_event_annotations_keep_name_and_attributes() {
         let e = Annotation::new(5, r#"{"retry": {"attempt": 2, "why": "busy"}}"#.into());
-        assert_eq!(e.name, "retry");
-        assert_eq!(e.attributes.len(), 2);
+        assert_eq!(e.name(), "retry");
+        let attrs: Vec<_> = e.attributes.iter().map(|(k, _)| e.text(k)).collect();
+        assert_eq!(attrs, ["attempt", "why"]);
+        assert!(matches!(e.attributes[0].1, EventValue::Int(2)));
+        assert!(matches!(&e.attributes[1].1, EventValue::Str(s) if e.text(s) == "busy"));
         assert_eq!(e.timestamp, 5);
-        assert_eq!(Annotation::new(1, "ws".into()).name, "ws");
+        assert_eq!(Annotation::new(1, "ws".into()).name(), "ws");
+        // Repeated keys: the last one, as a JSON object reads; an escaped name owned.
+        let e = Annotation::new(1, r#"{"a\u0062": {"k": 1, "k": "two"}}"#.into());
+        assert_eq!(e.name(), "ab");
+        assert!(matches!(&e.attributes[..], [(_, EventValue::Str(s))] if e.text(s) == "two"));
+        // Two events in one value: the value is the name.
+        let two = r#"{"a": {}, "b": {}}"#;
+        assert_eq!(Annotation::new(1, two.into()).name(), two);
     }
 }
