@@ -395,3 +395,20 @@ fn read_ref(r: &mut Reader<'_>) -> Result<SpanRef> {
     )?;
     Ok(reference)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_cache_returns_each_key_as_read_even_when_slots_collide() {
+        let mut keys = Keys::default();
+        // Same length, same middle and last byte: the same slot.
+        let (a, b) = (b"ax.z".as_slice(), b"bx.z".as_slice());
+        assert_eq!(keys.get(a).unwrap(), "ax.z");
+        assert_eq!(keys.get(b).unwrap(), "bx.z");
+        assert_eq!(keys.get(a).unwrap(), "ax.z");
+        assert_eq!(keys.get(b"").unwrap(), "");
+        assert!(keys.get(&[0xff, 0xfe]).is_err());
+    }
+}
