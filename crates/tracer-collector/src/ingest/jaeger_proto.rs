@@ -3,7 +3,8 @@
 //! [`super::jaeger_grpc`]), decoded and mapped to the store's [`SpanBatch`].
 //!
 //! The protobuf model carries what the thrift model carries, in other clothes, so each span is
-//! lowered to the thrift model and mapped by the one Jaeger mapping in [`super::jaeger_thrift`]
+//! lowered to the thrift model (the generated one, owned, then viewed as the borrowed one the thrift
+//! receivers decode to) and mapped by the one Jaeger mapping in [`super::jaeger_thrift`]
 //! (ids, parent and references, flags, typed tags, logs, `span.kind`/`error`/`otel.status_code`,
 //! process -> resource): the two receivers cannot disagree. What differs is handled here:
 //!
@@ -28,7 +29,7 @@ use super::IngestError;
 use super::foreign::Groups;
 use super::r#gen::jaeger;
 use super::r#gen::jaeger_api_v2 as api_v2;
-use super::jaeger_thrift::{Nanos, normalize, push_process, push_span};
+use super::jaeger_thrift::{self, Lists, Nanos, normalize, push_process, push_span, view_tag};
 use super::receiver::decode_error;
 use crate::store::batch::{Resource, SpanBatch};
 use crate::vocabulary::NO_SERVICE_NAME;
@@ -97,12 +98,71 @@ impl Lowered {
     pub(crate) fn fill<'a>(&'a self, batch: &mut SpanBatch<'a>) {
         batch.clear();
         batch.spans.reserve(self.spans.len());
-        for process in &self.processes {
-            push_process(batch, process);
+        // The thrift mapping reads a borrowed thrift batch: one is made of the lowered spans.
+        let mut view = jaeger_thrift::Batch::default();
+        let tags = |view: &mut jaeger_thrift::Batch<'a>, tags: &'a [jaeger::Tag]| {
+            let start = view.tags.len() as u32;
+            view.tags.extend(tags.iter().map(view_tag));
+            start..view.tags.len() as u32
+        };
+        let processes: Vec<jaeger_thrift::Process<'a>> = self
+            .processes
+            .iter()
+            .map(|p| jaeger_thrift::Process {
+                service_name: &p.service_name,
+                tags: tags(&mut view, p.tags.as_deref().unwrap_or_default()),
+            })
+            .collect();
+        for s in &self.spans {
+            let span = &s.span;
+            let references = view.references.len() as u32;
+            view.references
+                .extend(
+                    span.references
+                        .iter()
+                        .flatten()
+                        .map(|r| jaeger_thrift::SpanRef {
+                            child_of: r.ref_type == jaeger::SpanRefType::CHILD_OF,
+                            trace_id_low: r.trace_id_low,
+                            trace_id_high: r.trace_id_high,
+                            span_id: r.span_id,
+                        }),
+                );
+            let references = references..view.references.len() as u32;
+            let span_tags = tags(&mut view, span.tags.as_deref().unwrap_or_default());
+            let logs = view.logs.len() as u32;
+            for log in span.logs.iter().flatten() {
+                let fields = tags(&mut view, &log.fields);
+                view.logs.push(jaeger_thrift::Log {
+                    timestamp: log.timestamp,
+                    fields,
+                });
+            }
+            let logs = logs..view.logs.len() as u32;
+            view.spans.push(jaeger_thrift::Span {
+                trace_id_low: span.trace_id_low,
+                trace_id_high: span.trace_id_high,
+                span_id: span.span_id,
+                parent_span_id: span.parent_span_id,
+                operation_name: &span.operation_name,
+                references,
+                flags: span.flags,
+                start_time: span.start_time,
+                duration: span.duration,
+                tags: span_tags,
+                logs,
+            });
+        }
+        let lists = Lists {
+            batch: &view,
+            texts: &[],
+        };
+        for process in &processes {
+            push_process(batch, lists, process);
         }
         let mut no_process = None;
         let mut groups = Groups::default();
-        for s in &self.spans {
+        for (s, span) in self.spans.iter().zip(&view.spans) {
             let resource = match s.process {
                 Some(i) => i as u32,
                 None => *no_process.get_or_insert_with(|| {
@@ -118,7 +178,7 @@ impl Lowered {
                 end: s.times.start.saturating_add(s.times.duration),
                 logs: &s.times.logs,
             };
-            push_span(batch, &mut groups, &s.span, resource, Some(&nanos));
+            push_span(batch, &mut groups, lists, span, resource, Some(&nanos));
         }
     }
 }

@@ -37,6 +37,7 @@ pub mod otlp;
 pub mod receiver;
 pub mod sampling;
 pub mod strategies;
+mod thrift_wire;
 pub mod udp;
 pub mod zipkin;
 

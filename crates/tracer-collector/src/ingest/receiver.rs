@@ -22,7 +22,6 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use serde::Serialize;
 
-use super::r#gen::jaeger;
 use super::{BudgetMeter, ExportOutcome, IngestError, Ingestor};
 use crate::store::{SpanBatch, Store};
 
@@ -217,7 +216,7 @@ pub struct Receivers {
 }
 
 /// Decodes a payload (already gunzipped and within the body limit).
-pub(crate) type Convert = fn(&[u8]) -> Result<Decoded, IngestError>;
+pub(crate) type Convert = for<'p> fn(&'p [u8]) -> Result<Decoded<'p>, IngestError>;
 
 /// Every payload format the receivers accept, for decoding payloads outside a listener
 /// (embedding, benchmarks, fuzzing) with [`Format::decode`] or [`Format::store`].
@@ -247,16 +246,16 @@ impl Format {
     /// The format's decoder: one function per format.
     pub(crate) fn converter(self) -> Convert {
         use super::{jaeger_proto as jp, jaeger_thrift as j, zipkin as z};
-        fn jaeger(
-            decode: fn(&[u8]) -> Result<jaeger::Batch, IngestError>,
-            p: &[u8],
-        ) -> Result<Decoded, IngestError> {
-            decode(p).map(|b| Decoded(Payload::Jaeger(b)))
+        fn jaeger<'p>(
+            decode: fn(&'p [u8]) -> Result<j::Batch<'p>, IngestError>,
+            p: &'p [u8],
+        ) -> Result<Decoded<'p>, IngestError> {
+            decode(p).map(|b| Decoded(Payload::Jaeger(Box::new(b))))
         }
-        fn zipkin(
-            decode: fn(&[u8]) -> Result<Vec<z::ZipkinSpan>, IngestError>,
-            p: &[u8],
-        ) -> Result<Decoded, IngestError> {
+        fn zipkin<'p>(
+            decode: fn(&'p [u8]) -> Result<Vec<z::ZipkinSpan<'p>>, IngestError>,
+            p: &'p [u8],
+        ) -> Result<Decoded<'p>, IngestError> {
             decode(p).map(|s| Decoded(Payload::Zipkin(s)))
         }
         match self {
@@ -275,7 +274,7 @@ impl Format {
     }
 
     /// Decodes an uncompressed payload of this format; [`Decoded::to_batch`] maps it.
-    pub fn decode(self, payload: &[u8]) -> Result<Decoded, IngestError> {
+    pub fn decode(self, payload: &[u8]) -> Result<Decoded<'_>, IngestError> {
         (self.converter())(payload)
     }
 
@@ -290,18 +289,20 @@ impl Format {
     }
 }
 
-/// A payload of one of the [`Format`]s, decoded: owned data the store's batch borrows from.
+/// A payload of one of the [`Format`]s, decoded: data the store's batch borrows from, which may
+/// borrow from the payload in turn (the thrift formats read it in place, Zipkin v2 JSON keeps its
+/// unescaped strings there).
 #[derive(Debug)]
-pub struct Decoded(Payload);
+pub struct Decoded<'p>(Payload<'p>);
 
 #[derive(Debug)]
-enum Payload {
-    Jaeger(jaeger::Batch),
+enum Payload<'p> {
+    Jaeger(Box<super::jaeger_thrift::Batch<'p>>),
     JaegerProto(super::jaeger_proto::Lowered),
-    Zipkin(Vec<super::zipkin::ZipkinSpan>),
+    Zipkin(Vec<super::zipkin::ZipkinSpan<'p>>),
 }
 
-impl Decoded {
+impl Decoded<'_> {
     /// The spans as the store's format-neutral batch, borrowing from the payload.
     pub fn to_batch(&self) -> SpanBatch<'_> {
         let mut batch = SpanBatch::new();
@@ -347,7 +348,6 @@ pub(crate) async fn submit(
                 return Err(IngestError::TooLarge { limit });
             }
             let decoded = convert(&payload)?;
-            drop(payload);
             super::with_spare_batch(|batch| {
                 decoded.fill(batch);
                 let staged = staging.stage(batch)?;

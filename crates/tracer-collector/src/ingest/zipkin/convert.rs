@@ -1,7 +1,12 @@
-//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON) normalised into one span model, then mapped
-//! into the store's [`SpanBatch`], which borrows from the normalised spans. See the
+//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON and thrift) normalised into one span model, then
+//! mapped into the store's [`SpanBatch`], which borrows from the normalised spans. See the
 //! [module docs](super) for the mapping table.
+//!
+//! The v2 JSON spans (the common case, 9411) keep their text borrowed from the payload where it
+//! has no escapes (`Cow`), their tags already a sorted vector ([`super::model`]); the other
+//! formats' spans own their text.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use opentelemetry_semantic_conventions::attribute::{
@@ -10,7 +15,10 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 use prost::Message;
 
-use super::model::{JsonEndpoint, JsonSpan, ProtoEndpoint, ProtoListOfSpans, ProtoSpan, V1Span};
+use super::model::{
+    JsonEndpoint, JsonSpan, ProtoEndpoint, ProtoListOfSpans, ProtoSpan, Text, V1Span, V2Endpoint,
+    sorted_last_wins,
+};
 use super::{DEBUG_ATTRIBUTE, SHARED_ATTRIBUTE, UNKNOWN_SERVICE};
 use crate::ingest::IngestError;
 use crate::ingest::foreign::{self, Groups, StatusTags};
@@ -26,8 +34,8 @@ use crate::vocabulary::{
 
 /// A Zipkin endpoint, parsed.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct Endpoint {
-    pub(crate) service_name: Option<String>,
+pub(crate) struct Endpoint<'a> {
+    pub(crate) service_name: Option<Cow<'a, str>>,
     pub(crate) ipv4: Option<Ipv4Addr>,
     pub(crate) ipv6: Option<Ipv6Addr>,
     pub(crate) port: Option<u16>,
@@ -35,7 +43,7 @@ pub(crate) struct Endpoint {
     pub(crate) address: Option<String>,
 }
 
-impl Endpoint {
+impl Endpoint<'_> {
     /// Fills [`Endpoint::address`] from the parsed addresses.
     fn with_address(mut self) -> Self {
         self.address = self
@@ -47,6 +55,14 @@ impl Endpoint {
     }
 }
 
+/// A text of an annotation's event: a range of the annotation's value (text without escapes,
+/// borrowed from it), or its own (text with escapes, or made).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Piece {
+    At(u32, u32),
+    Own(String),
+}
+
 /// A value of an annotation's attribute (OpenTelemetry's event annotations, see
 /// [`Annotation::new`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,52 +70,88 @@ pub(crate) enum EventValue {
     Bool(bool),
     Int(i64),
     Double(f64),
-    Str(String),
+    Str(Piece),
 }
 
 /// An annotation, as the event it becomes.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Annotation {
+pub(crate) struct Annotation<'a> {
     /// Epoch microseconds.
     pub(crate) timestamp: u64,
-    pub(crate) name: String,
-    pub(crate) attributes: Vec<(String, EventValue)>,
+    /// The value as sent.
+    value: Cow<'a, str>,
+    /// The event's name: the whole value, or a piece of it (an OpenTelemetry event).
+    name: Option<Piece>,
+    pub(crate) attributes: Vec<(Piece, EventValue)>,
 }
 
-/// The Zipkin v2 span model, ids parsed, that every wire format is normalised to.
+/// The Zipkin v2 span model, ids parsed, that every wire format is normalised to; its text
+/// borrowed from the payload where the format allows (v2 JSON).
 #[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct ZipkinSpan {
+pub(crate) struct ZipkinSpan<'a> {
     pub(crate) trace_id: [u8; 16],
     pub(crate) id: [u8; 8],
     pub(crate) parent_id: Option<[u8; 8]>,
     /// Span kind (INTERNAL when Zipkin names none).
     pub(crate) kind: SpanKind,
-    pub(crate) name: String,
+    pub(crate) name: Cow<'a, str>,
     /// Epoch microseconds.
     pub(crate) timestamp: Option<u64>,
     /// Microseconds.
     pub(crate) duration: Option<u64>,
-    pub(crate) local: Option<Endpoint>,
-    pub(crate) remote: Option<Endpoint>,
-    pub(crate) annotations: Vec<Annotation>,
-    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) local: Option<Endpoint<'a>>,
+    pub(crate) remote: Option<Endpoint<'a>>,
+    pub(crate) annotations: Vec<Annotation<'a>>,
+    /// In key order, each key once.
+    pub(crate) tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     pub(crate) debug: bool,
     pub(crate) shared: bool,
 }
 
 fn hex_id<const N: usize>(field: &str, text: &str) -> Result<[u8; N], String> {
     let text = text.trim();
-    if text.is_empty() || text.len() > N * 2 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("{field} {text:?} is not 1 to {} hex digits", N * 2));
+    let digits = text.as_bytes();
+    let bad = || format!("{field} {text:?} is not 1 to {} hex digits", N * 2);
+    if digits.is_empty() || digits.len() > N * 2 {
+        return Err(bad());
     }
-    // Left-pad: a 64-bit trace id becomes the low half of the 128-bit one.
-    let padded = format!("{text:0>width$}", width = N * 2);
+    // Left-padded: a 64-bit trace id becomes the low half of the 128-bit one. Two 64-bit
+    // halves, as u128 arithmetic costs twice the instructions.
+    let (mut high, mut low) = (0u64, 0u64);
+    let mut invalid = 0u8;
+    for &d in digits {
+        let nibble = HEX[usize::from(d)];
+        invalid |= nibble;
+        high = (high << 4) | (low >> 60);
+        low = (low << 4) | u64::from(nibble & 0x0f);
+    }
+    if invalid & 0x80 != 0 {
+        return Err(bad());
+    }
+    let mut wide = [0u8; 16];
+    wide[..8].copy_from_slice(&high.to_be_bytes());
+    wide[8..].copy_from_slice(&low.to_be_bytes());
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&padded[i * 2..i * 2 + 2], 16).map_err(|e| e.to_string())?;
-    }
+    out.copy_from_slice(&wide[16 - N..]);
     Ok(out)
 }
+
+/// Each byte's value as a hex digit, 0x80 when it is none.
+const HEX: [u8; 256] = {
+    let mut table = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 fn bytes_id<const N: usize>(field: &str, bytes: &[u8]) -> Result<[u8; N], String> {
     if bytes.is_empty() || bytes.len() > N {
@@ -111,18 +163,23 @@ fn bytes_id<const N: usize>(field: &str, bytes: &[u8]) -> Result<[u8; N], String
 }
 
 fn kind_from_zipkin(kind: Option<&str>) -> SpanKind {
-    match kind.map(str::to_ascii_uppercase).as_deref() {
-        Some("CLIENT") => KIND_CLIENT,
-        Some("SERVER") => KIND_SERVER,
-        Some("PRODUCER") => KIND_PRODUCER,
-        Some("CONSUMER") => KIND_CONSUMER,
-        _ => KIND_INTERNAL,
-    }
+    const KINDS: [(&str, SpanKind); 4] = [
+        ("CLIENT", KIND_CLIENT),
+        ("SERVER", KIND_SERVER),
+        ("PRODUCER", KIND_PRODUCER),
+        ("CONSUMER", KIND_CONSUMER),
+    ];
+    kind.and_then(|k| KINDS.iter().find(|(name, _)| name.eq_ignore_ascii_case(k)))
+        .map_or(KIND_INTERNAL, |&(_, kind)| kind)
 }
 
-fn json_endpoint(e: &JsonEndpoint) -> Endpoint {
+fn json_endpoint(e: &JsonEndpoint) -> Endpoint<'static> {
     Endpoint {
-        service_name: e.service_name.clone().filter(|s| !s.is_empty()),
+        service_name: e
+            .service_name
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(Cow::Owned),
         ipv4: e.ipv4.as_deref().and_then(|s| s.trim().parse().ok()),
         ipv6: e.ipv6.as_deref().and_then(|s| s.trim().parse().ok()),
         port: e
@@ -134,9 +191,29 @@ fn json_endpoint(e: &JsonEndpoint) -> Endpoint {
     .with_address()
 }
 
-fn proto_endpoint(e: &ProtoEndpoint) -> Endpoint {
+fn v2_endpoint<'a>(e: &V2Endpoint<'a>) -> Endpoint<'a> {
     Endpoint {
-        service_name: Some(e.service_name.clone()).filter(|s| !s.is_empty()),
+        service_name: e
+            .service_name
+            .as_ref()
+            .map(|t| t.0.clone())
+            .filter(|s| !s.is_empty()),
+        ipv4: e.ipv4.as_ref().and_then(|t| t.0.trim().parse().ok()),
+        ipv6: e.ipv6.as_ref().and_then(|t| t.0.trim().parse().ok()),
+        port: e
+            .port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|&p| p != 0),
+        address: None,
+    }
+    .with_address()
+}
+
+fn proto_endpoint(e: &ProtoEndpoint) -> Endpoint<'static> {
+    Endpoint {
+        service_name: Some(e.service_name.clone())
+            .filter(|s| !s.is_empty())
+            .map(Cow::Owned),
         ipv4: <[u8; 4]>::try_from(e.ipv4.as_slice())
             .ok()
             .map(Ipv4Addr::from),
@@ -159,31 +236,31 @@ fn json_text(value: serde_json::Value) -> String {
 }
 
 /// Normalises v2 JSON spans; `Err` names the first span with an unusable id.
-pub(crate) fn from_json_v2(spans: Vec<JsonSpan>) -> Result<Vec<ZipkinSpan>, String> {
+pub(crate) fn from_json_v2(spans: Vec<JsonSpan<'_>>) -> Result<Vec<ZipkinSpan<'_>>, String> {
     spans
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
             let at = |e: String| format!("span {i}: {e}");
             Ok(ZipkinSpan {
-                trace_id: hex_id("traceId", &s.trace_id).map_err(at)?,
-                id: hex_id("id", &s.id).map_err(at)?,
-                parent_id: match s.parent_id.as_deref().map(str::trim) {
+                trace_id: hex_id("traceId", &s.trace_id.0).map_err(at)?,
+                id: hex_id("id", &s.id.0).map_err(at)?,
+                parent_id: match s.parent_id.as_ref().map(|p| p.0.trim()) {
                     None | Some("") => None,
                     Some(p) => Some(hex_id("parentId", p).map_err(at)?),
                 },
-                kind: kind_from_zipkin(s.kind.as_deref()),
-                name: s.name.unwrap_or_default(),
+                kind: kind_from_zipkin(s.kind.as_ref().map(|k| &*k.0)),
+                name: s.name.map(|n| n.0).unwrap_or_default(),
                 timestamp: s.timestamp.filter(|&t| t != 0),
                 duration: s.duration,
-                local: s.local_endpoint.as_ref().map(json_endpoint),
-                remote: s.remote_endpoint.as_ref().map(json_endpoint),
+                local: s.local_endpoint.as_ref().map(v2_endpoint),
+                remote: s.remote_endpoint.as_ref().map(v2_endpoint),
                 annotations: s
                     .annotations
                     .into_iter()
-                    .map(|a| Annotation::new(a.timestamp, a.value))
+                    .map(|a| Annotation::new(a.timestamp, a.value.0))
                     .collect(),
-                tags: s.tags.into_iter().map(|(k, v)| (k, json_text(v))).collect(),
+                tags: s.tags,
                 debug: s.debug.unwrap_or(false),
                 shared: s.shared.unwrap_or(false),
             })
@@ -192,7 +269,7 @@ pub(crate) fn from_json_v2(spans: Vec<JsonSpan>) -> Result<Vec<ZipkinSpan>, Stri
 }
 
 /// Normalises v2 protobuf spans.
-pub(crate) fn from_proto(spans: Vec<ProtoSpan>) -> Result<Vec<ZipkinSpan>, String> {
+pub(crate) fn from_proto(spans: Vec<ProtoSpan>) -> Result<Vec<ZipkinSpan<'static>>, String> {
     spans
         .into_iter()
         .enumerate()
@@ -213,7 +290,7 @@ pub(crate) fn from_proto(spans: Vec<ProtoSpan>) -> Result<Vec<ZipkinSpan>, Strin
                     4 => KIND_CONSUMER,
                     _ => KIND_INTERNAL,
                 },
-                name: s.name,
+                name: Cow::Owned(s.name),
                 timestamp: Some(s.timestamp).filter(|&t| t != 0),
                 duration: Some(s.duration).filter(|&d| d != 0),
                 local: s.local_endpoint.as_ref().map(proto_endpoint),
@@ -221,9 +298,13 @@ pub(crate) fn from_proto(spans: Vec<ProtoSpan>) -> Result<Vec<ZipkinSpan>, Strin
                 annotations: s
                     .annotations
                     .into_iter()
-                    .map(|a| Annotation::new(a.timestamp, a.value))
+                    .map(|a| Annotation::new(a.timestamp, Cow::Owned(a.value)))
                     .collect(),
-                tags: s.tags.into_iter().collect(),
+                tags: s
+                    .tags
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                    .collect(),
                 debug: s.debug,
                 shared: s.shared,
             })
@@ -236,7 +317,7 @@ pub(crate) fn from_proto(spans: Vec<ProtoSpan>) -> Result<Vec<ZipkinSpan>, Strin
 /// endpoint; a v1 span holding both a client and a server side becomes a client span and a
 /// shared server span; `ca`/`sa`/`ma` binary annotations give the remote endpoint; other
 /// annotations stay annotations and other binary annotations become tags.
-pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
+pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan<'static>>, String> {
     let mut out = Vec::with_capacity(spans.len());
     for (i, s) in spans.into_iter().enumerate() {
         let at = |e: String| format!("span {i}: {e}");
@@ -272,7 +353,10 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
                     if key == "lc" {
                         lc = endpoint;
                     }
-                    tags.push((key.to_owned(), json_text(b.value.clone())));
+                    tags.push((
+                        Cow::Owned(key.to_owned()),
+                        Cow::Owned(json_text(b.value.clone())),
+                    ));
                 }
             }
         }
@@ -287,18 +371,18 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
             )
             .next()
             .map(json_endpoint);
-        let annotations: Vec<Annotation> = s
+        let annotations: Vec<Annotation<'static>> = s
             .annotations
             .iter()
             .filter(|a| !matches!(a.value.as_str(), "cs" | "cr" | "sr" | "ss" | "ms" | "mr"))
-            .map(|a| Annotation::new(a.timestamp, a.value.clone()))
+            .map(|a| Annotation::new(a.timestamp, Cow::Owned(a.value.clone())))
             .collect();
         let base = ZipkinSpan {
             trace_id,
             id,
             parent_id,
             kind: KIND_INTERNAL,
-            name: s.name.clone().unwrap_or_default(),
+            name: Cow::Owned(s.name.clone().unwrap_or_default()),
             timestamp: s.timestamp.filter(|&t| t != 0),
             duration: s.duration,
             local: None,
@@ -309,8 +393,8 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
             shared: false,
         };
         let side = |kind,
-                    start: Option<(u64, Option<Endpoint>)>,
-                    end: Option<(u64, Option<Endpoint>)>,
+                    start: Option<(u64, Option<Endpoint<'static>>)>,
+                    end: Option<(u64, Option<Endpoint<'static>>)>,
                     remote| {
             let mut span = base.clone();
             span.kind = kind;
@@ -372,21 +456,21 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan>, String> {
 }
 
 /// Decodes and normalises a v2 JSON body (`[span, ...]`).
-pub(crate) fn decode_json_v2(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
-    let spans: Vec<JsonSpan> =
+pub(crate) fn decode_json_v2(payload: &[u8]) -> Result<Vec<ZipkinSpan<'_>>, IngestError> {
+    let spans: Vec<JsonSpan<'_>> =
         serde_json::from_slice(payload).map_err(|e| decode_error("Zipkin v2 JSON", e))?;
     from_json_v2(spans).map_err(|e| decode_error("Zipkin v2 JSON", e))
 }
 
 /// Decodes and normalises a v2 protobuf body (`ListOfSpans`).
-pub(crate) fn decode_proto(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
+pub(crate) fn decode_proto(payload: &[u8]) -> Result<Vec<ZipkinSpan<'static>>, IngestError> {
     let list =
         ProtoListOfSpans::decode(payload).map_err(|e| decode_error("Zipkin v2 protobuf", e))?;
     from_proto(list.spans).map_err(|e| decode_error("Zipkin v2 protobuf", e))
 }
 
 /// Decodes and normalises a v1 JSON body.
-pub(crate) fn decode_json_v1(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
+pub(crate) fn decode_json_v1(payload: &[u8]) -> Result<Vec<ZipkinSpan<'static>>, IngestError> {
     let spans: Vec<V1Span> =
         serde_json::from_slice(payload).map_err(|e| decode_error("Zipkin v1 JSON", e))?;
     from_v1(spans).map_err(|e| decode_error("Zipkin v1 JSON", e))
@@ -410,49 +494,229 @@ pub(crate) fn shared_span_id(trace_id: &[u8; 16], id: &[u8; 8]) -> [u8; 8] {
     h.to_be_bytes()
 }
 
-impl Annotation {
+impl<'a> Annotation<'a> {
     /// An annotation value as OpenTelemetry's Zipkin exporters write events:
     /// `{"<event name>": {<attributes>}}`; anything else is an event named by the value.
-    pub(crate) fn new(timestamp: u64, value: String) -> Self {
-        if value.starts_with('{')
-            && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&value)
-            && map.len() == 1
-            && let Some((name, serde_json::Value::Object(attrs))) = map.into_iter().next()
-        {
-            let attributes = attrs
-                .into_iter()
-                .map(|(k, v)| {
-                    let value = match v {
-                        serde_json::Value::Bool(b) => EventValue::Bool(b),
-                        serde_json::Value::Number(n) if n.is_i64() => {
-                            EventValue::Int(n.as_i64().unwrap_or_default())
-                        }
-                        serde_json::Value::Number(n) => {
-                            EventValue::Double(n.as_f64().unwrap_or_default())
-                        }
-                        serde_json::Value::String(s) => EventValue::Str(s),
-                        other => EventValue::Str(other.to_string()),
-                    };
-                    (k, value)
-                })
-                .collect();
-            return Annotation {
-                timestamp,
-                name,
-                attributes,
-            };
-        }
-        Annotation {
+    /// Attributes are in key order, the last of a repeated key kept.
+    pub(crate) fn new(timestamp: u64, value: Cow<'a, str>) -> Self {
+        let mut annotation = Annotation {
             timestamp,
-            name: value,
+            value,
+            name: None,
             attributes: Vec::new(),
+        };
+        if annotation.value.starts_with('{') {
+            let text: &str = &annotation.value;
+            // The usual shape read straight into the event, its names and text borrowed from
+            // the value; anything else through `serde_json::Value`, whose reading defines the
+            // result.
+            let read = match serde_json::from_str::<OneEvent<'_>>(text) {
+                Ok(OneEvent(name, attributes)) => Some((
+                    piece(text, name),
+                    attributes
+                        .into_iter()
+                        .map(|(k, v)| (piece(text, k), v.into_event(text)))
+                        .collect(),
+                )),
+                Err(_) => from_value(text),
+            };
+            if let Some((name, attributes)) = read {
+                annotation.name = Some(name);
+                annotation.attributes = attributes;
+            }
         }
+        annotation
+    }
+
+    /// The event's name.
+    pub(crate) fn name(&self) -> &str {
+        match &self.name {
+            Some(piece) => self.text(piece),
+            None => &self.value,
+        }
+    }
+
+    /// The text of a piece of this annotation.
+    pub(crate) fn text<'s>(&'s self, piece: &'s Piece) -> &'s str {
+        match piece {
+            Piece::At(start, end) => self
+                .value
+                .get(*start as usize..*end as usize)
+                .unwrap_or_default(),
+            Piece::Own(text) => text,
+        }
+    }
+}
+
+/// `part` as a piece of `whole`: its range when it lies in `whole` (borrowed from it), else
+/// owned.
+fn piece(whole: &str, part: Cow<'_, str>) -> Piece {
+    match part {
+        Cow::Borrowed(p) => {
+            let start = (p.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+            match start.checked_add(p.len()) {
+                Some(end) if whole.get(start..end).is_some() => Piece::At(start as u32, end as u32),
+                _ => Piece::Own(p.to_owned()),
+            }
+        }
+        Cow::Owned(p) => Piece::Own(p),
+    }
+}
+
+/// An OpenTelemetry event annotation read through `serde_json::Value`.
+fn from_value(text: &str) -> Option<(Piece, Vec<(Piece, EventValue)>)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) else {
+        return None;
+    };
+    if map.len() != 1 {
+        return None;
+    }
+    let Some((name, serde_json::Value::Object(attrs))) = map.into_iter().next() else {
+        return None;
+    };
+    let attributes = attrs
+        .into_iter()
+        .map(|(k, v)| (Piece::Own(k), event_value(v)))
+        .collect();
+    Some((Piece::Own(name), attributes))
+}
+
+fn event_value(v: serde_json::Value) -> EventValue {
+    match v {
+        serde_json::Value::Bool(b) => EventValue::Bool(b),
+        serde_json::Value::Number(n) if n.is_i64() => {
+            EventValue::Int(n.as_i64().unwrap_or_default())
+        }
+        serde_json::Value::Number(n) => EventValue::Double(n.as_f64().unwrap_or_default()),
+        serde_json::Value::String(s) => EventValue::Str(Piece::Own(s)),
+        other => EventValue::Str(Piece::Own(other.to_string())),
+    }
+}
+
+/// `{"<name>": {<attributes>}}` with exactly one key, read without a `serde_json::Value`,
+/// borrowing what has no escapes; anything else fails (and is read by `from_value`).
+struct OneEvent<'t>(Cow<'t, str>, Vec<(Cow<'t, str>, Attribute<'t>)>);
+
+impl<'de: 't, 't> serde::Deserialize<'de> for OneEvent<'t> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+        struct Outer;
+        impl<'de> Visitor<'de> for Outer {
+            type Value = OneEvent<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of one event")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OneEvent<'de>, A::Error> {
+                let Text(name) = map
+                    .next_key()?
+                    .ok_or_else(|| A::Error::custom("no event"))?;
+                let Attributes(attributes) = map.next_value()?;
+                if map.next_key::<IgnoredAny>()?.is_some() {
+                    return Err(A::Error::custom("more than one key"));
+                }
+                Ok(OneEvent(name, attributes))
+            }
+        }
+        d.deserialize_map(Outer)
+    }
+}
+
+struct Attributes<'t>(Vec<(Cow<'t, str>, Attribute<'t>)>);
+
+impl<'de: 't, 't> serde::Deserialize<'de> for Attributes<'t> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Attributes<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of attributes")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes<'de>, A::Error> {
+                let mut attributes = Vec::new();
+                while let Some((Text(key), value)) =
+                    map.next_entry::<Text<'de>, Attribute<'de>>()?
+                {
+                    attributes.push((key, value));
+                }
+                sorted_last_wins(&mut attributes);
+                Ok(Attributes(attributes))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// An event attribute's value, as `from_value` reads it from a `serde_json::Value`; a string
+/// borrowed when it has no escapes.
+enum Attribute<'t> {
+    Value(EventValue),
+    Str(Cow<'t, str>),
+}
+
+impl Attribute<'_> {
+    fn into_event(self, whole: &str) -> EventValue {
+        match self {
+            Attribute::Value(v) => v,
+            Attribute::Str(s) => EventValue::Str(piece(whole, s)),
+        }
+    }
+}
+
+impl<'de: 't, 't> serde::Deserialize<'de> for Attribute<'t> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::Deserialize;
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Attribute<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E: Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(EventValue::Bool(v)))
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(EventValue::Int(v)))
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(match i64::try_from(v) {
+                    Ok(i) => EventValue::Int(i),
+                    Err(_) => EventValue::Double(v as f64),
+                }))
+            }
+            fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(EventValue::Double(v)))
+            }
+            fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Attribute::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Attribute::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Attribute::Str(Cow::Owned(v)))
+            }
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(Attribute::Value(event_value(serde_json::Value::Null)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let v = serde_json::Value::deserialize(SeqAccessDeserializer::new(seq))?;
+                Ok(Attribute::Value(event_value(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let v = serde_json::Value::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(Attribute::Value(event_value(v)))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
 /// Fills `batch` (cleared first) with normalised spans, borrowing from them: a resource per
 /// local service name.
-pub(crate) fn fill<'a>(spans: &'a [ZipkinSpan], batch: &mut SpanBatch<'a>) {
+pub(crate) fn fill<'a>(spans: &'a [ZipkinSpan<'_>], batch: &mut SpanBatch<'a>) {
     batch.clear();
     batch.spans.reserve(spans.len());
     let mut groups = Groups::default();
@@ -477,7 +741,7 @@ fn add<'a>(batch: &mut SpanBatch<'a>, start: usize, key: &'a str, value: AnyValu
 fn push_span<'a>(
     batch: &mut SpanBatch<'a>,
     groups: &mut Groups<'a>,
-    s: &'a ZipkinSpan,
+    s: &'a ZipkinSpan<'_>,
     resource: u32,
 ) {
     let mark = batch.mark();
@@ -485,12 +749,13 @@ fn push_span<'a>(
     let (mut scope_name, mut scope_version) = ("", "");
     let start = batch.attributes.len();
     for (key, value) in &s.tags {
-        match key.as_str() {
+        let value: &'a str = value;
+        match key.as_ref() {
             crate::vocabulary::ERROR => status.error_text(value),
-            OTEL_STATUS_CODE => status.code = Some(value.as_str()),
-            OTEL_STATUS_DESCRIPTION => status.description = Some(value.as_str()),
-            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope_name = value.as_str(),
-            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope_version = value.as_str(),
+            OTEL_STATUS_CODE => status.code = Some(value),
+            OTEL_STATUS_DESCRIPTION => status.description = Some(value),
+            OTEL_SCOPE_NAME | OTEL_LIBRARY_NAME => scope_name = value,
+            OTEL_SCOPE_VERSION | OTEL_LIBRARY_VERSION => scope_version = value,
             _ => batch.attributes.push(KeyValue {
                 key,
                 value: AnyValue::Str(value),
@@ -552,18 +817,18 @@ fn push_span<'a>(
         batch
             .attributes
             .extend(a.attributes.iter().map(|(key, value)| KeyValue {
-                key,
+                key: a.text(key),
                 value: match value {
                     EventValue::Bool(b) => AnyValue::Bool(*b),
                     EventValue::Int(i) => AnyValue::Int(*i),
                     EventValue::Double(d) => AnyValue::Double(*d),
-                    EventValue::Str(s) => AnyValue::Str(s),
+                    EventValue::Str(s) => AnyValue::Str(a.text(s)),
                 },
             }));
         let attributes = batch.attributes_since(start);
         batch.events.push(Event {
             time_ns: a.timestamp.saturating_mul(1000),
-            name: &a.name,
+            name: a.name(),
             attributes,
             dropped_attributes: 0,
         });
@@ -623,9 +888,19 @@ mod tests {
     #[test]
     fn otel_event_annotations_keep_name_and_attributes() {
         let e = Annotation::new(5, r#"{"retry": {"attempt": 2, "why": "busy"}}"#.into());
-        assert_eq!(e.name, "retry");
-        assert_eq!(e.attributes.len(), 2);
+        assert_eq!(e.name(), "retry");
+        let attrs: Vec<_> = e.attributes.iter().map(|(k, _)| e.text(k)).collect();
+        assert_eq!(attrs, ["attempt", "why"]);
+        assert!(matches!(e.attributes[0].1, EventValue::Int(2)));
+        assert!(matches!(&e.attributes[1].1, EventValue::Str(s) if e.text(s) == "busy"));
         assert_eq!(e.timestamp, 5);
-        assert_eq!(Annotation::new(1, "ws".into()).name, "ws");
+        assert_eq!(Annotation::new(1, "ws".into()).name(), "ws");
+        // Repeated keys: the last one, as a JSON object reads; an escaped name owned.
+        let e = Annotation::new(1, r#"{"a\u0062": {"k": 1, "k": "two"}}"#.into());
+        assert_eq!(e.name(), "ab");
+        assert!(matches!(&e.attributes[..], [(_, EventValue::Str(s))] if e.text(s) == "two"));
+        // Two events in one value: the value is the name.
+        let two = r#"{"a": {}, "b": {}}"#;
+        assert_eq!(Annotation::new(1, two.into()).name(), two);
     }
 }

@@ -2,41 +2,89 @@
 //! openzipkin/zipkin-api `thrift/zipkinCore.thrift`): a thrift binary `list<Span>` in the body of
 //! `POST /api/v1/spans`, and the agent's `emitZipkinBatch` message over UDP (port 5775, compact).
 //!
-//! Each thrift span is rewritten into the v1 JSON model ([`super::model::V1Span`]) and goes through
-//! the same v1 rules as JSON: typed binary annotations become their JSON value (`BOOL` a bool,
-//! `I16`/`I32`/`I64` integers, `DOUBLE` a number, `STRING` text, `BYTES` base64), endpoints their
-//! dotted or colon address. Readers are bounded by the payload as for Jaeger thrift.
+//! Each thrift span is read ([`thrift_wire`], bounded by the payload as for Jaeger thrift) into
+//! the v1 JSON model ([`super::model::V1Span`]) and goes through the same v1 rules as JSON:
+//! typed binary annotations become their JSON value (`BOOL` a bool, `I16`/`I32`/`I64`
+//! integers, `DOUBLE` a number, `STRING` text, `BYTES` base64), endpoints their dotted or colon
+//! address. Every field of these structs is optional in the IDL; a field of an unexpected type
+//! is skipped.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-
-use thrift::protocol::{TInputProtocol, TSerializable, TType};
 
 use super::convert::{ZipkinSpan, from_v1};
 use super::model::{JsonEndpoint, V1Annotation, V1BinaryAnnotation, V1Span};
 use crate::ingest::IngestError;
-use crate::ingest::r#gen::zipkincore;
-use crate::ingest::jaeger_thrift::{Protocol, reader};
 use crate::ingest::receiver::decode_error;
+use crate::ingest::thrift_wire::{self, Protocol, Reader, Type};
 
-fn endpoint(e: &zipkincore::Endpoint) -> JsonEndpoint {
-    JsonEndpoint {
-        service_name: e.service_name.clone(),
-        ipv4: e
-            .ipv4
-            .filter(|&ip| ip != 0)
-            .map(|ip| Ipv4Addr::from(ip as u32).to_string()),
-        ipv6: e
-            .ipv6
-            .as_deref()
-            .and_then(|b| <[u8; 16]>::try_from(b).ok())
-            .map(|b| Ipv6Addr::from(b).to_string()),
-        port: e.port.map(|p| i64::from(p as u16)),
-    }
+/// `AnnotationType` numbers (`zipkincore.thrift`).
+mod annotation_type {
+    pub(super) const BOOL: i32 = 0;
+    pub(super) const BYTES: i32 = 1;
+    pub(super) const I16: i32 = 2;
+    pub(super) const I32: i32 = 3;
+    pub(super) const I64: i32 = 4;
+    pub(super) const DOUBLE: i32 = 5;
+    pub(super) const STRING: i32 = 6;
 }
 
-fn binary_value(b: &zipkincore::BinaryAnnotation) -> serde_json::Value {
+fn read_endpoint(r: &mut Reader<'_>) -> thrift_wire::Result<JsonEndpoint> {
+    let mut e = JsonEndpoint::default();
+    r.fields(|r, f| {
+        match (f.id, f.ty) {
+            (1, Type::I32) => {
+                let ip = r.i32()?;
+                e.ipv4 = (ip != 0).then(|| Ipv4Addr::from(ip as u32).to_string());
+            }
+            (2, Type::I16) => e.port = Some(i64::from(r.i16()? as u16)),
+            (3, Type::Binary) => e.service_name = Some(r.string()?.to_owned()),
+            (4, Type::Binary) => {
+                e.ipv6 = <[u8; 16]>::try_from(r.binary()?)
+                    .ok()
+                    .map(|b| Ipv6Addr::from(b).to_string());
+            }
+            _ => r.skip(f)?,
+        }
+        Ok(())
+    })?;
+    Ok(e)
+}
+
+fn read_annotation(r: &mut Reader<'_>) -> thrift_wire::Result<V1Annotation> {
+    let mut a = V1Annotation::default();
+    r.fields(|r, f| {
+        match (f.id, f.ty) {
+            (1, Type::I64) => a.timestamp = u64::try_from(r.i64()?).unwrap_or(0),
+            (2, Type::Binary) => a.value = r.string()?.to_owned(),
+            (3, Type::Struct) => a.endpoint = Some(read_endpoint(r)?),
+            _ => r.skip(f)?,
+        }
+        Ok(())
+    })?;
+    Ok(a)
+}
+
+fn read_binary_annotation(r: &mut Reader<'_>) -> thrift_wire::Result<V1BinaryAnnotation> {
+    let (mut key, mut value, mut ty, mut host) = (String::new(), &[][..], None, None);
+    r.fields(|r, f| {
+        match (f.id, f.ty) {
+            (1, Type::Binary) => key = r.string()?.to_owned(),
+            (2, Type::Binary) => value = r.binary()?,
+            (3, Type::I32) => ty = Some(r.i32()?),
+            (4, Type::Struct) => host = Some(read_endpoint(r)?),
+            _ => r.skip(f)?,
+        }
+        Ok(())
+    })?;
+    Ok(V1BinaryAnnotation {
+        key,
+        value: binary_value(ty, value),
+        endpoint: host,
+    })
+}
+
+fn binary_value(ty: Option<i32>, bytes: &[u8]) -> serde_json::Value {
     use serde_json::Value;
-    let bytes = b.value.as_deref().unwrap_or_default();
     // A big-endian two's-complement integer of exactly `n` bytes, else the bytes as text.
     let int = |n: usize| -> Value {
         if bytes.len() != n {
@@ -48,20 +96,17 @@ fn binary_value(b: &zipkincore::BinaryAnnotation) -> serde_json::Value {
         }
         Value::from(v)
     };
-    match b
-        .annotation_type
-        .unwrap_or(zipkincore::AnnotationType::STRING)
-    {
-        zipkincore::AnnotationType::BOOL => Value::Bool(bytes.first().is_some_and(|&v| v != 0)),
-        zipkincore::AnnotationType::I16 => int(2),
-        zipkincore::AnnotationType::I32 => int(4),
-        zipkincore::AnnotationType::I64 => int(8),
-        zipkincore::AnnotationType::DOUBLE => match <[u8; 8]>::try_from(bytes) {
+    match ty.unwrap_or(annotation_type::STRING) {
+        annotation_type::BOOL => Value::Bool(bytes.first().is_some_and(|&v| v != 0)),
+        annotation_type::I16 => int(2),
+        annotation_type::I32 => int(4),
+        annotation_type::I64 => int(8),
+        annotation_type::DOUBLE => match <[u8; 8]>::try_from(bytes) {
             Ok(be) => serde_json::Number::from_f64(f64::from_be_bytes(be))
                 .map_or(Value::Null, Value::Number),
             Err(_) => Value::Null,
         },
-        zipkincore::AnnotationType::BYTES => Value::String(base64(bytes)),
+        annotation_type::BYTES => Value::String(base64(bytes)),
         _ => Value::String(String::from_utf8_lossy(bytes).into_owned()),
     }
 }
@@ -91,112 +136,97 @@ fn hex_id(high: Option<i64>, low: Option<i64>) -> String {
     }
 }
 
-/// A thrift v1 span in the v1 JSON model.
-fn to_v1(s: &zipkincore::Span) -> V1Span {
-    V1Span {
-        trace_id: hex_id(s.trace_id_high, s.trace_id),
-        name: s.name.clone(),
-        id: hex_id(None, s.id),
-        parent_id: s
-            .parent_id
-            .filter(|&p| p != 0)
-            .map(|p| hex_id(None, Some(p))),
-        timestamp: s.timestamp.and_then(|t| u64::try_from(t).ok()),
-        duration: s.duration.and_then(|d| u64::try_from(d).ok()),
-        debug: s.debug,
-        annotations: s
-            .annotations
-            .iter()
-            .flatten()
-            .map(|a| V1Annotation {
-                timestamp: a.timestamp.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
-                value: a.value.clone().unwrap_or_default(),
-                endpoint: a.host.as_ref().map(endpoint),
-            })
-            .collect(),
-        binary_annotations: s
-            .binary_annotations
-            .iter()
-            .flatten()
-            .map(|b| V1BinaryAnnotation {
-                key: b.key.clone().unwrap_or_default(),
-                value: binary_value(b),
-                endpoint: b.host.as_ref().map(endpoint),
-            })
-            .collect(),
-    }
+/// Reads a thrift v1 `Span` into the v1 JSON model.
+fn read_span(r: &mut Reader<'_>) -> thrift_wire::Result<V1Span> {
+    let (mut trace_id, mut trace_id_high, mut id, mut parent_id) = (None, None, None, None);
+    let mut span = V1Span::default();
+    r.fields(|r, f| {
+        match (f.id, f.ty) {
+            (1, Type::I64) => trace_id = Some(r.i64()?),
+            (3, Type::Binary) => span.name = Some(r.string()?.to_owned()),
+            (4, Type::I64) => id = Some(r.i64()?),
+            (5, Type::I64) => parent_id = Some(r.i64()?),
+            (6, Type::List) => {
+                span.annotations.clear();
+                r.list(Type::Struct, |r| {
+                    span.annotations.push(read_annotation(r)?);
+                    Ok(())
+                })?;
+            }
+            (8, Type::List) => {
+                span.binary_annotations.clear();
+                r.list(Type::Struct, |r| {
+                    span.binary_annotations.push(read_binary_annotation(r)?);
+                    Ok(())
+                })?;
+            }
+            (9, Type::Bool) => span.debug = Some(r.bool()?),
+            (10, Type::I64) => span.timestamp = u64::try_from(r.i64()?).ok(),
+            (11, Type::I64) => span.duration = u64::try_from(r.i64()?).ok(),
+            (12, Type::I64) => trace_id_high = Some(r.i64()?),
+            _ => r.skip(f)?,
+        }
+        Ok(())
+    })?;
+    span.trace_id = hex_id(trace_id_high, trace_id);
+    span.id = hex_id(None, id);
+    span.parent_id = parent_id.filter(|&p| p != 0).map(|p| hex_id(None, Some(p)));
+    Ok(span)
 }
 
-fn read_spans(input: &mut dyn TInputProtocol) -> thrift::Result<Vec<zipkincore::Span>> {
-    let list = input.read_list_begin()?;
-    // The declared size bounds the loop but never an allocation.
+/// Reads a `list<Span>` (the declared size bounds the loop, never an allocation).
+fn read_spans(r: &mut Reader<'_>) -> thrift_wire::Result<Vec<V1Span>> {
     let mut spans = Vec::new();
-    for _ in 0..list.size {
-        spans.push(zipkincore::Span::read_from_in_protocol(input)?);
-    }
-    input.read_list_end()?;
+    r.list(Type::Struct, |r| {
+        spans.push(read_span(r)?);
+        Ok(())
+    })?;
     Ok(spans)
 }
 
-fn normalise(
-    spans: &[zipkincore::Span],
-    encoding: &'static str,
-) -> Result<Vec<ZipkinSpan>, IngestError> {
-    let v1: Vec<V1Span> = spans.iter().map(to_v1).collect();
-    from_v1(v1).map_err(|e| decode_error(encoding, e))
-}
-
 /// Decodes and normalises a thrift binary `list<Span>` (the body of `POST /api/v1/spans`).
-pub(crate) fn decode_v1_thrift(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
+pub(crate) fn decode_v1_thrift(payload: &[u8]) -> Result<Vec<ZipkinSpan<'static>>, IngestError> {
     const ENCODING: &str = "Zipkin v1 thrift";
-    let mut input = reader(payload, Protocol::Binary);
-    let spans = read_spans(&mut *input).map_err(|e| decode_error(ENCODING, e))?;
-    normalise(&spans, ENCODING)
+    let spans = read_spans(&mut Reader::new(payload, Protocol::Binary))
+        .map_err(|e| decode_error(ENCODING, e))?;
+    from_v1(spans).map_err(|e| decode_error(ENCODING, e))
 }
 
 /// Decodes and normalises an agent `emitZipkinBatch` datagram (thrift compact).
-pub(crate) fn decode_emit_zipkin_batch(payload: &[u8]) -> Result<Vec<ZipkinSpan>, IngestError> {
+pub(crate) fn decode_emit_zipkin_batch(
+    payload: &[u8],
+) -> Result<Vec<ZipkinSpan<'static>>, IngestError> {
     const ENCODING: &str = "Zipkin thrift compact";
-    let mut input = reader(payload, Protocol::Compact);
-    let input = &mut *input;
-    let bad = |e: thrift::Error| decode_error(ENCODING, e);
-    let message = input.read_message_begin().map_err(bad)?;
-    if message.name != "emitZipkinBatch" {
+    let bad = |e: thrift_wire::Malformed| decode_error(ENCODING, e);
+    let mut r = Reader::new(payload, Protocol::Compact);
+    let name = r.message_begin().map_err(bad)?;
+    if name != "emitZipkinBatch" {
         return Err(decode_error(
             ENCODING,
-            format!(
-                "agent message {:?} is not supported here (only emitZipkinBatch)",
-                message.name
-            ),
+            format!("agent message {name:?} is not supported here (only emitZipkinBatch)"),
         ));
     }
     // `Agent.emitZipkinBatch_args { 1: list<zipkincore.Span> spans }`.
-    input.read_struct_begin().map_err(bad)?;
     let mut spans = None;
-    loop {
-        let field = input.read_field_begin().map_err(bad)?;
-        if field.field_type == TType::Stop {
-            break;
+    r.fields(|r, f| match (f.id, f.ty) {
+        (1, Type::List) => {
+            spans = Some(read_spans(r)?);
+            Ok(())
         }
-        if field.id == Some(1) && field.field_type == TType::List {
-            spans = Some(read_spans(input).map_err(bad)?);
-        } else {
-            input.skip(field.field_type).map_err(bad)?;
-        }
-        input.read_field_end().map_err(bad)?;
-    }
-    input.read_struct_end().map_err(bad)?;
-    input.read_message_end().map_err(bad)?;
+        _ => r.skip(f),
+    })
+    .map_err(bad)?;
     let spans = spans.ok_or_else(|| decode_error(ENCODING, "emitZipkinBatch without spans"))?;
-    normalise(&spans, ENCODING)
+    from_v1(spans).map_err(|e| decode_error(ENCODING, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::r#gen::zipkincore;
     use thrift::protocol::{
         TCompactOutputProtocol, TFieldIdentifier, TListIdentifier, TMessageIdentifier,
-        TMessageType, TOutputProtocol, TStructIdentifier,
+        TMessageType, TOutputProtocol, TSerializable, TStructIdentifier, TType,
     };
 
     #[test]
@@ -242,35 +272,18 @@ mod tests {
 
     #[test]
     fn typed_binary_annotations_read_as_their_values() {
-        let b = |t, v: &[u8]| zipkincore::BinaryAnnotation {
-            key: Some("k".into()),
-            value: Some(v.to_vec()),
-            annotation_type: Some(t),
-            host: None,
-        };
+        let b = |t: zipkincore::AnnotationType, v: &[u8]| binary_value(Some(t.0), v);
         use zipkincore::AnnotationType as T;
-        assert_eq!(binary_value(&b(T::BOOL, &[1])), serde_json::json!(true));
+        assert_eq!((b(T::BOOL, &[1])), serde_json::json!(true));
+        assert_eq!((b(T::I16, &[0xff, 0xfe])), serde_json::json!(-2));
+        assert_eq!((b(T::I32, &[0, 0, 1, 0])), serde_json::json!(256));
+        assert_eq!((b(T::I64, &7i64.to_be_bytes())), serde_json::json!(7));
         assert_eq!(
-            binary_value(&b(T::I16, &[0xff, 0xfe])),
-            serde_json::json!(-2)
-        );
-        assert_eq!(
-            binary_value(&b(T::I32, &[0, 0, 1, 0])),
-            serde_json::json!(256)
-        );
-        assert_eq!(
-            binary_value(&b(T::I64, &7i64.to_be_bytes())),
-            serde_json::json!(7)
-        );
-        assert_eq!(
-            binary_value(&b(T::DOUBLE, &0.5f64.to_be_bytes())),
+            (b(T::DOUBLE, &0.5f64.to_be_bytes())),
             serde_json::json!(0.5)
         );
-        assert_eq!(binary_value(&b(T::STRING, b"hi")), serde_json::json!("hi"));
-        assert_eq!(
-            binary_value(&b(T::BYTES, &[1, 2, 3, 4])),
-            serde_json::json!("AQIDBA==")
-        );
-        assert_eq!(binary_value(&b(T::I32, &[1])), serde_json::json!("\u{1}"));
+        assert_eq!((b(T::STRING, b"hi")), serde_json::json!("hi"));
+        assert_eq!((b(T::BYTES, &[1, 2, 3, 4])), serde_json::json!("AQIDBA=="));
+        assert_eq!((b(T::I32, &[1])), serde_json::json!("\u{1}"));
     }
 }
