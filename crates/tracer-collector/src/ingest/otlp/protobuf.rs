@@ -44,7 +44,20 @@ enum Field<'a> {
 struct Fields<'a>(&'a [u8]);
 
 impl<'a> Fields<'a> {
+    /// A varint; one byte (field keys, short lengths, small numbers) without the loop.
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64> {
+        match self.0.split_first() {
+            Some((&b, rest)) if b < 0x80 => {
+                self.0 = rest;
+                Ok(u64::from(b))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let (&b, rest) = self.0.split_first().ok_or(Malformed)?;
@@ -67,6 +80,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The next (field number, value), or `None` at the end.
+    #[inline(always)]
     fn next_field(&mut self) -> Result<Option<(u32, Field<'a>)>> {
         if self.0.is_empty() {
             return Ok(None);
