@@ -133,19 +133,25 @@ fn as_text(tag: &mut jaeger::Tag) {
 }
 
 /// Prepares a span of the generated model (the Jaeger protobuf receiver lowers to it) for
+/// Whether the mapping reads tag `key` as text (status, scope): such a tag of another type is
+/// turned into a string tag first, so the batch can borrow its text.
+pub(crate) fn read_as_text(key: &str) -> bool {
+    matches!(
+        key,
+        vocabulary::ERROR
+            | OTEL_STATUS_CODE
+            | OTEL_STATUS_DESCRIPTION
+            | OTEL_SCOPE_NAME
+            | OTEL_LIBRARY_NAME
+            | OTEL_SCOPE_VERSION
+            | OTEL_LIBRARY_VERSION
+    )
+}
+
 /// [`view_tag`]: the tags read as text become string tags, as [`Batch`] does while reading.
 pub(crate) fn normalize(span: &mut jaeger::Span) {
     for tag in span.tags.iter_mut().flatten() {
-        if matches!(
-            tag.key.as_str(),
-            vocabulary::ERROR
-                | OTEL_STATUS_CODE
-                | OTEL_STATUS_DESCRIPTION
-                | OTEL_SCOPE_NAME
-                | OTEL_LIBRARY_NAME
-                | OTEL_SCOPE_VERSION
-                | OTEL_LIBRARY_VERSION
-        ) {
+        if read_as_text(&tag.key) {
             as_text(tag);
         }
     }

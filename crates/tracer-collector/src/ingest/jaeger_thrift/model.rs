@@ -14,10 +14,7 @@
 use std::ops::Range;
 
 use crate::ingest::thrift_wire::{Field, Reader, Result, Type, require, text};
-use crate::vocabulary::{
-    self, OTEL_LIBRARY_NAME, OTEL_LIBRARY_VERSION, OTEL_SCOPE_NAME, OTEL_SCOPE_VERSION,
-    OTEL_STATUS_CODE, OTEL_STATUS_DESCRIPTION,
-};
+use crate::vocabulary;
 
 /// `TagType` numbers (`jaeger.thrift`).
 const DOUBLE: i32 = 1;
@@ -277,16 +274,7 @@ impl<'a> Batch<'a> {
             ],
         )?;
         for i in s.tags.clone() {
-            if matches!(
-                self.tags[i as usize].key,
-                vocabulary::ERROR
-                    | OTEL_STATUS_CODE
-                    | OTEL_STATUS_DESCRIPTION
-                    | OTEL_SCOPE_NAME
-                    | OTEL_LIBRARY_NAME
-                    | OTEL_SCOPE_VERSION
-                    | OTEL_LIBRARY_VERSION
-            ) {
+            if super::read_as_text(self.tags[i as usize].key) {
                 self.as_text(i as usize);
             }
         }
