@@ -101,9 +101,11 @@ async fn the_response_header_names_the_server_span() {
         wait_spans(&capture, 1).await;
         let span = span_named(&capture, "GET /users/{id}");
         let sc = &span.data.span_context;
+        // A root started here: sampled, and W3C Level 2 `random` (its trace id is random),
+        // the same flags the W3C injector sends downstream.
         assert_eq!(
             value,
-            format!("00-{}-{}-01", sc.trace_id(), sc.span_id()),
+            format!("00-{}-{}-03", sc.trace_id(), sc.span_id()),
             "{header}"
         );
         assert_eq!(

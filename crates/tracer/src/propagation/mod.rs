@@ -45,7 +45,7 @@ use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId, TraceState};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
 
 use b3::B3Debug;
 pub use b3::{B3Encoding, B3Propagator};
@@ -211,9 +211,6 @@ impl TextMapPropagator for Propagators {
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         let mut out = cx.clone();
         let mut found = false;
-        // Whether `traceparent` named the span taken: then the W3C propagator has recorded
-        // what its injector needs to know of the trace (nothing when the caller said `random`).
-        let mut said_by_w3c = false;
         for (&kind, p) in self.inner.kinds.iter().zip(&self.inner.propagators) {
             if kind.carries_span_context() && found {
                 // The span context is taken; keep only what else this format carries (baggage).
@@ -221,30 +218,15 @@ impl TextMapPropagator for Propagators {
                 if !extra.baggage().is_empty() {
                     out = merge_baggage(&out, extra.baggage());
                 }
-                let same_span;
-                (out, same_span) = borrow_extras(out, &extra);
-                said_by_w3c |= same_span && kind == PropagatorKind::TraceContext;
+                out = borrow_extras(out, &extra);
                 continue;
             }
             if kind.carries_span_context() {
                 let before = out.span().span_context().clone();
                 out = p.extract_with_context(&out, extractor);
                 found = *out.span().span_context() != before;
-                said_by_w3c = found && kind == PropagatorKind::TraceContext;
             } else {
                 out = p.extract_with_context(&out, extractor);
-            }
-        }
-        if found && !said_by_w3c {
-            // The trace did not start here and its format cannot say whether its id is random:
-            // the W3C injector must not claim `random` for it.
-            let trace_id = out.span().span_context().trace_id();
-            if trace_id != TraceId::INVALID
-                && out
-                    .get::<w3c::Received>()
-                    .is_none_or(|r| r.trace_id() != trace_id)
-            {
-                out = out.with_value(w3c::Received::foreign(trace_id));
             }
         }
         out
@@ -266,37 +248,42 @@ pub(crate) fn field_lines<'a>(extractor: &'a dyn Extractor, name: &str) -> Vec<&
     extractor.get_all(name).unwrap_or_else(|| vec![first])
 }
 
-/// Only B3 carries its debug flag and only W3C its trace state: when a later format names the
-/// same span as the one taken, keep what it adds, so the next hop gets it again. Says whether
-/// it named the same span.
-fn borrow_extras(out: Context, later: &Context) -> (Context, bool) {
+/// Only B3 carries its debug flag and only W3C its trace state and `random` flag: when a later
+/// format names the same span as the one taken, keep what it adds, so the next hop gets it again.
+fn borrow_extras(out: Context, later: &Context) -> Context {
     let (taken, other) = (
         out.span().span_context().clone(),
         later.span().span_context().clone(),
     );
     if taken.trace_id() != other.trace_id() || taken.span_id() != other.span_id() {
-        return (out, false);
+        return out;
     }
     let mut out = out;
-    if *taken.trace_state() == TraceState::NONE && *other.trace_state() != TraceState::NONE {
+    let state = if *taken.trace_state() == TraceState::NONE {
+        other.trace_state()
+    } else {
+        taken.trace_state()
+    };
+    let flags = taken.trace_flags().to_u8() | (other.trace_flags().to_u8() & w3c::RANDOM.to_u8());
+    if state != taken.trace_state() || flags != taken.trace_flags().to_u8() {
         out = out.with_remote_span_context(SpanContext::new(
             taken.trace_id(),
             taken.span_id(),
-            taken.trace_flags(),
+            TraceFlags::new(flags),
             taken.is_remote(),
-            other.trace_state().clone(),
+            state.clone(),
         ));
     }
     if let Some(received) = later.get::<w3c::Received>()
         && out.get::<w3c::Received>().is_none()
     {
-        // The W3C `random` flag and `tracestate` as received (Level 2 keys included).
+        // A `tracestate` with keys only Level 2 allows, as received.
         out = out.with_value(received.clone());
     }
     if later.get::<B3Debug>().is_some() && out.get::<B3Debug>().is_none() {
         out = out.with_value(B3Debug);
     }
-    (out, true)
+    out
 }
 
 fn merge_baggage(cx: &Context, extra: &Baggage) -> Context {

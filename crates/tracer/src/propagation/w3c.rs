@@ -55,40 +55,19 @@ pub const RANDOM: TraceFlags = TraceFlags::new(0x02);
 /// The flag bits this implementation knows: `sampled` and `random`.
 const KNOWN_FLAGS: u8 = 0x03;
 
-/// What this service received of a trace, kept in the context so that outgoing calls of the same
-/// trace pass on the caller's `random` flag and `tracestate`, and so that a trace that did not
-/// start here is never claimed random.
+/// A `tracestate` received for a trace that the SDK's `TraceState` cannot hold (keys only Level 2
+/// allows, such as `foo@@bar`), kept in the context so that outgoing calls of the same trace pass
+/// it on as received.
 ///
-/// No value for a trace means "random, and the span context's `TraceState` is the whole
-/// tracestate": true of a trace started here, and of one received with `random` set and a
-/// tracestate the SDK's `TraceState` holds, for which the W3C propagator therefore stores none
-/// (each `Context::with_value` copies the context's entry map and allocates three times: ~800
-/// instructions of an extract that otherwise costs ~1,500). A value is stored when the caller
-/// did not say `random` (a Level 1 caller), when its tracestate has keys only Level 2 allows,
-/// and by [`Propagators`](super::Propagators) for a trace that arrived in another format, not
-/// known to be random (another set may write `traceparent` for it). One value, not one per
-/// fact, for the same reason.
+/// Only that rare case stores a value: each `Context::with_value` copies the context's entry map
+/// and allocates three times (~800 instructions of an extract that otherwise costs ~1,500). The
+/// `random` flag needs none: it travels in the span context's trace flags (bit 1), which the
+/// caller's flags give a remote parent, tracer's own spans inherit from their parent (sampled or
+/// not) and set on the roots they start, and which B3 and Jaeger contexts never have.
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
     trace_id: TraceId,
-    random: bool,
-    tracestate: Option<Arc<str>>,
-}
-
-impl Received {
-    /// A trace received in a format that says nothing about how its id was made.
-    pub(crate) fn foreign(trace_id: TraceId) -> Self {
-        Self {
-            trace_id,
-            random: false,
-            tracestate: None,
-        }
-    }
-
-    /// The trace this was received for.
-    pub(crate) fn trace_id(&self) -> TraceId {
-        self.trace_id
-    }
+    tracestate: Arc<str>,
 }
 
 /// Propagates span context in the W3C `traceparent` / `tracestate` headers.
@@ -253,14 +232,9 @@ impl TextMapPropagator for TraceContextPropagator {
         if !sc.is_valid() {
             return;
         }
-        let received = cx.get::<Received>().filter(|r| r.trace_id == sc.trace_id());
-        // Received: as the caller said (unknown in another format, so not claimed). Started
-        // here: random ids.
-        let random = received.is_none_or(|r| r.random);
-        let mut flags = sc.trace_flags().to_u8() & TraceFlags::SAMPLED.to_u8();
-        if random {
-            flags |= RANDOM.to_u8();
-        }
+        // `sampled` and `random` as the span has them: a caller's `random` inherited, a root
+        // started here marked, a trace from B3 or Jaeger (which cannot say) not.
+        let flags = sc.trace_flags().to_u8() & KNOWN_FLAGS;
         let mut out = String::with_capacity(55);
         out.push_str("00-");
         hex::push_u128(&mut out, u128::from_be_bytes(sc.trace_id().to_bytes()));
@@ -272,8 +246,11 @@ impl TextMapPropagator for TraceContextPropagator {
         let state = sc.trace_state().header();
         if !state.is_empty() {
             injector.set(TRACESTATE, state);
-        } else if let Some(raw) = received.and_then(|r| r.tracestate.as_deref()) {
-            injector.set(TRACESTATE, raw.to_owned());
+        } else if let Some(received) = cx
+            .get::<Received>()
+            .filter(|r| r.trace_id == sc.trace_id() && !r.tracestate.is_empty())
+        {
+            injector.set(TRACESTATE, received.tracestate.to_string());
         }
     }
 
@@ -287,23 +264,22 @@ impl TextMapPropagator for TraceContextPropagator {
             return cx.clone();
         };
         let (state, raw) = read_tracestate(&field_lines(extractor, TRACESTATE));
-        let random = flags.to_u8() & RANDOM.to_u8() != 0;
-        // Without a `Received` value the injector sends `random` and the span's own trace
-        // state, which is what this trace needs when the caller said `random` and the SDK's
-        // `TraceState` holds its tracestate: then no value is stored, the common case's saving
-        // (a context value copies the context's entry map and allocates three times). A value
-        // already there for this trace is replaced, so it cannot speak for the caller.
-        let stale = cx.get::<Received>().is_some_and(|r| r.trace_id == trace_id);
         let cx =
             cx.with_remote_span_context(SpanContext::new(trace_id, span_id, flags, true, state));
-        if random && raw.is_none() && !stale {
-            return cx;
+        // A value already there for this trace is replaced (by an empty one when this caller
+        // sent none the SDK cannot hold), so it cannot speak for this caller.
+        let stale = || cx.get::<Received>().is_some_and(|r| r.trace_id == trace_id);
+        match raw {
+            Some(raw) => cx.with_value(Received {
+                trace_id,
+                tracestate: Arc::from(raw),
+            }),
+            None if stale() => cx.with_value(Received {
+                trace_id,
+                tracestate: Arc::from(""),
+            }),
+            None => cx,
         }
-        cx.with_value(Received {
-            trace_id,
-            random,
-            tracestate: raw.map(Arc::from),
-        })
     }
 
     fn fields(&self) -> FieldIter<'_> {

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use opentelemetry::trace::{
-    SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags,
-};
+use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, SpanData, SpanLimits};
@@ -18,6 +16,7 @@ use super::record::SpanRecord;
 use super::sampling::samples;
 use crate::Sampler;
 use crate::export::queue::{Finished, QueueProcessor};
+use crate::propagation::w3c::RANDOM;
 
 /// Sees every finished span synchronously, on the thread that ends it, before it is queued
 /// for export: the `testing` capture. Also registered on the SDK provider (through
@@ -175,27 +174,27 @@ impl Pipeline {
         };
         // The sampler's trace state is the parent's, valid or not (as the SDK's samplers say).
         let trace_state = parent_context.trace_state().clone();
+        // The W3C Level 2 `random` flag: inherited from the parent (sampled or not: the next
+        // hop must hear what the caller said), set on a root, whose id is random.
+        let flags = if valid_parent {
+            parent_context.trace_flags()
+        } else {
+            RANDOM
+        };
         if !samples(self.sampler, parent, parent_context, trace_id) {
             return Span::not_recording(SpanContext::new(
                 trace_id,
                 span_id,
-                TraceFlags::default(),
+                flags.with_sampled(false),
                 false,
                 trace_state,
             ));
         }
-        let (flags, parent_span_id, parent_is_remote) = if valid_parent {
-            (
-                parent_context.trace_flags().with_sampled(true),
-                parent_context.span_id(),
-                parent_context.is_remote(),
-            )
+        let flags = flags.with_sampled(true);
+        let (parent_span_id, parent_is_remote) = if valid_parent {
+            (parent_context.span_id(), parent_context.is_remote())
         } else {
-            (
-                TraceFlags::SAMPLED,
-                opentelemetry::trace::SpanId::INVALID,
-                false,
-            )
+            (opentelemetry::trace::SpanId::INVALID, false)
         };
         let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
         let limit = self.limits.max_attributes_per_span as usize;

@@ -115,7 +115,8 @@ fn exercise(tracer: &Tracer, parent: &Context) -> SpanContext {
 
 /// Spans the same calls make on our pipeline and on the SDK are the same `SpanData`: span
 /// limits and dropped counts, status order, name, kind, times, events, links, flags, trace
-/// state and parent. Only the random span id differs.
+/// state and parent. Only the random span id differs, and a root's flags: ours says W3C Level
+/// 2 `random` (its trace id is random), the SDK's does not.
 #[test]
 fn our_span_is_the_sdks_span_for_the_same_calls() {
     for parent in [Context::new(), remote(0x01, "a=1"), remote(0x03, "")] {
@@ -142,11 +143,17 @@ fn our_span_is_the_sdks_span_for_the_same_calls() {
             assert_eq!(mine.span_context.trace_id(), theirs.span_context.trace_id());
         }
         assert_ne!(mine.span_context.span_id(), theirs.span_context.span_id());
+        let flags = if parent.has_active_span() {
+            theirs.span_context.trace_flags()
+        } else {
+            TraceFlags::new(0x03)
+        };
+        assert_eq!(mine.span_context.trace_flags(), flags, "under {parent:?}");
         // Same everything else.
         mine.span_context = SpanContext::new(
             theirs.span_context.trace_id(),
             theirs.span_context.span_id(),
-            mine.span_context.trace_flags(),
+            theirs.span_context.trace_flags(),
             mine.span_context.is_remote(),
             mine.span_context.trace_state().clone(),
         );
@@ -158,8 +165,9 @@ fn our_span_is_the_sdks_span_for_the_same_calls() {
     }
 }
 
-/// Unsampled spans carry what the SDK's carry: their own span id, the parent's trace id and
-/// trace state, and no flags.
+/// Unsampled spans carry what the SDK's carry (their own span id, the parent's trace id and
+/// trace state, not `sampled`), but keep the W3C Level 2 `random` flag the SDK drops: the
+/// parent's, or set on a root. The next hop must hear what the caller said.
 #[test]
 fn an_unsampled_span_has_the_context_the_sdk_gives_it() {
     for (sampler, parent) in [
@@ -175,7 +183,13 @@ fn an_unsampled_span_has_the_context_the_sdk_gives_it() {
         assert!(!mine.is_recording() && !theirs.is_recording());
         assert!(m.is_valid(), "{sampler:?}: an id of its own");
         assert_ne!(m.span_id(), parent.span().span_context().span_id());
-        assert_eq!(m.trace_flags(), o.trace_flags(), "{sampler:?}");
+        assert_eq!(o.trace_flags(), TraceFlags::default(), "{sampler:?}");
+        let random = if parent.has_active_span() {
+            parent.span().span_context().trace_flags().to_u8() & 0x02
+        } else {
+            0x02
+        };
+        assert_eq!(m.trace_flags(), TraceFlags::new(random), "{sampler:?}");
         assert_eq!(m.trace_state(), o.trace_state(), "{sampler:?}");
         assert_eq!(m.is_remote(), o.is_remote());
         if parent.has_active_span() {

@@ -168,7 +168,8 @@ fn respond<B: Body>(
             "00-{}-{}-{:02x}",
             sc.trace_id(),
             sc.span_id(),
-            sc.trace_flags().to_u8()
+            // `sampled` and `random`, as the W3C injector sends them.
+            sc.trace_flags().to_u8() & 0x03
         );
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(name, value);
