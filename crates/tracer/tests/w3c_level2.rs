@@ -327,3 +327,29 @@ fn a_span_taken_from_b3_keeps_the_random_flag_traceparent_gave_for_it() {
         format!("00-{TRACE}-b7ad6b7169203331-01")
     );
 }
+
+/// A `tracestate` the SDK's `TraceState` cannot hold (a key only Level 2 allows) is passed on
+/// as received; a later extract of the same trace into that context, from a caller that sent
+/// no `tracestate`, must not pass the earlier caller's on.
+#[test]
+fn a_level2_only_tracestate_is_passed_on_and_forgotten_when_the_next_caller_sends_none() {
+    let p = TraceContextPropagator::new();
+    let first = lines(&[("traceparent", PARENT), ("tracestate", "foo@@bar=1")]);
+    let cx = p.extract(&HeaderExtractor(&first));
+    let mut out = HeaderMap::new();
+    p.inject_context(&cx, &mut HeaderInjector(&mut out));
+    assert_eq!(get(&out, "tracestate").as_deref(), Some("foo@@bar=1"));
+
+    let second = lines(&[(
+        "traceparent",
+        "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-03",
+    )]);
+    let cx = p.extract_with_context(&cx, &HeaderExtractor(&second));
+    let mut out = HeaderMap::new();
+    p.inject_context(&cx, &mut HeaderInjector(&mut out));
+    assert_eq!(
+        get(&out, "traceparent").as_deref(),
+        Some("00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-03")
+    );
+    assert_eq!(get(&out, "tracestate"), None, "the first caller's tracestate");
+}
