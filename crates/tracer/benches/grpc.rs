@@ -8,9 +8,10 @@
 //! - `grpc_layers_in_process`: client layer over server layer over a canned handler, no network:
 //!   the layers' own CPU cost per call.
 //!
-//! Every traced variant records into a real SDK pipeline whose span processor receives each
-//! finished span and discards it, so the figures are the instrumentation's cost without the
-//! exporter's. Results and the command are in docs/bench/grpc.md.
+//! tracer's variants record into its own span pipeline and export queue, whose exporter
+//! discards each batch; the peer records through tracing-opentelemetry into the SDK tracer of
+//! another such pipeline (as a user of the peer would have it). So the figures are the
+//! instrumentation's cost without the network export's. Results and the command are in docs/bench/grpc.md.
 
 #[path = "../tests/grpc_support/mod.rs"]
 mod grpc_support;
@@ -20,26 +21,21 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use grpc_support::{EchoClient, echo_server, request};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use tonic::transport::Server;
 use tracer::grpc::{GrpcClientLayer, GrpcServerLayer};
-use tracer::{ExporterKind, Sampler, Tracer};
+use tracer::{Sampler, Tracer};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 
-/// Receives every finished span and drops it.
+/// Receives every exported batch and drops it: tracer's own pipeline and export queue, no
+/// network. (A user `span_processor` would keep the tracer on the SDK path.)
 #[derive(Debug)]
 struct Discard;
 
-impl SpanProcessor for Discard {
-    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
-    fn on_end(&self, span: SpanData) {
-        std::hint::black_box(span);
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        std::hint::black_box(batch);
         Ok(())
     }
 }
@@ -48,9 +44,8 @@ fn tracer(service: &str) -> Tracer {
     tracer::builder()
         .without_env()
         .service_name(service)
-        .exporter(ExporterKind::None)
         .sampler(Sampler::ParentBasedAlwaysOn)
-        .span_processor(Discard)
+        .span_exporter(Discard)
         .build()
         .expect("valid settings")
         .into_tracer()
@@ -65,10 +60,14 @@ fn bench(c: &mut Criterion) {
     // The peer reads its context through `tracing`: a subscriber with the tracing-opentelemetry
     // layer, limited to the peer's own spans so tonic's internal events cost nothing extra.
     let peer_tracer = tracer("peer");
-    let subscriber =
-        tracing_subscriber::registry().with(tracer::tracing_layer(&peer_tracer).with_filter(
-            tracing_subscriber::filter::filter_fn(|meta| meta.target() == "otel::tracing"),
-        ));
+    // The SDK tracer, as a user of the peer has it (`tracer::tracing_layer` would give the peer
+    // tracer's own spans).
+    let peer_layer = tracing_opentelemetry::layer()
+        .with_tracer(peer_tracer.sdk().clone())
+        .with_context_activation(true);
+    let subscriber = tracing_subscriber::registry().with(peer_layer.with_filter(
+        tracing_subscriber::filter::filter_fn(|meta| meta.target() == "otel::tracing"),
+    ));
     tracing::subscriber::set_global_default(subscriber).unwrap();
     opentelemetry::global::set_text_map_propagator(
         tracer::propagation::TraceContextPropagator::new(),

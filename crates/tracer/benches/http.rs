@@ -196,8 +196,12 @@ impl Env {
     fn new() -> Self {
         let (endpoint, received) = null_receiver();
         let peer_guard = otlp_tracer(&endpoint, Sampler::AlwaysOn, true);
-        let subscriber =
-            tracing_subscriber::registry().with(tracer::tracing_layer(peer_guard.tracer()));
+        // The SDK tracer behind tracing-opentelemetry, as a user of the peers has it
+        // (`tracer::tracing_layer` would give them tracer's own spans).
+        let peer_layer = tracing_opentelemetry::layer()
+            .with_tracer(peer_guard.tracer().sdk().clone())
+            .with_context_activation(true);
+        let subscriber = tracing_subscriber::registry().with(peer_layer);
         Self {
             sampled: otlp_tracer(&endpoint, Sampler::AlwaysOn, true),
             null_export: tracer::builder()

@@ -24,16 +24,17 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::Tracer;
 
-/// A `tracing_subscriber` layer that records `tracing` spans with `tracer`.
+/// A `tracing_subscriber` layer that records `tracing` spans with `tracer`: tracer's own spans
+/// (the same pipeline as the integrations' spans, see [`crate::span`]), through `tracer`'s
+/// implementation of the OpenTelemetry `Tracer` trait.
 ///
-/// While the tracer is switched off, the layer records nothing (the sampler drops every span).
-pub fn tracing_layer<S>(
-    tracer: &Tracer,
-) -> OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>
+/// While the tracer is switched off, the layer records nothing, and a `tracing` span's context
+/// is its parent's, so an instrumented call made inside it continues the caller's trace.
+pub fn tracing_layer<S>(tracer: &Tracer) -> OpenTelemetryLayer<S, Tracer>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
     tracing_opentelemetry::layer()
-        .with_tracer(tracer.sdk().clone())
+        .with_tracer(tracer.clone())
         .with_context_activation(true)
 }

@@ -319,6 +319,35 @@ impl fmt::Debug for Tracer {
     }
 }
 
+/// A [`Tracer`] is an OpenTelemetry [`Tracer`](opentelemetry::trace::Tracer) too: code written
+/// against the API's trait, and [`tracing_layer`](crate::tracing_layer), make tracer's own spans
+/// with it, as [`Tracer::start_span`] does (the SDK's, for a tracer built with a user
+/// [`span_processor`](crate::TracerBuilder::span_processor)). While tracing is off the span it
+/// returns records nothing and carries the parent's span context, so whatever is made under it
+/// stays in the caller's trace.
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, Tracer as _};
+///
+/// let guard = tracer::builder()
+///     .without_env()
+///     .service_name("shop")
+///     .exporter(tracer::ExporterKind::None)
+///     .build()
+///     .unwrap();
+/// let mut span = guard.tracer().start("load cart");
+/// assert!(span.is_recording());
+/// span.end();
+/// ```
+impl opentelemetry::trace::Tracer for Tracer {
+    type Span = Span;
+
+    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Span {
+        self.start_span(builder, parent_cx)
+            .unwrap_or_else(|| Span::not_recording(parent_cx.span().span_context().clone()))
+    }
+}
+
 /// The configured sampler behind the switch: while off, every span is dropped.
 #[derive(Clone, Debug)]
 pub(crate) struct Switched {

@@ -61,3 +61,55 @@ fn tracing_spans_are_not_recorded_while_switched_off() {
     });
     assert!(capture.is_empty(), "{:?}", capture.spans());
 }
+
+/// `tracing` spans are tracer's own spans (the pipeline the integrations use), not the SDK
+/// tracer's: a root says W3C Level 2 `random` (the SDK's roots do not), and its instrumentation
+/// scope is tracer's.
+#[test]
+fn tracing_spans_are_made_by_tracers_own_pipeline() {
+    let capture = SpanCapture::new();
+    let tracer = capture.tracer("shop");
+    let subscriber = tracing_subscriber::registry().with(tracer::tracing_layer(&tracer));
+    tracing::subscriber::with_default(subscriber, || {
+        load_cart(3);
+    });
+    let spans = capture.spans();
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    let data = &spans[0].data;
+    assert_eq!(data.name, "load_cart");
+    assert_eq!(
+        data.span_context.trace_flags().to_u8(),
+        0x03,
+        "sampled and random"
+    );
+    assert_eq!(data.instrumentation_scope.name(), "tracer");
+}
+
+/// While switched off, a `tracing` span opened inside a request carries the request's span
+/// context, so an instrumented call inside it stays in the caller's trace.
+#[test]
+fn a_tracing_span_while_switched_off_carries_its_parents_context() {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    let capture = SpanCapture::new();
+    let tracer = capture.tracer("quiet");
+    tracer.set_enabled(false);
+    let incoming = SpanContext::new(
+        TraceId::from(0x4bf92f3577b34da6a3ce929d0e0e4736),
+        SpanId::from(0x00f067aa0ba902b7),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    let subscriber = tracing_subscriber::registry().with(tracer::tracing_layer(&tracer));
+    let seen = tracing::subscriber::with_default(subscriber, || {
+        let _request = Context::new()
+            .with_remote_span_context(incoming.clone())
+            .attach();
+        let span = tracing::info_span!("fetch_prices");
+        span.context().span().span_context().clone()
+    });
+    assert_eq!(seen, incoming);
+    assert!(capture.is_empty(), "{:?}", capture.spans());
+}

@@ -351,5 +351,9 @@ fn a_level2_only_tracestate_is_passed_on_and_forgotten_when_the_next_caller_send
         get(&out, "traceparent").as_deref(),
         Some("00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-03")
     );
-    assert_eq!(get(&out, "tracestate"), None, "the first caller's tracestate");
+    assert_eq!(
+        get(&out, "tracestate"),
+        None,
+        "the first caller's tracestate"
+    );
 }

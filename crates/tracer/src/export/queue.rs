@@ -30,7 +30,8 @@ enum Control {
 pub(crate) enum Finished {
     /// A span of tracer's own pipeline, converted to `SpanData` on the export thread.
     Ours(Box<SpanRecord>),
-    /// A span made through the SDK (the plain OpenTelemetry API, `tracing_layer`).
+    /// A span made through the SDK tracer (`Tracer::sdk`, the global provider, a tracer with a
+    /// user span processor).
     Sdk(Box<SpanData>),
 }
 

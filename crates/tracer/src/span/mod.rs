@@ -13,7 +13,8 @@
 //!   ids, parent, name, kind, start time and the caller's attribute `Vec` (kept as given, no
 //!   copy). An unsampled span allocates nothing: it is a span context with its own span id, so
 //!   the next hop's parent id is this hop's (Trace Context Level 2), and flags and
-//!   `tracestate` come from the parent as the SDK sets them.
+//!   `tracestate` come from the parent as the SDK sets them, except W3C Level 2's `random`
+//!   flag, which a root gets and an unsampled child keeps (the SDK's do not).
 //! - **While it lives**: attributes, events and links up to the SDK's default span limits
 //!   (128 each, 128 attributes per event or link), the rest counted as dropped; the status
 //!   ranks Ok > Error > Unset.
@@ -23,9 +24,10 @@
 //!   batch); a full queue drops and counts the span. The export thread turns records into the
 //!   SDK's `SpanData` for the exporters (OTLP, console, a `span_exporter` given in code).
 //!
-//! Spans made with the plain OpenTelemetry API ([`Tracer::sdk`](crate::Tracer::sdk), the
-//! global tracer provider, `tracing_layer`) still go through the SDK, into
-//! the same queue and end hooks. A tracer built with a user
+//! [`Tracer`](crate::Tracer) implements the OpenTelemetry `Tracer` trait with these spans, and
+//! [`tracing_layer`](crate::tracing_layer) records `tracing` spans through it. Spans made with
+//! the SDK tracer ([`Tracer::sdk`](crate::Tracer::sdk), the global tracer provider) still go
+//! through the SDK, into the same queue and end hooks. A tracer built with a user
 //! [`span_processor`](crate::TracerBuilder::span_processor) stays wholly on the SDK path, so
 //! that processor's `on_start(&mut sdk::Span)` keeps being called: our records have no SDK
 //! span to give it.
