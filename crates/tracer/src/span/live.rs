@@ -148,6 +148,15 @@ impl opentelemetry::trace::Span for Span {
         self.with_record(|record, pipeline| record.set_attribute(attribute, pipeline.limits()));
     }
 
+    /// Adds the attributes in one go: the record's vector grows once (with room for the few a
+    /// span gets when it ends), not once per doubling.
+    fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        if let Inner::Sdk(span) = &mut self.0 {
+            return span.set_attributes(attributes);
+        }
+        self.with_record(|record, pipeline| record.set_attributes(attributes, pipeline.limits()));
+    }
+
     fn set_status(&mut self, status: Status) {
         if let Inner::Sdk(span) = &mut self.0 {
             return span.set_status(status);

@@ -43,6 +43,23 @@ impl SpanRecord {
         }
     }
 
+    /// Adds `attributes` as [`SpanRecord::set_attribute`] does, growing the vector once, with
+    /// room for a few more (what an integration adds when the span ends: a status code, an
+    /// error type).
+    pub(crate) fn set_attributes(
+        &mut self,
+        attributes: impl IntoIterator<Item = KeyValue>,
+        limits: &SpanLimits,
+    ) {
+        const ROOM_AT_END: usize = 2;
+        let attributes = attributes.into_iter();
+        self.attributes
+            .reserve(attributes.size_hint().0.saturating_add(ROOM_AT_END));
+        for attribute in attributes {
+            self.set_attribute(attribute, limits);
+        }
+    }
+
     /// Adds an event, truncating its attributes to the limit, or counts it as dropped.
     pub(crate) fn add_event(
         &mut self,

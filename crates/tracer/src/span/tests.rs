@@ -86,6 +86,7 @@ fn exercise(tracer: &Tracer, parent: &Context) -> SpanContext {
         .with_events(vec![Event::new("at start", at, attrs(1), 0)]);
     let mut span = tracer.start_span(builder, parent).unwrap();
     span.set_attribute(KeyValue::new("late", true));
+    span.set_attributes(attrs(2));
     span.update_name("renamed");
     span.add_event_with_timestamp("with many attributes", at, attrs(200));
     for _ in 0..130 {
@@ -127,7 +128,7 @@ fn our_span_is_the_sdks_span_for_the_same_calls() {
         assert_eq!((mine.len(), theirs.len()), (1, 1), "ended once");
         let (mine, theirs) = (&mut mine[0].data, &theirs[0].data);
         assert_eq!(mine.attributes.len(), 128);
-        assert_eq!(mine.dropped_attributes_count, 3);
+        assert_eq!(mine.dropped_attributes_count, 5);
         assert_eq!(mine.events.len(), 128);
         assert_eq!(mine.events.dropped_count, 4);
         assert_eq!(mine.events[1].attributes.len(), 128);

@@ -9,7 +9,7 @@ use ::http::request::Parts;
 use ::http::{HeaderMap, Request, Response, header};
 use http_body::Body;
 use opentelemetry::baggage::BaggageExt as _;
-use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, TraceContextExt};
+use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use tower::Service;
 
@@ -102,10 +102,13 @@ where
 /// the span records, what the future needs to finish it.
 fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Option<Traced>) {
     let route = matched_route(parts);
-    let builder = SpanBuilder::from_name(shared.namer.span_name(parts)).with_kind(SpanKind::Server);
     // The attributes are added once the span is known to record: the configured samplers never
     // look at them, and an unsampled request then costs no attribute work at all.
-    let Some(mut span) = shared.tracer.start_span(builder, &parent) else {
+    let name = shared.namer.span_name(parts);
+    let Some(mut span) = shared
+        .tracer
+        .span(name, SpanKind::Server, Vec::new(), &parent)
+    else {
         return (parent, None);
     };
     if !span.is_recording() {
@@ -157,6 +160,10 @@ fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Opti
     (parent.with_span(span), Some(traced))
 }
 
+/// Built at compile time: `HeaderName::from_static` at run time checks every byte, per call.
+const X_FORWARDED_PROTO: header::HeaderName = header::HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -167,10 +174,7 @@ fn scheme(parts: &Parts) -> &'static str {
         Some("http") => return "http",
         _ => {}
     }
-    match header_str(
-        &parts.headers,
-        header::HeaderName::from_static("x-forwarded-proto"),
-    ) {
+    match header_str(&parts.headers, X_FORWARDED_PROTO) {
         Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     }
@@ -193,10 +197,7 @@ fn server_address<'a>(parts: &'a Parts, scheme: &str) -> (Option<&'a str>, Optio
 /// `client.address`: the first `X-Forwarded-For` entry, else the peer address the server
 /// recorded (axum's `ConnectInfo<SocketAddr>`, or a plain `SocketAddr` request extension).
 fn client_address(parts: &Parts) -> Option<String> {
-    if let Some(forwarded) = header_str(
-        &parts.headers,
-        header::HeaderName::from_static("x-forwarded-for"),
-    ) {
+    if let Some(forwarded) = header_str(&parts.headers, X_FORWARDED_FOR) {
         let first = forwarded.split(',').next().unwrap_or("").trim();
         if !first.is_empty() {
             return Some(first.to_owned());
