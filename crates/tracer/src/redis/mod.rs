@@ -66,7 +66,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status};
+use opentelemetry::trace::{Span as _, SpanKind, Status};
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value as AttributeValue};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ConnectionAddr, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
@@ -180,10 +180,9 @@ impl<C: ConnectionLike> InstrumentedConnection<C> {
         if let Some(port) = settings.server_port {
             attributes.push(KeyValue::new(SERVER_PORT, port));
         }
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(SpanKind::Client)
-            .with_attributes(attributes);
-        settings.tracer.start_span(builder, parent)
+        settings
+            .tracer
+            .span(name, SpanKind::Client, attributes, parent)
     }
 }
 

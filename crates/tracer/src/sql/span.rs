@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::io;
 
 use crate::Span;
-use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status};
+use opentelemetry::trace::{Span as _, SpanKind, Status};
 use opentelemetry::{Context, KeyValue};
 use sqlx::pool::PoolConnection;
 
@@ -51,10 +51,9 @@ impl QuerySpan {
             attributes.push(KeyValue::new(DB_QUERY_TEXT, statement.text.clone()));
         }
         server_attributes(shared, &mut attributes);
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(SpanKind::Client)
-            .with_attributes(attributes);
-        let span = shared.tracer.start_span(builder, parent)?;
+        let span = shared
+            .tracer
+            .span(name, SpanKind::Client, attributes, parent)?;
         Some(Self {
             span,
             rows: 0,
