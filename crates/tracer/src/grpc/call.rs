@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, Uri};
 use http_body::{Body, Frame, SizeHint};
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use tonic::Code;
 
@@ -87,8 +87,8 @@ impl Settings {
             Side::Server => SpanKind::Server,
             Side::Client => SpanKind::Client,
         };
-        let builder = SpanBuilder::from_name(self.namer.span_name(&info)).with_kind(kind);
-        let Some(mut span) = self.tracer.start_span(builder, &call.cx) else {
+        let name = self.namer.span_name(&info);
+        let Some(mut span) = self.tracer.span(name, kind, Vec::new(), &call.cx) else {
             return call;
         };
         use opentelemetry::trace::Span as _;

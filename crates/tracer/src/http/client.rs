@@ -72,7 +72,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use ::http::Extensions;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
@@ -160,10 +160,12 @@ impl TraceMiddleware {
                 .inject(&parent, &mut HeaderInjector(request.headers_mut()));
             return next.run(request, extensions).await;
         }
-        let builder = SpanBuilder::from_name(span_name(request.method()))
-            .with_kind(SpanKind::Client)
-            .with_attributes(attributes(&request, resend_count));
-        let cx = match self.tracer.start_span(builder, &parent) {
+        let name = span_name(request.method());
+        let attributes = attributes(&request, resend_count);
+        let cx = match self
+            .tracer
+            .span(name, SpanKind::Client, attributes, &parent)
+        {
             Some(span) => parent.with_span(span),
             None => parent,
         };

@@ -173,10 +173,8 @@ pub(crate) fn process_one(
             recording: false,
         };
     }
-    let builder = SpanBuilder::from_name(span_name("process ", destination))
-        .with_kind(kind)
-        .with_attributes(attributes());
-    match tracer.start_span(builder, &parent) {
+    let name = span_name("process ", destination);
+    match tracer.span(name, kind, attributes(), &parent) {
         Some(span) => ProcessSpan {
             cx: parent.with_span(span),
             recording: true,
@@ -239,10 +237,7 @@ pub(crate) fn start_send(
         return (parent, false);
     }
     let (name, attributes) = describe();
-    let builder = SpanBuilder::from_name(name)
-        .with_kind(kind)
-        .with_attributes(attributes);
-    match tracer.start_span(builder, &parent) {
+    match tracer.span(name, kind, attributes, &parent) {
         Some(span) => (parent.with_span(span), true),
         None => (parent, false),
     }
