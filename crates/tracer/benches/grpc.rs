@@ -18,7 +18,7 @@ mod grpc_support;
 
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use grpc_support::{EchoClient, echo_server, request};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -308,5 +308,95 @@ fn in_process(c: &mut Criterion) {
     group.finish();
 }
 
+/// `n` in-process calls through `service`, on one current-thread runtime.
+#[inline(never)]
+fn calls<S, B>(rt: &tokio::runtime::Runtime, service: &S, n: usize)
+where
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    rt.block_on(async {
+        for _ in 0..n {
+            std::hint::black_box(call_in_process(service).await);
+        }
+    });
+}
+
+/// The only code callgrind counts in `callgrind` mode: 100 calls to warm up (not counted),
+/// then `n`.
+#[inline(never)]
+fn callgrind_measured<S, B>(rt: &tokio::runtime::Runtime, service: &S, n: usize)
+where
+    S: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    calls(rt, service, n);
+}
+
+/// `grpc callgrind VARIANT N`: instruction counts of N in-process calls of one variant of
+/// `grpc_layers_in_process` (`none`, `tracer_sampled`, `tracer_off`,
+/// `peer_tonic_tracing_opentelemetry`); (count at 2N − count at N) / N is the instructions per
+/// call, as for the HTTP bench (docs/bench/grpc.md).
+fn callgrind(args: &[String]) {
+    let [variant, n] = args else {
+        panic!("usage: grpc callgrind VARIANT N");
+    };
+    let n: usize = n.parse().expect("N: a number of calls");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match variant.as_str() {
+        "none" => {
+            let service = canned_handler();
+            calls(&rt, &service, 100);
+            callgrind_measured(&rt, &service, n);
+        }
+        "tracer_sampled" | "tracer_off" => {
+            let tracer = tracer(variant);
+            tracer.set_enabled(variant == "tracer_sampled");
+            let service = tower::ServiceBuilder::new()
+                .layer(GrpcClientLayer::new().with_tracer(tracer.clone()))
+                .layer(GrpcServerLayer::new().with_tracer(tracer.clone()))
+                .service(canned_handler());
+            calls(&rt, &service, 100);
+            callgrind_measured(&rt, &service, n);
+        }
+        "peer_tonic_tracing_opentelemetry" => {
+            let peer_tracer = tracer("peer");
+            let peer_layer = tracing_opentelemetry::layer()
+                .with_tracer(peer_tracer.sdk().clone())
+                .with_context_activation(true);
+            let subscriber = tracing_subscriber::registry().with(peer_layer.with_filter(
+                tracing_subscriber::filter::filter_fn(|meta| meta.target() == "otel::tracing"),
+            ));
+            let _default = tracing::subscriber::set_default(subscriber);
+            opentelemetry::global::set_text_map_propagator(
+                tracer::propagation::TraceContextPropagator::new(),
+            );
+            let service = tower::ServiceBuilder::new()
+                .layer(tonic_tracing_opentelemetry::middleware::client::OtelGrpcLayer)
+                .layer(tonic_tracing_opentelemetry::middleware::server::OtelGrpcLayer::default())
+                .service(canned_handler());
+            calls(&rt, &service, 100);
+            callgrind_measured(&rt, &service, n);
+        }
+        other => panic!("unknown variant {other:?}"),
+    }
+}
+
 criterion_group!(benches, bench, in_process);
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("callgrind") {
+        callgrind(&args[1..]);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
