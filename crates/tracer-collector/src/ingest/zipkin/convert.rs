@@ -1,10 +1,10 @@
-//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON and thrift) normalised into one span model, then
-//! mapped into the store's [`SpanBatch`], which borrows from the normalised spans. See the
+//! Zipkin spans (v2 protobuf, v1 JSON and thrift) normalised into one span model, then mapped
+//! into the store's [`SpanBatch`], which borrows from the normalised spans. See the
 //! [module docs](super) for the mapping table.
 //!
-//! The v2 JSON spans (the common case, 9411) keep their text borrowed from the payload where it
-//! has no escapes (`Cow`), their tags already a sorted vector ([`super::model`]); the other
-//! formats' spans own their text.
+//! The mapping itself ([`push_span`]) reads a span through [`SpanParts`], so v2 JSON (the
+//! common case, 9411), which [`super::json_v2`] reads straight into batch-wide vectors, is
+//! mapped by the same code without being normalised first.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -541,7 +541,9 @@ pub(crate) fn read_event(text: &str, attributes: &mut Vec<(Piece, EventValue)>) 
 /// The text of `piece`, a piece of `whole`.
 pub(crate) fn piece_text<'s>(whole: &'s str, piece: &'s Piece) -> &'s str {
     match piece {
-        Piece::At(start, end) => whole.get(*start as usize..*end as usize).unwrap_or_default(),
+        Piece::At(start, end) => whole
+            .get(*start as usize..*end as usize)
+            .unwrap_or_default(),
         Piece::Own(text) => text,
     }
 }
@@ -800,7 +802,10 @@ pub(crate) fn push_span<'a, T, A, I>(
     A: Iterator<Item = (u64, &'a str, I)>,
     I: Iterator<Item = KeyValue<'a>>,
 {
-    let service = s.local.and_then(|l| l.service_name).unwrap_or(UNKNOWN_SERVICE);
+    let service = s
+        .local
+        .and_then(|l| l.service_name)
+        .unwrap_or(UNKNOWN_SERVICE);
     let resource = groups.service(batch, service);
     let mark = batch.mark();
     let mut status = StatusTags::default();

@@ -616,9 +616,7 @@ impl<'de> Visitor<'de> for EndpointSeed<'_> {
         Ok(Endpoint {
             service_name: service_name.filter(|&s| !text_of(own, s).is_empty()),
             address,
-            port: port
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|&p| p != 0),
+            port: port.and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0),
         })
     }
 }
@@ -639,7 +637,10 @@ impl<'de> Visitor<'de> for Annotations<'_, 'de> {
         f.write_str("a list of annotations")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(AnnotationSeed(&mut *self.0))?.is_some() {}
+        while seq
+            .next_element_seed(AnnotationSeed(&mut *self.0))?
+            .is_some()
+        {}
         Ok(())
     }
 }
@@ -743,5 +744,129 @@ impl<'de> Visitor<'de> for EventSeed<'_, 'de> {
         let base = self.0.out.own.len();
         self.0.out.own.push_str(v);
         Ok(self.read(v, |start, end| Str::Own(base + start, base + end)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::batch::{KIND_CLIENT, KIND_SERVER};
+
+    fn decoded(json: &str) -> Spans<'_> {
+        decode(json.as_bytes()).unwrap()
+    }
+
+    fn error(json: &str) -> String {
+        decode(json.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn escaped_text_reads_back_unescaped_and_plain_text_stays_borrowed() {
+        let json = r#"[{"traceId":"a","id":"b","name":"get \"x\"","kind":"CLIENT",
+            "localEndpoint":{"serviceName":"sv\u0063","ipv4":" 10.0.0.1 ","port":80},
+            "tags":{"k\u0031":"v\n1","plain":"text","n":5,"f":1.5,"b":true,"z":null,"o":{"a":[1]}},
+            "annotations":[{"timestamp":7,"value":"ws"},
+                {"timestamp":9,"value":"{\"retry\":{\"why\":\"bu\\\"sy\",\"n\":2}}"}]}]"#;
+        let spans = decoded(json);
+        let mut batch = SpanBatch::new();
+        fill(&spans, &mut batch);
+        let span = &batch.spans[0];
+        assert_eq!(span.name, "get \"x\"");
+        assert_eq!(span.kind, KIND_CLIENT);
+        assert_eq!(batch.resources[span.resource as usize].service, "svc");
+        let attributes: Vec<_> = batch.attributes
+            [span.attributes.start as usize..span.attributes.end as usize]
+            .iter()
+            .map(|a| (a.key, a.value))
+            .collect();
+        assert_eq!(
+            attributes,
+            [
+                ("b", AnyValue::Str("true")),
+                ("f", AnyValue::Str("1.5")),
+                ("k1", AnyValue::Str("v\n1")),
+                ("n", AnyValue::Str("5")),
+                ("o", AnyValue::Str(r#"{"a":[1]}"#)),
+                ("plain", AnyValue::Str("text")),
+                ("z", AnyValue::Str("")),
+                ("network.local.address", AnyValue::Str("10.0.0.1")),
+                ("network.local.port", AnyValue::Int(80)),
+            ]
+        );
+        let events = &batch.events[span.events.start as usize..span.events.end as usize];
+        assert_eq!(events.len(), 2);
+        assert_eq!((events[0].name, events[0].time_ns), ("ws", 7_000));
+        assert_eq!(events[1].name, "retry");
+        let event_attributes: Vec<_> = batch.attributes
+            [events[1].attributes.start as usize..events[1].attributes.end as usize]
+            .iter()
+            .map(|a| (a.key, a.value))
+            .collect();
+        assert_eq!(
+            event_attributes,
+            [("n", AnyValue::Int(2)), ("why", AnyValue::Str("bu\"sy"))]
+        );
+        // Text without escapes is the payload's own.
+        assert!(matches!(
+            spans
+                .tags
+                .iter()
+                .find(|t| text_of(&spans.own, t.0) == "plain"),
+            Some((Str::Payload(_), Str::Payload(_)))
+        ));
+    }
+
+    #[test]
+    fn repeated_tags_keep_the_last_and_spans_share_the_vectors() {
+        let json = r#"[{"traceId":"1","id":"2","tags":{"b":"1","a":"2","b":"3"}},
+            {"traceId":"1","id":"3","shared":true,"kind":"server","tags":{"c":"4"}}]"#;
+        let spans = decoded(json);
+        let mut batch = SpanBatch::new();
+        fill(&spans, &mut batch);
+        let tags = |i: usize| -> Vec<(&str, &str)> {
+            let s = &batch.spans[i];
+            batch.attributes[s.attributes.start as usize..s.attributes.end as usize]
+                .iter()
+                .map(|a| match a.value {
+                    AnyValue::Str(v) => (a.key, v),
+                    _ => (a.key, "?"),
+                })
+                .collect()
+        };
+        assert_eq!(tags(0), [("a", "2"), ("b", "3")]);
+        assert_eq!(tags(1), [("c", "4"), ("tracer.zipkin.shared", "?")]);
+        assert_eq!(batch.spans[1].kind, KIND_SERVER);
+        assert_eq!(batch.spans[1].parent_span_id, 3);
+        assert_eq!(spans.tags.len(), 3);
+    }
+
+    #[test]
+    fn bad_bodies_are_refused_naming_what_is_wrong() {
+        // An id error names its span, but only once the body is known to be JSON.
+        assert!(
+            error(r#"[{"traceId":"1","id":"2"},{"traceId":"xyz","id":"2"}]"#)
+                .contains("span 1: traceId \"xyz\" is not 1 to 32 hex digits")
+        );
+        assert!(!error(r#"[{"traceId":"xyz","id":"2"},{"traceId":"#).contains("span 0"));
+        assert!(error(r#"[{"traceId":"1","id":"2","id":"3"}]"#).contains("duplicate field `id`"));
+        assert!(
+            error(r#"[{"traceId":"1","id":"2","annotations":[{"value":"a","value":"b"}]}]"#)
+                .contains("duplicate field `value`")
+        );
+        assert!(error(r#"[{"traceId":"1","id":"2","timestamp":-1}]"#).contains("invalid"));
+        assert!(error(r#"[{"traceId":null,"id":"2"}]"#).contains("invalid type: null"));
+        assert!(error("[] x").contains("trailing characters"));
+        assert!(
+            decode(b"[{\"traceId\":\"1\",\"id\":\"2\",\"name\":\"\xff\"}]")
+                .unwrap_err()
+                .to_string()
+                .contains("not UTF-8 (at byte 33)")
+        );
+        // Absent and null fields take their defaults; unknown ones are skipped.
+        let spans = decoded(
+            r#"[{"traceId":"1","id":"2","parentId":null,"name":null,"debug":null,"x":[{}]}]"#,
+        );
+        assert_eq!(spans.spans.len(), 1);
+        assert_eq!(spans.spans[0].parent_id, None);
     }
 }

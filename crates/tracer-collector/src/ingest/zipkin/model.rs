@@ -1,11 +1,12 @@
-//! Zipkin wire models: v2 JSON (openzipkin/zipkin-api `zipkin2-api.yaml`, `ListOfSpans`),
-//! v2 protobuf (openzipkin/zipkin-api `zipkin.proto`, package `zipkin.proto3`) and v1 JSON
-//! (openzipkin/zipkin-api `zipkin-api.yaml`, with `annotations` and `binaryAnnotations`).
+//! Zipkin wire models: v2 protobuf (openzipkin/zipkin-api `zipkin.proto`, package
+//! `zipkin.proto3`) and v1 JSON (openzipkin/zipkin-api `zipkin-api.yaml`, with `annotations` and
+//! `binaryAnnotations`). v2 JSON (`zipkin2-api.yaml`) has no model here: [`super::json_v2`]
+//! reads it straight into its batch.
 //!
 //! These types only mirror what arrives; [`super::convert`] turns each into the one normalised
-//! span the mapping to OTLP works on. Field types are lenient where clients differ: tag and
-//! binary annotation values may be any JSON scalar (they become text), unknown fields are
-//! ignored, and absent fields take their default.
+//! span the mapping to OTLP works on. Field types are lenient where clients differ: binary
+//! annotation values may be any JSON scalar (they become text), unknown fields are ignored, and
+//! absent fields take their default.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
