@@ -464,7 +464,7 @@ impl<'a> Annotation<'a> {
 
 /// `part` as a piece of `whole`: its range when it lies in `whole` (borrowed from it), else
 /// owned.
-pub(crate) fn piece(whole: &str, part: Cow<'_, str>) -> Piece {
+fn piece(whole: &str, part: Cow<'_, str>) -> Piece {
     match part {
         Cow::Borrowed(p) => {
             let start = (p.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
@@ -478,7 +478,7 @@ pub(crate) fn piece(whole: &str, part: Cow<'_, str>) -> Piece {
 }
 
 /// An OpenTelemetry event annotation read through `serde_json::Value`.
-pub(crate) fn from_value(text: &str) -> Option<(Piece, Vec<(Piece, EventValue)>)> {
+fn from_value(text: &str) -> Option<(Piece, Vec<(Piece, EventValue)>)> {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) else {
         return None;
     };
@@ -539,7 +539,7 @@ pub(crate) fn read_event(text: &str, attributes: &mut Vec<(Piece, EventValue)>) 
 }
 
 /// The text of `piece`, a piece of `whole`.
-pub(crate) fn piece_text<'s>(whole: &'s str, piece: &'s Piece) -> &'s str {
+fn piece_text<'s>(whole: &'s str, piece: &'s Piece) -> &'s str {
     match piece {
         Piece::At(start, end) => whole
             .get(*start as usize..*end as usize)
