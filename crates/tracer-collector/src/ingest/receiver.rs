@@ -259,7 +259,9 @@ impl Format {
             decode(p).map(|s| Decoded(Payload::Zipkin(s)))
         }
         match self {
-            Format::ZipkinV2Json => |p| zipkin(z::decode_json_v2, p),
+            Format::ZipkinV2Json => {
+                |p| z::decode_json_v2(p).map(|s| Decoded(Payload::ZipkinV2Json(Box::new(s))))
+            }
             Format::ZipkinV2Proto => |p| zipkin(z::decode_proto, p),
             Format::ZipkinV1Json => |p| zipkin(z::decode_json_v1, p),
             Format::ZipkinV1Thrift => |p| zipkin(z::decode_v1_thrift, p),
@@ -300,6 +302,7 @@ enum Payload<'p> {
     Jaeger(Box<super::jaeger_thrift::Batch<'p>>),
     JaegerProto(super::jaeger_proto::Lowered),
     Zipkin(Vec<super::zipkin::ZipkinSpan<'p>>),
+    ZipkinV2Json(Box<super::zipkin::V2JsonSpans<'p>>),
 }
 
 impl Decoded<'_> {
@@ -316,6 +319,7 @@ impl Decoded<'_> {
             Payload::Jaeger(b) => super::jaeger_thrift::fill(b, batch),
             Payload::JaegerProto(l) => l.fill(batch),
             Payload::Zipkin(spans) => super::zipkin::fill(spans, batch),
+            Payload::ZipkinV2Json(spans) => super::zipkin::fill_json_v2(spans, batch),
         }
     }
 }

@@ -1,10 +1,10 @@
-//! Zipkin spans (v2 JSON, v2 protobuf, v1 JSON and thrift) normalised into one span model, then
-//! mapped into the store's [`SpanBatch`], which borrows from the normalised spans. See the
+//! Zipkin spans (v2 protobuf, v1 JSON and thrift) normalised into one span model, then mapped
+//! into the store's [`SpanBatch`], which borrows from the normalised spans. See the
 //! [module docs](super) for the mapping table.
 //!
-//! The v2 JSON spans (the common case, 9411) keep their text borrowed from the payload where it
-//! has no escapes (`Cow`), their tags already a sorted vector ([`super::model`]); the other
-//! formats' spans own their text.
+//! The mapping itself ([`push_span`]) reads a span through [`SpanParts`], so v2 JSON (the
+//! common case, 9411), which [`super::json_v2`] reads straight into batch-wide vectors, is
+//! mapped by the same code without being normalised first.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -15,10 +15,7 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 use prost::Message;
 
-use super::model::{
-    JsonEndpoint, JsonSpan, ProtoEndpoint, ProtoListOfSpans, ProtoSpan, Text, V1Span, V2Endpoint,
-    sorted_last_wins,
-};
+use super::model::{JsonEndpoint, ProtoEndpoint, ProtoListOfSpans, ProtoSpan, Text, V1Span};
 use super::{DEBUG_ATTRIBUTE, SHARED_ATTRIBUTE, UNKNOWN_SERVICE};
 use crate::ingest::IngestError;
 use crate::ingest::foreign::{self, Groups, StatusTags};
@@ -108,7 +105,7 @@ pub(crate) struct ZipkinSpan<'a> {
     pub(crate) shared: bool,
 }
 
-fn hex_id<const N: usize>(field: &str, text: &str) -> Result<[u8; N], String> {
+pub(crate) fn hex_id<const N: usize>(field: &str, text: &str) -> Result<[u8; N], String> {
     let text = text.trim();
     let digits = text.as_bytes();
     let bad = || format!("{field} {text:?} is not 1 to {} hex digits", N * 2);
@@ -162,7 +159,7 @@ fn bytes_id<const N: usize>(field: &str, bytes: &[u8]) -> Result<[u8; N], String
     Ok(out)
 }
 
-fn kind_from_zipkin(kind: Option<&str>) -> SpanKind {
+pub(crate) fn kind_from_zipkin(kind: Option<&str>) -> SpanKind {
     const KINDS: [(&str, SpanKind); 4] = [
         ("CLIENT", KIND_CLIENT),
         ("SERVER", KIND_SERVER),
@@ -182,24 +179,6 @@ fn json_endpoint(e: &JsonEndpoint) -> Endpoint<'static> {
             .map(Cow::Owned),
         ipv4: e.ipv4.as_deref().and_then(|s| s.trim().parse().ok()),
         ipv6: e.ipv6.as_deref().and_then(|s| s.trim().parse().ok()),
-        port: e
-            .port
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|&p| p != 0),
-        address: None,
-    }
-    .with_address()
-}
-
-fn v2_endpoint<'a>(e: &V2Endpoint<'a>) -> Endpoint<'a> {
-    Endpoint {
-        service_name: e
-            .service_name
-            .as_ref()
-            .map(|t| t.0.clone())
-            .filter(|s| !s.is_empty()),
-        ipv4: e.ipv4.as_ref().and_then(|t| t.0.trim().parse().ok()),
-        ipv6: e.ipv6.as_ref().and_then(|t| t.0.trim().parse().ok()),
         port: e
             .port
             .and_then(|p| u16::try_from(p).ok())
@@ -233,39 +212,6 @@ fn json_text(value: serde_json::Value) -> String {
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     }
-}
-
-/// Normalises v2 JSON spans; `Err` names the first span with an unusable id.
-pub(crate) fn from_json_v2(spans: Vec<JsonSpan<'_>>) -> Result<Vec<ZipkinSpan<'_>>, String> {
-    spans
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let at = |e: String| format!("span {i}: {e}");
-            Ok(ZipkinSpan {
-                trace_id: hex_id("traceId", &s.trace_id.0).map_err(at)?,
-                id: hex_id("id", &s.id.0).map_err(at)?,
-                parent_id: match s.parent_id.as_ref().map(|p| p.0.trim()) {
-                    None | Some("") => None,
-                    Some(p) => Some(hex_id("parentId", p).map_err(at)?),
-                },
-                kind: kind_from_zipkin(s.kind.as_ref().map(|k| &*k.0)),
-                name: s.name.map(|n| n.0).unwrap_or_default(),
-                timestamp: s.timestamp.filter(|&t| t != 0),
-                duration: s.duration,
-                local: s.local_endpoint.as_ref().map(v2_endpoint),
-                remote: s.remote_endpoint.as_ref().map(v2_endpoint),
-                annotations: s
-                    .annotations
-                    .into_iter()
-                    .map(|a| Annotation::new(a.timestamp, a.value.0))
-                    .collect(),
-                tags: s.tags,
-                debug: s.debug.unwrap_or(false),
-                shared: s.shared.unwrap_or(false),
-            })
-        })
-        .collect()
 }
 
 /// Normalises v2 protobuf spans.
@@ -455,13 +401,6 @@ pub(crate) fn from_v1(spans: Vec<V1Span>) -> Result<Vec<ZipkinSpan<'static>>, St
     Ok(out)
 }
 
-/// Decodes and normalises a v2 JSON body (`[span, ...]`).
-pub(crate) fn decode_json_v2(payload: &[u8]) -> Result<Vec<ZipkinSpan<'_>>, IngestError> {
-    let spans: Vec<JsonSpan<'_>> =
-        serde_json::from_slice(payload).map_err(|e| decode_error("Zipkin v2 JSON", e))?;
-    from_json_v2(spans).map_err(|e| decode_error("Zipkin v2 JSON", e))
-}
-
 /// Decodes and normalises a v2 protobuf body (`ListOfSpans`).
 pub(crate) fn decode_proto(payload: &[u8]) -> Result<Vec<ZipkinSpan<'static>>, IngestError> {
     let list =
@@ -499,33 +438,14 @@ impl<'a> Annotation<'a> {
     /// `{"<event name>": {<attributes>}}`; anything else is an event named by the value.
     /// Attributes are in key order, the last of a repeated key kept.
     pub(crate) fn new(timestamp: u64, value: Cow<'a, str>) -> Self {
-        let mut annotation = Annotation {
+        let mut attributes = Vec::new();
+        let name = read_event(&value, &mut attributes);
+        Annotation {
             timestamp,
             value,
-            name: None,
-            attributes: Vec::new(),
-        };
-        if annotation.value.starts_with('{') {
-            let text: &str = &annotation.value;
-            // The usual shape read straight into the event, its names and text borrowed from
-            // the value; anything else through `serde_json::Value`, whose reading defines the
-            // result.
-            let read = match serde_json::from_str::<OneEvent<'_>>(text) {
-                Ok(OneEvent(name, attributes)) => Some((
-                    piece(text, name),
-                    attributes
-                        .into_iter()
-                        .map(|(k, v)| (piece(text, k), v.into_event(text)))
-                        .collect(),
-                )),
-                Err(_) => from_value(text),
-            };
-            if let Some((name, attributes)) = read {
-                annotation.name = Some(name);
-                annotation.attributes = attributes;
-            }
+            name,
+            attributes,
         }
-        annotation
     }
 
     /// The event's name.
@@ -538,13 +458,7 @@ impl<'a> Annotation<'a> {
 
     /// The text of a piece of this annotation.
     pub(crate) fn text<'s>(&'s self, piece: &'s Piece) -> &'s str {
-        match piece {
-            Piece::At(start, end) => self
-                .value
-                .get(*start as usize..*end as usize)
-                .unwrap_or_default(),
-            Piece::Own(text) => text,
-        }
+        piece_text(&self.value, piece)
     }
 }
 
@@ -593,57 +507,139 @@ fn event_value(v: serde_json::Value) -> EventValue {
     }
 }
 
-/// `{"<name>": {<attributes>}}` with exactly one key, read without a `serde_json::Value`,
-/// borrowing what has no escapes; anything else fails (and is read by `from_value`).
-struct OneEvent<'t>(Cow<'t, str>, Vec<(Cow<'t, str>, Attribute<'t>)>);
-
-impl<'de: 't, 't> serde::Deserialize<'de> for OneEvent<'t> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
-        struct Outer;
-        impl<'de> Visitor<'de> for Outer {
-            type Value = OneEvent<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object of one event")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OneEvent<'de>, A::Error> {
-                let Text(name) = map
-                    .next_key()?
-                    .ok_or_else(|| A::Error::custom("no event"))?;
-                let Attributes(attributes) = map.next_value()?;
-                if map.next_key::<IgnoredAny>()?.is_some() {
-                    return Err(A::Error::custom("more than one key"));
-                }
-                Ok(OneEvent(name, attributes))
-            }
+/// Reads an annotation value written as OpenTelemetry's Zipkin exporters write events,
+/// `{"<event name>": {<attributes>}}`, into `attributes` (cleared first; in key order, the last
+/// of a repeated key kept), its pieces ranges of `text` where they have no escapes; the event's
+/// name, or `None` when `text` is no such event (the event is then named by the whole value).
+pub(crate) fn read_event(text: &str, attributes: &mut Vec<(Piece, EventValue)>) -> Option<Piece> {
+    attributes.clear();
+    if !text.starts_with('{') {
+        return None;
+    }
+    // The usual shape read straight into the event, its names and text borrowed from the
+    // value; anything else through `serde_json::Value`, whose reading defines the result.
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let strict = OneEvent { text, attributes }
+        .deserialize(&mut de)
+        .and_then(|name| de.end().map(|()| name));
+    let name = match strict {
+        Ok(name) => name,
+        Err(_) => {
+            attributes.clear();
+            let (name, read) = from_value(text)?;
+            attributes.extend(read);
+            name
         }
-        d.deserialize_map(Outer)
+    };
+    sorted_last_wins_by(attributes, 0, |(a, _), (b, _)| {
+        piece_text(text, a).cmp(piece_text(text, b))
+    });
+    Some(name)
+}
+
+/// The text of `piece`, a piece of `whole`.
+fn piece_text<'s>(whole: &'s str, piece: &'s Piece) -> &'s str {
+    match piece {
+        Piece::At(start, end) => whole
+            .get(*start as usize..*end as usize)
+            .unwrap_or_default(),
+        Piece::Own(text) => text,
     }
 }
 
-struct Attributes<'t>(Vec<(Cow<'t, str>, Attribute<'t>)>);
-
-impl<'de: 't, 't> serde::Deserialize<'de> for Attributes<'t> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{MapAccess, Visitor};
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Attributes<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object of attributes")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes<'de>, A::Error> {
-                let mut attributes = Vec::new();
-                while let Some((Text(key), value)) =
-                    map.next_entry::<Text<'de>, Attribute<'de>>()?
-                {
-                    attributes.push((key, value));
-                }
-                sorted_last_wins(&mut attributes);
-                Ok(Attributes(attributes))
-            }
+/// Sorts `items[start..]` by `order` (of their keys), keeping only the last item of a
+/// repeated key (what reading a JSON object into a `BTreeMap` gives).
+pub(crate) fn sorted_last_wins_by<T>(
+    items: &mut Vec<T>,
+    start: usize,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+) {
+    use std::cmp::Ordering::{Equal, Less};
+    let tail = items.get_mut(start..).unwrap_or_default();
+    if tail.windows(2).all(|w| order(&w[0], &w[1]) == Less) {
+        return;
+    }
+    // Stable: equal keys stay in arrival order, so the last of each run is the one to keep.
+    tail.sort_by(&order);
+    let mut kept = start;
+    for read in start..items.len() {
+        if kept > start && order(&items[kept - 1], &items[read]) == Equal {
+            items.swap(kept - 1, read);
+        } else {
+            items.swap(kept, read);
+            kept += 1;
         }
-        d.deserialize_map(V)
+    }
+    items.truncate(kept);
+}
+
+/// `{"<name>": {<attributes>}}` with exactly one key, read without a `serde_json::Value` into
+/// `attributes` (unsorted), borrowing what has no escapes; anything else fails (and is read
+/// by `from_value`).
+struct OneEvent<'t, 'v> {
+    text: &'t str,
+    attributes: &'v mut Vec<(Piece, EventValue)>,
+}
+
+impl<'de: 't, 't> serde::de::DeserializeSeed<'de> for OneEvent<'t, '_> {
+    type Value = Piece;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Piece, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 't, 't> serde::de::Visitor<'de> for OneEvent<'t, '_> {
+    type Value = Piece;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of one event")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Piece, A::Error> {
+        use serde::de::{Error, IgnoredAny};
+        let Text(name) = map
+            .next_key()?
+            .ok_or_else(|| A::Error::custom("no event"))?;
+        map.next_value_seed(EventAttributes {
+            text: self.text,
+            attributes: &mut *self.attributes,
+        })?;
+        if map.next_key::<IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom("more than one key"));
+        }
+        Ok(piece(self.text, name))
+    }
+}
+
+/// The attributes object of [`OneEvent`].
+struct EventAttributes<'t, 'v> {
+    text: &'t str,
+    attributes: &'v mut Vec<(Piece, EventValue)>,
+}
+
+impl<'de: 't, 't> serde::de::DeserializeSeed<'de> for EventAttributes<'t, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 't, 't> serde::de::Visitor<'de> for EventAttributes<'t, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of attributes")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some((Text(key), value)) = map.next_entry::<Text<'de>, Attribute<'de>>()? {
+            self.attributes
+                .push((piece(self.text, key), value.into_event(self.text)));
+        }
+        Ok(())
     }
 }
 
@@ -721,14 +717,68 @@ pub(crate) fn fill<'a>(spans: &'a [ZipkinSpan<'_>], batch: &mut SpanBatch<'a>) {
     batch.spans.reserve(spans.len());
     let mut groups = Groups::default();
     for s in spans {
-        let service = s
-            .local
-            .as_ref()
-            .and_then(|l| l.service_name.as_deref())
-            .unwrap_or(UNKNOWN_SERVICE);
-        let resource = groups.service(batch, service);
-        push_span(batch, &mut groups, s, resource);
+        let endpoint = |e: &'a Endpoint<'_>| EndpointParts {
+            service_name: e.service_name.as_deref(),
+            address: e.address.as_deref(),
+            port: e.port,
+        };
+        let parts = SpanParts {
+            trace_id: s.trace_id,
+            id: s.id,
+            parent_id: s.parent_id,
+            kind: s.kind,
+            name: &s.name,
+            timestamp: s.timestamp,
+            duration: s.duration,
+            local: s.local.as_ref().map(endpoint),
+            remote: s.remote.as_ref().map(endpoint),
+            debug: s.debug,
+            shared: s.shared,
+        };
+        let tags = s.tags.iter().map(|(k, v)| (&**k, &**v));
+        let annotations = s.annotations.iter().map(|a| {
+            let attributes = a.attributes.iter().map(|(key, value)| KeyValue {
+                key: a.text(key),
+                value: match value {
+                    EventValue::Bool(b) => AnyValue::Bool(*b),
+                    EventValue::Int(i) => AnyValue::Int(*i),
+                    EventValue::Double(d) => AnyValue::Double(*d),
+                    EventValue::Str(s) => AnyValue::Str(a.text(s)),
+                },
+            });
+            (a.timestamp, a.name(), attributes)
+        });
+        push_span(batch, &mut groups, &parts, tags, annotations);
     }
+}
+
+/// A Zipkin endpoint as the mapping reads it (service name non-empty, address as text, port
+/// non-zero).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndpointParts<'a> {
+    pub(crate) service_name: Option<&'a str>,
+    pub(crate) address: Option<&'a str>,
+    pub(crate) port: Option<u16>,
+}
+
+/// A Zipkin span's fields as the mapping reads them, whichever model holds them (the
+/// normalised [`ZipkinSpan`] or v2 JSON's batch, `super::json_v2`); tags and annotations are
+/// passed to [`push_span`] beside it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanParts<'a> {
+    pub(crate) trace_id: [u8; 16],
+    pub(crate) id: [u8; 8],
+    pub(crate) parent_id: Option<[u8; 8]>,
+    pub(crate) kind: SpanKind,
+    pub(crate) name: &'a str,
+    /// Epoch microseconds (none when absent or zero).
+    pub(crate) timestamp: Option<u64>,
+    /// Microseconds.
+    pub(crate) duration: Option<u64>,
+    pub(crate) local: Option<EndpointParts<'a>>,
+    pub(crate) remote: Option<EndpointParts<'a>>,
+    pub(crate) debug: bool,
+    pub(crate) shared: bool,
 }
 
 /// Pushes `key` unless the attributes since `start` (the span's) hold it already.
@@ -738,19 +788,31 @@ fn add<'a>(batch: &mut SpanBatch<'a>, start: usize, key: &'a str, value: AnyValu
     }
 }
 
-fn push_span<'a>(
+/// Maps one span into `batch` (the mapping of the [module docs](super)): its resource by local
+/// service name, `tags` in key order, each key once, and `annotations` as (epoch µs, event
+/// name, attributes).
+pub(crate) fn push_span<'a, T, A, I>(
     batch: &mut SpanBatch<'a>,
     groups: &mut Groups<'a>,
-    s: &'a ZipkinSpan<'_>,
-    resource: u32,
-) {
+    s: &SpanParts<'a>,
+    tags: T,
+    annotations: A,
+) where
+    T: Iterator<Item = (&'a str, &'a str)>,
+    A: Iterator<Item = (u64, &'a str, I)>,
+    I: Iterator<Item = KeyValue<'a>>,
+{
+    let service = s
+        .local
+        .and_then(|l| l.service_name)
+        .unwrap_or(UNKNOWN_SERVICE);
+    let resource = groups.service(batch, service);
     let mark = batch.mark();
     let mut status = StatusTags::default();
     let (mut scope_name, mut scope_version) = ("", "");
     let start = batch.attributes.len();
-    for (key, value) in &s.tags {
-        let value: &'a str = value;
-        match key.as_ref() {
+    for (key, value) in tags {
+        match key {
             crate::vocabulary::ERROR => status.error_text(value),
             OTEL_STATUS_CODE => status.code = Some(value),
             OTEL_STATUS_DESCRIPTION => status.description = Some(value),
@@ -764,8 +826,8 @@ fn push_span<'a>(
     }
     // Endpoint attributes only where no tag already says it (OpenTelemetry's Zipkin exporters
     // send both the attribute and the endpoint made from it).
-    if let Some(local) = &s.local {
-        if let Some(ip) = &local.address {
+    if let Some(local) = s.local {
+        if let Some(ip) = local.address {
             add(batch, start, NETWORK_LOCAL_ADDRESS, AnyValue::Str(ip));
         }
         if let Some(port) = local.port {
@@ -777,12 +839,12 @@ fn push_span<'a>(
             );
         }
     }
-    if let Some(remote) = &s.remote {
+    if let Some(remote) = s.remote {
         let server = matches!(s.kind, KIND_CLIENT | KIND_PRODUCER);
-        if let Some(name) = &remote.service_name {
+        if let Some(name) = remote.service_name {
             add(batch, start, SERVICE_PEER_NAME, AnyValue::Str(name));
         }
-        if let Some(ip) = &remote.address {
+        if let Some(ip) = remote.address {
             add(batch, start, NETWORK_PEER_ADDRESS, AnyValue::Str(ip));
             if server {
                 add(batch, start, SERVER_ADDRESS, AnyValue::Str(ip));
@@ -812,33 +874,22 @@ fn push_span<'a>(
     let attributes = batch.attributes_since(start);
 
     let events_start = batch.events.len();
-    for a in &s.annotations {
+    let mut first_us: Option<u64> = None;
+    for (timestamp, name, event_attributes) in annotations {
+        first_us = Some(first_us.map_or(timestamp, |t| t.min(timestamp)));
         let start = batch.attributes.len();
-        batch
-            .attributes
-            .extend(a.attributes.iter().map(|(key, value)| KeyValue {
-                key: a.text(key),
-                value: match value {
-                    EventValue::Bool(b) => AnyValue::Bool(*b),
-                    EventValue::Int(i) => AnyValue::Int(*i),
-                    EventValue::Double(d) => AnyValue::Double(*d),
-                    EventValue::Str(s) => AnyValue::Str(a.text(s)),
-                },
-            }));
+        batch.attributes.extend(event_attributes);
         let attributes = batch.attributes_since(start);
         batch.events.push(Event {
-            time_ns: a.timestamp.saturating_mul(1000),
-            name: a.name(),
+            time_ns: timestamp.saturating_mul(1000),
+            name,
             attributes,
             dropped_attributes: 0,
         });
     }
     let events = batch.events_since(events_start);
 
-    let start_us = s
-        .timestamp
-        .or_else(|| s.annotations.iter().map(|a| a.timestamp).min())
-        .unwrap_or(0);
+    let start_us = s.timestamp.or(first_us).unwrap_or(0);
     let start_ns = start_us.saturating_mul(1000);
     let (status, status_message) = status.status();
     let scope = groups.scope(batch, scope_name, scope_version);
@@ -850,7 +901,7 @@ fn push_span<'a>(
         parent_span_id: parent.map_or(0, u64::from_be_bytes),
         // Zipkin reports only sampled spans.
         flags: 1,
-        name: &s.name,
+        name: s.name,
         kind: s.kind,
         start_ns,
         end_ns: start_ns.saturating_add(s.duration.unwrap_or(0).saturating_mul(1000)),

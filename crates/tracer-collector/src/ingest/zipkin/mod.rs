@@ -47,11 +47,13 @@
 //! v1 spans go through the same mapping after Zipkin's v1-to-v2 rules (see `convert::from_v1`).
 
 mod convert;
+mod json_v2;
 mod model;
 mod thrift;
 
 pub(crate) use convert::fill;
-pub(crate) use convert::{ZipkinSpan, decode_json_v1, decode_json_v2, decode_proto};
+pub(crate) use convert::{ZipkinSpan, decode_json_v1, decode_proto};
+pub(crate) use json_v2::{Spans as V2JsonSpans, decode as decode_json_v2, fill as fill_json_v2};
 pub(crate) use thrift::{decode_emit_zipkin_batch, decode_v1_thrift};
 
 use axum::Router;
