@@ -11,6 +11,8 @@ use opentelemetry_otlp::WithHttpConfig;
 use opentelemetry_otlp::WithTonicConfig;
 use opentelemetry_otlp::{SpanExporter, WithExportConfig};
 
+mod encode;
+
 use crate::InitError;
 use crate::config::{Compression, OtlpConfig, Protocol};
 
