@@ -19,6 +19,7 @@ pub(crate) mod console;
 pub(crate) mod otlp;
 pub(crate) mod queue;
 pub(crate) mod report;
+pub(crate) mod sink;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
