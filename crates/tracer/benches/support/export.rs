@@ -85,7 +85,7 @@ impl std::fmt::Debug for LazyOtlp {
 
 impl LazyOtlp {
     fn exporter(&self) -> &opentelemetry_otlp::SpanExporter {
-        use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
+        use opentelemetry_otlp::WithExportConfig as _;
         self.inner.get_or_init(|| {
             let mut exporter = match self.protocol {
                 Protocol::Grpc => opentelemetry_otlp::SpanExporter::builder()
