@@ -34,17 +34,23 @@ enum Answer {
 const PARTIAL_MESSAGE: &str = "spans older than the retention window";
 const UNAVAILABLE_MESSAGE: &str = "the ingester is overloaded";
 
-/// What the receiver saw: per request, its headers (lower-case names) and its spans as
-/// `(scope, span name)`.
+/// `(name, value)` pairs: headers (lower-case names), or `(scope, span name)`.
+type Pairs = Vec<(String, String)>;
+
+/// What the receiver saw: per request, its headers and its spans.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(Vec<(String, String)>, Vec<(String, String)>)>>>);
+struct Seen(Arc<Mutex<Vec<(Pairs, Pairs)>>>);
 
 impl Seen {
-    fn record(&self, headers: Vec<(String, String)>, request: &ExportTraceServiceRequest) {
+    fn record(&self, headers: Pairs, request: &ExportTraceServiceRequest) {
         let mut spans = Vec::new();
         for rs in &request.resource_spans {
             for ss in &rs.scope_spans {
-                let scope = ss.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                let scope = ss
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
                 for span in &ss.spans {
                     spans.push((scope.clone(), span.name.clone()));
                 }
@@ -53,7 +59,7 @@ impl Seen {
         self.0.lock().unwrap().push((headers, spans));
     }
 
-    fn requests(&self) -> Vec<(Vec<(String, String)>, Vec<(String, String)>)> {
+    fn requests(&self) -> Vec<(Pairs, Pairs)> {
         self.0.lock().unwrap().clone()
     }
 
@@ -69,7 +75,7 @@ impl Seen {
             .collect()
     }
 
-    fn spans(&self) -> Vec<(String, String)> {
+    fn spans(&self) -> Pairs {
         self.requests().into_iter().flat_map(|(_, s)| s).collect()
     }
 }
@@ -238,7 +244,11 @@ fn configured_headers_arrive_at_the_receiver_on_both_transports() {
             .unwrap();
         make_spans(guard.tracer(), 3);
         guard.flush().unwrap();
-        assert_eq!(receiver.seen.header("authorization"), ["Bearer s3cret"], "{protocol:?}");
+        assert_eq!(
+            receiver.seen.header("authorization"),
+            ["Bearer s3cret"],
+            "{protocol:?}"
+        );
         assert_eq!(receiver.seen.header("x-tenant"), ["blue"], "{protocol:?}");
         let content_type = receiver.seen.header("content-type");
         let expected = match protocol {
@@ -267,7 +277,11 @@ fn gzip_compresses_the_request_on_both_transports() {
         };
         assert_eq!(receiver.seen.header(header), ["gzip"], "{protocol:?}");
         let names: Vec<_> = receiver.seen.spans().into_iter().map(|(_, n)| n).collect();
-        assert_eq!(names, ["span-0", "span-1", "span-2", "span-3", "span-4"], "{protocol:?}");
+        assert_eq!(
+            names,
+            ["span-0", "span-1", "span-2", "span-3", "span-4"],
+            "{protocol:?}"
+        );
     }
 }
 
@@ -278,8 +292,14 @@ fn without_gzip_the_request_is_not_compressed() {
         let guard = builder(protocol, &receiver).build().unwrap();
         make_spans(guard.tracer(), 1);
         guard.flush().unwrap();
-        assert!(receiver.seen.header("grpc-encoding").is_empty(), "{protocol:?}");
-        assert!(receiver.seen.header("content-encoding").is_empty(), "{protocol:?}");
+        assert!(
+            receiver.seen.header("grpc-encoding").is_empty(),
+            "{protocol:?}"
+        );
+        assert!(
+            receiver.seen.header("content-encoding").is_empty(),
+            "{protocol:?}"
+        );
     }
 }
 
@@ -291,11 +311,24 @@ fn a_partial_success_counts_the_rejected_spans_as_failed_with_the_receivers_mess
         make_spans(guard.tracer(), 10);
         let flushed = guard.flush();
         let stats = guard.stats();
-        assert_eq!((stats.exported, stats.failed), (7, 3), "{protocol:?}: {stats:?}");
-        let error = flushed.expect_err("the flush reports the rejected spans").to_string();
+        assert_eq!(
+            (stats.exported, stats.failed),
+            (7, 3),
+            "{protocol:?}: {stats:?}"
+        );
+        let error = flushed
+            .expect_err("the flush reports the rejected spans")
+            .to_string();
         assert!(error.contains(PARTIAL_MESSAGE), "{protocol:?}: {error}");
-        assert!(error.contains("rejected 3 of 10 spans"), "{protocol:?}: {error}");
-        assert_eq!(receiver.seen.requests().len(), 1, "a partial success is not retried");
+        assert!(
+            error.contains("rejected 3 of 10 spans"),
+            "{protocol:?}: {error}"
+        );
+        assert_eq!(
+            receiver.seen.requests().len(),
+            1,
+            "a partial success is not retried"
+        );
     }
 }
 
@@ -307,7 +340,11 @@ fn an_unavailable_receiver_counts_the_batch_failed_with_the_status_after_retries
         make_spans(guard.tracer(), 4);
         let flushed = guard.flush();
         let stats = guard.stats();
-        assert_eq!((stats.exported, stats.failed), (0, 4), "{protocol:?}: {stats:?}");
+        assert_eq!(
+            (stats.exported, stats.failed),
+            (0, 4),
+            "{protocol:?}: {stats:?}"
+        );
         let error = flushed.expect_err("the flush reports the loss").to_string();
         let status = match protocol {
             Protocol::Grpc => "Unavailable",

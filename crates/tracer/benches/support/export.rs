@@ -54,7 +54,10 @@ pub fn null_receiver(protocol: Protocol) -> String {
                 let app = axum::Router::new().route(
                     "/v1/traces",
                     axum::routing::post(|_body: bytes::Bytes| async {
-                        ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
+                        (
+                            [("content-type", "application/x-protobuf")],
+                            Vec::<u8>::new(),
+                        )
                     }),
                 );
                 axum::serve(listener, app).await.unwrap();
@@ -157,7 +160,12 @@ pub fn make_spans(tracer: &tracer::Tracer, count: usize) {
             KeyValue::new("server.port", 8080_i64),
         ];
         let mut span = tracer
-            .span("GET /orders/{id}", SpanKind::Server, attributes, &Context::new())
+            .span(
+                "GET /orders/{id}",
+                SpanKind::Server,
+                attributes,
+                &Context::new(),
+            )
             .expect("tracing is on");
         if i % 4 == 0 {
             span.add_event("cache miss", vec![KeyValue::new("cache.key", "orders")]);

@@ -370,7 +370,11 @@ impl<S: Sink> Worker<S> {
     /// One batch through the sink, within `budget`: everything the export thread spends on a
     /// batch (`benches/callgrind.rs` counts the instructions of this function).
     #[inline(never)]
-    fn send_batch(&mut self, pending: &mut Vec<Finished>, budget: Duration) -> Result<Accepted, String> {
+    fn send_batch(
+        &mut self,
+        pending: &mut Vec<Finished>,
+        budget: Duration,
+    ) -> Result<Accepted, String> {
         let deadline = Instant::now() + budget;
         let sink = &mut self.sink;
         let result = self

@@ -59,7 +59,10 @@ impl<E> SdkSink<E> {
 
 /// The batch as the SDK's exporters take it.
 #[inline(never)]
-pub(crate) fn to_span_data(batch: &mut Vec<Finished>, scope: &InstrumentationScope) -> Vec<SpanData> {
+pub(crate) fn to_span_data(
+    batch: &mut Vec<Finished>,
+    scope: &InstrumentationScope,
+) -> Vec<SpanData> {
     batch
         .drain(..)
         .map(|span| match span {

@@ -1,5 +1,5 @@
 //! The direct OTLP path: batches encoded by [`Encoder`] from the queued spans and sent as
-//! they are, over gRPC ([`super::grpc`]) or HTTP/protobuf ([`super::http`]).
+//! they are, over gRPC (`grpc.rs`) or HTTP/protobuf (`http.rs`).
 //!
 //! What opentelemetry-otlp's exporter does around the request is kept: the configured
 //! headers (gRPC metadata), gzip, the per-request timeout, and its retry rule (at most three
@@ -116,9 +116,7 @@ impl Sink for DirectSink {
         loop {
             match self.transport.send(&payload).await {
                 Ok(accepted) => return Ok(accepted),
-                Err(e)
-                    if e.retryable && retries < RETRIES && Instant::now() + wait < deadline =>
-                {
+                Err(e) if e.retryable && retries < RETRIES && Instant::now() + wait < deadline => {
                     tokio::time::sleep(wait).await;
                     wait *= 2;
                     retries += 1;

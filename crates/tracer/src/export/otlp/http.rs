@@ -95,7 +95,9 @@ impl HttpTransport {
         let mut body = Vec::new();
         while body.len() < MAX_RESPONSE {
             match response.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE - body.len())]),
+                Ok(Some(chunk)) => {
+                    body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE - body.len())])
+                }
                 Ok(None) => break,
                 Err(e) if status.is_success() => return Err(network(e)),
                 Err(_) => break,

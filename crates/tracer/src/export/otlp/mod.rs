@@ -4,7 +4,7 @@
 //!
 //! `grpc` and `http/protobuf` take the direct path ([`direct`]): the export thread encodes the
 //! queued spans itself ([`encode`]) and sends the bytes (tonic, reqwest). `http/json` keeps
-//! opentelemetry-otlp's exporter, fed `SpanData` by an [`SdkSink`].
+//! opentelemetry-otlp's exporter, fed `SpanData` by an `SdkSink`.
 
 mod direct;
 mod encode;
@@ -21,9 +21,9 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use crate::InitError;
 use crate::config::{OtlpConfig, Protocol};
 use crate::export::queue::Finished;
-use crate::export::sink::{Accepted, Sink};
 #[cfg(feature = "otlp-http")]
 use crate::export::sink::SdkSink;
+use crate::export::sink::{Accepted, Sink};
 use direct::{DirectSink, Transport};
 
 /// The OTLP sink of one tracer.
@@ -32,7 +32,7 @@ pub(crate) enum OtlpSink {
     Direct(Box<DirectSink>),
     /// HTTP/JSON: opentelemetry-otlp's exporter.
     #[cfg(feature = "otlp-http")]
-    Json(SdkSink<opentelemetry_otlp::SpanExporter>),
+    Json(Box<SdkSink<opentelemetry_otlp::SpanExporter>>),
 }
 
 impl Sink for OtlpSink {
@@ -89,7 +89,11 @@ pub(crate) fn build(config: &OtlpConfig) -> Result<OtlpSink, InitError> {
         #[cfg(feature = "otlp-http")]
         Protocol::HttpProtobuf => Transport::Http(http::HttpTransport::new(config)?),
         #[cfg(feature = "otlp-http")]
-        Protocol::HttpJson => return Ok(OtlpSink::Json(SdkSink::new(json_exporter(config)?))),
+        Protocol::HttpJson => {
+            return Ok(OtlpSink::Json(Box::new(SdkSink::new(json_exporter(
+                config,
+            )?))));
+        }
     };
     Ok(OtlpSink::Direct(Box::new(DirectSink::new(transport))))
 }

@@ -96,7 +96,12 @@ fn full_record(n: u64) -> SpanRecord {
         attributes: every_value(),
         dropped_attributes: 2,
         events: vec![
-            Event::new("exception", at(1_500), vec![KeyValue::new("handled", false)], 3),
+            Event::new(
+                "exception",
+                at(1_500),
+                vec![KeyValue::new("handled", false)],
+                3,
+            ),
             Event::new("empty", at(1_600), vec![], 0),
         ],
         dropped_events: 4,
@@ -260,8 +265,27 @@ fn the_reused_buffer_holds_only_the_latest_batch() {
     let _ = encoder.encode(&big);
     let capacity = encoder.capacity();
     assert_eq!(ours(&mut encoder, &small), oracle(&small, &resource));
-    assert_eq!(encoder.capacity(), capacity, "the buffer is reused, not regrown");
+    assert_eq!(
+        encoder.capacity(),
+        capacity,
+        "the buffer is reused, not regrown"
+    );
     assert_eq!(ours(&mut encoder, &big), oracle(&big, &resource));
+}
+
+#[test]
+fn a_buffer_grown_by_a_huge_batch_is_not_kept() {
+    let resource = resource();
+    let mut encoder = Encoder::new(scope());
+    encoder.set_resource(&resource);
+    let huge: Vec<Finished> = (0..256)
+        .map(|n| Finished::Ours(Box::new(full_record(n))))
+        .collect();
+    let _ = encoder.encode(&huge);
+    assert!(encoder.capacity() > super::RETAINED_MAX);
+    let small = [Finished::Ours(Box::new(bare_record()))];
+    assert_eq!(ours(&mut encoder, &small), oracle(&small, &resource));
+    assert!(encoder.capacity() < 64 * 1024, "{}", encoder.capacity());
 }
 
 #[test]
@@ -276,4 +300,3 @@ fn the_comparison_sees_a_wrong_field() {
     let ours = ours(&mut encoder, &[Finished::Ours(Box::new(changed))]);
     assert_ne!(ours, oracle(&spans, &resource));
 }
-
