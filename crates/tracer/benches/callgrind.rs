@@ -272,8 +272,44 @@ fn run(scenario: &str, iterations: u64) -> bool {
             });
             true
         }
+        "export" => run_export(name, iterations),
         _ => false,
     }
+}
+
+#[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+#[path = "support/export.rs"]
+#[allow(dead_code, unreachable_pub)] // shared with benches/export.rs
+mod export;
+
+/// `export/<ours|sdk>/<grpc|http>`: `iterations` spans exported to a null receiver in batches
+/// of 512 (the last one flushed). The export thread's instructions are those of
+/// `*Worker*send_batch*`; the marginal cost per span is the difference of two runs
+/// (`iterations` 512 and 2560) over 2048, which leaves out the connection's set-up.
+#[cfg(all(feature = "otlp-grpc", feature = "otlp-http"))]
+fn run_export(name: &str, iterations: u64) -> bool {
+    let Some((path, protocol)) = name.split_once('/') else {
+        return false;
+    };
+    let protocol = match protocol {
+        "grpc" => tracer::Protocol::Grpc,
+        "http" => tracer::Protocol::HttpProtobuf,
+        _ => return false,
+    };
+    if !matches!(path, "ours" | "sdk") {
+        return false;
+    }
+    let guard = export::guard(path, protocol);
+    export::make_spans(guard.tracer(), iterations as usize);
+    guard.flush().expect("every span exported");
+    let stats = guard.stats();
+    assert_eq!(stats.exported, iterations, "{stats:?}");
+    true
+}
+
+#[cfg(not(all(feature = "otlp-grpc", feature = "otlp-http")))]
+fn run_export(_name: &str, _iterations: u64) -> bool {
+    false
 }
 
 fn scenarios() -> Vec<String> {
@@ -297,6 +333,11 @@ fn scenarios() -> Vec<String> {
     }
     if cfg!(feature = "sqlx-mysql") {
         out.push("sql/sanitize".into());
+    }
+    if cfg!(all(feature = "otlp-grpc", feature = "otlp-http")) {
+        for s in ["ours/grpc", "sdk/grpc", "ours/http", "sdk/http"] {
+            out.push(format!("export/{s}"));
+        }
     }
     out
 }

@@ -18,6 +18,7 @@ use crate::config::{
 use crate::export::Counters;
 use crate::export::console::ConsoleExporter;
 use crate::export::queue::QueueProcessor;
+use crate::export::sink::SdkSink;
 use crate::propagation::PropagatorKind;
 use crate::span::pipeline::{EndHook, HookProcessor, Pipeline};
 use crate::switch::Switch;
@@ -218,7 +219,7 @@ impl TracerBuilder {
     {
         self.custom_exporter = Some(Box::new(move |batch, counters, service, interval| {
             QueueProcessor::start(
-                move || Ok(exporter),
+                move || Ok(SdkSink::new(exporter)),
                 batch,
                 counters,
                 service,
@@ -283,7 +284,7 @@ impl TracerBuilder {
             },
             ExporterKind::None => None,
             ExporterKind::Console => Some(QueueProcessor::start(
-                || Ok(ConsoleExporter::default()),
+                || Ok(SdkSink::new(ConsoleExporter::default())),
                 config.batch.clone(),
                 counters.clone(),
                 config.service_name.clone(),

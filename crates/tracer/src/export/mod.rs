@@ -7,6 +7,11 @@
 //! flushing and shutting down work the same from a `current_thread` runtime, a multi-thread
 //! runtime or plain `main`, and are bounded by a timeout.
 //!
+//! The export thread hands each batch, as queued, to a `Sink` (`sink.rs`): for OTLP over gRPC
+//! and HTTP/protobuf, tracer's own encoder and transports (`otlp/`), which write the request
+//! straight from the queued spans; for every other exporter an `SdkSink`, which converts them
+//! to the SDK's `SpanData` first.
+//!
 //! Loss is never silent: besides the counters, the export thread logs a rate-limited
 //! `tracing` warning (target `tracer::export`, at most one per reason per
 //! [`TracerBuilder::loss_warning_interval`](crate::TracerBuilder::loss_warning_interval), summing
@@ -19,6 +24,7 @@ pub(crate) mod console;
 pub(crate) mod otlp;
 pub(crate) mod queue;
 pub(crate) mod report;
+pub(crate) mod sink;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};

@@ -21,8 +21,10 @@
 //! - **End** (explicit or on drop): one clock read, then the record goes to the end hooks
 //!   (the `testing` capture, synchronously) and, as one pointer, into the tracer's bounded
 //!   export queue: no wake-up of the export thread per span (it is signalled once per full
-//!   batch); a full queue drops and counts the span. The export thread turns records into the
-//!   SDK's `SpanData` for the exporters (OTLP, console, a `span_exporter` given in code).
+//!   batch); a full queue drops and counts the span. The export thread encodes records as
+//!   OTLP protobuf directly for OTLP over gRPC and HTTP/protobuf, and turns them into the SDK's
+//!   `SpanData` for the other exporters (OTLP HTTP/JSON, console, a `span_exporter` given in
+//!   code).
 //!
 //! [`Tracer`](crate::Tracer) implements the OpenTelemetry `Tracer` trait with these spans, and
 //! [`tracing_layer`](crate::tracing_layer) records `tracing` spans through it. Spans made with
