@@ -170,5 +170,10 @@ fn names_in_use_are_never_freed_while_writers_and_readers_race_the_sweeps() {
             "placeholders are counted: {stats:?}"
         );
     }
-    assert!(stats.freed_names >= 80_000, "{stats:?}");
+    // Sweeps ran and freed names during the race. How many depends on the machine: each sweep
+    // waits for the leases of batches prepared before it began, which a writer preempted in the
+    // middle of a batch holds for its time slice; on one core (`taskset -c 0`) about 8,000 of
+    // the 90,000 names were freed and the rest became the placeholder. That freeing keeps up
+    // with one writer is `names_whose_spans_were_evicted_are_freed_and_new_names_stay_real`.
+    assert!(stats.freed_names >= 1_000, "{stats:?}");
 }
