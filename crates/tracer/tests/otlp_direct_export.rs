@@ -3,8 +3,9 @@
 //! its errors count as failed spans with the receiver's words, and own, plain OpenTelemetry
 //! API and `tracing` spans of one batch all arrive with their scopes.
 
+mod support;
+
 use std::io::Read as _;
-use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -118,81 +119,70 @@ impl TraceService for Grpc {
 struct Receiver {
     endpoint: String,
     seen: Seen,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _stop: std::sync::mpsc::Sender<()>,
 }
 
 /// A receiver for `protocol` on its own thread and runtime.
 fn receiver(protocol: Protocol, answer: Answer) -> Receiver {
     let seen = Seen::default();
     let state = seen.clone();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let stop = async {
-                let _ = stop_rx.await;
-            };
-            if protocol == Protocol::Grpc {
-                let service = TraceServiceServer::new(Grpc(state, answer))
-                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-                tonic::transport::Server::builder()
-                    .add_service(service)
-                    .serve_with_incoming_shutdown(
-                        tokio_stream::wrappers::TcpListenerStream::new(listener),
-                        stop,
-                    )
-                    .await
-                    .unwrap();
-            } else {
-                let app = axum::Router::new().route(
-                    "/v1/traces",
-                    axum::routing::post(
-                        move |headers: axum::http::HeaderMap, body: bytes::Bytes| async move {
-                            let mut raw = body.to_vec();
-                            if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
-                                raw.clear();
-                                flate2::read::GzDecoder::new(&body[..])
-                                    .read_to_end(&mut raw)
-                                    .expect("a gzip body");
-                            }
-                            let request = ExportTraceServiceRequest::decode(raw.as_slice())
-                                .expect("a protobuf ExportTraceServiceRequest");
-                            let headers = headers
-                                .iter()
-                                .map(|(k, v)| {
-                                    (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
-                                })
-                                .collect();
-                            state.record(headers, &request);
-                            match answer {
-                                Answer::Unavailable => (
-                                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                                    [("content-type", "text/plain")],
-                                    UNAVAILABLE_MESSAGE.as_bytes().to_vec(),
-                                ),
-                                answer => (
-                                    axum::http::StatusCode::OK,
-                                    [("content-type", "application/x-protobuf")],
-                                    response(answer).encode_to_vec(),
-                                ),
-                            }
-                        },
-                    ),
-                );
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
-                    .unwrap();
-            }
-        });
+    let (addr, stop_tx) = support::spawn_server(move |listener, shutdown| async move {
+        let stop = async {
+            let _ = shutdown.await;
+        };
+        if protocol == Protocol::Grpc {
+            let service = TraceServiceServer::new(Grpc(state, answer))
+                .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    stop,
+                )
+                .await
+                .unwrap();
+        } else {
+            let app = axum::Router::new().route(
+                "/v1/traces",
+                axum::routing::post(
+                    move |headers: axum::http::HeaderMap, body: bytes::Bytes| async move {
+                        let mut raw = body.to_vec();
+                        if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+                            raw.clear();
+                            flate2::read::GzDecoder::new(&body[..])
+                                .read_to_end(&mut raw)
+                                .expect("a gzip body");
+                        }
+                        let request = ExportTraceServiceRequest::decode(raw.as_slice())
+                            .expect("a protobuf ExportTraceServiceRequest");
+                        let headers = headers
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
+                            })
+                            .collect();
+                        state.record(headers, &request);
+                        match answer {
+                            Answer::Unavailable => (
+                                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                                [("content-type", "text/plain")],
+                                UNAVAILABLE_MESSAGE.as_bytes().to_vec(),
+                            ),
+                            answer => (
+                                axum::http::StatusCode::OK,
+                                [("content-type", "application/x-protobuf")],
+                                response(answer).encode_to_vec(),
+                            ),
+                        }
+                    },
+                ),
+            );
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+                .unwrap();
+        }
     });
-    let addr = addr_rx.recv().unwrap();
     let endpoint = match protocol {
         Protocol::Grpc => format!("http://{addr}"),
         _ => format!("http://{addr}/v1/traces"),

@@ -86,7 +86,9 @@ pub struct Receiver {
     _stop: std::sync::mpsc::Sender<()>,
 }
 
-fn spawn_server<F, Fut>(serve: F) -> (SocketAddr, std::sync::mpsc::Sender<()>)
+/// Runs `serve` with a listener on 127.0.0.1:0 on its own thread and current-thread runtime;
+/// returns the address and a sender whose drop (or send) resolves `serve`'s shutdown signal.
+pub fn spawn_server<F, Fut>(serve: F) -> (SocketAddr, std::sync::mpsc::Sender<()>)
 where
     F: FnOnce(tokio::net::TcpListener, tokio::sync::oneshot::Receiver<()>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()>,
