@@ -180,6 +180,41 @@ struct Cli {
     /// `forward::tail` module docs and docs/DEPLOYMENT.md); the local store keeps everything.
     #[arg(long, env = "TRACER_COLLECTOR_TAIL_SAMPLING")]
     tail_sampling: Option<std::path::PathBuf>,
+    /// Tail sampling by flags, for the common cases (instead of a --tail-sampling file): keep
+    /// every trace with a span in error.
+    #[arg(long, env = "TRACER_COLLECTOR_TAIL_KEEP_ERRORS")]
+    tail_keep_errors: bool,
+    /// Tail sampling by flags: keep every trace at least this many milliseconds long.
+    #[arg(
+        long,
+        env = "TRACER_COLLECTOR_TAIL_KEEP_SLOWER_THAN_MS",
+        value_name = "MS"
+    )]
+    tail_keep_slower_than_ms: Option<u64>,
+    /// Tail sampling by flags: keep every trace with this span or resource attribute,
+    /// `KEY=VALUE` (repeatable).
+    #[arg(
+        long = "tail-keep-attribute",
+        env = "TRACER_COLLECTOR_TAIL_KEEP_ATTRIBUTES",
+        value_delimiter = ',',
+        value_name = "KEY=VALUE"
+    )]
+    tail_keep_attributes: Vec<String>,
+    /// Tail sampling by flags: keep this share (0 to 1) of the traces no other flag keeps,
+    /// chosen by trace id (collectors sharing a trace agree).
+    #[arg(long, env = "TRACER_COLLECTOR_TAIL_SAMPLE_RATE", value_name = "SHARE")]
+    tail_sample_rate: Option<f64>,
+    /// Tail sampling: how long after its first span a trace is decided [default: 2000].
+    #[arg(
+        long,
+        env = "TRACER_COLLECTOR_TAIL_DECISION_WAIT_MS",
+        value_name = "MS"
+    )]
+    tail_decision_wait_ms: Option<u64>,
+    /// Tail sampling: decide a trace as soon as its root span is in and no span waits for its
+    /// parent, before the decision wait is over.
+    #[arg(long, env = "TRACER_COLLECTOR_TAIL_DECIDE_WHEN_COMPLETE")]
+    tail_decide_when_complete: bool,
     /// Keep the store durable in this directory: accepted spans are logged there before they
     /// are acknowledged and reloaded on start (see docs/RELIABILITY.md). Without it the store
     /// is in memory only.
@@ -332,14 +367,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     };
     let upstreams = forward_upstreams(&cli)?;
     let mut builder = Collector::builder();
-    if let Some(path) = &cli.tail_sampling {
+    if let Some(config) = tail_sampling(&cli)? {
         if upstreams.is_empty() {
-            bail!("--tail-sampling samples what is forwarded: give --forward-otlp too");
+            bail!("tail sampling samples what is forwarded: give --forward-otlp too");
         }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--tail-sampling {}", path.display()))?;
-        let config = tracer_collector::forward::tail::TailConfig::parse(&text)
-            .map_err(|e| anyhow::anyhow!("--tail-sampling {}: {e}", path.display()))?;
         builder = builder.tail_sampling(config);
     }
     let collector = builder
@@ -385,6 +416,37 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         .run(listeners, shutdown_signal())
         .await
         .context("collector failed")
+}
+
+/// The tail-sampling configuration from `--tail-sampling FILE` or from the `--tail-*` flags
+/// (one or the other), if any.
+fn tail_sampling(cli: &Cli) -> anyhow::Result<Option<tracer_collector::forward::tail::TailConfig>> {
+    use tracer_collector::forward::tail::{TailConfig, TailFlags};
+    let flags = TailFlags {
+        keep_errors: cli.tail_keep_errors,
+        keep_slower_than_ms: cli.tail_keep_slower_than_ms,
+        keep_attributes: cli.tail_keep_attributes.clone(),
+        sample_rate: cli.tail_sample_rate,
+        decision_wait_ms: cli.tail_decision_wait_ms,
+        decide_when_complete: cli.tail_decide_when_complete,
+    };
+    match &cli.tail_sampling {
+        Some(path) if flags.any() => bail!(
+            "--tail-sampling {} and the --tail-* flags both configure tail sampling: give one",
+            path.display()
+        ),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--tail-sampling {}", path.display()))?;
+            TailConfig::parse(&text)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("--tail-sampling {}: {e}", path.display()))
+        }
+        None if flags.any() => TailConfig::from_flags(&flags)
+            .map(Some)
+            .map_err(anyhow::Error::msg),
+        None => Ok(None),
+    }
 }
 
 /// The `--forward-*` flags as upstreams, with errors naming the bad flag and value.

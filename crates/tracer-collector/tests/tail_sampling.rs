@@ -234,3 +234,190 @@ async fn composite_shares_hold_within_five_percent() {
     edge.stop().await;
     central.stop().await;
 }
+
+/// Waits until the central collector holds `want` spans of `trace`; panics naming the trace.
+async fn arrives(central: &TestCollector, trace: u128, want: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    while central.store.trace_span_count(trace) != Some(want) {
+        assert!(
+            Instant::now() < deadline,
+            "trace {trace:x}: {:?} of {want} spans upstream after {within:?}",
+            central.store.trace_span_count(trace)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_that_looks_complete_is_decided_before_its_wait_and_an_incomplete_one_waits() {
+    // A wait far longer than the test: whatever arrives came from the completeness rule.
+    let (edge, central) = tiers(
+        r#"{
+            "decision_wait_ms": 600000,
+            "decide_when_complete": true,
+            "policies": [{"name": "all", "type": "probabilistic", "rate": 1.0}]
+        }"#,
+    )
+    .await;
+    // One export holding a whole trace: root and both children.
+    let whole = 0xc001;
+    post(
+        &edge,
+        request(
+            "svc",
+            (1..=3).map(|n| span(whole, n, Kind::Plain)).collect(),
+        ),
+    )
+    .await;
+    arrives(&central, whole, 3, Duration::from_secs(10)).await;
+
+    // Children first (their parent, the root, is not in yet): the trace waits ...
+    let children_first = 0xc002;
+    post(
+        &edge,
+        request(
+            "backend",
+            vec![
+                span(children_first, 2, Kind::Plain),
+                span(children_first, 3, Kind::Plain),
+            ],
+        ),
+    )
+    .await;
+    // ... and so does a trace whose child names a parent that never comes.
+    let orphan = 0xc003;
+    let mut lost_parent = span(orphan, 5, Kind::Plain);
+    lost_parent.parent_span_id = 4u64.to_be_bytes().to_vec();
+    post(
+        &edge,
+        request("backend", vec![span(orphan, 1, Kind::Plain), lost_parent]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let tail = edge_stats(&edge).await["forward_tail_sampling"].clone();
+    assert_eq!(tail["pending_traces"], 2, "{tail}");
+    assert_eq!(central.store.trace_span_count(children_first), None);
+    assert_eq!(central.store.trace_span_count(orphan), None);
+
+    // The root arrives: now nothing is outstanding and the trace goes up whole.
+    post(
+        &edge,
+        request("frontend", vec![span(children_first, 1, Kind::Plain)]),
+    )
+    .await;
+    arrives(&central, children_first, 3, Duration::from_secs(10)).await;
+    let tail = edge_stats(&edge).await["forward_tail_sampling"].clone();
+    assert_eq!(tail["complete_decisions"], 2, "{tail}");
+    assert_eq!(tail["pending_traces"], 1, "the orphan still waits: {tail}");
+    assert_eq!(central.store.trace_span_count(orphan), None);
+    edge.stop().await;
+    central.stop().await;
+}
+
+/// A trace of two spans whose child carries `status` (2 = ERROR) or an attribute.
+fn flagged_trace(trace: u128, error: bool, attribute: Option<(&str, &str)>) -> Vec<u8> {
+    let base = now_ns() - 1_000_000_000;
+    let root = simple_span(trace, 1, 0, "root", base, 0, 5_000);
+    let mut child = simple_span(trace, 2, 1, "child", base, 10, 1_000);
+    if error {
+        child.status = Some(Status {
+            code: 2,
+            message: "boom".into(),
+        });
+    }
+    if let Some((k, v)) = attribute {
+        child.attributes.push(s(k, v));
+    }
+    request("flags", vec![root, child]).encode_to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_flags_configure_the_common_cases_without_a_file() {
+    use common::process::{Ports, Process, TempDir};
+    let dir = TempDir::new("tail-flags");
+    let log = dir.0.join("stderr.log");
+    let central_ports = Ports::free();
+    let central = Process::start(central_ports, &[], &log).await;
+    let args: Vec<String> = [
+        "--forward-otlp",
+        &central_ports.grpc_url(),
+        "--tail-keep-errors",
+        "--tail-keep-attribute",
+        "customer.tier=gold",
+        "--tail-decision-wait-ms",
+        "300",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let edge = Process::start(Ports::free(), &args, &log).await;
+    let (error, gold, silver, plain) = (0xd001u128, 0xd002, 0xd003, 0xd004);
+    for body in [
+        flagged_trace(error, true, None),
+        flagged_trace(gold, false, Some(("customer.tier", "gold"))),
+        flagged_trace(silver, false, Some(("customer.tier", "silver"))),
+        flagged_trace(plain, false, None),
+    ] {
+        assert_eq!(edge.export(body).await, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tail = loop {
+        let stats = edge.stats().await;
+        let tail = stats["forward_tail_sampling"].clone();
+        if tail["pending_traces"] == 0
+            && tail["backlog_spans"] == 0
+            && stats["forward"][0]["buffered_spans"] == 0
+            && central.span_count(gold).await == 2
+        {
+            break tail;
+        }
+        assert!(Instant::now() < deadline, "never settled: {stats}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        tail["kept"],
+        serde_json::json!({"errors": 1, "attribute-1": 1}),
+        "{tail}"
+    );
+    assert_eq!(tail["dropped_traces"], 2, "{tail}");
+    assert_eq!(central.span_count(error).await, 2);
+    assert_eq!(central.span_count(silver).await, 0);
+    assert_eq!(central.span_count(plain).await, 0);
+    // The edge's own store keeps all four.
+    for trace in [error, gold, silver, plain] {
+        assert_eq!(edge.span_count(trace).await, 2, "{trace:x} at the edge");
+    }
+}
+
+#[test]
+fn bad_tail_flags_are_refused_naming_the_flag_and_the_value() {
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tracer-collector"))
+            .args(args)
+            .output()
+            .expect("the binary runs");
+        assert!(!output.status.success(), "{args:?} was accepted");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let up = ["--forward-otlp", "http://127.0.0.1:1"];
+    let err = run(&[&up[..], &["--tail-sample-rate", "2"]].concat());
+    assert!(
+        err.contains("--tail-sample-rate 2") && err.contains("0 to 1"),
+        "{err}"
+    );
+    let err = run(&[&up[..], &["--tail-keep-attribute", "tier"]].concat());
+    assert!(
+        err.contains("\"tier\"") && err.contains("KEY=VALUE"),
+        "{err}"
+    );
+    let err = run(&[&up[..], &["--tail-decision-wait-ms", "10"]].concat());
+    assert!(err.contains("keep nothing"), "{err}");
+    let err = run(&[
+        &up[..],
+        &["--tail-sampling", "/nonexistent.json", "--tail-keep-errors"],
+    ]
+    .concat());
+    assert!(err.contains("give one"), "{err}");
+    let err = run(&["--tail-keep-errors"]);
+    assert!(err.contains("--forward-otlp"), "{err}");
+}

@@ -123,6 +123,7 @@ export async function statusView(main, params, ctx) {
                 ['late_spans_kept', 'Late spans kept'],
                 ['late_spans_dropped', 'Late spans dropped'],
                 ['early_decisions', 'Early decisions'],
+                ['complete_decisions', 'Decided when complete'],
               ],
               [
                 {

@@ -558,7 +558,7 @@ async fn sleep_unless_closed(buffer: &ForwardBuffer, wait: Duration) {
 }
 
 /// The sender task of one upstream.
-async fn run(lane: Arc<Lane>, client: Client, durable: Option<Arc<Durable>>) {
+async fn run(lane: Arc<Lane>, mut client: Client, durable: Option<Arc<Durable>>) {
     let up = &lane.upstream;
     let c = &lane.counters;
     let mut jitter = Jitter::new();

@@ -112,7 +112,6 @@ impl Client {
             Protocol::Grpc => {
                 let mut endpoint = tonic::transport::Endpoint::from_shared(upstream.url.clone())
                     .map_err(|e| format!("{}: {e}", upstream.url))?
-                    .timeout(upstream.timeout)
                     .connect_timeout(upstream.timeout);
                 if upstream.url.starts_with("https://") {
                     let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
@@ -141,12 +140,34 @@ impl Client {
         }
     }
 
-    /// Sends one export request.
-    pub(crate) async fn send(&self, upstream: &Upstream, body: Bytes) -> Outcome {
-        match self {
+    /// Sends one export request. When no answer comes within the timeout the connection is
+    /// given up and the next call opens a new one: the old one may be dead without the kernel
+    /// knowing (a peer gone without a reset, a NAT entry dropped on the way), and HTTP/2 would
+    /// send every retry into it.
+    pub(crate) async fn send(&mut self, upstream: &Upstream, body: Bytes) -> Outcome {
+        let answer = match self {
             Client::Grpc(channel) => send_grpc(channel.clone(), upstream, body).await,
             Client::Http(client) => send_http(client, upstream, body).await,
-        }
+        };
+        answer.unwrap_or_else(|NoAnswer(reason)| {
+            // `Client::new` succeeded for this upstream once; it fails only on configuration.
+            if let Ok(fresh) = Client::new(upstream) {
+                *self = fresh;
+            }
+            Outcome::Retry {
+                after: None,
+                reason,
+            }
+        })
+    }
+}
+
+/// No answer within the upstream's timeout (the reason says so).
+struct NoAnswer(String);
+
+impl NoAnswer {
+    fn within(upstream: &Upstream) -> NoAnswer {
+        NoAnswer(format!("no answer within {:?}", upstream.timeout))
     }
 }
 
@@ -154,17 +175,17 @@ async fn send_grpc(
     channel: tonic::transport::Channel,
     upstream: &Upstream,
     body: Bytes,
-) -> Outcome {
+) -> Result<Outcome, NoAnswer> {
     let mut grpc = tonic::client::Grpc::new(channel);
     if upstream.gzip {
         grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
     }
     grpc = grpc.accept_compressed(tonic::codec::CompressionEncoding::Gzip);
     if let Err(e) = grpc.ready().await {
-        return Outcome::Retry {
+        return Ok(Outcome::Retry {
             after: None,
             reason: format!("connecting: {}", error_chain(&e)),
-        };
+        });
     }
     let mut request = tonic::Request::new(body);
     for (name, value) in &upstream.headers {
@@ -175,12 +196,15 @@ async fn send_grpc(
             request.metadata_mut().insert(k, v);
         }
     }
-    let answer = grpc
-        .unary(request, PathAndQuery::from_static(EXPORT_PATH), RawExport)
-        .await;
+    let answer = tokio::time::timeout(
+        upstream.timeout,
+        grpc.unary(request, PathAndQuery::from_static(EXPORT_PATH), RawExport),
+    )
+    .await;
     match answer {
-        Ok(response) => delivered(response.into_inner()),
-        Err(status) => grpc_failure(&status),
+        Ok(Ok(response)) => Ok(delivered(response.into_inner())),
+        Ok(Err(status)) => Ok(grpc_failure(&status)),
+        Err(_) => Err(NoAnswer::within(upstream)),
     }
 }
 
@@ -211,11 +235,22 @@ pub(crate) fn grpc_failure(status: &Status) -> Outcome {
             after: retry_info,
             reason,
         },
+        // Made here, not sent by the upstream: tonic reports a connection that broke in the
+        // middle of the call (reset, closed) as UNKNOWN with the transport error as its
+        // source. No answer came, so the batch was not refused: send it again.
+        Code::Unknown if std::error::Error::source(status).is_some() => Outcome::Retry {
+            after: None,
+            reason: truncate(format!("{reason} ({})", error_chain(status))),
+        },
         _ => Outcome::Rejected { reason },
     }
 }
 
-async fn send_http(client: &HttpsClient, upstream: &Upstream, body: Bytes) -> Outcome {
+async fn send_http(
+    client: &HttpsClient,
+    upstream: &Upstream,
+    body: Bytes,
+) -> Result<Outcome, NoAnswer> {
     use http_body_util::BodyExt as _;
     let mut request = http::Request::post(&upstream.url)
         .header(http::header::CONTENT_TYPE, "application/x-protobuf");
@@ -233,9 +268,9 @@ async fn send_http(client: &HttpsClient, upstream: &Upstream, body: Bytes) -> Ou
                 Bytes::from(zipped)
             }
             Err(e) => {
-                return Outcome::Rejected {
+                return Ok(Outcome::Rejected {
                     reason: format!("gzip failed: {e}"),
-                };
+                });
             }
         }
     } else {
@@ -244,9 +279,9 @@ async fn send_http(client: &HttpsClient, upstream: &Upstream, body: Bytes) -> Ou
     let request = match request.body(http_body_util::Full::new(body)) {
         Ok(r) => r,
         Err(e) => {
-            return Outcome::Rejected {
+            return Ok(Outcome::Rejected {
                 reason: format!("cannot build the request: {e}"),
-            };
+            });
         }
     };
     let exchange = async {
@@ -262,17 +297,12 @@ async fn send_http(client: &HttpsClient, upstream: &Upstream, body: Bytes) -> Ou
     let (parts, body) = match tokio::time::timeout(upstream.timeout, exchange).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(reason)) => {
-            return Outcome::Retry {
+            return Ok(Outcome::Retry {
                 after: None,
                 reason: truncate(reason),
-            };
+            });
         }
-        Err(_) => {
-            return Outcome::Retry {
-                after: None,
-                reason: format!("no answer within {:?}", upstream.timeout),
-            };
-        }
+        Err(_) => return Err(NoAnswer::within(upstream)),
     };
     let status = parts.status;
     let header = |name: http::header::HeaderName| {
@@ -287,26 +317,26 @@ async fn send_http(client: &HttpsClient, upstream: &Upstream, body: Bytes) -> Ou
     let content_type = header(http::header::CONTENT_TYPE);
     if status.is_success() {
         // An empty body is a full success; otherwise an ExportTraceServiceResponse.
-        return match ExportTraceServiceResponse::decode(body) {
+        return Ok(match ExportTraceServiceResponse::decode(body) {
             Ok(answer) => delivered(answer),
             Err(_) => Outcome::Delivered {
                 rejected: 0,
                 message: String::new(),
             },
-        };
+        });
     }
     let reason = truncate(format!(
         "HTTP {}: {}",
         status.as_u16(),
         http_message(&content_type, &body)
     ));
-    match status.as_u16() {
+    Ok(match status.as_u16() {
         429 | 502 | 503 | 504 => Outcome::Retry {
             after: retry_after,
             reason,
         },
         _ => Outcome::Rejected { reason },
-    }
+    })
 }
 
 /// The message of an OTLP/HTTP error body: a protobuf `google.rpc.Status` when the upstream
@@ -521,6 +551,28 @@ mod tests {
         ));
         assert!(matches!(
             grpc_failure(&Status::invalid_argument("bad")),
+            Outcome::Rejected { .. }
+        ));
+    }
+
+    #[test]
+    fn a_connection_broken_mid_call_is_retried_but_an_upstreams_unknown_is_final() {
+        let broken = Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        )));
+        assert_eq!(broken.code(), tonic::Code::Unknown);
+        match grpc_failure(&broken) {
+            Outcome::Retry {
+                after: None,
+                reason,
+            } => {
+                assert!(reason.contains("connection reset"), "{reason}")
+            }
+            other => panic!("a broken connection was not retried: {other:?}"),
+        }
+        assert!(matches!(
+            grpc_failure(&Status::unknown("the upstream's own unknown error")),
             Outcome::Rejected { .. }
         ));
     }

@@ -3,8 +3,11 @@
 //! budget); only the forwarding is sampled.
 //!
 //! - **When.** A trace is decided [`TailConfig::decision_wait_ms`] after its first span
-//!   arrived. (A root span's end is no signal that a trace is complete: other services' spans
-//!   are still in their exporters' queues then, so no earlier decision is taken.)
+//!   arrived. With [`TailConfig::decide_when_complete`] it is decided earlier, as soon as it
+//!   looks complete: its root span (no parent) has arrived and no span of it names a parent
+//!   that has not. That is off by default because a root span's end is no proof: spans of
+//!   other services that are children of a leaf may still be in their exporters' queues, and
+//!   arrive as late spans (which follow the decision, below).
 //! - **Policies**, in the file's order ([`Policy`]): `errors` (a span with status ERROR),
 //!   `latency` (the trace spans at least `threshold_ms`), `attribute` (a span or resource
 //!   attribute `key` with one of `values`), `probabilistic` (`rate`, decided from the trace id
@@ -25,7 +28,7 @@
 //! The configuration is a strict JSON file (`--tail-sampling FILE`): an unknown key or a bad
 //! value is an error naming it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -42,6 +45,10 @@ pub struct TailConfig {
     /// How long after its first span a trace is decided.
     #[serde(default = "default_wait")]
     pub decision_wait_ms: u64,
+    /// Also decide a trace as soon as it looks complete (root span present, no span waiting
+    /// for its parent), before `decision_wait_ms` is over.
+    #[serde(default)]
+    pub decide_when_complete: bool,
     /// Most traces waiting for their decision.
     #[serde(default = "default_max_traces")]
     pub max_traces: usize,
@@ -158,7 +165,91 @@ pub struct Composite {
     pub shares: HashMap<String, f64>,
 }
 
+/// The common cases as flags (`--tail-keep-errors`, `--tail-keep-slower-than-ms`,
+/// `--tail-keep-attribute`, `--tail-sample-rate`, ...), turned into a [`TailConfig`] by
+/// [`TailConfig::from_flags`]. Policies come in this order: errors, slow, each attribute,
+/// then the probabilistic rest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TailFlags {
+    /// Keep every trace with a span in error (policy `errors`).
+    pub keep_errors: bool,
+    /// Keep every trace at least this long (policy `slow`).
+    pub keep_slower_than_ms: Option<u64>,
+    /// Keep every trace with this attribute, `KEY=VALUE` (policies `attribute-1`, ...).
+    pub keep_attributes: Vec<String>,
+    /// Keep this share (0 to 1) of the traces no other flag keeps (policy `rest`).
+    pub sample_rate: Option<f64>,
+    /// Instead of [`TailConfig::decision_wait_ms`]'s default.
+    pub decision_wait_ms: Option<u64>,
+    /// [`TailConfig::decide_when_complete`].
+    pub decide_when_complete: bool,
+}
+
+impl TailFlags {
+    /// Whether any flag was given.
+    pub fn any(&self) -> bool {
+        *self != TailFlags::default()
+    }
+}
+
 impl TailConfig {
+    /// The configuration the flags describe; errors name the flag and the bad value.
+    pub fn from_flags(flags: &TailFlags) -> Result<TailConfig, String> {
+        let mut policies = Vec::new();
+        if flags.keep_errors {
+            policies.push(Policy {
+                name: "errors".into(),
+                rule: Rule::Errors,
+            });
+        }
+        if let Some(threshold_ms) = flags.keep_slower_than_ms {
+            policies.push(Policy {
+                name: "slow".into(),
+                rule: Rule::Latency { threshold_ms },
+            });
+        }
+        for (i, pair) in flags.keep_attributes.iter().enumerate() {
+            let Some((key, value)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+                return Err(format!(
+                    "--tail-keep-attribute {pair:?}: expected KEY=VALUE, e.g. customer.tier=gold"
+                ));
+            };
+            policies.push(Policy {
+                name: format!("attribute-{}", i + 1),
+                rule: Rule::Attribute {
+                    key: key.to_owned(),
+                    values: vec![value.to_owned()],
+                },
+            });
+        }
+        if let Some(rate) = flags.sample_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!(
+                    "--tail-sample-rate {rate}: expected a share from 0 to 1, e.g. 0.1"
+                ));
+            }
+            policies.push(Policy {
+                name: "rest".into(),
+                rule: Rule::Probabilistic { rate },
+            });
+        }
+        if policies.is_empty() {
+            return Err("the --tail-* flags keep nothing: give --tail-keep-errors, \
+                 --tail-keep-slower-than-ms, --tail-keep-attribute or --tail-sample-rate"
+                .into());
+        }
+        let config = TailConfig {
+            decision_wait_ms: flags.decision_wait_ms.unwrap_or_else(default_wait),
+            decide_when_complete: flags.decide_when_complete,
+            max_traces: default_max_traces(),
+            decision_cache: default_cache(),
+            policies,
+            composite: None,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
     /// Parses and checks a configuration file's text; errors name the key or value.
     pub fn parse(text: &str) -> Result<TailConfig, String> {
         let config: TailConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -245,6 +336,9 @@ pub struct TailStats {
     pub late_spans_dropped: u64,
     /// Traces decided before their wait because the buffer was full.
     pub early_decisions: u64,
+    /// Traces decided before their wait because they looked complete
+    /// ([`TailConfig::decide_when_complete`]).
+    pub complete_decisions: u64,
 }
 
 /// A token bucket a second deep.
@@ -290,6 +384,33 @@ struct Pending {
     any_service: Option<String>,
     /// Indexes of attribute policies that matched.
     attributes: Vec<usize>,
+    /// With `decide_when_complete`: whether a root span arrived, the span ids seen, and the
+    /// parents named but not seen.
+    root: bool,
+    seen: HashSet<[u8; 8]>,
+    missing: HashSet<[u8; 8]>,
+}
+
+impl Pending {
+    fn complete(&self) -> bool {
+        self.root && self.missing.is_empty()
+    }
+
+    fn track(&mut self, span: &Span) {
+        if let Ok(id) = <[u8; 8]>::try_from(span.span_id.as_slice()) {
+            self.seen.insert(id);
+            self.missing.remove(&id);
+        }
+        if span.parent_span_id.is_empty() {
+            self.root = true;
+        } else {
+            // A parent id of the wrong length can never be seen: the trace waits its time.
+            let parent = <[u8; 8]>::try_from(span.parent_span_id.as_slice()).unwrap_or([0; 8]);
+            if !self.seen.contains(&parent) {
+                self.missing.insert(parent);
+            }
+        }
+    }
 }
 
 /// The sampler's state; see the module docs.
@@ -361,6 +482,7 @@ impl TailSampler {
         let mut late_kept: Vec<ResourceSpans> = Vec::new();
         let mut late_kept_spans = 0;
         let mut out = Vec::new();
+        let mut touched: Vec<[u8; 16]> = Vec::new();
         for rs in request.resource_spans {
             let service = rs.resource.as_ref().and_then(|r| service_of(&r.attributes));
             let resource_attr_matches: Vec<usize> =
@@ -395,12 +517,15 @@ impl TailSampler {
                         None => {
                             if !self.pending.contains_key(&id)
                                 && self.pending.len() >= self.config.max_traces
-                                && let Some((oldest, _)) = self.order.pop_front()
+                                && let Some(oldest) = self.pop_oldest()
                             {
                                 self.stats.early_decisions += 1;
                                 out.extend(self.decide(oldest, now));
                             }
                             self.add(id, part, service.clone(), &resource_attr_matches, now);
+                            if self.config.decide_when_complete && !touched.contains(&id) {
+                                touched.push(id);
+                            }
                         }
                     }
                 }
@@ -412,8 +537,36 @@ impl TailSampler {
             };
             out.push((Bytes::from(request.encode_to_vec()), late_kept_spans));
         }
+        // Decided once every part of this export is in, so that one export holding a whole
+        // trace is decided on all of it.
+        for id in touched {
+            if self.pending.get(&id).is_some_and(Pending::complete) {
+                self.stats.complete_decisions += 1;
+                out.extend(self.decide(id, now));
+            }
+        }
+        if self.order.len() > 2 * self.config.max_traces {
+            // Entries of traces decided early; drop them so the queue stays bounded.
+            let pending = &self.pending;
+            self.order
+                .retain(|(id, first)| pending.get(id).is_some_and(|p| p.first == Some(*first)));
+        }
         self.stats.pending_traces = self.pending.len() as u64;
         out
+    }
+
+    /// The oldest trace still waiting (skipping queue entries of traces decided early).
+    fn pop_oldest(&mut self) -> Option<[u8; 16]> {
+        while let Some((id, first)) = self.order.pop_front() {
+            if self
+                .pending
+                .get(&id)
+                .is_some_and(|p| p.first == Some(first))
+            {
+                return Some(id);
+            }
+        }
+        None
     }
 
     fn attribute_matches<'a>(&self, attributes: impl Iterator<Item = &'a KeyValue>) -> Vec<usize> {
@@ -455,6 +608,9 @@ impl TailSampler {
             self.order.push_back((id, now));
         }
         for span in &part.scope_spans[0].spans {
+            if self.config.decide_when_complete {
+                entry.track(span);
+            }
             entry.spans += 1;
             entry.start_ns = entry.start_ns.min(span.start_time_unix_nano);
             entry.end_ns = entry.end_ns.max(span.end_time_unix_nano);
@@ -484,7 +640,13 @@ impl TailSampler {
                 break;
             }
             self.order.pop_front();
-            out.extend(self.decide(id, now));
+            if self
+                .pending
+                .get(&id)
+                .is_some_and(|p| p.first == Some(first))
+            {
+                out.extend(self.decide(id, now));
+            }
         }
         self.stats.pending_traces = self.pending.len() as u64;
         out
@@ -606,6 +768,36 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("\"q\""), "{err}");
         assert!(TailConfig::parse(r#"{"policies": [{"name": "p", "type": "errors"}]}"#).is_ok());
+    }
+
+    #[test]
+    fn flags_become_policies_in_a_fixed_order() {
+        let config = TailConfig::from_flags(&TailFlags {
+            sample_rate: Some(0.25),
+            keep_attributes: vec!["a=1".into(), "b==2".into()],
+            keep_slower_than_ms: Some(500),
+            keep_errors: true,
+            decision_wait_ms: Some(900),
+            decide_when_complete: true,
+        })
+        .unwrap();
+        let names: Vec<&str> = config.policies.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["errors", "slow", "attribute-1", "attribute-2", "rest"]
+        );
+        assert!(
+            matches!(&config.policies[3].rule, Rule::Attribute { key, values } if key == "b" && values == &["=2"])
+        );
+        assert_eq!(config.decision_wait_ms, 900);
+        assert!(config.decide_when_complete);
+        assert!(!TailFlags::default().any());
+        let err = TailConfig::from_flags(&TailFlags {
+            keep_attributes: vec!["=x".into()],
+            ..TailFlags::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("\"=x\""), "{err}");
     }
 
     #[test]
