@@ -2,7 +2,8 @@
 //! busy machine where criterion's wall-clock figures are not. Each run measures one scenario:
 //! inject or extract per propagator (ours and, where the SDK has one, the SDK's; W3C also
 //! from a Level 1 caller, whose flags say nothing of `random`, and with a `tracestate`) and a span
-//! under an unsampled or sampled parent, a sampled or unsampled root, and a switched-off
+//! under an unsampled or sampled parent, a sampled or unsampled root (also started bare, its
+//! attributes set only when it records: the integrations' way, `late-*`), and a switched-off
 //! tracer's instrumentation point (ours and the SDK's), `ITERATIONS` times inside
 //! `callgrind_measured`, the only function callgrind collects in:
 //!
@@ -236,6 +237,52 @@ fn run(scenario: &str, iterations: u64) -> bool {
                         }
                     });
                 }
+                // The integrations' way: the span started bare, its attributes set only when it
+                // records (the samplers never look at them), so an unsampled span builds none.
+                // The SDK's tracer can be driven the same way: its `late` rows.
+                "late-sampled-root" | "late-unsampled-root" => {
+                    let guard = tracer(if name == "late-unsampled-root" {
+                        Sampler::AlwaysOff
+                    } else {
+                        Sampler::AlwaysOn
+                    });
+                    let t = guard.tracer().clone();
+                    let root = Context::new();
+                    callgrind_measured(iterations, &mut || {
+                        if black_box(&t).is_enabled() {
+                            let mut span = t
+                                .span("GET /orders/{id}", SpanKind::Server, Vec::new(), &root)
+                                .expect("tracing is on");
+                            if span.is_recording() {
+                                for attribute in attributes() {
+                                    span.set_attribute(attribute);
+                                }
+                            }
+                            drop(black_box(span));
+                        }
+                    });
+                }
+                "sdk-late-sampled-root" | "sdk-late-unsampled-root" => {
+                    let provider = sdk(if name == "sdk-late-sampled-root" {
+                        SdkSampler::AlwaysOn
+                    } else {
+                        SdkSampler::AlwaysOff
+                    });
+                    let t = provider.tracer("bench");
+                    let root = Context::new();
+                    callgrind_measured(iterations, &mut || {
+                        let mut span = t
+                            .span_builder("GET /orders/{id}")
+                            .with_kind(SpanKind::Server)
+                            .start_with_context(&t, &root);
+                        if span.is_recording() {
+                            for attribute in attributes() {
+                                span.set_attribute(attribute);
+                            }
+                        }
+                        span.end();
+                    });
+                }
                 "sdk-sampled-root" | "sdk-unsampled-root" => {
                     let provider = sdk(if name == "sdk-sampled-root" {
                         SdkSampler::AlwaysOn
@@ -327,6 +374,10 @@ fn scenarios() -> Vec<String> {
         "sdk-sampled-root",
         "unsampled-root",
         "sdk-unsampled-root",
+        "late-sampled-root",
+        "sdk-late-sampled-root",
+        "late-unsampled-root",
+        "sdk-late-unsampled-root",
         "off",
     ] {
         out.push(format!("span/{s}"));

@@ -33,7 +33,7 @@ impl Switch {
     }
 
     /// Whether tracing is on. One relaxed atomic load.
-    #[inline]
+    #[inline(always)]
     pub fn is_on(&self) -> bool {
         self.on.load(Ordering::Relaxed)
     }

@@ -97,10 +97,18 @@ impl Tracer {
     #[inline]
     fn resolved(&self) -> Option<Tracer> {
         if self.inner.deferred {
-            crate::global::installed()
+            Self::installed_global()
         } else {
             None
         }
+    }
+
+    /// The global tracer installed since, out of line: the hot paths of a tracer that is not
+    /// the deferred global (every tracer an `init()` made) then inline to a flag test.
+    #[cold]
+    #[inline(never)]
+    fn installed_global() -> Option<Tracer> {
+        crate::global::installed()
     }
 
     /// A tracer that records nothing and forwards context with the default propagators: what
@@ -124,12 +132,25 @@ impl Tracer {
     }
 
     /// Whether tracing is on: one relaxed atomic load.
-    #[inline]
+    // Not recursive (the deferred case is out of line), so that it inlines at call sites in
+    // other crates: two loads and a branch, not a call (callgrind, `span/off`).
+    #[inline(always)]
     pub fn is_enabled(&self) -> bool {
-        if let Some(real) = self.resolved() {
-            return real.is_enabled();
+        if self.inner.deferred {
+            return self.deferred_is_enabled();
         }
         self.inner.switch.is_on()
+    }
+
+    /// [`Tracer::is_enabled`] for the global tracer taken before `init()`: the installed
+    /// tracer's switch (an installed tracer is never itself deferred), else this one's.
+    #[cold]
+    #[inline(never)]
+    fn deferred_is_enabled(&self) -> bool {
+        match Self::installed_global() {
+            Some(real) => real.inner.switch.is_on(),
+            None => self.inner.switch.is_on(),
+        }
     }
 
     /// Turns this tracer on or off at run time.

@@ -7,8 +7,8 @@
 //! OpenTelemetry API, and puts it into a [`Context`](opentelemetry::Context) with
 //! `cx.with_span(span)` as before. What happens underneath:
 //!
-//! - **Start**: one random span id (and a trace id for a new root) from the SDK's
-//!   `RandomIdGenerator`, the sampling decision from [`crate::Sampler`] with the SDK's exact
+//! - **Start**: one random span id (and a trace id for a new root) from a per-thread wyrand
+//!   generator (`src/span/ids.rs`), the sampling decision from [`crate::Sampler`] with the SDK's exact
 //!   rules (`src/span/sampling.rs`), one clock read. A sampled span writes its record once, on the heap:
 //!   ids, parent, name, kind, start time and the caller's attribute `Vec` (kept as given, no
 //!   copy). An unsampled span allocates nothing: it is a span context with its own span id, so
@@ -81,11 +81,12 @@
 //!
 //! | span | SDK tracer (before) | own span | SDK with its batch processor | own / SDK |
 //! |---|---|---|---|---|
-//! | sampled root | 1,576 | 970 | 1,474 | 0.66x |
-//! | unsampled root | 929 | 524 | 880 | 0.60x |
-//! | unsampled child | 870 | 467 | 841 | 0.56x |
+//! | sampled root | 1,576 | 895 | 1,437 | 0.62x |
+//! | unsampled root | 929 | 463 | 895 | 0.52x |
+//! | unsampled child | 870 | 439 | 856 | 0.51x |
 //!
-//! That is 1.6–1.9x fewer instructions, short of the 3x the project asks before replacing SDK
+//! (sampled: medians of five runs, which move by up to ±8 %). That is 1.6–2.0x fewer
+//! instructions, short of the 3x the project asks before replacing SDK
 //! code (the caller's attribute `Vec`, the hand-off, the clock and the ids alone are ~0.31x of
 //! the SDK's count). Wall clock, on a loaded machine: unsampled 62 ns against the SDK's 226 ns
 //! (3.6x), sampled even with it (698 ns against 735 ns). The SDK's behaviour (sampling, limits,
@@ -93,6 +94,7 @@
 //! Details, the variants tried and the commands: `docs/BENCHMARKS.md`, "One span at an
 //! instrumentation point".
 
+mod ids;
 mod live;
 pub(crate) mod pipeline;
 pub(crate) mod record;

@@ -9,8 +9,9 @@ use std::time::SystemTime;
 use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator, SpanData, SpanLimits};
+use opentelemetry_sdk::trace::{SpanData, SpanLimits};
 
+use super::ids;
 use super::live::Span;
 use super::record::SpanRecord;
 use super::sampling::samples;
@@ -162,15 +163,14 @@ impl Pipeline {
         if parent.is_telemetry_suppressed() || self.shut_down.load(Ordering::Relaxed) {
             return Span::not_recording(SpanContext::empty_context());
         }
-        let ids = RandomIdGenerator::default();
-        let span_id = ids.new_span_id();
+        let span_id = ids::span_id();
         let parent_span = parent.span();
         let parent_context = parent_span.span_context();
         let valid_parent = parent_context.is_valid();
         let trace_id = if valid_parent {
             parent_context.trace_id()
         } else {
-            ids.new_trace_id()
+            ids::trace_id()
         };
         // The sampler's trace state is the parent's, valid or not (as the SDK's samplers say).
         let trace_state = parent_context.trace_state().clone();
