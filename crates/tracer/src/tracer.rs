@@ -15,8 +15,8 @@ use opentelemetry_sdk::trace::{
 
 use crate::export::{Counters, ExportStats};
 use crate::propagation::Propagators;
-use crate::span::Span;
 use crate::span::pipeline::Pipeline;
+use crate::span::{Attributes, Span};
 use crate::switch::Switch;
 
 /// One service's tracer: its own span pipeline ([`crate::span`]), the SDK tracer for spans
@@ -265,13 +265,14 @@ impl Tracer {
     }
 
     /// Starts a span named `name` of `kind` under `parent` (see [`Tracer::start_span`] for
-    /// when it returns `None`).
+    /// when it returns `None`). `attributes` is a `Vec<KeyValue>` or a closure returning one,
+    /// called only when the span records (see [`Attributes`]).
     #[inline]
     pub fn span(
         &self,
         name: impl Into<Cow<'static, str>>,
         kind: SpanKind,
-        attributes: Vec<KeyValue>,
+        attributes: impl Attributes,
         parent: &Context,
     ) -> Option<Span> {
         if let Some(real) = self.resolved() {
@@ -286,7 +287,7 @@ impl Tracer {
         } else {
             let builder = SpanBuilder::from_name(name)
                 .with_kind(kind)
-                .with_attributes(attributes);
+                .with_attributes(attributes.into_attributes());
             Span::sdk(self.inner.sdk.build_with_context(builder, parent))
         })
     }

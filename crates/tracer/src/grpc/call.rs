@@ -88,13 +88,8 @@ impl Settings {
             Side::Client => SpanKind::Client,
         };
         let name = self.namer.span_name(&info);
-        let Some(mut span) = self.tracer.span(name, kind, Vec::new(), &call.cx) else {
-            return call;
-        };
-        use opentelemetry::trace::Span as _;
-        call.recording = span.is_recording();
-        if call.recording {
-            // Sampled: only now the attributes (the samplers never read them).
+        // Built only when the span records (the samplers never read them).
+        let attributes = || {
             let address = match side {
                 Side::Server => attr::uri_address(uri),
                 Side::Client => attr::uri_address(uri).or_else(|| {
@@ -103,13 +98,22 @@ impl Settings {
                         .map(|(host, port)| (host.as_str(), *port))
                 }),
             };
-            let mut attributes =
-                attr::start_attributes(self.semconv, &method, address, timeout.map(millis_ceil));
+            let mut attributes = attr::start_attributes(
+                self.semconv,
+                &info.method,
+                address,
+                timeout.map(millis_ceil),
+            );
             self.extra.extra_attributes(&info, &mut attributes);
-            span.set_attributes(attributes);
-            if self.message_events {
-                call.counts = Some(Arc::default());
-            }
+            attributes
+        };
+        let Some(span) = self.tracer.span(name, kind, attributes, &call.cx) else {
+            return call;
+        };
+        use opentelemetry::trace::Span as _;
+        call.recording = span.is_recording();
+        if call.recording && self.message_events {
+            call.counts = Some(Arc::default());
         }
         call.cx = call.cx.with_span(span);
         call

@@ -89,9 +89,47 @@ pub(crate) fn status_text(code: u16) -> std::borrow::Cow<'static, str> {
     text.into()
 }
 
+/// An IP address as text (`client.address`), as `Display` writes it, without the formatting
+/// machinery for IPv4: ~60 instructions against ~650 for `to_string` (callgrind, the demo's
+/// server spans), for the address every sampled server span records.
+pub(crate) fn ip_text(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+            out
+        }
+        std::net::IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_text_is_what_display_writes() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        for a in [0u8, 1, 9, 10, 99, 100, 109, 110, 199, 200, 255] {
+            for b in [0u8, 7, 42, 250] {
+                let ip = IpAddr::V4(Ipv4Addr::new(a, b, 255 - a, b / 3));
+                assert_eq!(ip_text(ip), ip.to_string());
+            }
+        }
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        assert_eq!(ip_text(v6), "::1");
+    }
 
     #[test]
     fn authorities_split_into_host_and_port() {

@@ -161,7 +161,7 @@ impl TraceMiddleware {
             return next.run(request, extensions).await;
         }
         let name = span_name(request.method());
-        let attributes = attributes(&request, resend_count);
+        let attributes = || attributes(&request, resend_count);
         let cx = match self
             .tracer
             .span(name, SpanKind::Client, attributes, &parent)

@@ -174,7 +174,7 @@ pub(crate) fn process_one(
         };
     }
     let name = span_name("process ", destination);
-    match tracer.span(name, kind, attributes(), &parent) {
+    match tracer.span(name, kind, attributes, &parent) {
         Some(span) => ProcessSpan {
             cx: parent.with_span(span),
             recording: true,

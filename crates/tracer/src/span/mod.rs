@@ -102,5 +102,51 @@ pub(crate) mod sampling;
 
 pub use live::Span;
 
+use opentelemetry::KeyValue;
+
+/// A span's starting attributes, as [`Tracer::span`](crate::Tracer::span) takes them: a
+/// `Vec<KeyValue>`, or a closure that builds one, which is called only when the span is
+/// recorded (the configured samplers never look at attributes). With a closure, an unsampled
+/// span builds no attribute at all and a sampled one keeps the vector the closure returns, as
+/// it is (nothing copied).
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, SpanKind};
+/// use opentelemetry::{Context, KeyValue};
+///
+/// let guard = tracer::builder()
+///     .without_env()
+///     .sampler(tracer::Sampler::AlwaysOff)
+///     .exporter(tracer::ExporterKind::None)
+///     .build()
+///     .unwrap();
+/// let path = String::from("/orders/7");
+/// let span = guard.tracer().span(
+///     "GET /orders/{id}",
+///     SpanKind::Server,
+///     || vec![KeyValue::new("url.path", path.clone())], // not called: unsampled
+///     &Context::new(),
+/// );
+/// assert!(!span.unwrap().is_recording());
+/// ```
+pub trait Attributes {
+    /// The attributes, built now.
+    fn into_attributes(self) -> Vec<KeyValue>;
+}
+
+impl Attributes for Vec<KeyValue> {
+    #[inline]
+    fn into_attributes(self) -> Vec<KeyValue> {
+        self
+    }
+}
+
+impl<F: FnOnce() -> Vec<KeyValue>> Attributes for F {
+    #[inline]
+    fn into_attributes(self) -> Vec<KeyValue> {
+        self()
+    }
+}
+
 #[cfg(all(test, feature = "testing"))]
 mod tests;

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt};
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanLimits};
 
+use super::Attributes;
 use super::ids;
 use super::live::Span;
 use super::record::SpanRecord;
@@ -114,7 +115,7 @@ impl Pipeline {
         self: &Arc<Self>,
         name: Cow<'static, str>,
         kind: SpanKind,
-        attributes: Vec<KeyValue>,
+        attributes: impl Attributes,
         parent: &Context,
     ) -> Span {
         self.start_with(name, kind, attributes, None, parent, |_, _| {})
@@ -155,7 +156,7 @@ impl Pipeline {
         self: &Arc<Self>,
         name: Cow<'static, str>,
         kind: SpanKind,
-        mut attributes: Vec<KeyValue>,
+        attributes: impl Attributes,
         start_time: Option<SystemTime>,
         parent: &Context,
         more: impl FnOnce(&mut SpanRecord, &SpanLimits),
@@ -197,6 +198,7 @@ impl Pipeline {
             (opentelemetry::trace::SpanId::INVALID, false)
         };
         let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
+        let mut attributes = attributes.into_attributes();
         let limit = self.limits.max_attributes_per_span as usize;
         let dropped_attributes = attributes.len().saturating_sub(limit) as u32;
         attributes.truncate(limit);

@@ -21,7 +21,7 @@ use crate::http::HeaderExtractor;
 use crate::http::attributes::{
     CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_ROUTE,
     NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
-    USER_AGENT_ORIGINAL, default_port, known_method, protocol_version, split_authority,
+    USER_AGENT_ORIGINAL, default_port, ip_text, known_method, protocol_version, split_authority,
 };
 use crate::http::redact::redact_query;
 
@@ -102,19 +102,31 @@ where
 /// the span records, what the future needs to finish it.
 fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Option<Traced>) {
     let route = matched_route(parts);
-    // The attributes are added once the span is known to record: the configured samplers never
-    // look at them, and an unsampled request then costs no attribute work at all.
+    // The attributes are built only once the span is known to record (the closure): the
+    // configured samplers never look at them, and an unsampled request then costs no attribute
+    // work at all.
     let name = shared.namer.span_name(parts);
-    let Some(mut span) = shared
-        .tracer
-        .span(name, SpanKind::Server, Vec::new(), &parent)
-    else {
+    let Some(span) = shared.tracer.span(
+        name,
+        SpanKind::Server,
+        || request_attributes(shared, parts, route),
+        &parent,
+    ) else {
         return (parent, None);
     };
     if !span.is_recording() {
         // Unsampled: keep the (non-recording) span for its context, skip everything else.
         return (parent.with_span(span), None);
     }
+    let traced = Traced {
+        head: parts.method == ::http::Method::HEAD,
+        response_header: shared.response_header,
+    };
+    (parent.with_span(span), Some(traced))
+}
+
+/// The server span's attributes, from the request head.
+fn request_attributes(shared: &Shared, parts: &Parts, route: Option<&str>) -> Vec<KeyValue> {
     let method = known_method(&parts.method);
     let scheme = scheme(parts);
     let mut attributes = Vec::with_capacity(14);
@@ -152,12 +164,7 @@ fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Opti
     if let Some(extra) = &shared.extra {
         extra.extra_attributes(parts, &mut attributes);
     }
-    span.set_attributes(attributes);
-    let traced = Traced {
-        head: parts.method == ::http::Method::HEAD,
-        response_header: shared.response_header,
-    };
-    (parent.with_span(span), Some(traced))
+    attributes
 }
 
 /// Built at compile time: `HeaderName::from_static` at run time checks every byte, per call.
@@ -208,10 +215,10 @@ fn client_address(parts: &Parts) -> Option<String> {
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
     {
-        return Some(info.0.ip().to_string());
+        return Some(ip_text(info.0.ip()));
     }
     parts
         .extensions
         .get::<std::net::SocketAddr>()
-        .map(|addr| addr.ip().to_string())
+        .map(|addr| ip_text(addr.ip()))
 }
