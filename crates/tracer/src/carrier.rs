@@ -32,13 +32,22 @@ static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 #[derive(Clone, Copy, Debug)]
 pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
 
+/// The pre-parsed name of `key` when it is one of the fields on every request.
+#[inline]
+fn known(key: &str) -> Option<&'static HeaderName> {
+    match key {
+        "traceparent" => Some(&TRACEPARENT),
+        "tracestate" => Some(&TRACESTATE),
+        "baggage" => Some(&BAGGAGE),
+        _ => None,
+    }
+}
+
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let value = match key {
-            "traceparent" => self.0.get(&TRACEPARENT),
-            "tracestate" => self.0.get(&TRACESTATE),
-            "baggage" => self.0.get(&BAGGAGE),
-            _ => self.0.get(key),
+        let value = match known(key) {
+            Some(name) => self.0.get(name),
+            None => self.0.get(key),
         };
         value.and_then(|v| v.to_str().ok())
     }
@@ -48,9 +57,11 @@ impl Extractor for HeaderExtractor<'_> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values: Vec<&str> = self
-            .0
-            .get_all(key)
+        let all = match known(key) {
+            Some(name) => self.0.get_all(name),
+            None => self.0.get_all(key),
+        };
+        let values: Vec<&str> = all
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
@@ -66,13 +77,14 @@ pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        // `from_bytes` lower-cases (`X-B3-TraceId`), as HTTP/2 and gRPC metadata keys must be.
-        let Ok(name) = HeaderName::from_bytes(key.as_bytes()) else {
-            return;
+        let name = match known(key) {
+            Some(name) => name.clone(),
+            // `from_bytes` lower-cases (`X-B3-TraceId`), as HTTP/2 and gRPC metadata keys must be.
+            None => match HeaderName::from_bytes(key.as_bytes()) {
+                Ok(name) if !name.as_str().ends_with("-bin") => name,
+                _ => return,
+            },
         };
-        if name.as_str().ends_with("-bin") {
-            return;
-        }
         if let Ok(value) = HeaderValue::try_from(value) {
             self.0.insert(name, value);
         }
