@@ -61,10 +61,7 @@ impl Extractor for HeaderExtractor<'_> {
             Some(name) => self.0.get_all(name),
             None => self.0.get_all(key),
         };
-        let values: Vec<&str> = all
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let values: Vec<&str> = all.iter().filter_map(|v| v.to_str().ok()).collect();
         (!values.is_empty()).then_some(values)
     }
 }

@@ -166,8 +166,37 @@ impl Writer {
         self.buf[at] = value as u8;
     }
 
-    /// `opentelemetry.proto.common.v1.KeyValue` as field `field`.
+    /// `opentelemetry.proto.common.v1.KeyValue` as field `field`. A string or scalar value's
+    /// encoded size is known before it is written, so both lengths go first and nothing is
+    /// reserved or moved (the common case: ~2x fewer instructions than `begin`/`end`);
+    /// arrays and other values take the general path.
     fn key_value(&mut self, field: u32, kv: &KeyValue) {
+        let value_len = match &kv.value {
+            Value::String(s) => {
+                let n = s.as_str().len();
+                1 + varint_len(n as u64) + n
+            }
+            Value::Bool(_) => 2,
+            Value::I64(i) => 1 + varint_len(*i as u64),
+            Value::F64(_) => 9,
+            _ => return self.key_value_nested(field, kv),
+        };
+        let key = kv.key.as_str().as_bytes();
+        let key_len = if key.is_empty() {
+            0
+        } else {
+            1 + varint_len(key.len() as u64) + key.len()
+        };
+        self.key(field, LEN);
+        self.varint((key_len + 1 + varint_len(value_len as u64) + value_len) as u64);
+        self.bytes(1, key);
+        self.key(2, LEN);
+        self.varint(value_len as u64);
+        self.any_value(&kv.value);
+    }
+
+    /// [`Writer::key_value`] for values whose size is only known once written.
+    fn key_value_nested(&mut self, field: u32, kv: &KeyValue) {
         let at = self.begin(field, 1);
         self.bytes(1, kv.key.as_str().as_bytes());
         let value = self.begin(2, 1);
