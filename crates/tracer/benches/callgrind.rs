@@ -2,8 +2,8 @@
 //! busy machine where criterion's wall-clock figures are not. Each run measures one scenario:
 //! inject or extract per propagator (ours and, where the SDK has one, the SDK's; W3C also
 //! from a Level 1 caller, whose flags say nothing of `random`, and with a `tracestate`) and a span
-//! under an unsampled or sampled parent, a sampled or unsampled root (also started bare, its
-//! attributes set only when it records: the integrations' way, `late-*`), and a switched-off
+//! under an unsampled or sampled parent, a sampled or unsampled root (also with its attributes
+//! built only when it records: the integrations' way, `late-*`), and a switched-off
 //! tracer's instrumentation point (ours and the SDK's), `ITERATIONS` times inside
 //! `callgrind_measured`, the only function callgrind collects in:
 //!
@@ -219,84 +219,62 @@ fn run(scenario: &str, iterations: u64) -> bool {
                         span.end();
                     });
                 }
-                "sampled-root" | "unsampled-root" | "off" => {
-                    let sampler = if name == "unsampled-root" {
+                // `late-*`: the integrations' way, the attributes built only when the span
+                // records (the samplers never look at them), so an unsampled span builds none:
+                // ours through a closure (`tracer::span::Attributes`), the SDK's by setting
+                // them after `is_recording()`.
+                "sampled-root"
+                | "unsampled-root"
+                | "off"
+                | "late-sampled-root"
+                | "late-unsampled-root" => {
+                    let sampler = if name.ends_with("unsampled-root") {
                         Sampler::AlwaysOff
                     } else {
                         Sampler::AlwaysOn
                     };
+                    let late = name.starts_with("late-");
                     let guard = tracer(sampler);
                     let t = guard.tracer().clone();
                     t.set_enabled(name != "off");
                     let root = Context::new();
                     callgrind_measured(iterations, &mut || {
                         if black_box(&t).is_enabled() {
-                            let span =
-                                t.span("GET /orders/{id}", SpanKind::Server, attributes(), &root);
+                            let (name, kind) = ("GET /orders/{id}", SpanKind::Server);
+                            let span = if late {
+                                t.span(name, kind, attributes, &root)
+                            } else {
+                                t.span(name, kind, attributes(), &root)
+                            };
                             drop(black_box(span));
                         }
                     });
                 }
-                // The integrations' way: the span started bare, its attributes set only when it
-                // records (the samplers never look at them), so an unsampled span builds none.
-                // The SDK's tracer can be driven the same way: its `late` rows.
-                "late-sampled-root" | "late-unsampled-root" => {
-                    let guard = tracer(if name == "late-unsampled-root" {
-                        Sampler::AlwaysOff
-                    } else {
-                        Sampler::AlwaysOn
-                    });
-                    let t = guard.tracer().clone();
-                    let root = Context::new();
-                    callgrind_measured(iterations, &mut || {
-                        if black_box(&t).is_enabled() {
-                            let mut span = t
-                                .span("GET /orders/{id}", SpanKind::Server, Vec::new(), &root)
-                                .expect("tracing is on");
-                            if span.is_recording() {
-                                for attribute in attributes() {
-                                    span.set_attribute(attribute);
-                                }
-                            }
-                            drop(black_box(span));
-                        }
-                    });
-                }
-                "sdk-late-sampled-root" | "sdk-late-unsampled-root" => {
-                    let provider = sdk(if name == "sdk-late-sampled-root" {
-                        SdkSampler::AlwaysOn
-                    } else {
+                "sdk-sampled-root"
+                | "sdk-unsampled-root"
+                | "sdk-late-sampled-root"
+                | "sdk-late-unsampled-root" => {
+                    let provider = sdk(if name.ends_with("unsampled-root") {
                         SdkSampler::AlwaysOff
+                    } else {
+                        SdkSampler::AlwaysOn
                     });
+                    let late = name.starts_with("sdk-late-");
                     let t = provider.tracer("bench");
                     let root = Context::new();
                     callgrind_measured(iterations, &mut || {
-                        let mut span = t
+                        let mut builder = t
                             .span_builder("GET /orders/{id}")
-                            .with_kind(SpanKind::Server)
-                            .start_with_context(&t, &root);
-                        if span.is_recording() {
+                            .with_kind(SpanKind::Server);
+                        if !late {
+                            builder = builder.with_attributes(attributes());
+                        }
+                        let mut span = builder.start_with_context(&t, &root);
+                        if late && span.is_recording() {
                             for attribute in attributes() {
                                 span.set_attribute(attribute);
                             }
                         }
-                        span.end();
-                    });
-                }
-                "sdk-sampled-root" | "sdk-unsampled-root" => {
-                    let provider = sdk(if name == "sdk-sampled-root" {
-                        SdkSampler::AlwaysOn
-                    } else {
-                        SdkSampler::AlwaysOff
-                    });
-                    let t = provider.tracer("bench");
-                    let root = Context::new();
-                    callgrind_measured(iterations, &mut || {
-                        let mut span = t
-                            .span_builder("GET /orders/{id}")
-                            .with_kind(SpanKind::Server)
-                            .with_attributes(attributes())
-                            .start_with_context(&t, &root);
                         span.end();
                     });
                 }
