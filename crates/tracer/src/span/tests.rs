@@ -230,6 +230,45 @@ fn a_span_ends_when_dropped_and_only_once() {
     );
 }
 
+/// Attributes given as a closure are built only for a span that records, once, and the span
+/// carries exactly what the closure built; on the SDK path (a user span processor) too.
+#[test]
+fn attributes_given_as_a_closure_are_built_only_when_the_span_records() {
+    let calls = std::cell::Cell::new(0);
+    let build = || {
+        calls.set(calls.get() + 1);
+        vec![KeyValue::new("k", "v"), KeyValue::new("n", 7)]
+    };
+    let capture = SpanCapture::new();
+    let unsampled = remote(0, "");
+    for tracer in [
+        ours(&capture, Sampler::ParentBasedAlwaysOn),
+        sdk_path(&capture, Sampler::ParentBasedAlwaysOn),
+    ] {
+        let span = tracer
+            .span("skipped", SpanKind::Server, build, &unsampled)
+            .unwrap();
+        assert!(!span.is_recording());
+        drop(span);
+        let span = tracer
+            .span("kept", SpanKind::Server, build, &Context::new())
+            .unwrap();
+        assert!(span.is_recording());
+        drop(span);
+    }
+    // The SDK path builds its attributes before its sampler runs (the SDK's samplers may read
+    // them): one call for its unsampled span, none for ours.
+    assert_eq!(calls.get(), 3);
+    let spans = capture.spans();
+    let kept: Vec<_> = spans.iter().filter(|s| s.name() == "kept").collect();
+    assert_eq!(kept.len(), 2, "{spans:?}");
+    for span in kept {
+        assert_eq!(span.attr("k"), Some(&opentelemetry::Value::from("v")));
+        assert_eq!(span.attr("n"), Some(&opentelemetry::Value::I64(7)));
+        assert_eq!(span.data.attributes.len(), 2);
+    }
+}
+
 /// A child started under a context holding our span is its child in the same trace.
 #[test]
 fn a_child_of_our_span_joins_its_trace() {
