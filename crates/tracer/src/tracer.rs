@@ -193,6 +193,12 @@ impl Tracer {
         &self.inner.counters
     }
 
+    /// Records waiting in this tracer's span pool ([`crate::span::pool`]).
+    #[cfg(test)]
+    pub(crate) fn pooled_records(&self) -> usize {
+        self.inner.pipeline.pooled_records()
+    }
+
     /// Stops this tracer's own pipeline before the provider shuts down: spans started later
     /// get an invalid context and spans ended later are not exported, as with the SDK.
     pub(crate) fn shut_down(&self) {

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
+use crossbeam_queue::ArrayQueue;
 use opentelemetry::Context;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -17,6 +18,7 @@ use super::report::LossReport;
 use super::sink::{Accepted, Sink};
 use crate::InitError;
 use crate::config::BatchConfig;
+use crate::span::pool::RecordPool;
 use crate::span::record::SpanRecord;
 
 enum Control {
@@ -40,13 +42,19 @@ pub(crate) enum Finished {
 /// A [`SpanProcessor`] that queues finished spans for a dedicated export thread; tracer's own
 /// spans are queued with [`QueueProcessor::enqueue`].
 pub(crate) struct QueueProcessor {
-    spans: Sender<Finished>,
+    /// Finished spans: a lock-free ring, which the export thread drains without ever
+    /// sleeping on it (a push is a slot claim and a store: no waiter to look for).
+    spans: Arc<ArrayQueue<Finished>>,
+    /// Set by the export thread when it stops: later spans are dropped and counted, not kept.
+    stopped: Arc<AtomicBool>,
     control: Sender<Control>,
     counters: Arc<Counters>,
     /// Set when a `BatchReady` was sent and not yet handled, so it is sent once per batch.
     batch_signalled: Arc<AtomicBool>,
     batch_size: usize,
     flush_timeout: Duration,
+    /// Records of exported spans, for the next sampled spans to be written into.
+    pool: Arc<RecordPool>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -75,7 +83,10 @@ impl QueueProcessor {
         S: Sink + 'static,
         F: FnOnce() -> Result<S, InitError> + Send + 'static,
     {
-        let (span_tx, span_rx) = bounded(batch.max_queue_size.get());
+        let spans = Arc::new(ArrayQueue::new(batch.max_queue_size.get()));
+        let stopped = Arc::new(AtomicBool::new(false));
+        let thread_stopped = stopped.clone();
+        let thread_spans = spans.clone();
         let (control_tx, control_rx) = unbounded();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_counters = counters.clone();
@@ -83,6 +94,8 @@ impl QueueProcessor {
         let batch_size = batch.max_export_batch_size.get();
         let batch_signalled = Arc::new(AtomicBool::new(false));
         let thread_signalled = batch_signalled.clone();
+        let pool = Arc::new(RecordPool::new(batch_size));
+        let thread_pool = pool.clone();
         let _ = counters.destination.set(destination.clone());
         let report = LossReport::new(service, destination, loss_interval);
         let worker = std::thread::Builder::new()
@@ -112,11 +125,13 @@ impl QueueProcessor {
                 Worker {
                     sink,
                     runtime,
-                    spans: span_rx,
+                    spans: thread_spans,
+                    stopped: thread_stopped,
                     batch,
                     counters: thread_counters,
                     batch_signalled: thread_signalled,
                     report,
+                    pool: thread_pool,
                 }
                 .run(control_rx);
             })
@@ -131,14 +146,22 @@ impl QueueProcessor {
             }
         }
         Ok(Self {
-            spans: span_tx,
+            spans,
+            stopped,
             control: control_tx,
             counters,
             batch_signalled,
             batch_size,
             flush_timeout,
+            pool,
             worker: Mutex::new(Some(worker)),
         })
+    }
+
+    /// The pool that the export thread returns sent records to.
+    #[inline]
+    pub(crate) fn pool(&self) -> &RecordPool {
+        &self.pool
     }
 
     /// Hands the resource to the exporter on the export thread.
@@ -150,21 +173,29 @@ impl QueueProcessor {
         self.spans.len() as u64
     }
 
-    /// Queues a finished span without blocking: a full (or shut) queue drops and counts it.
+    /// Queues a finished span without blocking: a full (or stopped) queue drops and counts it.
     #[inline]
     pub(crate) fn enqueue(&self, span: Finished) {
-        // The export thread sleeps on the control channel, never on the span queue, so a send
+        // The export thread sleeps on the control channel, never on the span queue, so a push
         // wakes nobody; only a full batch rings the bell, once.
-        match self.spans.try_send(span) {
-            Ok(()) => {
+        let refused = if self.stopped.load(Ordering::Relaxed) {
+            Some(span)
+        } else {
+            self.spans.push(span).err()
+        };
+        match refused {
+            None => {
                 if self.spans.len() >= self.batch_size
                     && !self.batch_signalled.swap(true, Ordering::Relaxed)
                 {
                     let _ = self.control.send(Control::BatchReady);
                 }
             }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Some(span) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                if let Finished::Ours(record) = span {
+                    self.pool.give(record);
+                }
             }
         }
     }
@@ -216,11 +247,19 @@ impl SpanProcessor for QueueProcessor {
 struct Worker<S> {
     sink: S,
     runtime: tokio::runtime::Runtime,
-    spans: Receiver<Finished>,
+    spans: Arc<ArrayQueue<Finished>>,
+    stopped: Arc<AtomicBool>,
     batch: BatchConfig,
     counters: Arc<Counters>,
     batch_signalled: Arc<AtomicBool>,
     report: LossReport,
+    pool: Arc<RecordPool>,
+}
+
+impl<S> Drop for Worker<S> {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
 }
 
 impl<S: Sink> Worker<S> {
@@ -277,9 +316,9 @@ impl<S: Sink> Worker<S> {
         let max = self.batch.max_export_batch_size.get();
         while self.spans.len() + pending.len() >= max {
             while pending.len() < max {
-                match self.spans.try_recv() {
-                    Ok(span) => pending.push(span),
-                    Err(_) => break,
+                match self.spans.pop() {
+                    Some(span) => pending.push(span),
+                    None => break,
                 }
             }
             self.export(pending, deadline);
@@ -292,9 +331,9 @@ impl<S: Sink> Worker<S> {
         let mut ok = true;
         loop {
             while pending.len() < max {
-                match self.spans.try_recv() {
-                    Ok(span) => pending.push(span),
-                    Err(_) => break,
+                match self.spans.pop() {
+                    Some(span) => pending.push(span),
+                    None => break,
                 }
             }
             if pending.is_empty() {
@@ -331,8 +370,13 @@ impl<S: Sink> Worker<S> {
         } else {
             self.send_batch(pending, budget)
         };
-        // A batch whose export timed out is dropped here.
-        pending.clear();
+        // What the sink left (all of it when the export timed out) is done with: records go
+        // back to the pool.
+        for span in pending.drain(..) {
+            if let Finished::Ours(record) = span {
+                self.pool.give(record);
+            }
+        }
         let (failed, error) = match outcome {
             Ok(Accepted { rejected: 0, .. }) => (0, None),
             Ok(Accepted { rejected, message }) => {

@@ -25,8 +25,9 @@ pub(crate) struct Accepted {
 
 /// The export thread's destination for batches of queued spans.
 pub(crate) trait Sink {
-    /// Sends `batch` (leaving it empty), giving up at `deadline`; the error says why the whole
-    /// batch was lost.
+    /// Sends `batch`, giving up at `deadline`; the error says why the whole batch was lost.
+    /// What it leaves in `batch` is done with: the export thread returns tracer's records to
+    /// the span pool ([`crate::span::pool`]) and drops the rest.
     fn export(
         &mut self,
         batch: &mut Vec<Finished>,
@@ -57,19 +58,27 @@ impl<E> SdkSink<E> {
     }
 }
 
-/// The batch as the SDK's exporters take it.
+/// The batch as the SDK's exporters take it; tracer's records stay in `batch`, emptied, for
+/// the export thread to reuse.
 #[inline(never)]
 pub(crate) fn to_span_data(
     batch: &mut Vec<Finished>,
     scope: &InstrumentationScope,
 ) -> Vec<SpanData> {
-    batch
+    let mut shells = Vec::new();
+    let data = batch
         .drain(..)
         .map(|span| match span {
-            Finished::Ours(record) => record.into_span_data(scope),
+            Finished::Ours(mut record) => {
+                let data = record.take_span_data(scope);
+                shells.push(Finished::Ours(record));
+                data
+            }
             Finished::Sdk(data) => *data,
         })
-        .collect()
+        .collect();
+    batch.append(&mut shells);
+    data
 }
 
 impl<E: SpanExporter> Sink for SdkSink<E> {

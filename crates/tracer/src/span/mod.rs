@@ -97,6 +97,7 @@
 mod ids;
 mod live;
 pub(crate) mod pipeline;
+pub(crate) mod pool;
 pub(crate) mod record;
 pub(crate) mod sampling;
 
@@ -105,10 +106,12 @@ pub use live::Span;
 use opentelemetry::KeyValue;
 
 /// A span's starting attributes, as [`Tracer::span`](crate::Tracer::span) takes them: a
-/// `Vec<KeyValue>`, or a closure that builds one, which is called only when the span is
-/// recorded (the configured samplers never look at attributes). With a closure, an unsampled
-/// span builds no attribute at all and a sampled one keeps the vector the closure returns, as
-/// it is (nothing copied).
+/// `Vec<KeyValue>`, an array `[KeyValue; N]`, or a closure that returns either, which is called
+/// only when the span is recorded (the configured samplers never look at attributes). With a
+/// closure, an unsampled span builds no attribute at all. A sampled span's attributes are moved
+/// into its record, which usually comes from the span pool with room for them
+/// ([`crate::span`]): an array (of keys and values that are `&'static str` or numbers) then
+/// costs no allocation at all.
 ///
 /// ```
 /// use opentelemetry::trace::{Span as _, SpanKind};
@@ -124,7 +127,7 @@ use opentelemetry::KeyValue;
 /// let span = guard.tracer().span(
 ///     "GET /orders/{id}",
 ///     SpanKind::Server,
-///     || vec![KeyValue::new("url.path", path.clone())], // not called: unsampled
+///     || [KeyValue::new("url.path", path.clone())], // not called: unsampled
 ///     &Context::new(),
 /// );
 /// assert!(!span.unwrap().is_recording());
@@ -132,6 +135,23 @@ use opentelemetry::KeyValue;
 pub trait Attributes {
     /// The attributes, built now.
     fn into_attributes(self) -> Vec<KeyValue>;
+
+    /// Appends the attributes, built now, to `into` (a span record's vector, which may hold
+    /// memory from an earlier span).
+    #[inline]
+    fn write_into(self, into: &mut Vec<KeyValue>)
+    where
+        Self: Sized,
+    {
+        let mut attributes = self.into_attributes();
+        if into.capacity() >= attributes.len() || attributes.capacity() == 0 {
+            into.append(&mut attributes);
+        } else {
+            // No room: the caller's vector becomes the record's, rather than a copy.
+            std::mem::swap(into, &mut attributes);
+            into.append(&mut attributes);
+        }
+    }
 }
 
 impl Attributes for Vec<KeyValue> {
@@ -141,10 +161,31 @@ impl Attributes for Vec<KeyValue> {
     }
 }
 
-impl<F: FnOnce() -> Vec<KeyValue>> Attributes for F {
+impl<const N: usize> Attributes for [KeyValue; N] {
     #[inline]
     fn into_attributes(self) -> Vec<KeyValue> {
-        self()
+        Vec::from(self)
+    }
+
+    #[inline]
+    fn write_into(self, into: &mut Vec<KeyValue>) {
+        into.extend(self);
+    }
+}
+
+impl<F, A> Attributes for F
+where
+    F: FnOnce() -> A,
+    A: Attributes,
+{
+    #[inline]
+    fn into_attributes(self) -> Vec<KeyValue> {
+        self().into_attributes()
+    }
+
+    #[inline]
+    fn write_into(self, into: &mut Vec<KeyValue>) {
+        self().write_into(into);
     }
 }
 

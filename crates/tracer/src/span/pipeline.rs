@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt};
+use opentelemetry::trace::{SpanBuilder, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanLimits};
@@ -104,6 +104,12 @@ impl Pipeline {
         self.queue.as_ref().map_or(0, |q| q.queued())
     }
 
+    /// Records waiting in the span pool.
+    #[cfg(test)]
+    pub(crate) fn pooled_records(&self) -> usize {
+        self.queue.as_ref().map_or(0, |q| q.pool().len())
+    }
+
     #[inline]
     pub(crate) fn limits(&self) -> &SpanLimits {
         &self.limits
@@ -198,27 +204,24 @@ impl Pipeline {
             (opentelemetry::trace::SpanId::INVALID, false)
         };
         let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
-        let mut attributes = attributes.into_attributes();
-        let limit = self.limits.max_attributes_per_span as usize;
-        let dropped_attributes = attributes.len().saturating_sub(limit) as u32;
-        attributes.truncate(limit);
         let start = start_time.unwrap_or_else(opentelemetry::time::now);
-        let mut record = Box::new(SpanRecord {
-            context: context.clone(),
-            parent_span_id,
-            parent_is_remote,
-            kind,
-            name,
-            start,
-            end: start,
-            attributes,
-            dropped_attributes,
-            events: Vec::new(),
-            dropped_events: 0,
-            links: Vec::new(),
-            dropped_links: 0,
-            status: Status::Unset,
-        });
+        let mut record = match &self.queue {
+            Some(queue) => queue.pool().take(),
+            None => Box::new(SpanRecord::empty()),
+        };
+        record.context = context.clone();
+        record.parent_span_id = parent_span_id;
+        record.parent_is_remote = parent_is_remote;
+        record.kind = kind;
+        record.name = name;
+        record.start = start;
+        record.end = start;
+        attributes.write_into(&mut record.attributes);
+        let limit = self.limits.max_attributes_per_span as usize;
+        if record.attributes.len() > limit {
+            record.dropped_attributes = (record.attributes.len() - limit) as u32;
+            record.attributes.truncate(limit);
+        }
         more(&mut record, &self.limits);
         Span::recording(context, record, self.clone())
     }

@@ -106,26 +106,35 @@ impl SpanRecord {
     }
 
     /// The record as the SDK's exporters and processors take it.
-    pub(crate) fn into_span_data(self, scope: &InstrumentationScope) -> SpanData {
+    pub(crate) fn into_span_data(mut self, scope: &InstrumentationScope) -> SpanData {
+        self.take_span_data(scope)
+    }
+
+    /// The record's span as the SDK's exporters take it, moved out: what is left is an empty
+    /// shell, for [`RecordPool`](super::pool::RecordPool) to reuse.
+    pub(crate) fn take_span_data(&mut self, scope: &InstrumentationScope) -> SpanData {
         let mut events = SpanEvents::default();
-        events.events = self.events;
+        events.events = std::mem::take(&mut self.events);
         events.dropped_count = self.dropped_events;
         let mut links = SpanLinks::default();
-        links.links = self.links;
+        links.links = std::mem::take(&mut self.links);
         links.dropped_count = self.dropped_links;
+        // The record keeps a vector of the same (small) capacity, made here on the export
+        // thread, so the next span written into it allocates nothing where it starts.
+        let kept = self.attributes.capacity().min(super::pool::KEPT_CAPACITY);
         SpanData {
-            span_context: self.context,
+            span_context: std::mem::replace(&mut self.context, SpanContext::empty_context()),
             parent_span_id: self.parent_span_id,
             parent_span_is_remote: self.parent_is_remote,
-            span_kind: self.kind,
-            name: self.name,
+            span_kind: self.kind.clone(),
+            name: std::mem::take(&mut self.name),
             start_time: self.start,
             end_time: self.end,
-            attributes: self.attributes,
+            attributes: std::mem::replace(&mut self.attributes, Vec::with_capacity(kept)),
             dropped_attributes_count: self.dropped_attributes,
             events,
             links,
-            status: self.status,
+            status: std::mem::take(&mut self.status),
             instrumentation_scope: scope.clone(),
         }
     }
