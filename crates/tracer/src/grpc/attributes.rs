@@ -85,14 +85,15 @@ impl<'a> RpcMethod<'a> {
     }
 }
 
-/// The attributes known when a call starts.
+/// The attributes known when a call starts, pushed onto `attrs` (the span record's).
 pub(crate) fn start_attributes(
     semconv: Semconv,
     method: &RpcMethod<'_>,
     address: Option<(&str, Option<u16>)>,
     timeout_ms: Option<i64>,
-) -> Vec<KeyValue> {
-    let mut attrs = Vec::with_capacity(8);
+    attrs: &mut Vec<KeyValue>,
+) {
+    attrs.reserve(8);
     if semconv.stable() {
         attrs.push(KeyValue::new(RPC_SYSTEM_NAME, "grpc"));
         attrs.push(KeyValue::new(RPC_METHOD, method.full_name().to_owned()));
@@ -113,7 +114,6 @@ pub(crate) fn start_attributes(
     if let Some(ms) = timeout_ms {
         attrs.push(KeyValue::new(TRACER_RPC_REQUEST_TIMEOUT_MS, ms));
     }
-    attrs
 }
 
 /// The attributes that record the outcome `code`, and whether it is an error.
@@ -162,7 +162,9 @@ mod tests {
     fn legacy_names_are_opt_in() {
         let m = RpcMethod::from_path("/a.B/C");
         let keys = |s| {
-            start_attributes(s, &m, None, None)
+            let mut attributes = Vec::new();
+            start_attributes(s, &m, None, None, &mut attributes);
+            attributes
                 .into_iter()
                 .map(|kv| format!("{}={}", kv.key, kv.value))
                 .collect::<Vec<_>>()

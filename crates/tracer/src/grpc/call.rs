@@ -24,6 +24,7 @@ use super::metadata::MetadataExtractor;
 use super::status::{Side, code_name, is_error, timeout_from_headers};
 use crate::Tracer;
 use crate::hooks::{ExtraAttributes, Filter, NoExtraAttributes, SpanNamer};
+use crate::span::Fill;
 
 /// Layer settings, shared (behind an `Arc`) by every service a layer makes.
 #[derive(Clone)]
@@ -89,7 +90,7 @@ impl Settings {
         };
         let name = self.namer.span_name(&info);
         // Built only when the span records (the samplers never read them).
-        let attributes = || {
+        let attributes = Fill(|attributes: &mut Vec<KeyValue>| {
             let address = match side {
                 Side::Server => attr::uri_address(uri),
                 Side::Client => attr::uri_address(uri).or_else(|| {
@@ -98,15 +99,15 @@ impl Settings {
                         .map(|(host, port)| (host.as_str(), *port))
                 }),
             };
-            let mut attributes = attr::start_attributes(
+            attr::start_attributes(
                 self.semconv,
                 &info.method,
                 address,
                 timeout.map(millis_ceil),
+                attributes,
             );
-            self.extra.extra_attributes(&info, &mut attributes);
-            attributes
-        };
+            self.extra.extra_attributes(&info, attributes);
+        });
         let Some(span) = self.tracer.span(name, kind, attributes, &call.cx) else {
             return call;
         };

@@ -85,6 +85,7 @@ use crate::http::attributes::{
     URL_FULL, known_method, status_text,
 };
 use crate::http::redact::redact_query;
+use crate::span::Fill;
 
 /// Counts the attempts of one logical request, across the middleware calls that send it.
 ///
@@ -161,7 +162,7 @@ impl TraceMiddleware {
             return next.run(request, extensions).await;
         }
         let name = span_name(request.method());
-        let attributes = || attributes(&request, resend_count);
+        let attributes = Fill(|into: &mut Vec<KeyValue>| attributes(&request, resend_count, into));
         let cx = match self
             .tracer
             .span(name, SpanKind::Client, attributes, &parent)
@@ -250,9 +251,10 @@ fn span_name(method: &::http::Method) -> &'static str {
     known_method(method).unwrap_or("HTTP")
 }
 
-fn attributes(request: &Request, resend_count: u32) -> Vec<KeyValue> {
+/// The client span's attributes, pushed onto `out` (the span record's).
+fn attributes(request: &Request, resend_count: u32, out: &mut Vec<KeyValue>) {
     let url = request.url();
-    let mut out = Vec::with_capacity(7);
+    out.reserve(7);
     match known_method(request.method()) {
         Some(method) => out.push(KeyValue::new(HTTP_REQUEST_METHOD, method)),
         None => {
@@ -280,7 +282,6 @@ fn attributes(request: &Request, resend_count: u32) -> Vec<KeyValue> {
             i64::from(resend_count),
         ));
     }
-    out
 }
 
 /// `url` without `user:password@` and fragment, sensitive query values redacted.

@@ -77,6 +77,7 @@ use crate::semconv::{
     DB_RESPONSE_STATUS_CODE, DB_SYSTEM_NAME, ERROR_TYPE, SERVER_ADDRESS, SERVER_PORT,
     TRACER_REDIS_COMMANDS,
 };
+use crate::span::Fill;
 use command::Command;
 
 /// A redis-rs async connection that records a span for every command it sends.
@@ -164,22 +165,30 @@ impl<C: fmt::Debug> fmt::Debug for InstrumentedConnection<C> {
 }
 
 impl<C: ConnectionLike> InstrumentedConnection<C> {
+    /// Starts a command's span: `more` pushes the attributes of this command or batch, then
+    /// the connection's own follow, all written straight into the span's record.
     fn start(
         &self,
         name: Cow<'static, str>,
-        mut attributes: Vec<KeyValue>,
+        more: impl FnOnce(&mut Vec<KeyValue>),
         parent: &Context,
     ) -> Option<crate::Span> {
         let settings = &self.settings;
-        attributes.push(KeyValue::new(DB_SYSTEM_NAME, "redis"));
-        attributes.push(KeyValue::new(DB_OPERATION_NAME, name.clone()));
-        attributes.push(KeyValue::new(DB_NAMESPACE, namespace(self.inner.get_db())));
-        if let Some(address) = &settings.server_address {
-            attributes.push(KeyValue::new(SERVER_ADDRESS, address.clone()));
-        }
-        if let Some(port) = settings.server_port {
-            attributes.push(KeyValue::new(SERVER_PORT, port));
-        }
+        let db = self.inner.get_db();
+        let operation = name.clone();
+        let attributes = Fill(|attributes: &mut Vec<KeyValue>| {
+            attributes.reserve(9);
+            more(attributes);
+            attributes.push(KeyValue::new(DB_SYSTEM_NAME, "redis"));
+            attributes.push(KeyValue::new(DB_OPERATION_NAME, operation));
+            attributes.push(KeyValue::new(DB_NAMESPACE, namespace(db)));
+            if let Some(address) = &settings.server_address {
+                attributes.push(KeyValue::new(SERVER_ADDRESS, address.clone()));
+            }
+            if let Some(port) = settings.server_port {
+                attributes.push(KeyValue::new(SERVER_PORT, port));
+            }
+        });
         settings
             .tracer
             .span(name, SpanKind::Client, attributes, parent)
@@ -195,13 +204,15 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
             return self.inner.req_packed_command(cmd);
         }
         let command = Command::of(cmd);
-        let mut attributes = Vec::with_capacity(7);
-        if self.settings.query_text {
-            let mut text = String::new();
-            command.write_text(cmd, &mut text);
-            attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
-        }
-        let span = self.start(command.name, attributes, &parent);
+        let query_text = self.settings.query_text;
+        let more = |attributes: &mut Vec<KeyValue>| {
+            if query_text {
+                let mut text = String::new();
+                command.write_text(cmd, &mut text);
+                attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
+            }
+        };
+        let span = self.start(command.name.clone(), more, &parent);
         let future = self.inner.req_packed_command(cmd);
         let Some(mut span) = span else {
             return future;
@@ -237,38 +248,42 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
             (false, [only]) => only.name.clone(),
             (false, _) => Cow::Borrowed("PIPELINE"),
         };
-        let mut attributes = Vec::with_capacity(9);
+        let query_text = self.settings.query_text;
+        let commands = &commands;
         // A batch of one is reported as a single operation (semconv: batch size is never 1).
-        if commands.len() != 1 {
-            attributes.push(KeyValue::new(
-                DB_OPERATION_BATCH_SIZE,
-                commands.len() as i64,
-            ));
-        }
-        if atomic || commands.len() != 1 {
-            let names: Vec<StringValue> = commands.iter().map(|c| c.name.clone().into()).collect();
-            attributes.push(KeyValue::new(
-                TRACER_REDIS_COMMANDS,
-                AttributeValue::Array(Array::String(names)),
-            ));
-        }
-        if self.settings.query_text {
-            let mut text = String::new();
-            if atomic {
-                text.push_str("MULTI; ");
+        let more = |attributes: &mut Vec<KeyValue>| {
+            if commands.len() != 1 {
+                attributes.push(KeyValue::new(
+                    DB_OPERATION_BATCH_SIZE,
+                    commands.len() as i64,
+                ));
             }
-            for (i, (command, cmd)) in commands.iter().zip(pipeline.cmd_iter()).enumerate() {
-                if i > 0 {
-                    text.push_str("; ");
+            if atomic || commands.len() != 1 {
+                let names: Vec<StringValue> =
+                    commands.iter().map(|c| c.name.clone().into()).collect();
+                attributes.push(KeyValue::new(
+                    TRACER_REDIS_COMMANDS,
+                    AttributeValue::Array(Array::String(names)),
+                ));
+            }
+            if query_text {
+                let mut text = String::new();
+                if atomic {
+                    text.push_str("MULTI; ");
                 }
-                command.write_text(cmd, &mut text);
+                for (i, (command, cmd)) in commands.iter().zip(pipeline.cmd_iter()).enumerate() {
+                    if i > 0 {
+                        text.push_str("; ");
+                    }
+                    command.write_text(cmd, &mut text);
+                }
+                if atomic {
+                    text.push_str("; EXEC");
+                }
+                attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
             }
-            if atomic {
-                text.push_str("; EXEC");
-            }
-            attributes.push(KeyValue::new(DB_QUERY_TEXT, text));
-        }
-        let span = self.start(name, attributes, &parent);
+        };
+        let span = self.start(name, more, &parent);
         let future = self.inner.req_packed_commands(pipeline, offset, count);
         let Some(mut span) = span else {
             return future;

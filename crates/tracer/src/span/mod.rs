@@ -189,5 +189,51 @@ where
     }
 }
 
+/// Attributes written by a closure straight into the span's record (an [`Attributes`]), called
+/// only when the span records: for a number of attributes known only at run time, without a
+/// vector of the caller's own. The closure pushes onto the vector it is given, which is empty
+/// and usually has room from an earlier span ([`crate::span`]).
+///
+/// ```
+/// use opentelemetry::trace::{Span as _, SpanKind};
+/// use opentelemetry::{Context, KeyValue};
+/// use tracer::span::Fill;
+///
+/// let guard = tracer::builder()
+///     .without_env()
+///     .exporter(tracer::ExporterKind::None)
+///     .build()
+///     .unwrap();
+/// let query = Some("page=2");
+/// let span = guard.tracer().span(
+///     "GET /orders",
+///     SpanKind::Server,
+///     Fill(|attributes: &mut Vec<KeyValue>| {
+///         attributes.push(KeyValue::new("url.path", "/orders"));
+///         if let Some(query) = query {
+///             attributes.push(KeyValue::new("url.query", query.to_owned()));
+///         }
+///     }),
+///     &Context::new(),
+/// );
+/// assert!(span.unwrap().is_recording());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Fill<F>(pub F);
+
+impl<F: FnOnce(&mut Vec<KeyValue>)> Attributes for Fill<F> {
+    #[inline]
+    fn into_attributes(self) -> Vec<KeyValue> {
+        let mut attributes = Vec::new();
+        (self.0)(&mut attributes);
+        attributes
+    }
+
+    #[inline]
+    fn write_into(self, into: &mut Vec<KeyValue>) {
+        (self.0)(into);
+    }
+}
+
 #[cfg(all(test, feature = "testing"))]
 mod tests;

@@ -24,6 +24,7 @@ use crate::http::attributes::{
     USER_AGENT_ORIGINAL, default_port, ip_text, known_method, protocol_version, split_authority,
 };
 use crate::http::redact::redact_query;
+use crate::span::Fill;
 
 /// A service traced by [`TraceLayer`]: one server span per request.
 #[derive(Clone)]
@@ -109,7 +110,7 @@ fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Opti
     let Some(span) = shared.tracer.span(
         name,
         SpanKind::Server,
-        || request_attributes(shared, parts, route),
+        Fill(|attributes: &mut Vec<KeyValue>| request_attributes(shared, parts, route, attributes)),
         &parent,
     ) else {
         return (parent, None);
@@ -125,11 +126,17 @@ fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Opti
     (parent.with_span(span), Some(traced))
 }
 
-/// The server span's attributes, from the request head.
-fn request_attributes(shared: &Shared, parts: &Parts, route: Option<&str>) -> Vec<KeyValue> {
+/// The server span's attributes, from the request head, pushed onto `attributes` (the span
+/// record's).
+fn request_attributes(
+    shared: &Shared,
+    parts: &Parts,
+    route: Option<&str>,
+    attributes: &mut Vec<KeyValue>,
+) {
     let method = known_method(&parts.method);
     let scheme = scheme(parts);
-    let mut attributes = Vec::with_capacity(14);
+    attributes.reserve(14);
     attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.unwrap_or(OTHER)));
     if method.is_none() {
         attributes.push(KeyValue::new(
@@ -162,9 +169,8 @@ fn request_attributes(shared: &Shared, parts: &Parts, route: Option<&str>) -> Ve
         attributes.push(KeyValue::new(CLIENT_ADDRESS, client));
     }
     if let Some(extra) = &shared.extra {
-        extra.extra_attributes(parts, &mut attributes);
+        extra.extra_attributes(parts, attributes);
     }
-    attributes
 }
 
 /// Built at compile time: `HeaderName::from_static` at run time checks every byte, per call.
