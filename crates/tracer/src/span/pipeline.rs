@@ -14,6 +14,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanLimits};
 use super::Attributes;
 use super::ids;
 use super::live::Span;
+use super::pool::RecordPool;
 use super::record::SpanRecord;
 use super::sampling::samples;
 use crate::Sampler;
@@ -30,6 +31,10 @@ pub(crate) trait EndHook: Send + Sync + fmt::Debug {
     fn set_resource(&self, _resource: &Resource) {}
 }
 
+/// Records kept for reuse by a pipeline without an export queue: its spans' records come back
+/// as they end, so a few cover the spans open at once on every thread.
+const UNQUEUED_POOL: usize = 256;
+
 /// One tracer's span pipeline: sampler, limits, end hooks and the export queue.
 pub(crate) struct Pipeline {
     sampler: Sampler,
@@ -37,6 +42,8 @@ pub(crate) struct Pipeline {
     scope: InstrumentationScope,
     hooks: Vec<Arc<dyn EndHook>>,
     queue: Option<Arc<QueueProcessor>>,
+    /// Without an export queue (no exporter), ended records come straight back here.
+    unqueued: Option<RecordPool>,
     /// Whether `Tracer::span` makes spans here; `false` keeps the tracer on the SDK path (a
     /// user span processor expects the SDK's `on_start`).
     own_spans: bool,
@@ -72,6 +79,7 @@ impl Pipeline {
             limits: SpanLimits::default(),
             scope: scope(),
             hooks,
+            unqueued: queue.is_none().then(|| RecordPool::new(UNQUEUED_POOL)),
             queue,
             own_spans,
             shut_down: AtomicBool::new(false),
@@ -107,7 +115,17 @@ impl Pipeline {
     /// Records waiting in the span pool.
     #[cfg(test)]
     pub(crate) fn pooled_records(&self) -> usize {
-        self.queue.as_ref().map_or(0, |q| q.pool().len())
+        self.pool().map_or(0, RecordPool::len)
+    }
+
+    /// Where sampled spans take their records from: the export thread's returns, or without an
+    /// exporter the records this pipeline's spans ended with.
+    #[inline]
+    fn pool(&self) -> Option<&RecordPool> {
+        match &self.queue {
+            Some(queue) => Some(queue.pool()),
+            None => self.unqueued.as_ref(),
+        }
     }
 
     #[inline]
@@ -205,8 +223,8 @@ impl Pipeline {
         };
         let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
         let start = start_time.unwrap_or_else(opentelemetry::time::now);
-        let mut record = match &self.queue {
-            Some(queue) => queue.pool().take(),
+        let mut record = match self.pool() {
+            Some(pool) => pool.take(),
             None => Box::new(SpanRecord::empty()),
         };
         record.context = context.clone();
@@ -242,6 +260,8 @@ impl Pipeline {
         }
         if let Some(queue) = &self.queue {
             queue.enqueue(Finished::Ours(record));
+        } else if let Some(pool) = &self.unqueued {
+            pool.give(record);
         }
     }
 }

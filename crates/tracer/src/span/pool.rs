@@ -188,6 +188,72 @@ mod tests {
         assert_eq!(tracer.pooled_records(), 6, "new spans took pooled records");
     }
 
+    /// Without an exporter, a span's record comes back as the span ends.
+    #[test]
+    fn without_an_exporter_records_come_back_as_spans_end() {
+        let guard = crate::builder()
+            .without_env()
+            .exporter(crate::ExporterKind::None)
+            .build()
+            .unwrap();
+        let tracer = guard.tracer();
+        let parent = opentelemetry::Context::new();
+        let first = tracer.span("a", SpanKind::Internal, vec![], &parent);
+        let second = tracer.span("b", SpanKind::Internal, vec![], &parent);
+        assert_eq!(tracer.pooled_records(), 0);
+        drop((first, second));
+        assert_eq!(tracer.pooled_records(), 2);
+        let third = tracer.span("c", SpanKind::Internal, [KeyValue::new("k", 1)], &parent);
+        assert_eq!(tracer.pooled_records(), 1);
+        drop(third);
+    }
+
+    /// A span written into a reused record carries nothing of the span before it: not its
+    /// attributes, events, links, status, dropped counts, parent or name.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn a_span_in_a_reused_record_carries_nothing_of_the_one_before() {
+        use opentelemetry::trace::{Span as _, TraceContextExt as _};
+
+        let capture = crate::testing::SpanCapture::new();
+        let tracer = capture.tracer("pool");
+        let remote = opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(5),
+            SpanId::from(6),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::from_key_value([("k", "v")]).unwrap(),
+        ));
+        let attributes: Vec<KeyValue> = (0..200).map(|i| KeyValue::new("n", i)).collect();
+        let mut first = tracer
+            .span("first", SpanKind::Server, attributes, &remote)
+            .unwrap();
+        first.add_event("e", vec![]);
+        first.add_link(remote.span().span_context().clone(), vec![]);
+        first.set_status(Status::error("boom"));
+        drop(first);
+        assert_eq!(tracer.pooled_records(), 1);
+        let root = opentelemetry::Context::new();
+        drop(tracer.span("second", SpanKind::Internal, vec![], &root));
+        let spans = capture.spans();
+        let (first, second) = (&spans[0].data, &spans[1].data);
+        assert_eq!(first.dropped_attributes_count, 72);
+        assert_eq!(second.name, "second");
+        assert_eq!(second.span_kind, SpanKind::Internal);
+        assert!(second.attributes.is_empty());
+        assert_eq!(second.dropped_attributes_count, 0);
+        assert!(second.events.is_empty() && second.events.dropped_count == 0);
+        assert!(second.links.is_empty() && second.links.dropped_count == 0);
+        assert_eq!(second.status, Status::Unset);
+        assert_eq!(second.parent_span_id, SpanId::INVALID);
+        assert!(!second.parent_span_is_remote);
+        assert_eq!(second.span_context.trace_state().header(), "");
+        assert_ne!(
+            second.span_context.trace_id(),
+            first.span_context.trace_id()
+        );
+    }
+
     /// The pool never holds more than its capacity, nor a large vector.
     #[test]
     fn the_pool_is_bounded_in_records_and_in_vector_size() {
