@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::io;
 
 use crate::Span;
+use crate::span::Fill;
 use opentelemetry::trace::{Span as _, SpanKind, Status};
 use opentelemetry::{Context, KeyValue};
 use sqlx::pool::PoolConnection;
@@ -32,25 +33,27 @@ impl QuerySpan {
             return None;
         }
         let statement = shared.statements.get(sql, shared.flavor);
-        let mut attributes = Vec::with_capacity(8);
-        attributes.push(KeyValue::new(DB_SYSTEM_NAME, shared.system));
-        if let Some(namespace) = &shared.namespace {
-            attributes.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
-        }
-        if let Some(operation) = &statement.operation {
-            attributes.push(KeyValue::new(DB_OPERATION_NAME, operation.clone()));
-        }
-        if let Some(collection) = &statement.collection {
-            attributes.push(KeyValue::new(DB_COLLECTION_NAME, collection.clone()));
-        }
         let name = statement
             .name
             .clone()
             .unwrap_or(Cow::Borrowed(shared.system));
-        if shared.query_text {
-            attributes.push(KeyValue::new(DB_QUERY_TEXT, statement.text.clone()));
-        }
-        server_attributes(shared, &mut attributes);
+        let attributes = Fill(|attributes: &mut Vec<KeyValue>| {
+            attributes.reserve(8);
+            attributes.push(KeyValue::new(DB_SYSTEM_NAME, shared.system));
+            if let Some(namespace) = &shared.namespace {
+                attributes.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
+            }
+            if let Some(operation) = &statement.operation {
+                attributes.push(KeyValue::new(DB_OPERATION_NAME, operation.clone()));
+            }
+            if let Some(collection) = &statement.collection {
+                attributes.push(KeyValue::new(DB_COLLECTION_NAME, collection.clone()));
+            }
+            if shared.query_text {
+                attributes.push(KeyValue::new(DB_QUERY_TEXT, statement.text.clone()));
+            }
+            server_attributes(shared, attributes);
+        });
         let span = shared
             .tracer
             .span(name, SpanKind::Client, attributes, parent)?;
@@ -104,11 +107,14 @@ pub(super) async fn acquire<DB: Dialect>(
     parent: &Context,
 ) -> Result<PoolConnection<DB>, sqlx::Error> {
     let span = if shared.tracer.records_leaf(parent) {
-        let mut attributes = vec![KeyValue::new(DB_SYSTEM_NAME, shared.system)];
-        if let Some(namespace) = &shared.namespace {
-            attributes.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
-        }
-        server_attributes(shared, &mut attributes);
+        let attributes = Fill(|attributes: &mut Vec<KeyValue>| {
+            attributes.reserve(4);
+            attributes.push(KeyValue::new(DB_SYSTEM_NAME, shared.system));
+            if let Some(namespace) = &shared.namespace {
+                attributes.push(KeyValue::new(DB_NAMESPACE, namespace.clone()));
+            }
+            server_attributes(shared, attributes);
+        });
         shared
             .tracer
             .span("pool.acquire", SpanKind::Internal, attributes, parent)
