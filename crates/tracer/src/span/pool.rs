@@ -24,8 +24,9 @@ use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
 use super::record::SpanRecord;
 
 /// Attribute, event and link vectors larger than this are not kept with a returned record, so
-/// the pool holds at most `capacity × (record + 32 attributes)` bytes (~0.6 MB at the default
-/// batch of 512).
+/// a pooled record holds at most 240 + 32 × 56 bytes of attributes (plus as much again for
+/// events and links, which few spans have): ~1 MB for the default batch of 512 records, ~8 MB
+/// for the largest pool.
 pub(crate) const KEPT_CAPACITY: usize = 32;
 
 /// The most records a pool keeps, whatever the batch size.
