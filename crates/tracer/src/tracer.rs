@@ -1,6 +1,5 @@
 //! [`Tracer`]: the handle every integration holds.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use opentelemetry_sdk::trace::{
 use crate::export::{Counters, ExportStats};
 use crate::propagation::Propagators;
 use crate::span::pipeline::Pipeline;
-use crate::span::{Attributes, Span};
+use crate::span::{Attributes, Span, SpanName};
 use crate::switch::Switch;
 
 /// One service's tracer: its own span pipeline ([`crate::span`]), the SDK tracer for spans
@@ -271,12 +270,14 @@ impl Tracer {
     }
 
     /// Starts a span named `name` of `kind` under `parent` (see [`Tracer::start_span`] for
-    /// when it returns `None`). `attributes` is a `Vec<KeyValue>` or a closure returning one,
-    /// called only when the span records (see [`Attributes`]).
+    /// when it returns `None`). `name` is a string or a [`LazyName`](crate::span::LazyName),
+    /// built only when the span records (see [`SpanName`]); `attributes` a `Vec<KeyValue>`, an
+    /// array, a closure returning either or a [`Fill`](crate::span::Fill), also used only when
+    /// the span records (see [`Attributes`]).
     #[inline]
     pub fn span(
         &self,
-        name: impl Into<Cow<'static, str>>,
+        name: impl SpanName,
         kind: SpanKind,
         attributes: impl Attributes,
         parent: &Context,
@@ -289,9 +290,9 @@ impl Tracer {
         }
         let pipeline = &self.inner.pipeline;
         Some(if pipeline.own_spans() {
-            pipeline.start(name.into(), kind, attributes, parent)
+            pipeline.start(name, kind, attributes, parent)
         } else {
-            let builder = SpanBuilder::from_name(name)
+            let builder = SpanBuilder::from_name(name.into_name())
                 .with_kind(kind)
                 .with_attributes(attributes.into_attributes());
             Span::sdk(self.inner.sdk.build_with_context(builder, parent))

@@ -24,7 +24,7 @@ use super::metadata::MetadataExtractor;
 use super::status::{Side, code_name, is_error, timeout_from_headers};
 use crate::Tracer;
 use crate::hooks::{ExtraAttributes, Filter, NoExtraAttributes, SpanNamer};
-use crate::span::Fill;
+use crate::span::{Fill, LazyName};
 
 /// Layer settings, shared (behind an `Arc`) by every service a layer makes.
 #[derive(Clone)]
@@ -88,7 +88,7 @@ impl Settings {
             Side::Server => SpanKind::Server,
             Side::Client => SpanKind::Client,
         };
-        let name = self.namer.span_name(&info);
+        let name = LazyName(|| self.namer.span_name(&info));
         // Built only when the span records (the samplers never read them).
         let attributes = Fill(|attributes: &mut Vec<KeyValue>| {
             let address = match side {

@@ -109,6 +109,8 @@ pub(crate) mod sampling;
 
 pub use live::Span;
 
+use std::borrow::Cow;
+
 use opentelemetry::KeyValue;
 
 /// A span's starting attributes, as [`Tracer::span`](crate::Tracer::span) takes them: a
@@ -192,6 +194,50 @@ where
     #[inline]
     fn write_into(self, into: &mut Vec<KeyValue>) {
         self().write_into(into);
+    }
+}
+
+/// A span's name, as [`Tracer::span`](crate::Tracer::span) takes it: anything that converts
+/// into a `Cow<'static, str>` (a `&'static str`, a `String`, a `Cow`), or a [`LazyName`],
+/// which builds it only when the span is recorded.
+pub trait SpanName {
+    /// The name, built now.
+    fn into_name(self) -> Cow<'static, str>;
+}
+
+impl<T: Into<Cow<'static, str>>> SpanName for T {
+    #[inline]
+    fn into_name(self) -> Cow<'static, str> {
+        self.into()
+    }
+}
+
+/// A span name made by a closure that is called only when the span is recorded: an unsampled
+/// span then formats no name (a name such as `GET /orders/{id}` is a new string per request).
+///
+/// ```
+/// use opentelemetry::Context;
+/// use opentelemetry::trace::SpanKind;
+/// use tracer::span::LazyName;
+///
+/// let guard = tracer::builder()
+///     .without_env()
+///     .sampler(tracer::Sampler::AlwaysOff)
+///     .exporter(tracer::ExporterKind::None)
+///     .build()
+///     .unwrap();
+/// let route = "/orders/{id}";
+/// let name = LazyName(|| format!("GET {route}").into()); // not called: unsampled
+/// let span = guard.tracer().span(name, SpanKind::Server, vec![], &Context::new());
+/// assert!(span.is_some());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct LazyName<F>(pub F);
+
+impl<F: FnOnce() -> Cow<'static, str>> SpanName for LazyName<F> {
+    #[inline]
+    fn into_name(self) -> Cow<'static, str> {
+        (self.0)()
     }
 }
 

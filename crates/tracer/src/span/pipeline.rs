@@ -1,6 +1,5 @@
 //! [`Pipeline`]: what a tracer needs to start its own spans and to hand them on when they end.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,12 +10,12 @@ use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanLimits};
 
-use super::Attributes;
 use super::ids;
 use super::live::Span;
 use super::pool::RecordPool;
 use super::record::SpanRecord;
 use super::sampling::samples;
+use super::{Attributes, SpanName};
 use crate::Sampler;
 use crate::export::queue::{Finished, QueueProcessor};
 use crate::propagation::w3c::RANDOM;
@@ -137,7 +136,7 @@ impl Pipeline {
     #[inline]
     pub(crate) fn start(
         self: &Arc<Self>,
-        name: Cow<'static, str>,
+        name: impl SpanName,
         kind: SpanKind,
         attributes: impl Attributes,
         parent: &Context,
@@ -178,7 +177,7 @@ impl Pipeline {
     #[inline]
     fn start_with(
         self: &Arc<Self>,
-        name: Cow<'static, str>,
+        name: impl SpanName,
         kind: SpanKind,
         attributes: impl Attributes,
         start_time: Option<SystemTime>,
@@ -231,7 +230,7 @@ impl Pipeline {
         record.parent_span_id = parent_span_id;
         record.parent_is_remote = parent_is_remote;
         record.kind = kind;
-        record.name = name;
+        record.name = name.into_name();
         record.start = start;
         record.end = start;
         attributes.write_into(&mut record.attributes);

@@ -269,6 +269,45 @@ fn attributes_given_as_a_closure_are_built_only_when_the_span_records() {
     }
 }
 
+/// A lazy name, array attributes and `Fill` are used only when the span records, and the
+/// recorded span carries exactly what they built.
+#[test]
+fn lazy_names_arrays_and_fill_are_built_only_when_the_span_records() {
+    use crate::span::{Fill, LazyName};
+    let fills = std::cell::Cell::new(0);
+    let fill = || {
+        Fill(|into: &mut Vec<KeyValue>| {
+            fills.set(fills.get() + 1);
+            into.push(KeyValue::new("filled", 1));
+        })
+    };
+    let capture = SpanCapture::new();
+    let tracer = ours(&capture, Sampler::ParentBasedAlwaysOn);
+    let unsampled = remote(0, "");
+    let called = std::cell::Cell::new(false);
+    let lazy = LazyName(|| {
+        called.set(true);
+        "never".into()
+    });
+    drop(tracer.span(lazy, SpanKind::Server, fill(), &unsampled));
+    assert!(!called.get(), "an unsampled span builds no name");
+    assert_eq!(fills.get(), 0, "nor its attributes");
+    let name = LazyName(|| std::borrow::Cow::Owned(format!("GET /n/{}", 7)));
+    drop(tracer.span(name, SpanKind::Server, fill(), &Context::new()));
+    let array = [KeyValue::new("a", "x"), KeyValue::new("b", 2)];
+    drop(tracer.span("array", SpanKind::Client, array, &Context::new()));
+    assert_eq!(fills.get(), 1);
+    let spans = capture.spans();
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    assert_eq!(spans[0].name(), "GET /n/7");
+    assert_eq!(spans[0].data.attributes, vec![KeyValue::new("filled", 1)]);
+    assert_eq!(spans[1].name(), "array");
+    assert_eq!(
+        spans[1].data.attributes,
+        vec![KeyValue::new("a", "x"), KeyValue::new("b", 2)]
+    );
+}
+
 /// A child started under a context holding our span is its child in the same trace.
 #[test]
 fn a_child_of_our_span_joins_its_trace() {

@@ -24,7 +24,7 @@ use crate::http::attributes::{
     USER_AGENT_ORIGINAL, default_port, ip_text, known_method, protocol_version, split_authority,
 };
 use crate::http::redact::redact_query;
-use crate::span::Fill;
+use crate::span::{Fill, LazyName};
 
 /// A service traced by [`TraceLayer`]: one server span per request.
 #[derive(Clone)]
@@ -106,7 +106,7 @@ fn start_span(shared: &Shared, parts: &Parts, parent: Context) -> (Context, Opti
     // The attributes are built only once the span is known to record (the closure): the
     // configured samplers never look at them, and an unsampled request then costs no attribute
     // work at all.
-    let name = shared.namer.span_name(parts);
+    let name = LazyName(|| shared.namer.span_name(parts));
     let Some(span) = shared.tracer.span(
         name,
         SpanKind::Server,
