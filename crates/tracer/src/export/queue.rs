@@ -159,8 +159,7 @@ impl QueueProcessor {
     }
 
     /// The pool that the export thread returns sent records to.
-    #[inline]
-    pub(crate) fn pool(&self) -> &RecordPool {
+    pub(crate) fn pool(&self) -> &Arc<RecordPool> {
         &self.pool
     }
 

@@ -41,8 +41,9 @@ pub(crate) struct Pipeline {
     scope: InstrumentationScope,
     hooks: Vec<Arc<dyn EndHook>>,
     queue: Option<Arc<QueueProcessor>>,
-    /// Without an export queue (no exporter), ended records come straight back here.
-    unqueued: Option<RecordPool>,
+    /// Where sampled spans take their records from: the export thread's returns, or without an
+    /// export queue (no exporter) the records this pipeline's spans ended with.
+    pool: Arc<RecordPool>,
     /// Whether `Tracer::span` makes spans here; `false` keeps the tracer on the SDK path (a
     /// user span processor expects the SDK's `on_start`).
     own_spans: bool,
@@ -78,7 +79,10 @@ impl Pipeline {
             limits: SpanLimits::default(),
             scope: scope(),
             hooks,
-            unqueued: queue.is_none().then(|| RecordPool::new(UNQUEUED_POOL)),
+            pool: match &queue {
+                Some(queue) => queue.pool().clone(),
+                None => Arc::new(RecordPool::new(UNQUEUED_POOL)),
+            },
             queue,
             own_spans,
             shut_down: AtomicBool::new(false),
@@ -114,17 +118,7 @@ impl Pipeline {
     /// Records waiting in the span pool.
     #[cfg(test)]
     pub(crate) fn pooled_records(&self) -> usize {
-        self.pool().map_or(0, RecordPool::len)
-    }
-
-    /// Where sampled spans take their records from: the export thread's returns, or without an
-    /// exporter the records this pipeline's spans ended with.
-    #[inline]
-    fn pool(&self) -> Option<&RecordPool> {
-        match &self.queue {
-            Some(queue) => Some(queue.pool()),
-            None => self.unqueued.as_ref(),
-        }
+        self.pool.len()
     }
 
     #[inline]
@@ -222,10 +216,7 @@ impl Pipeline {
         };
         let context = SpanContext::new(trace_id, span_id, flags, false, trace_state);
         let start = start_time.unwrap_or_else(opentelemetry::time::now);
-        let mut record = match self.pool() {
-            Some(pool) => pool.take(),
-            None => Box::new(SpanRecord::empty()),
-        };
+        let mut record = self.pool.take();
         record.context = context.clone();
         record.parent_span_id = parent_span_id;
         record.parent_is_remote = parent_is_remote;
@@ -259,8 +250,8 @@ impl Pipeline {
         }
         if let Some(queue) = &self.queue {
             queue.enqueue(Finished::Ours(record));
-        } else if let Some(pool) = &self.unqueued {
-            pool.give(record);
+        } else {
+            self.pool.give(record);
         }
     }
 }

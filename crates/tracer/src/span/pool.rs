@@ -143,52 +143,6 @@ mod tests {
         assert_eq!(again.attributes.capacity(), capacity);
     }
 
-    /// After an export, the sent records are in the pool, and the next sampled spans are
-    /// written into them rather than into new ones.
-    #[test]
-    fn exported_records_come_back_to_the_pool_and_are_reused() {
-        #[derive(Debug)]
-        struct Null;
-        impl opentelemetry_sdk::trace::SpanExporter for Null {
-            async fn export(
-                &self,
-                _batch: Vec<opentelemetry_sdk::trace::SpanData>,
-            ) -> opentelemetry_sdk::error::OTelSdkResult {
-                Ok(())
-            }
-        }
-        let guard = crate::builder()
-            .without_env()
-            .span_exporter(Null)
-            .max_export_batch_size(std::num::NonZeroUsize::new(16).unwrap())
-            .build()
-            .unwrap();
-        let tracer = guard.tracer();
-        let span = || {
-            let parent = opentelemetry::Context::new();
-            drop(tracer.span(
-                "GET /",
-                SpanKind::Server,
-                vec![KeyValue::new("k", 1)],
-                &parent,
-            ));
-        };
-        assert_eq!(tracer.pooled_records(), 0);
-        for _ in 0..10 {
-            span();
-        }
-        guard.flush().unwrap();
-        assert_eq!(
-            tracer.pooled_records(),
-            10,
-            "every exported record is pooled"
-        );
-        for _ in 0..4 {
-            span();
-        }
-        assert_eq!(tracer.pooled_records(), 6, "new spans took pooled records");
-    }
-
     /// Without an exporter, a span's record comes back as the span ends.
     #[test]
     fn without_an_exporter_records_come_back_as_spans_end() {

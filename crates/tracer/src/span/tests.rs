@@ -423,6 +423,47 @@ impl opentelemetry_sdk::trace::SpanExporter for Collect {
     }
 }
 
+/// After an export, the sent records are in the span pool, and the next sampled spans are
+/// written into them rather than into new ones (`src/span/pool.rs`).
+#[test]
+fn exported_records_come_back_to_the_pool_and_are_reused() {
+    let exporter = Collect::new(None);
+    let guard = crate::builder()
+        .without_env()
+        .span_exporter(exporter.clone())
+        .max_export_batch_size(std::num::NonZeroUsize::new(16).unwrap())
+        .build()
+        .unwrap();
+    let tracer = guard.tracer();
+    let span = || {
+        let attributes = [KeyValue::new("k", 1)];
+        drop(tracer.span("GET /", SpanKind::Server, attributes, &Context::new()));
+    };
+    assert_eq!(tracer.pooled_records(), 0);
+    for _ in 0..10 {
+        span();
+    }
+    guard.flush().unwrap();
+    assert_eq!(exporter.spans.lock().unwrap().len(), 10);
+    assert_eq!(
+        tracer.pooled_records(),
+        10,
+        "every exported record is pooled"
+    );
+    for _ in 0..4 {
+        span();
+    }
+    assert_eq!(tracer.pooled_records(), 6, "new spans took pooled records");
+    guard.flush().unwrap();
+    let spans = exporter.spans.lock().unwrap();
+    assert_eq!(spans.len(), 14);
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.name == "GET /" && s.attributes.len() == 1)
+    );
+}
+
 /// Our spans go through the bounded queue to the exporter given in code, converted to
 /// `SpanData` on the export thread, next to a span made with the plain OpenTelemetry API.
 #[test]
